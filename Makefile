@@ -1,0 +1,61 @@
+# Postino — the operators' front door. `make` alone lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+VENV := .venv
+UV := UV_PYTHON=$(PYTHON) UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never $(TOOLS)/bin/uv
+BIN := $(VENV)/bin
+TOPIC ?= messages.submitted
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint typecheck bench load dlq-show dlq-replay schemas clean
+
+help: ## list the targets
+	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+$(TOOLS)/bin/uv:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: pyproject.toml uv.lock $(TOOLS)/bin/uv
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+install: $(VENV)/.installed ## create .venv with the pinned dependencies (uv.lock)
+
+run: install ## start the whole system on embedded PostgreSQL and Kafka (Ctrl-C stops it all)
+	$(BIN)/postino dev
+
+test: install ## lint, type-check, then the test suite on the embedded broker and PostgreSQL
+	$(BIN)/ruff check worker schemas tests
+	$(BIN)/ruff format --check worker schemas tests
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+lint: install ## ruff
+	$(BIN)/ruff check worker schemas tests
+	$(BIN)/ruff format --check worker schemas tests
+
+typecheck: install ## mypy --strict on worker/ and schemas/
+	$(BIN)/mypy
+
+
+bench: install ## benchmarks: ceilings vs our ingress, deliver and end to end
+	$(BIN)/postino bench
+
+load: install ## load tests against a running stack (make run in another shell)
+	$(BIN)/pytest -q -m load -p no:timeout tests/load -s
+
+schemas: install ## regenerate the JSON Schemas and the AsyncAPI document in schemas/generated
+	$(BIN)/postino contracts --write
+
+dlq-show: install ## list a DLQ: make dlq-show TOPIC=messages.submitted
+	$(BIN)/postino dlq list $(TOPIC)
+
+dlq-replay: install ## replay a DLQ to its original topic: make dlq-replay TOPIC=messages.submitted
+	$(BIN)/postino dlq replay $(TOPIC)
+
+clean: ## remove the virtual environments and runtime data
+	rm -rf $(VENV) $(TOOLS) var

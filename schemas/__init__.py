@@ -1,0 +1,1 @@
+"""Wire contracts of Postino: msgspec structs, enums and codecs, nothing else."""

@@ -1,0 +1,108 @@
+"""The message body of the IO API (`NewMessage`) and the `messages.submitted` record.
+
+The constraints live in the types, so the ingress decoder, the deliver decoder, the
+JSON Schema for upstream producers and the OpenAPI document all come from here.
+Unknown properties are ignored everywhere (msgspec's default), as IO does.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+from schemas.enums import FeatureLevel
+
+FISCAL_CODE_PATTERN = (
+    r"^[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$"
+)
+ORGANIZATION_FISCAL_CODE_PATTERN = r"^[0-9]{11}$"
+NOTICE_NUMBER_PATTERN = r"^[0123][0-9]{17}$"
+SANDBOX_FISCAL_CODE = "AAAAAA00A00A000A"
+
+FiscalCode = Annotated[str, Meta(pattern=FISCAL_CODE_PATTERN, description="Citizen fiscal code")]
+OrganizationFiscalCode = Annotated[str, Meta(pattern=ORGANIZATION_FISCAL_CODE_PATTERN)]
+NoticeNumber = Annotated[str, Meta(pattern=NOTICE_NUMBER_PATTERN)]
+TimeToLive = Annotated[int, Meta(ge=3600, le=604800, description="Seconds; deprecated, honoured")]
+Subject = Annotated[str, Meta(min_length=10, max_length=120)]
+Markdown = Annotated[str, Meta(min_length=80, max_length=10000)]
+Amount = Annotated[int, Meta(ge=1, le=9999999999, description="Euro cents")]
+MessageId = Annotated[str, Meta(min_length=1, max_length=64)]
+ServiceId = Annotated[str, Meta(min_length=1, max_length=64)]
+
+
+def to_utc(value: datetime) -> datetime:
+    """A timestamp without offset is read as UTC; every stored timestamp is UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+class Payee(msgspec.Struct, kw_only=True, omit_defaults=True):
+    fiscal_code: OrganizationFiscalCode
+
+
+class PaymentData(msgspec.Struct, kw_only=True, omit_defaults=True):
+    amount: Amount
+    notice_number: NoticeNumber
+    invalid_after_due_date: bool = False
+    payee: Payee | None = None
+
+
+class ThirdPartyData(msgspec.Struct, kw_only=True, omit_defaults=True):
+    id: Annotated[str, Meta(min_length=1)]
+    has_attachments: bool = False
+    original_sender: str | None = None
+    original_receipt_date: str | None = None
+    summary: str | None = None
+
+
+class MessageContent(msgspec.Struct, kw_only=True, omit_defaults=True):
+    subject: Subject
+    markdown: Markdown
+    due_date: datetime | None = None
+    payment_data: PaymentData | None = None
+    third_party_data: ThirdPartyData | None = None
+    require_secure_channels: bool | None = None
+    # Experimental IO fields: accepted and stored as given, no behaviour.
+    prescription_data: dict[str, Any] | None = None
+    eu_covid_cert: dict[str, Any] | None = None
+    legal_data: dict[str, Any] | None = None
+    payee: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.due_date is not None:
+            self.due_date = to_utc(self.due_date)
+
+
+class NewMessage(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """`POST /api/v1/messages` body, as IO defines it."""
+
+    content: MessageContent
+    fiscal_code: FiscalCode | None = None
+    time_to_live: TimeToLive = 3600
+    feature_level_type: FeatureLevel = FeatureLevel.STANDARD
+
+
+class SubmittedMessage(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Value of `messages.submitted` (key: fiscal code).
+
+    Written by the ingress after its checks, or by upstream systems directly. `id` is
+    optional for upstream producers: when absent, deliver derives it from topic,
+    partition and offset, so a replayed record keeps its id. `created_at` defaults to
+    the record's timestamp.
+    """
+
+    sender_service_id: ServiceId
+    fiscal_code: FiscalCode
+    content: MessageContent
+    id: MessageId | None = None
+    created_at: datetime | None = None
+    time_to_live: TimeToLive = 3600
+    feature_level_type: FeatureLevel = FeatureLevel.STANDARD
+
+    def __post_init__(self) -> None:
+        if self.created_at is not None:
+            self.created_at = to_utc(self.created_at)

@@ -1,0 +1,1 @@
+"""Postino: the delivery backend for IO messages."""

@@ -1,0 +1,87 @@
+"""The `postino` command line: one subcommand per role, plus operator tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+
+from worker import logs
+from worker.bootstrap import open_runtime
+from worker.lifecycle import install_signal_handlers, prepare, run_roles
+from worker.roles.registry import ROLES
+from worker.settings import ConfigError, Settings, load_settings
+
+Command = Callable[[Settings, argparse.Namespace], int]
+
+
+async def _run_roles(settings: Settings, names: Sequence[str]) -> int:
+    stop = asyncio.Event()
+    install_signal_handlers(stop)
+    async with open_runtime(settings) as runtime:
+        return await run_roles(runtime, names, stop)
+
+
+def _cmd_dev(settings: Settings, _: argparse.Namespace) -> int:
+    from worker.dev import run_dev
+
+    return run_dev(settings)
+
+
+def _cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
+    asyncio.run(prepare(settings))
+    return 0
+
+
+def _role_command(name: str) -> Command:
+    def command(settings: Settings, _: argparse.Namespace) -> int:
+        return asyncio.run(_run_roles(settings, [name]))
+
+    return command
+
+
+def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_run_roles(settings, args.roles))
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
+    parser = argparse.ArgumentParser(prog="postino", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    commands: dict[str, Command] = {}
+    sub.add_parser("dev", help="everything in one process on embedded PostgreSQL and Kafka")
+    commands["dev"] = _cmd_dev
+    sub.add_parser("migrate", help="apply database migrations and create the topics")
+    commands["migrate"] = _cmd_migrate
+    for name in ROLES:
+        sub.add_parser(name, help=f"run the {name} role")
+        commands[name] = _role_command(name)
+    run = sub.add_parser("run", help="run several roles in one process")
+    run.add_argument("roles", nargs="+", choices=sorted(ROLES))
+    commands["run"] = _cmd_run
+    from worker.cli import register_tools
+
+    register_tools(sub, commands)
+    return parser, commands
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, commands = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"postino: configuration error: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level, settings.log_format)
+    try:
+        return commands[args.command](settings, args)
+    except ConfigError as exc:
+        print(f"postino: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

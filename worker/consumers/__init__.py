@@ -1,0 +1,1 @@
+"""Consumers: one generic at-least-once loop, one small binding per topic."""

@@ -1,0 +1,247 @@
+"""The one at-least-once consumer loop every role uses.
+
+For each poll batch: the handler does its work and commits the database, then the
+loop produces the handler's follow-up records and the batch's dead letters and awaits
+every acknowledgement, and only then commits offsets (`offset + 1` per partition).
+A crash anywhere before the offset commit redoes the batch; handlers are idempotent,
+so redoing it is harmless.
+
+Failures never stop a partition and never crash the loop:
+- a `RetryableError` (database or broker unreachable) retries the same batch with a
+  growing pause until it succeeds or the process is told to stop;
+- any other exception splits the batch and retries record by record; a record that
+  still fails goes to `<topic>.dlq` with the reason in its headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+
+from worker import logs, metrics
+from worker.adapters.kafka import OutRecord, Publisher, Record, all_partitions
+from worker.adapters.postgres import is_retryable
+from worker.errors import RetryableError
+
+log = logs.get("postino.consumer")
+T = TypeVar("T")
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, RetryableError) or is_retryable(exc)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    record: Record
+    code: str
+    detail: str
+
+
+@dataclass(slots=True)
+class BatchResult:
+    out: list[OutRecord] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+
+    def extend(self, other: BatchResult) -> None:
+        self.out += other.out
+        self.dead += other.dead
+
+
+BatchHandler = Callable[[Sequence[Record]], Awaitable[BatchResult]]
+
+
+def dead_letter_record(dead: DeadLetter, dlq_topic: str) -> OutRecord:
+    """The DLQ copy: original key and bytes, the error and the origin in headers."""
+    rec = dead.record
+    headers = (
+        *rec.headers,
+        ("postino-error-code", dead.code.encode()),
+        ("postino-error-detail", dead.detail.encode()[:2000]),
+        ("postino-original-topic", rec.topic.encode()),
+        ("postino-original-partition", str(rec.partition).encode()),
+        ("postino-original-offset", str(rec.offset).encode()),
+        ("postino-original-timestamp", str(rec.timestamp_ms).encode()),
+    )
+    return OutRecord(dlq_topic, rec.value or b"", rec.key, headers)
+
+
+class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Lets a rebalance wait until the batch in hand is processed and committed."""
+
+    def __init__(self, runner: ConsumerRunner) -> None:
+        self._runner = runner
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        async with self._runner.batch_lock:
+            log.info("partitions_revoked", role=self._runner.role, count=len(revoked))
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        log.info("partitions_assigned", role=self._runner.role, count=len(assigned))
+
+
+class ConsumerRunner:
+    """Runs one handler over some topics with at-least-once semantics."""
+
+    def __init__(
+        self,
+        *,
+        role: str,
+        consumer: AIOKafkaConsumer,
+        topics: Sequence[str],
+        handler: BatchHandler,
+        publisher: Publisher,
+        dlq_topic: Callable[[str], str],
+        direct: bool = False,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self.role = role
+        self.batch_lock = asyncio.Lock()
+        self._consumer = consumer
+        self._topics = list(topics)
+        self._handler = handler
+        self._publisher = publisher
+        self._dlq_topic = dlq_topic
+        self._direct = direct
+        self._max_backoff = max_backoff
+        self._stop = asyncio.Event()
+        self._started = False
+        self.processed = 0
+        self.dead_lettered = 0
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        await self._consumer.start()
+        if self._direct:
+            self._consumer.assign(await all_partitions(self._consumer, self._topics))
+        else:
+            self._consumer.subscribe(self._topics, listener=_Revocations(self))
+        self._started = True
+        log.info("consumer_started", role=self.role, topics=self._topics, direct=self._direct)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def stop(self) -> None:
+        """Idempotent: stop fetching and leave the group (the batch in hand is done)."""
+        self._stop.set()
+        if self._started:
+            self._started = False
+            await self._consumer.stop()
+            log.info(
+                "consumer_stopped",
+                role=self.role,
+                processed=self.processed,
+                dead_lettered=self.dead_lettered,
+            )
+
+    async def run(self) -> None:
+        """Consume until `request_stop()`; the batch in hand is always finished."""
+        await self.start()
+        while not self._stop.is_set():
+            await self.poll_once(timeout_ms=200)
+
+    async def run_until_idle(self, idle_polls: int = 2, timeout_ms: int = 100) -> int:
+        """Drain mode for tests and tools: consume until nothing arrives; returns count."""
+        await self.start()
+        count, idle = 0, 0
+        while idle < idle_polls and not self._stop.is_set():
+            handled = await self.poll_once(timeout_ms=timeout_ms)
+            count += handled
+            idle = 0 if handled else idle + 1
+        return count
+
+    async def poll_once(self, timeout_ms: int) -> int:
+        batches = await self._consumer.getmany(timeout_ms=timeout_ms)
+        records = [Record.from_consumer(r) for recs in batches.values() for r in recs]
+        if not records:
+            return 0
+        async with self.batch_lock:
+            try:
+                await self._handle(records)
+            except Exception as exc:
+                if not (self._stop.is_set() and _transient(exc)):
+                    raise
+                # Told to stop while the broker or database is down: leave the batch
+                # uncommitted; whoever owns the partition next redoes it.
+                log.warning("batch_abandoned_on_stop", role=self.role, size=len(records))
+                return 0
+            offsets = {tp: recs[-1].offset + 1 for tp, recs in batches.items() if recs}
+            await self._consumer.commit(offsets)
+        self.processed += len(records)
+        return len(records)
+
+    async def _handle(self, records: list[Record]) -> None:
+        started = time.perf_counter()
+        result = await self._with_retries(lambda: self._process(records), what="batch")
+        out = result.out + [
+            dead_letter_record(d, self._dlq_topic(d.record.topic)) for d in result.dead
+        ]
+        await self._with_retries(lambda: self._publisher.publish_many(out), what="publish")
+        self.dead_lettered += len(result.dead)
+        for d in result.dead:
+            metrics.DLQ_RECORDS.labels(topic=d.record.topic, code=d.code).inc()
+            log.warning(
+                "record_dead_lettered",
+                role=self.role,
+                topic=d.record.topic,
+                partition=d.record.partition,
+                offset=d.record.offset,
+                code=d.code,
+            )
+        metrics.CONSUMED.labels(role=self.role).inc(len(records))
+        metrics.PRODUCED.labels(role=self.role).inc(len(out))
+        metrics.BATCH_SECONDS.labels(role=self.role).observe(time.perf_counter() - started)
+
+    async def _process(self, records: list[Record]) -> BatchResult:
+        try:
+            return await self._handler(records)
+        except Exception as exc:
+            if _transient(exc):
+                raise
+            if len(records) == 1:
+                return self._dead(records[0], exc)
+            log.warning("batch_split", role=self.role, size=len(records), error=type(exc).__name__)
+        result = BatchResult()
+        for record in records:
+            result.extend(await self._process_one(record))
+        return result
+
+    async def _process_one(self, record: Record) -> BatchResult:
+        async def attempt() -> BatchResult:
+            return await self._process([record])
+
+        return await self._with_retries(attempt, what="record")
+
+    def _dead(self, record: Record, exc: BaseException) -> BatchResult:
+        log.error(
+            "record_processing_failed",
+            role=self.role,
+            topic=record.topic,
+            offset=record.offset,
+            error=type(exc).__name__,
+            trace="".join(traceback.format_exception(exc, limit=5))[-1500:],
+        )
+        detail = f"{type(exc).__name__}: {exc}"[:500]
+        return BatchResult(dead=[DeadLetter(record, "processing_error", detail)])
+
+    async def _with_retries(self, attempt: Callable[[], Awaitable[T]], *, what: str) -> T:
+        """Retry transient failures with a growing pause; never gives up while running."""
+        pause = 0.1
+        while True:
+            try:
+                return await attempt()
+            except Exception as exc:
+                if not _transient(exc) or self._stop.is_set():
+                    raise
+                metrics.RETRIES.labels(role=self.role, what=what).inc()
+                log.warning("transient_failure", role=self.role, what=what, error=str(exc)[:300])
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, self._max_backoff)

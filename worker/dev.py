@@ -1,0 +1,125 @@
+"""`postino dev`: the whole system in one process on embedded PostgreSQL and Kafka.
+
+Starts what is not given (`POSTINO_DATABASE_URL`, `POSTINO_KAFKA_BOOTSTRAP`), applies
+migrations, creates topics, seeds a demo service and demo citizens, runs every role,
+prints a curl to try, and on Ctrl-C or SIGTERM stops everything it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+from worker import logs
+from worker.bootstrap import Runtime, open_runtime
+from worker.embedded import EmbeddedBroker, EmbeddedPostgres
+from worker.lifecycle import install_signal_handlers, prepare, run_roles
+from worker.roles.registry import ROLES
+from worker.services.directory import hash_key
+from worker.settings import Settings
+
+log = logs.get("postino.dev")
+
+DEMO_SERVICE_ID = "demo-service"
+DEMO_API_KEY = "postino-demo-key"
+DEMO_CITIZENS = {
+    # fiscal code: (email, inbox enabled)
+    "AAAAAA00A00A000A": ("sandbox@example.org", True),
+    "RSSMRA80A01H501U": ("mario.rossi@example.org", True),
+    "VRDGPP80A01H501X": ("giuseppe.verdi@example.org", True),
+}
+
+
+@contextlib.contextmanager
+def embedded_if_needed(settings: Settings) -> Iterator[Settings]:
+    """Fill in the database and broker with embedded ones where none is given."""
+    data_dir = Path(settings.data_dir)
+    with contextlib.ExitStack() as stack:
+        if not settings.database.url:
+            pg = EmbeddedPostgres(data_dir)
+            url = pg.start()
+            stack.callback(pg.stop)
+            settings = replace(settings, database=replace(settings.database, url=url))
+        if not settings.kafka.bootstrap:
+            broker = EmbeddedBroker(data_dir)
+            bootstrap = broker.start()
+            stack.callback(broker.stop)
+            settings = replace(settings, kafka=replace(settings.kafka, bootstrap=bootstrap))
+        yield settings
+
+
+async def seed_demo(runtime: Runtime) -> None:
+    """Idempotent: the demo service (published, premium, payments) and demo citizens."""
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            """
+            INSERT INTO services (id, name, organization_name, organization_fiscal_code, state,
+                                  published, api_key_hash, premium, payments)
+            VALUES ($1, 'Servizio demo', 'Comune di Esempio', '01234567891', 'approved',
+                    true, $2, true, true)
+            ON CONFLICT (id) DO UPDATE SET api_key_hash = EXCLUDED.api_key_hash
+            """,
+            DEMO_SERVICE_ID,
+            hash_key(DEMO_API_KEY),
+        )
+        for fiscal_code, (email, inbox) in DEMO_CITIZENS.items():
+            await conn.execute(
+                """
+                INSERT INTO profiles (fiscal_code, inbox_enabled, email, email_validated)
+                VALUES ($1, $2, $3, true) ON CONFLICT (fiscal_code) DO NOTHING
+                """,
+                fiscal_code,
+                inbox,
+                email,
+            )
+
+
+def banner(settings: Settings) -> str:
+    base = f"http://{settings.http.host}:{settings.http.port}"
+    body = (
+        '{"fiscal_code": "RSSMRA80A01H501U", "content": {"subject": "Promemoria TARI 2026",'
+        ' "markdown": "Gentile cittadino, la informiamo che la rata della TARI per il 2026 '
+        'scade il 30 novembre. Grazie per la collaborazione."}}'
+    )
+    return "\n".join(
+        [
+            "",
+            "Postino is running (Ctrl-C stops everything).",
+            f"  API:         {base}/api/v1   (status page {base}/status)",
+            f"  admin token: {settings.admin_token}",
+            f"  demo key:    {DEMO_API_KEY}   (service {DEMO_SERVICE_ID})",
+            f"  data dir:    {Path(settings.data_dir).resolve()}",
+            "",
+            "Send a message to the demo service's citizen:",
+            f"  curl -i -X POST {base}/api/v1/messages \\",
+            f"    -H 'Ocp-Apim-Subscription-Key: {DEMO_API_KEY}' \\",
+            "    -H 'Content-Type: application/json' \\",
+            f"    -d '{body}'",
+            "Then read its status (use the Location header of the answer):",
+            f"  curl -s {base}/api/v1/messages/RSSMRA80A01H501U/<id> "
+            f"-H 'Ocp-Apim-Subscription-Key: {DEMO_API_KEY}'",
+            "",
+        ]
+    )
+
+
+async def _serve(settings: Settings) -> int:
+    stop = asyncio.Event()
+    install_signal_handlers(stop)
+    await prepare(settings)
+    async with open_runtime(settings) as runtime:
+        await seed_demo(runtime)
+        print(banner(settings), flush=True)  # noqa: T201 - the newcomer's instructions
+        return await run_roles(runtime, list(ROLES), stop)
+
+
+def run_dev(settings: Settings) -> int:
+    if not settings.admin_token:
+        settings = replace(settings, admin_token=secrets.token_urlsafe(24))
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    with embedded_if_needed(settings) as ready:
+        return asyncio.run(_serve(ready))

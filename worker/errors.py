@@ -1,0 +1,11 @@
+"""Failure classes. Adapters classify once; services branch on the class only."""
+
+from __future__ import annotations
+
+
+class RetryableError(Exception):
+    """Worth trying again later: timeouts, connection errors, 408, 429, 5xx, SMTP 4xx."""
+
+
+class PermanentError(Exception):
+    """Trying again cannot help: other 4xx, SMTP 5xx, a refused address."""

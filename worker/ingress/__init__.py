@@ -1,0 +1,1 @@
+"""aiohttp ingress: sender API, citizen API, admin API, health, metrics."""

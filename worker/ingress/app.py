@@ -1,0 +1,84 @@
+"""The ingress application factory.
+
+The app gets a ready `Runtime` (pool and producer) and owns only what is its own:
+the service directory and the task that keeps it fresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+from worker import logs, metrics
+from worker.adapters.services_repo import load_services
+from worker.bootstrap import Runtime
+from worker.ingress import health, messages
+from worker.ingress.keys import DIRECTORY, RUNTIME
+from worker.ingress.problems import problem
+from worker.services.directory import ServiceDirectory
+
+log = logs.get("postino.ingress")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def errors_and_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    route = request.match_info.route.resource
+    name = route.canonical if route is not None else "unmatched"
+    try:
+        response = await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        response = problem(413, "Payload too large", "the body exceeds the size limit")
+    except web.HTTPException as exc:
+        response = problem(exc.status, exc.reason, exc.text or exc.reason)
+    except Exception:
+        log.exception("request_failed", route=name, method=request.method)
+        response = problem(500, "Internal error", "unexpected error; it has been logged")
+    metrics.HTTP_REQUESTS.labels(route=name, method=request.method, status=response.status).inc()
+    metrics.HTTP_SECONDS.labels(route=name).observe(time.perf_counter() - started)
+    return response
+
+
+async def refresh_directory(runtime: Runtime, directory: ServiceDirectory) -> None:
+    directory.replace(await load_services(runtime.pool))
+
+
+async def _directory_ctx(app: web.Application) -> AsyncIterator[None]:
+    runtime, directory = app[RUNTIME], app[DIRECTORY]
+    await refresh_directory(runtime, directory)
+    interval = runtime.settings.limits.service_refresh_seconds
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await refresh_directory(runtime, directory)
+            except Exception as exc:
+                log.warning("service_refresh_failed", error=type(exc).__name__)
+
+    task = asyncio.create_task(loop(), name="service-directory-refresh")
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def create_app(runtime: Runtime) -> web.Application:
+    app = web.Application(
+        client_max_size=runtime.settings.http.max_body_bytes, middlewares=[errors_and_metrics]
+    )
+    app[RUNTIME] = runtime
+    app[DIRECTORY] = ServiceDirectory()
+    app.cleanup_ctx.append(_directory_ctx)
+    app.add_routes(health.routes)
+    app.add_routes(messages.routes)
+    return app
+
+
+async def reload_services(app: web.Application) -> None:
+    """Reload the service directory now (tests, and the admin API after a change)."""
+    await refresh_directory(app[RUNTIME], app[DIRECTORY])

@@ -1,0 +1,11 @@
+"""Typed application keys shared by the ingress handlers."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from worker.bootstrap import Runtime
+from worker.services.directory import ServiceDirectory
+
+RUNTIME = web.AppKey("runtime", Runtime)
+DIRECTORY = web.AppKey("directory", ServiceDirectory)

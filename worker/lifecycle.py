@@ -1,0 +1,60 @@
+"""Running roles until SIGINT/SIGTERM, then draining them, with one summary line."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Sequence
+
+from schemas.topics import all_topic_names
+from worker import logs
+from worker.adapters import kafka, postgres
+from worker.bootstrap import Runtime, require_endpoints
+from worker.roles.registry import ROLES
+from worker.settings import Settings
+
+log = logs.get("postino.lifecycle")
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def prepare(settings: Settings) -> None:
+    """Apply migrations and create missing topics (idempotent, safe to run concurrently)."""
+    bootstrap, url = require_endpoints(settings)
+    pool = await postgres.create_pool(url, min_size=1, max_size=2)
+    try:
+        await postgres.migrate(pool)
+    finally:
+        await pool.close()
+    await kafka.wait_for_broker(bootstrap)
+    names = [settings.kafka.topic(n) for n in all_topic_names()]
+    await kafka.ensure_topics(bootstrap, names, settings.kafka.partitions)
+
+
+async def run_roles(runtime: Runtime, names: Sequence[str], stop: asyncio.Event) -> int:
+    """Run the roles until `stop`; a role that fails stops the others. Returns an exit code."""
+    started = time.monotonic()
+    tasks: dict[asyncio.Task[None], str] = {
+        asyncio.create_task(ROLES[n](runtime, stop), name=n): n for n in names
+    }
+    failed: list[str] = []
+    pending = set(tasks)
+    while pending:
+        done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task.cancelled() or task.exception() is not None:
+                failed.append(tasks[task])
+                log.error("role_failed", role=tasks[task], error=repr(task.exception()))
+        stop.set()
+    log.info(
+        "shutdown_complete",
+        roles=list(names),
+        failed=failed,
+        uptime_seconds=round(time.monotonic() - started, 1),
+    )
+    return 1 if failed else 0

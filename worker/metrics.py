@@ -1,0 +1,31 @@
+"""Prometheus metrics, one registry per process, served at /metrics by the ingress."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter(
+    "postino_http_requests_total", "HTTP requests answered", ["route", "method", "status"]
+)
+HTTP_SECONDS = Histogram(
+    "postino_http_request_seconds",
+    "HTTP request latency",
+    ["route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+CONSUMED = Counter("postino_records_consumed_total", "Kafka records consumed", ["role"])
+PRODUCED = Counter("postino_records_produced_total", "Kafka records produced", ["role"])
+DLQ_RECORDS = Counter("postino_dlq_records_total", "Records sent to a DLQ", ["topic", "code"])
+RETRIES = Counter("postino_transient_retries_total", "Transient failures retried", ["role", "what"])
+BATCH_SECONDS = Histogram(
+    "postino_batch_seconds",
+    "Time to process one poll batch",
+    ["role"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+)
+LAG = Gauge("postino_consumer_lag", "Records behind the high watermark", ["role", "topic"])
+MESSAGES = Counter("postino_messages_total", "Messages by final status", ["status"])
+NOTIFICATIONS = Counter(
+    "postino_notifications_total", "Notification outcomes", ["channel", "status"]
+)
+CALLBACKS = Counter("postino_callbacks_total", "Sender callback outcomes", ["outcome"])

@@ -1,0 +1,28 @@
+"""The deliver role: `messages.submitted` -> inbox, status events, notification requests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from schemas.topics import Topic
+from worker.adapters.inbox import PostgresInbox
+from worker.bootstrap import Runtime
+from worker.consumers.runner import BatchResult, ConsumerRunner
+from worker.roles.common import make_runner, run_until_stopped
+from worker.services.deliver import deliver_batch
+from worker.services.ports import Record
+
+
+def build(runtime: Runtime) -> ConsumerRunner:
+    store = PostgresInbox(runtime.pool)
+    kafka_settings = runtime.settings.kafka
+
+    async def handle(records: Sequence[Record]) -> BatchResult:
+        return await deliver_batch(records, store, kafka_settings)
+
+    return make_runner(runtime, "deliver", [Topic.SUBMITTED], handle)
+
+
+async def run(runtime: Runtime, stop: asyncio.Event) -> None:
+    await run_until_stopped(build(runtime), stop)

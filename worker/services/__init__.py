@@ -1,0 +1,1 @@
+"""The verbs: plain async functions over structs and ports (no aiohttp, no aiokafka)."""

@@ -1,0 +1,53 @@
+"""accept: a valid `NewMessage` from an authenticated service -> `messages.submitted`.
+
+A message id is returned only after the broker acknowledged the record (acks=all),
+so a 201 means the message is durable. Nothing is written to the database here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from schemas import codecs
+from schemas.messages import NewMessage, SubmittedMessage
+from schemas.topics import Topic
+from worker.ids import IdSigner
+from worker.services.directory import Service
+from worker.services.ports import OutRecord, Publisher
+from worker.settings import KafkaSettings
+
+
+def message_id(
+    signer: IdSigner, service: Service, fiscal_code: str, idempotency_key: str | None
+) -> str:
+    if idempotency_key:
+        return signer.idempotent(service.id, fiscal_code, idempotency_key)
+    return signer.new(service.id, fiscal_code)
+
+
+async def publish_message(
+    message: NewMessage,
+    fiscal_code: str,
+    service: Service,
+    *,
+    publisher: Publisher,
+    signer: IdSigner,
+    kafka: KafkaSettings,
+    idempotency_key: str | None = None,
+) -> str:
+    new_id = message_id(signer, service, fiscal_code, idempotency_key)
+    record = SubmittedMessage(
+        id=new_id,
+        sender_service_id=service.id,
+        fiscal_code=fiscal_code,
+        created_at=datetime.now(UTC),
+        time_to_live=message.time_to_live,
+        feature_level_type=message.feature_level_type,
+        content=message.content,
+    )
+    await publisher.publish(
+        OutRecord(
+            kafka.topic(Topic.SUBMITTED), codecs.SUBMITTED.encode(record), fiscal_code.encode()
+        )
+    )
+    return new_id

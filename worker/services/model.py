@@ -1,0 +1,82 @@
+"""Domain values the services work on (not wire contracts: those are in schemas/)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from schemas.enums import FailureReason, MessageStatus, RejectionReason
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    fiscal_code: str
+    inbox_enabled: bool = True
+    push_enabled: bool = True
+    email: str | None = None
+    email_validated: bool = False
+    email_enabled: bool = True
+    preferences_mode: str = "AUTO"
+    blocked_channels: dict[str, list[str]] = field(default_factory=dict)
+    reminder_consent: str = "UNSET"
+    preferred_languages: tuple[str, ...] = ("it_IT",)
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePreference:
+    is_inbox_enabled: bool = True
+    is_push_enabled: bool = True
+    is_email_enabled: bool = True
+    can_access_message_read_status: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceInfo:
+    """What delivery needs to know of a sender service."""
+
+    id: str
+    name: str
+    organization_name: str
+    organization_fiscal_code: str
+    state: str
+    published: bool
+    require_secure_channels: bool = False
+
+
+@dataclass(slots=True)
+class DeliveryContext:
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    services: dict[str, ServiceInfo] = field(default_factory=dict)
+    #: (fiscal_code, service_id) -> preference
+    preferences: dict[tuple[str, str], ServicePreference] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRow:
+    id: str
+    fiscal_code: str
+    sender_service_id: str
+    created_at: datetime
+    time_to_live: int
+    feature_level_type: str
+    content: dict[str, Any]
+    status: MessageStatus
+    rejection_reason: RejectionReason | None = None
+    failure_reason: FailureReason | None = None
+    rpt_id: str | None = None
+    due_date: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """The state of a message row after a write (what events are built from)."""
+
+    id: str
+    fiscal_code: str
+    sender_service_id: str
+    status: str
+    rejection_reason: str | None
+    failure_reason: str | None
+    status_seq: int
+    processed_at: datetime

@@ -1,0 +1,298 @@
+"""One frozen settings object, built once from `POSTINO_*` variables. No I/O here.
+
+Every value is parsed and checked up front: a bad value stops the process at start
+with a `ConfigError` that names the variable, never later in a worker loop.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A `POSTINO_*` variable has a value Postino cannot use."""
+
+
+class _Env:
+    """Typed reads of `POSTINO_<NAME>` with errors that name the variable."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def raw(self, name: str) -> str | None:
+        value = self._env.get(f"POSTINO_{name}")
+        return value if value not in (None, "") else None
+
+    def _parse(self, name: str, default: T, parse: Callable[[str], T], what: str) -> T:
+        raw = self.raw(name)
+        if raw is None:
+            return default
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"POSTINO_{name}={raw!r}: expected {what}") from exc
+
+    def text(self, name: str, default: str) -> str:
+        return self.raw(name) or default
+
+    def opt_str(self, name: str) -> str | None:
+        return self.raw(name)
+
+    def integer(
+        self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None
+    ) -> int:
+        value = self._parse(name, default, int, "an integer")
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f"{minimum}..{maximum}" if maximum is not None else f">= {minimum}"
+            raise ConfigError(f"POSTINO_{name}={value}: expected an integer {bound}")
+        return value
+
+    def number(self, name: str, default: float, *, minimum: float = 0.0) -> float:
+        value = self._parse(name, default, float, "a number")
+        if value < minimum:
+            raise ConfigError(f"POSTINO_{name}={value}: expected a number >= {minimum}")
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        def parse(raw: str) -> bool:
+            lowered = raw.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+
+        return self._parse(name, default, parse, "true or false")
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.text(name, default)
+        if value not in choices:
+            raise ConfigError(f"POSTINO_{name}={value!r}: expected one of {', '.join(choices)}")
+        return value
+
+    def csv(self, name: str) -> tuple[str, ...]:
+        raw = self.raw(name)
+        if raw is None:
+            return ()
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSettings:
+    #: None: `postino dev` starts the embedded broker and fills this in.
+    bootstrap: str | None = None
+    topic_prefix: str = ""
+    partitions: int = 8
+    group_prefix: str = "postino"
+    #: "group": Kafka consumer groups (production); "direct": this process owns every
+    #: partition, offsets still committed under the group id (dev, tests: no joins).
+    assignment: str = "group"
+    session_timeout_ms: int = 10000
+    heartbeat_interval_ms: int = 1000
+    fetch_max_wait_ms: int = 20
+    max_poll_records: int = 500
+    enable_idempotence: bool = False
+    linger_ms: int = 0
+
+    def topic(self, base: str) -> str:
+        return f"{self.topic_prefix}{base}"
+
+    def group(self, role: str) -> str:
+        return f"{self.group_prefix}.{role}"
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    #: None: `postino dev` starts the embedded PostgreSQL and fills this in.
+    url: str | None = None
+    pool_min: int = 1
+    pool_max: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 128 * 1024
+    #: Proxies whose `X-Forwarded-For` is believed (CIDRs); empty: use the socket peer.
+    trusted_proxies: tuple[str, ...] = ()
+    public_base_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LimitSettings:
+    default_rate_per_second: int = 100
+    default_daily_quota: int = 100_000
+    #: How often each ingress flushes its quota counts to PostgreSQL (seconds).
+    quota_sync_seconds: float = 1.0
+    #: How often each ingress reloads services (keys, states) from PostgreSQL.
+    service_refresh_seconds: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class NotifySettings:
+    push_url: str | None = None
+    push_timeout_seconds: float = 5.0
+    smtp_url: str | None = None
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_timeout_seconds: float = 10.0
+    email_from: str = "IO <noreply@postino.local>"
+    #: Delays of the retry tiers in seconds (10 s, 1 min, 10 min, 1 h; the last repeats).
+    retry_delays: tuple[int, ...] = (10, 60, 600, 3600)
+    sweeper_interval_seconds: float = 60.0
+    sweeper_grace_seconds: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackSettings:
+    timeout_seconds: float = 10.0
+    max_age_seconds: int = 24 * 3600
+    retry_delays: tuple[int, ...] = (10, 60, 600, 3600)
+    #: Development only: allow http:// and loopback callback URLs.
+    allow_loopback: bool = False
+    max_in_flight: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderSettings:
+    unread_period_days: int = 3
+    unread_max: int = 3
+    payment_period_days: int = 3
+    payment_max: int = 4
+    payment_window_days: int = 13
+    window_start_hour: int = 8
+    window_end_hour: int = 21
+    timezone: str = "Europe/Rome"
+    interval_seconds: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    profile: str = "dev"
+    data_dir: Path = Path("var")
+    log_level: str = "info"
+    log_format: str = "json"
+    #: None: `postino dev` generates one and prints it.
+    admin_token: str | None = None
+    #: Secret that signs message ids, so the status route can tell an id it issued
+    #: from one it never did. Every ingress process must share it.
+    id_secret: str | None = None
+    session_ttl_seconds: int = 24 * 3600
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    callbacks: CallbackSettings = field(default_factory=CallbackSettings)
+    reminders: ReminderSettings = field(default_factory=ReminderSettings)
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def _delays(env: _Env, name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    raw = env.csv(name)
+    if not raw:
+        return default
+    try:
+        delays = tuple(int(part) for part in raw)
+    except ValueError as exc:
+        raise ConfigError(f"POSTINO_{name}: expected comma-separated seconds") from exc
+    if any(d <= 0 for d in delays):
+        raise ConfigError(f"POSTINO_{name}: every delay must be > 0")
+    return delays
+
+
+def _kafka(env: _Env, profile: str) -> KafkaSettings:
+    return KafkaSettings(
+        bootstrap=env.opt_str("KAFKA_BOOTSTRAP"),
+        topic_prefix=env.text("TOPIC_PREFIX", ""),
+        partitions=env.integer("KAFKA_PARTITIONS", 8, minimum=1, maximum=1024),
+        group_prefix=env.text("KAFKA_GROUP_PREFIX", "postino"),
+        assignment=env.choice(
+            "KAFKA_ASSIGNMENT", "direct" if profile == "dev" else "group", ("group", "direct")
+        ),
+        session_timeout_ms=env.integer("KAFKA_SESSION_TIMEOUT_MS", 10000, minimum=1000),
+        heartbeat_interval_ms=env.integer("KAFKA_HEARTBEAT_INTERVAL_MS", 1000, minimum=100),
+        fetch_max_wait_ms=env.integer("KAFKA_FETCH_MAX_WAIT_MS", 20, minimum=0),
+        max_poll_records=env.integer("KAFKA_MAX_POLL_RECORDS", 500, minimum=1),
+        enable_idempotence=env.flag("KAFKA_ENABLE_IDEMPOTENCE", profile == "production"),
+        linger_ms=env.integer("KAFKA_LINGER_MS", 0),
+    )
+
+
+def _sections(env: _Env) -> dict[str, Any]:
+    return {
+        "database": DatabaseSettings(
+            url=env.opt_str("DATABASE_URL"),
+            pool_min=env.integer("DATABASE_POOL_MIN", 1, minimum=1),
+            pool_max=env.integer("DATABASE_POOL_MAX", 10, minimum=1),
+        ),
+        "http": HttpSettings(
+            host=env.text("HTTP_HOST", "127.0.0.1"),
+            port=env.integer("HTTP_PORT", 8080, minimum=0, maximum=65535),
+            max_body_bytes=env.integer("HTTP_MAX_BODY_BYTES", 128 * 1024, minimum=1024),
+            trusted_proxies=env.csv("TRUSTED_PROXIES"),
+            public_base_url=env.text("PUBLIC_BASE_URL", ""),
+        ),
+        "limits": LimitSettings(
+            default_rate_per_second=env.integer("DEFAULT_RATE_PER_SECOND", 100, minimum=1),
+            default_daily_quota=env.integer("DEFAULT_DAILY_QUOTA", 100_000, minimum=1),
+            quota_sync_seconds=env.number("QUOTA_SYNC_SECONDS", 1.0, minimum=0.05),
+            service_refresh_seconds=env.number("SERVICE_REFRESH_SECONDS", 2.0, minimum=0.05),
+        ),
+        "notify": NotifySettings(
+            push_url=env.opt_str("PUSH_URL"),
+            push_timeout_seconds=env.number("PUSH_TIMEOUT_SECONDS", 5.0, minimum=0.1),
+            smtp_url=env.opt_str("SMTP_URL"),
+            smtp_starttls=env.flag("SMTP_STARTTLS", False),
+            smtp_tls=env.flag("SMTP_TLS", False),
+            smtp_timeout_seconds=env.number("SMTP_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+            email_from=env.text("EMAIL_FROM", "IO <noreply@postino.local>"),
+            retry_delays=_delays(env, "NOTIFY_RETRY_DELAYS", (10, 60, 600, 3600)),
+            sweeper_interval_seconds=env.number("SWEEPER_INTERVAL_SECONDS", 60.0, minimum=0.1),
+            sweeper_grace_seconds=env.number("SWEEPER_GRACE_SECONDS", 600.0, minimum=0.0),
+        ),
+        "callbacks": CallbackSettings(
+            timeout_seconds=env.number("CALLBACK_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+            max_age_seconds=env.integer("CALLBACK_MAX_AGE_SECONDS", 24 * 3600, minimum=1),
+            retry_delays=_delays(env, "CALLBACK_RETRY_DELAYS", (10, 60, 600, 3600)),
+            allow_loopback=env.flag("CALLBACK_ALLOW_LOOPBACK", False),
+            max_in_flight=env.integer("CALLBACK_MAX_IN_FLIGHT", 100, minimum=1),
+        ),
+        "reminders": ReminderSettings(
+            unread_period_days=env.integer("REMINDER_UNREAD_PERIOD_DAYS", 3, minimum=1),
+            unread_max=env.integer("REMINDER_UNREAD_MAX", 3, minimum=0),
+            payment_period_days=env.integer("REMINDER_PAYMENT_PERIOD_DAYS", 3, minimum=1),
+            payment_max=env.integer("REMINDER_PAYMENT_MAX", 4, minimum=0),
+            payment_window_days=env.integer("REMINDER_PAYMENT_WINDOW_DAYS", 13, minimum=1),
+            window_start_hour=env.integer("REMINDER_WINDOW_START_HOUR", 8, minimum=0, maximum=23),
+            window_end_hour=env.integer("REMINDER_WINDOW_END_HOUR", 21, minimum=1, maximum=24),
+            timezone=env.text("REMINDER_TIMEZONE", "Europe/Rome"),
+            interval_seconds=env.number("REMINDER_INTERVAL_SECONDS", 300.0, minimum=0.1),
+        ),
+    }
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from the environment (or the mapping given, for tests)."""
+    env = _Env(os.environ if environ is None else environ)
+    profile = env.choice("PROFILE", "dev", ("dev", "production"))
+    return Settings(
+        profile=profile,
+        data_dir=Path(env.text("DATA_DIR", "var")),
+        log_level=env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
+        log_format=env.choice("LOG_FORMAT", "json", ("json", "console")),
+        admin_token=env.opt_str("ADMIN_TOKEN"),
+        id_secret=env.opt_str("ID_SECRET"),
+        session_ttl_seconds=env.integer("SESSION_TTL_SECONDS", 24 * 3600, minimum=60),
+        kafka=_kafka(env, profile),
+        **_sections(env),
+    )
