@@ -15,6 +15,7 @@ from worker.ingress.keys import DIRECTORY, RUNTIME
 from worker.ingress.problems import invalid, json_response, problem
 from worker.services import accept
 from worker.services.directory import Service
+from worker.services.gating import check_content, check_service
 
 _FISCAL_CODE = re.compile(FISCAL_CODE_PATTERN)
 _NEW_MESSAGE = msgspec.json.Decoder(NewMessage)
@@ -52,8 +53,11 @@ async def _submit(request: web.Request, path_fiscal_code: str | None) -> web.Res
     if isinstance(decoded, web.Response):
         return decoded
     message, fiscal_code = decoded
-    if not service.may_reach(fiscal_code):
-        return problem(403, "Recipient forbidden", "this service may not write to this citizen")
+    refusal = check_content(message.content) or check_service(
+        service, fiscal_code, message.feature_level_type, message.content
+    )
+    if refusal is not None:
+        return problem(refusal.status, refusal.title, refusal.detail)
     runtime = request.app[RUNTIME]
     try:
         new_id = await accept.publish_message(

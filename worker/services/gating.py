@@ -1,0 +1,91 @@
+"""The checks of IO-RULES 1.2 that depend only on the service and the message.
+
+Shared by the ingress (answers 4xx) and deliver (upstream records that fail go to the
+DLQ). The network check (authorized CIDRs) and the limits are the ingress's alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas.enums import FeatureLevel
+from schemas.messages import MessageContent
+from worker.services.directory import Service
+from worker.services.pii import personal_data_kind
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a message may not be sent: an HTTP status for the ingress, a code for the DLQ."""
+
+    status: int
+    title: str
+    detail: str
+    code: str
+
+
+def check_content(content: MessageContent) -> Refusal | None:
+    """Rules of 1.1 that the types cannot express (no personal data in the subject)."""
+    kind = personal_data_kind(content.subject)
+    if kind is not None:
+        return Refusal(
+            400,
+            "Invalid message structure",
+            f"content.subject: must not contain personal data ({kind} found)",
+            "personal_data_in_subject",
+        )
+    return None
+
+
+def check_service(
+    service: Service, fiscal_code: str, feature_level: FeatureLevel, content: MessageContent
+) -> Refusal | None:
+    """1.2 steps 1-4, in order; None when the message may go on."""
+    if not service.can_send:
+        return Refusal(403, "Service deleted", "a deleted service cannot send", "service_deleted")
+    if not service.may_reach(fiscal_code):
+        return Refusal(
+            403,
+            "Recipient forbidden",
+            "this service is not published and the citizen is not an authorized recipient",
+            "recipient_forbidden",
+        )
+    if feature_level is FeatureLevel.ADVANCED and not service.premium:
+        return Refusal(
+            403,
+            "Forbidden",
+            "feature_level_type ADVANCED needs the premium entitlement",
+            "premium_required",
+        )
+    third_party = content.third_party_data
+    if (
+        third_party is not None
+        and third_party.has_attachments
+        and (feature_level is not FeatureLevel.ADVANCED)
+    ):
+        return Refusal(
+            403,
+            "Forbidden",
+            "third_party_data.has_attachments needs ADVANCED",
+            "attachments_need_advanced",
+        )
+    return _check_payment(service, content)
+
+
+def _check_payment(service: Service, content: MessageContent) -> Refusal | None:
+    payment = content.payment_data
+    if payment is None:
+        return None
+    if not service.payments:
+        return Refusal(
+            403, "Forbidden", "payment_data needs the payments entitlement", "payments_not_allowed"
+        )
+    if payment.amount > service.max_allowed_payment_amount:
+        return Refusal(
+            400,
+            "Invalid message structure",
+            f"content.payment_data.amount: above the service's maximum "
+            f"({service.max_allowed_payment_amount})",
+            "amount_above_maximum",
+        )
+    return None
