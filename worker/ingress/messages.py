@@ -11,23 +11,16 @@ from aiohttp import web
 from schemas.enums import MessageStatus
 from schemas.messages import FISCAL_CODE_PATTERN, NewMessage
 from worker.errors import RetryableError
-from worker.ingress.keys import DIRECTORY, RUNTIME
+from worker.ingress.auth import sender
+from worker.ingress.keys import RUNTIME
 from worker.ingress.problems import invalid, json_response, problem
 from worker.services import accept
-from worker.services.directory import Service
 from worker.services.gating import check_content, check_service
 
 _FISCAL_CODE = re.compile(FISCAL_CODE_PATTERN)
 _NEW_MESSAGE = msgspec.json.Decoder(NewMessage)
 
 routes = web.RouteTableDef()
-
-
-def _service(request: web.Request) -> Service | web.Response:
-    service = request.app[DIRECTORY].authenticate(request.headers.get("Ocp-Apim-Subscription-Key"))
-    if service is None:
-        return problem(401, "Unauthorized", "missing or unknown Ocp-Apim-Subscription-Key")
-    return service
 
 
 def _decode(body: bytes, path_fiscal_code: str | None) -> tuple[NewMessage, str] | web.Response:
@@ -46,7 +39,7 @@ def _decode(body: bytes, path_fiscal_code: str | None) -> tuple[NewMessage, str]
 
 
 async def _submit(request: web.Request, path_fiscal_code: str | None) -> web.Response:
-    service = _service(request)
+    service = sender(request)
     if isinstance(service, web.Response):
         return service
     decoded = _decode(await request.read(), path_fiscal_code)
@@ -112,7 +105,7 @@ def _view(row: dict[str, Any]) -> dict[str, Any]:
 
 @routes.get("/api/v1/messages/{fiscal_code}/{id}")
 async def status(request: web.Request) -> web.Response:
-    service = _service(request)
+    service = sender(request)
     if isinstance(service, web.Response):
         return service
     fiscal_code, message_id = request.match_info["fiscal_code"], request.match_info["id"]

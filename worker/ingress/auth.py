@@ -1,0 +1,45 @@
+"""Who is calling: a sender (API key), the back-office (admin token), or a citizen session.
+
+The three never overlap: a sender key is not an admin token and vice versa.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from aiohttp import web
+
+from worker.ingress.keys import DIRECTORY, RUNTIME
+from worker.ingress.problems import problem
+from worker.services.directory import Service
+
+SENDER_HEADER = "Ocp-Apim-Subscription-Key"
+
+
+def bearer(request: web.Request) -> str | None:
+    value = request.headers.get("Authorization", "")
+    scheme, _, token = value.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def is_admin(request: web.Request) -> bool:
+    expected = request.app[RUNTIME].settings.admin_token
+    given = bearer(request)
+    if not expected or not given:
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def admin_refusal(request: web.Request) -> web.Response | None:
+    """None when the caller holds the admin token; else the 401 to answer."""
+    if is_admin(request):
+        return None
+    return problem(401, "Unauthorized", "missing or wrong back-office bearer token")
+
+
+def sender(request: web.Request) -> Service | web.Response:
+    """The authenticated sending service, or the 401 to answer."""
+    service = request.app[DIRECTORY].authenticate(request.headers.get(SENDER_HEADER))
+    if service is None:
+        return problem(401, "Unauthorized", f"missing or unknown {SENDER_HEADER}")
+    return service
