@@ -1,0 +1,52 @@
+"""Signed message ids: issued ones are recognised, others are not."""
+
+from __future__ import annotations
+
+from worker.ids import IdSigner, decode_ulid, encode_ulid, notification_id, record_id, ulid_time_ms
+
+SIGNER = IdSigner("secret")
+FC = "RSSMRA80A01H501U"
+
+
+def test_an_id_is_a_canonical_ulid_carrying_the_acceptance_time() -> None:
+    message_id = SIGNER.new("svc", FC, now_ms=1_795_000_000_000)
+    assert len(message_id) == 26
+    assert set(message_id) <= set("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+    assert ulid_time_ms(message_id) == 1_795_000_000_000
+
+
+def test_encoding_round_trips() -> None:
+    for value in (0, 1, 2**127 + 12345, 2**128 - 1):
+        assert decode_ulid(encode_ulid(value)) == value
+
+
+def test_the_signer_recognises_its_ids_for_the_same_service_and_citizen_only() -> None:
+    message_id = SIGNER.new("svc", FC)
+    assert SIGNER.issued(message_id, "svc", FC)
+    assert not SIGNER.issued(message_id, "other", FC)
+    assert not SIGNER.issued(message_id, "svc", "VRDGPP80A01H501X")
+    assert not IdSigner("another secret").issued(message_id, "svc", FC)
+
+
+def test_ids_that_are_not_ulids_are_never_recognised() -> None:
+    for bad in ("", "short", "8" * 26, "01M80ZZ7YPV52GGSADHPENDAD!", "01m80zz7ypv52ggsadhpendade"):
+        assert not SIGNER.issued(bad, "svc", FC)
+
+
+def test_an_idempotency_key_always_yields_the_same_id() -> None:
+    first = SIGNER.idempotent("svc", FC, "key-1")
+    again = IdSigner("secret").idempotent("svc", FC, "key-1")
+    assert first == again
+    assert SIGNER.issued(first, "svc", FC)
+    assert SIGNER.idempotent("svc", FC, "key-2") != first
+    assert SIGNER.idempotent("svc2", FC, "key-1") != first
+
+
+def test_record_ids_are_stable_per_topic_partition_offset() -> None:
+    assert record_id("t", 0, 5, 1000) == record_id("t", 0, 5, 1000)
+    assert record_id("t", 0, 5, 1000) != record_id("t", 1, 5, 1000)
+    assert len(record_id("t", 0, 5, 1000)) == 26
+
+
+def test_notification_ids_derive_from_message_channel_and_kind() -> None:
+    assert notification_id("M1", "PUSH", "MESSAGE") == "M1-push-message"

@@ -1,0 +1,45 @@
+"""Settings are parsed once; a bad value is a clear error naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from worker.settings import ConfigError, load_settings
+
+
+def test_defaults_need_no_environment() -> None:
+    settings = load_settings({})
+    assert settings.http.port == 8080
+    assert settings.profile == "dev"
+    assert settings.kafka.assignment == "direct"
+    assert settings.kafka.topic("messages.submitted") == "messages.submitted"
+
+
+def test_the_production_profile_uses_groups_and_the_idempotent_producer() -> None:
+    settings = load_settings({"POSTINO_PROFILE": "production"})
+    assert settings.kafka.assignment == "group"
+    assert settings.kafka.enable_idempotence
+
+
+def test_a_topic_prefix_applies_to_every_topic() -> None:
+    settings = load_settings({"POSTINO_TOPIC_PREFIX": "staging."})
+    assert settings.kafka.topic("messages.status") == "staging.messages.status"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("POSTINO_HTTP_PORT", "eighty", "expected an integer"),
+        ("POSTINO_HTTP_PORT", "70000", "0..65535"),
+        ("POSTINO_PROFILE", "staging", "expected one of"),
+        ("POSTINO_KAFKA_ENABLE_IDEMPOTENCE", "maybe", "true or false"),
+        ("POSTINO_NOTIFY_RETRY_DELAYS", "10,x", "comma-separated"),
+        ("POSTINO_NOTIFY_RETRY_DELAYS", "10,-1", "> 0"),
+        ("POSTINO_QUOTA_SYNC_SECONDS", "0", ">="),
+    ],
+)
+def test_a_bad_value_names_the_variable(name: str, value: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({name: value})
+    assert name in str(info.value)
+    assert fragment in str(info.value)
