@@ -33,7 +33,9 @@ async def prepare(settings: Settings) -> None:
         await pool.close()
     await kafka.wait_for_broker(bootstrap)
     names = [settings.kafka.topic(n) for n in all_topic_names()]
-    await kafka.ensure_topics(bootstrap, names, settings.kafka.partitions)
+    await kafka.ensure_topics(
+        bootstrap, names, settings.kafka.partitions, settings.kafka.replication_factor
+    )
 
 
 async def run_roles(runtime: Runtime, names: Sequence[str], stop: asyncio.Event) -> int:

@@ -117,7 +117,9 @@ class Publisher:
             raise RetryableError(f"publish of {len(records)} records failed: {exc}") from exc
 
 
-async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int) -> list[str]:
+async def ensure_topics(
+    bootstrap: str, names: Iterable[str], partitions: int, replication_factor: int = 1
+) -> list[str]:
     """Create the topics that do not exist yet; returns those created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -127,7 +129,12 @@ async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int) -
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent start made them
                 await admin.create_topics(
-                    [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in missing]
+                    [
+                        NewTopic(
+                            n, num_partitions=partitions, replication_factor=replication_factor
+                        )
+                        for n in missing
+                    ]
                 )
             log.info("topics_created", topics=missing, partitions=partitions)
         return missing
