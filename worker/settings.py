@@ -89,6 +89,7 @@ class KafkaSettings:
     bootstrap: str | None = None
     topic_prefix: str = ""
     partitions: int = 8
+    replication_factor: int = 1
     group_prefix: str = "postino"
     #: "group": Kafka consumer groups (production); "direct": this process owns every
     #: partition, offsets still committed under the group id (dev, tests: no joins).
@@ -215,6 +216,7 @@ def _kafka(env: _Env, profile: str) -> KafkaSettings:
         bootstrap=env.opt_str("KAFKA_BOOTSTRAP"),
         topic_prefix=env.text("TOPIC_PREFIX", ""),
         partitions=env.integer("KAFKA_PARTITIONS", 8, minimum=1, maximum=1024),
+        replication_factor=env.integer("KAFKA_REPLICATION_FACTOR", 1, minimum=1, maximum=16),
         group_prefix=env.text("KAFKA_GROUP_PREFIX", "postino"),
         assignment=env.choice(
             "KAFKA_ASSIGNMENT", "direct" if profile == "dev" else "group", ("group", "direct")
