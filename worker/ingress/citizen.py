@@ -1,0 +1,213 @@
+"""Citizen app API (IO-RULES 6): sessions from the back-office, then the citizen's own
+inbox, read/archive, profile and per-service preferences.
+
+A citizen is whoever holds an unexpired session token; every handler works on the
+session's fiscal code only, so another citizen's message id answers 404, exactly
+like an unknown one.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import msgspec
+from aiohttp import web
+
+from schemas.messages import FISCAL_CODE_PATTERN
+from worker import logs
+from worker.adapters.citizen_repo import PostgresCitizens
+from worker.errors import RetryableError
+from worker.ingress.auth import admin_refusal, bearer
+from worker.ingress.citizen_views import (
+    MessageStatusBody,
+    PreferencesBody,
+    ProfilePatch,
+    inbox_item,
+    message_view,
+    preference_view,
+    profile_view,
+    state_view,
+)
+from worker.ingress.keys import RUNTIME
+from worker.ingress.problems import json_response, problem
+from worker.services import citizen
+from worker.services.model import Profile
+
+log = logs.get("postino.citizen")
+routes = web.RouteTableDef()
+_FISCAL_CODE = re.compile(FISCAL_CODE_PATTERN)
+B = TypeVar("B")
+
+
+def _store(request: web.Request) -> PostgresCitizens:
+    return PostgresCitizens(request.app[RUNTIME].pool)
+
+
+def _bad_request(detail: str) -> web.Response:
+    return problem(400, "Bad request", detail)
+
+
+def _not_found(what: str) -> web.Response:
+    return problem(404, "Not found", f"no such {what}")
+
+
+async def _body(request: web.Request, body_type: type[B]) -> B | web.Response:
+    try:
+        return msgspec.json.decode(await request.read(), type=body_type)
+    except msgspec.ValidationError as exc:
+        return _bad_request(str(exc))
+    except msgspec.DecodeError:
+        return _bad_request("body is not a JSON object")
+
+
+async def _citizen(request: web.Request) -> str | web.Response:
+    fiscal_code = await citizen.authenticate(_store(request), bearer(request))
+    if fiscal_code is None:
+        return problem(401, "Unauthorized", "missing, unknown or expired session token")
+    return fiscal_code
+
+
+@routes.post("/api/v1/manage/profiles/{fiscal_code}/sessions")
+async def create_session(request: web.Request) -> web.Response:
+    refusal = admin_refusal(request)
+    if refusal is not None:
+        return refusal
+    fiscal_code = request.match_info["fiscal_code"]
+    if not _FISCAL_CODE.match(fiscal_code):
+        return _bad_request("fiscal_code: not a valid fiscal code")
+    ttl = request.app[RUNTIME].settings.session_ttl_seconds
+    session = await citizen.issue_session(_store(request), fiscal_code, ttl, datetime.now(UTC))
+    if session is None:
+        return _not_found("profile")
+    log.info("citizen_session_issued", citizen=logs.mask(fiscal_code))
+    body = {"token": session.token, "expires_at": session.expires_at.isoformat()}
+    return json_response(body, status=201)
+
+
+@routes.get("/api/v1/citizen/messages")
+async def inbox(request: web.Request) -> web.Response:
+    fiscal_code = await _citizen(request)
+    if isinstance(fiscal_code, web.Response):
+        return fiscal_code
+    query = request.query
+    archived = query.get("archived", "false").lower()
+    if archived not in ("true", "false"):
+        return _bad_request("archived: expected true or false")
+    try:
+        size = citizen.page_size(query.get("page_size"))
+        page = await citizen.inbox_page(
+            _store(request), fiscal_code, size, query.get("cursor"), archived == "true"
+        )
+    except citizen.InvalidRequest as exc:
+        return _bad_request(str(exc))
+    return json_response({"items": [inbox_item(r) for r in page.items], "next": page.next})
+
+
+@routes.get("/api/v1/citizen/messages/{id}")
+async def one_message(request: web.Request) -> web.Response:
+    fiscal_code = await _citizen(request)
+    if isinstance(fiscal_code, web.Response):
+        return fiscal_code
+    row = await _store(request).message(fiscal_code, request.match_info["id"])
+    if row is None:
+        return _not_found("message")
+    return json_response(message_view(row))
+
+
+@routes.put("/api/v1/citizen/messages/{id}/message-status")
+async def message_status(request: web.Request) -> web.Response:
+    fiscal_code = await _citizen(request)
+    if isinstance(fiscal_code, web.Response):
+        return fiscal_code
+    body = await _body(request, MessageStatusBody)
+    if isinstance(body, web.Response):
+        return body
+    runtime, message_id = request.app[RUNTIME], request.match_info["id"]
+    try:
+        state = await citizen.change_message_status(
+            _store(request),
+            runtime.publisher,
+            runtime.settings.kafka,
+            fiscal_code=fiscal_code,
+            message_id=message_id,
+            change=body.change(),
+        )
+    except citizen.InvalidRequest as exc:
+        return _bad_request(str(exc))
+    except RetryableError:
+        log.warning("read_event_publish_failed", message_id=message_id)
+        return problem(503, "Service unavailable", "the change is saved; retry to confirm it")
+    if state is None:
+        return _not_found("message")
+    return json_response(state_view(state))
+
+
+@routes.get("/api/v1/citizen/profile")
+async def get_profile(request: web.Request) -> web.Response:
+    fiscal_code = await _citizen(request)
+    if isinstance(fiscal_code, web.Response):
+        return fiscal_code
+    profile = await _store(request).profile(fiscal_code)
+    if profile is None:
+        return _not_found("profile")
+    return json_response(profile_view(profile))
+
+
+@routes.patch("/api/v1/citizen/profile")
+async def patch_profile(request: web.Request) -> web.Response:
+    fiscal_code = await _citizen(request)
+    if isinstance(fiscal_code, web.Response):
+        return fiscal_code
+    body = await _body(request, ProfilePatch)
+    if isinstance(body, web.Response):
+        return body
+    profile = await _store(request).update_profile(fiscal_code, body.changes())
+    if profile is None:
+        return _not_found("profile")
+    return json_response(profile_view(profile))
+
+
+async def _preference_target(request: web.Request) -> tuple[Profile, str] | web.Response:
+    """(profile, service id) of a preferences route, or the answer to give."""
+    fiscal_code = await _citizen(request)
+    if isinstance(fiscal_code, web.Response):
+        return fiscal_code
+    store, service_id = _store(request), request.match_info["service_id"]
+    profile = await store.profile(fiscal_code)
+    if profile is None:
+        return _not_found("profile")
+    if not await store.service_exists(service_id):
+        return _not_found("service")
+    return profile, service_id
+
+
+@routes.get("/api/v1/citizen/services/{service_id}/preferences")
+async def get_preferences(request: web.Request) -> web.Response:
+    target = await _preference_target(request)
+    if isinstance(target, web.Response):
+        return target
+    profile, service_id = target
+    stored = await _store(request).preference(profile.fiscal_code, service_id)
+    return json_response(
+        preference_view(service_id, citizen.effective_preference(profile, stored, service_id))
+    )
+
+
+@routes.put("/api/v1/citizen/services/{service_id}/preferences")
+async def put_preferences(request: web.Request) -> web.Response:
+    target = await _preference_target(request)
+    if isinstance(target, web.Response):
+        return target
+    profile, service_id = target
+    body = await _body(request, PreferencesBody)
+    if isinstance(body, web.Response):
+        return body
+    try:
+        saved = await citizen.save_preference(
+            _store(request), profile, service_id, body.preference()
+        )
+    except citizen.Conflict as exc:
+        return problem(409, "Conflict", str(exc))
+    return json_response(preference_view(service_id, saved))
