@@ -10,3 +10,6 @@ from typing import Any
 def register_tools(sub: Any, commands: dict[str, Callable[..., int]]) -> None:
     """Add the operator subcommands. Each tool module owns its parser and its command."""
     _ = (argparse, sub, commands)
+    from worker.cli import bench
+
+    bench.register(sub, commands)

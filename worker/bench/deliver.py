@@ -1,0 +1,80 @@
+"""Pipeline: raw consume -> multi-row INSERT -> commit, vs our deliver role.
+
+Both drain the same kind of pre-filled `messages.submitted` (a fresh topic prefix
+each, empty inbox each) in this process; the clock runs from the consumer start to
+the last record handled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from worker.adapters import kafka
+from worker.bench import pipeline, workload
+from worker.bench.harness import Bench
+from worker.ids import IdSigner
+from worker.roles import deliver
+
+
+async def prefill(bench: Bench, prefix: str, count: int) -> None:
+    settings = await bench.settings(prefix)
+    signer = IdSigner(settings.id_secret or "bench")
+    records = workload.submitted_records(count, bench.options.citizens, signer)
+    producer = kafka.producer(settings.kafka, bench.bootstrap)
+    await producer.start()
+    try:
+        topic = settings.kafka.topic("messages.submitted")
+        for start in range(0, len(records), 2000):
+            futures = [
+                await producer.send(topic, value, key=key)
+                for key, value in records[start : start + 2000]
+            ]
+            await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def ceiling(bench: Bench, count: int) -> float:
+    prefix = bench.prefix("pipeline-ceiling")
+    await prefill(bench, prefix, count)
+    await bench.reset_inbox()
+    settings = await bench.settings(prefix)
+    return await pipeline.drain(settings.kafka, bench.bootstrap, bench.url, count)
+
+
+async def ours(bench: Bench, count: int) -> float:
+    prefix = bench.prefix("deliver")
+    await prefill(bench, prefix, count)
+    await bench.reset_inbox()
+    async with bench.runtime(prefix) as runtime:
+        runner = deliver.build(runtime)
+        started = time.perf_counter()
+        drain = asyncio.create_task(runner.run_until_idle())
+        finished = started
+        while not drain.done():
+            if runner.processed < count:
+                finished = time.perf_counter()
+            await asyncio.sleep(0.002)
+        await drain
+        await runner.stop()
+        if runner.processed < count:
+            raise RuntimeError(f"deliver drained {runner.processed} of {count} records")
+        return finished - started
+
+
+async def measure(bench: Bench) -> dict[str, Any]:
+    count = bench.options.deliver_messages
+    raw = await ceiling(bench, count)
+    ours_seconds = await ours(bench, count)
+    rows = await bench.sql("SELECT status, count(*) AS n FROM messages GROUP BY status")
+    return {
+        "messages": count,
+        "ceiling": {"messages_per_second": round(count / raw, 1), "seconds": round(raw, 2)},
+        "ours": {
+            "messages_per_second": round(count / ours_seconds, 1),
+            "seconds": round(ours_seconds, 2),
+            "statuses": {r["status"]: r["n"] for r in rows},
+        },
+    }

@@ -1,0 +1,113 @@
+"""End to end: HTTP submit -> inbox row, with `postino ingress` and `postino deliver`
+as separate processes on the embedded stack.
+
+Two phases on the same processes:
+- *fixed rate*: open-loop load at `e2e_rate` msg/s; latency accept -> processed is
+  `messages.processed_at - created_at` of every row of the phase (both set on this
+  machine's clock: created_at at acceptance in the ingress, processed_at by the
+  deliver transaction);
+- *saturation*: closed-loop load at `concurrency`; the sustained rate is rows /
+  (last processed_at - first created_at), so a backlog left in Kafka counts against it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from worker.bench import ingress, loadgen, procs
+from worker.bench.harness import Bench
+
+_PHASE = """
+SELECT count(*) AS n,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY lat) * 1000 AS p50_ms,
+       percentile_cont(0.99) WITHIN GROUP (ORDER BY lat) * 1000 AS p99_ms,
+       max(lat) * 1000 AS max_ms,
+       extract(epoch FROM max(processed_at) - min(created_at)) AS span
+FROM (SELECT created_at, processed_at,
+             extract(epoch FROM processed_at - created_at) AS lat
+      FROM messages WHERE created_at >= $1 AND created_at < $2) AS phase
+"""
+
+
+async def _rows(bench: Bench, since: datetime, until: datetime) -> int:
+    rows = await bench.sql(
+        "SELECT count(*) AS n FROM messages WHERE created_at >= $1 AND created_at < $2",
+        since,
+        until,
+    )
+    return int(rows[0]["n"])
+
+
+async def settled(bench: Bench, since: datetime, until: datetime, expected: int) -> dict[str, Any]:
+    """Wait (up to 120 s) until the phase's rows are all in the inbox; their figures."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if await _rows(bench, since, until) >= expected:
+            break
+        await asyncio.sleep(0.2)
+    row = (await bench.sql(_PHASE, since, until))[0]
+    return {
+        "rows": int(row["n"]),
+        "p50_ms": round(float(row["p50_ms"] or 0), 2),
+        "p99_ms": round(float(row["p99_ms"] or 0), 2),
+        "max_ms": round(float(row["max_ms"] or 0), 2),
+        "span_seconds": round(float(row["span"] or 0), 2),
+    }
+
+
+async def _phase(
+    bench: Bench, port: int, pids: list[int], open_rate: float | None
+) -> dict[str, Any]:
+    opts = bench.options
+    requests = ingress.submit_requests(port, opts.citizens)
+    gen = loadgen.LoadGenerator(ingress.HOST, port, requests)
+    since = datetime.now(UTC)
+    cpu0 = [procs.cpu_seconds(p) for p in pids]
+    if open_rate is not None:
+        result = await gen.run_open(open_rate, opts.e2e_seconds)
+    else:
+        result = await gen.run_closed(opts.concurrency, opts.saturate_seconds)
+    until = datetime.now(UTC)
+    figures = await settled(bench, since, until, result.ok)
+    cpu = [round(procs.cpu_seconds(p) - c, 2) for p, c in zip(pids, cpu0, strict=True)]
+    span = figures["span_seconds"] or result.seconds
+    return {
+        "offered_per_second": open_rate,
+        "accepted": result.ok,
+        "statuses": {str(k): v for k, v in sorted(result.statuses.items())},
+        "submit_latency": result.latencies.summary_ms(),
+        "accepted_per_second": round(result.rate, 1),
+        "processed_per_second": round(figures["rows"] / span, 1) if span else 0.0,
+        "accept_to_processed": figures,
+        "sut_cpu_seconds": {"ingress": cpu[0], "deliver": cpu[1]},
+        "generator_cpu_seconds": round(result.cpu_seconds, 2),
+    }
+
+
+async def measure(bench: Bench) -> dict[str, Any]:
+    port = bench.port()
+    prefix = bench.prefix("e2e")
+    await bench.settings(prefix)
+    await bench.reset_inbox()
+    env = bench.env(prefix, port)
+    logs_dir = bench.workdir / "logs"
+    with (
+        procs.Service("e2e-ingress", procs.postino("ingress"), env, logs_dir) as http,
+        procs.Service("e2e-deliver", procs.postino("deliver"), env, logs_dir) as worker,
+    ):
+        await http.wait_http(ingress.HOST, port)
+        pids = [http.pid, worker.pid]
+        warm = await loadgen.LoadGenerator(
+            ingress.HOST, port, ingress.submit_requests(port, 50)
+        ).run_open(200, 1.0)
+        await settled(bench, datetime.fromtimestamp(0, UTC), datetime.now(UTC), warm.ok)
+        fixed = await _phase(bench, port, pids, float(bench.options.e2e_rate))
+        saturated = await _phase(bench, port, pids, None)
+        rss = {
+            "ingress": round(procs.memory_kb(http.pid) / 1024, 1),
+            "deliver": round(procs.memory_kb(worker.pid) / 1024, 1),
+        }
+    return {"fixed_rate": fixed, "saturation": saturated, "rss_peak_mb": rss}

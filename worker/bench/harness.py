@@ -1,0 +1,145 @@
+"""`postino bench`: one run on its own embedded stack, ceilings and ours side by side.
+
+The stack (PostgreSQL + broker) lives in a temporary directory and dies with the run;
+the processes under test are real `postino` subprocesses pointed at it, so their CPU
+and peak memory are their own. Results go to stdout (a table) and to
+`<data_dir>/bench/bench-<time>.json` (and `latest.json`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from worker import logs
+from worker.bench import workload
+from worker.bootstrap import Runtime, open_runtime
+from worker.embedded import embedded_stack, free_port
+from worker.lifecycle import prepare
+from worker.settings import Settings, load_settings
+
+log = logs.get("postino.bench")
+
+
+@dataclass(frozen=True, slots=True)
+class BenchOptions:
+    """Sizes of one run (the defaults take about 3 minutes on 2 cores)."""
+
+    concurrency: int = 32
+    ingress_seconds: float = 12.0
+    deliver_messages: int = 30_000
+    e2e_rate: int = 1000
+    e2e_seconds: float = 20.0
+    saturate_seconds: float = 12.0
+    citizens: int = 3000
+    partitions: int = 8
+    profile: bool = False
+
+    @classmethod
+    def quick(cls, **changes: Any) -> BenchOptions:
+        base = cls(
+            ingress_seconds=4.0,
+            deliver_messages=8000,
+            e2e_seconds=6.0,
+            saturate_seconds=4.0,
+            citizens=1000,
+        )
+        return replace(base, **changes)
+
+
+class Bench:
+    """The stack's endpoints and the environment every process of the run shares."""
+
+    def __init__(self, options: BenchOptions, url: str, bootstrap: str, workdir: Path) -> None:
+        self.options = options
+        self.url = url
+        self.bootstrap = bootstrap
+        self.workdir = workdir
+        self._prefixes = itertools.count()
+
+    def prefix(self, name: str) -> str:
+        return f"b{next(self._prefixes)}-{name}."
+
+    def env(self, prefix: str, port: int | None = None, **extra: str) -> dict[str, str]:
+        env = {
+            "POSTINO_PROFILE": "dev",
+            "POSTINO_DATABASE_URL": self.url,
+            "POSTINO_KAFKA_BOOTSTRAP": self.bootstrap,
+            "POSTINO_KAFKA_ASSIGNMENT": "direct",
+            "POSTINO_KAFKA_PARTITIONS": str(self.options.partitions),
+            "POSTINO_TOPIC_PREFIX": prefix,
+            "POSTINO_ID_SECRET": "postino-bench-id-secret",
+            "POSTINO_ADMIN_TOKEN": "postino-bench-admin",
+            "POSTINO_DATA_DIR": str(self.workdir / "data"),
+            "POSTINO_LOG_LEVEL": "warning",
+            "POSTINO_DEFAULT_RATE_PER_SECOND": "1000000000",
+            "POSTINO_DEFAULT_DAILY_QUOTA": "2000000000",
+            "POSTINO_HTTP_HOST": "127.0.0.1",
+            **extra,
+        }
+        if port is not None:
+            env["POSTINO_HTTP_PORT"] = str(port)
+        return env
+
+    async def settings(self, prefix: str) -> Settings:
+        """Settings for `prefix`, with its topics created."""
+        settings = load_settings(self.env(prefix))
+        await prepare(settings)
+        return settings
+
+    @asynccontextmanager
+    async def runtime(self, prefix: str) -> AsyncIterator[Runtime]:
+        async with open_runtime(await self.settings(prefix)) as runtime:
+            yield runtime
+
+    async def sql(self, query: str, *args: object) -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(self.url)
+        try:
+            return list(await conn.fetch(query, *args))
+        finally:
+            await conn.close()
+
+    async def reset_inbox(self) -> None:
+        await self.sql("TRUNCATE messages, notifications")
+
+    @staticmethod
+    def port() -> int:
+        return free_port()
+
+
+async def run_bench(options: BenchOptions, out_dir: Path) -> dict[str, Any]:
+    """The whole run; returns the JSON document that was also written to `out_dir`."""
+    from worker.bench import deliver, e2e, ingress, report
+    from worker.bench import profiling as profiler
+
+    started = time.monotonic()
+    with (
+        tempfile.TemporaryDirectory(prefix="postino-bench-") as tmp,
+        embedded_stack(Path(tmp) / "stack") as (url, bootstrap),
+    ):
+        bench = Bench(options, url, bootstrap, Path(tmp))
+        await bench.settings(bench.prefix("setup"))
+        conn = await asyncpg.connect(url)
+        try:
+            await workload.seed(conn, options.citizens)
+        finally:
+            await conn.close()
+        results = {
+            "ingress": await ingress.measure(bench),
+            "pipeline": await deliver.measure(bench),
+            "e2e": await e2e.measure(bench),
+        }
+        if options.profile:
+            out_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before profiling
+            results["profile"] = await profiler.profile_all(bench, out_dir)
+    document = report.document(results, options=asdict(options), seconds=time.monotonic() - started)
+    report.write(document, out_dir)
+    return document

@@ -1,0 +1,117 @@
+"""The processes under test: started as real `postino` subprocesses, measured via /proc."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def memory_kb(pid: int, field: str = "VmHWM") -> int:
+    """A `/proc/<pid>/status` memory field in kB: VmHWM is the peak resident set."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return float(sum(values) - idle), float(sum(values))
+
+
+class Service:
+    """One subprocess (a `postino` role or the bare ingress), stopped with SIGTERM."""
+
+    def __init__(
+        self, name: str, argv: Sequence[str], env: Mapping[str, str], log_dir: Path
+    ) -> None:
+        self.name = name
+        self._argv = list(argv)
+        self._env = {**os.environ, **env}
+        self._log_path = log_dir / f"{name}.log"
+        self._log: IO[bytes] | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        if self.proc is None:
+            raise RuntimeError(f"{self.name} is not running")
+        return self.proc.pid
+
+    def start(self) -> None:
+        self._log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self._log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            self._argv, env=self._env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    async def wait_http(self, host: str, port: int, timeout: float = 30.0) -> None:
+        """Wait until the process accepts TCP connections on (host, port)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early: see {self._log_path}")
+            try:
+                _, writer = await asyncio.open_connection(host, port)
+                writer.close()
+                return
+            except OSError:
+                if loop.time() > deadline:
+                    raise RuntimeError(f"{self.name} is not listening on {port}") from None
+                await asyncio.sleep(0.1)
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> Service:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        with contextlib.suppress(Exception):
+            self.stop()
+
+
+def postino(role: str, profile_to: Path | None = None) -> list[str]:
+    """argv of `postino <role>`, optionally under cProfile writing to `profile_to`."""
+    if profile_to is not None:
+        return [sys.executable, "-m", "cProfile", "-o", str(profile_to), "-m", "worker", role]
+    return [sys.executable, "-m", "worker", role]
+
+
+def bare_ingress() -> list[str]:
+    return [sys.executable, "-m", "worker.bench.bare_ingress"]
