@@ -172,6 +172,12 @@ class ReminderSettings:
     window_end_hour: int = 21
     timezone: str = "Europe/Rome"
     interval_seconds: float = 300.0
+    #: A reminder push not delivered within this long is dropped (its `deadline`).
+    notification_ttl_seconds: int = 24 * 3600
+    #: How often a standby reminders process tries to become the active one.
+    standby_poll_seconds: float = 2.0
+    #: At most this many candidate messages are examined per round.
+    round_limit: int = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +285,11 @@ def _sections(env: _Env) -> dict[str, Any]:
             window_end_hour=env.integer("REMINDER_WINDOW_END_HOUR", 21, minimum=1, maximum=24),
             timezone=env.text("REMINDER_TIMEZONE", "Europe/Rome"),
             interval_seconds=env.number("REMINDER_INTERVAL_SECONDS", 300.0, minimum=0.1),
+            notification_ttl_seconds=env.integer(
+                "REMINDER_NOTIFICATION_TTL_SECONDS", 24 * 3600, minimum=60
+            ),
+            standby_poll_seconds=env.number("REMINDER_STANDBY_POLL_SECONDS", 2.0, minimum=0.05),
+            round_limit=env.integer("REMINDER_ROUND_LIMIT", 10_000, minimum=1),
         ),
     }
 

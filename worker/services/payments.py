@@ -1,0 +1,116 @@
+"""payments: pagoPA business events on `payments.updates` -> paid messages + status events.
+
+Guarantees:
+- every event is kept in `payments`, keyed by its event id: a duplicate writes nothing,
+  and a payment that arrives before its message still counts (deliver pays a message
+  on arrival when its `rpt_id` is already there);
+- EVERY message carrying the event's `rpt_id` is marked paid once: `paid_at` is set
+  and `status_seq` incremented in the same transaction, the seq kept in `paid_seq`;
+- `MessagePaid` events are built from the stored rows, so a redone batch or a
+  duplicate event re-emits the identical event (same seq), harmless downstream;
+- an event that cannot be decoded goes to `payments.updates.dlq` with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import msgspec
+
+from schemas import codecs
+from schemas.events import MessagePaid, PaymentEvent
+from schemas.topics import Topic
+from worker import logs
+from worker.consumers.runner import BatchResult, DeadLetter
+from worker.services.ports import OutRecord, Record
+from worker.settings import KafkaSettings
+
+log = logs.get("postino.payments")
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRow:
+    """One pagoPA event as stored in `payments`."""
+
+    event_id: str
+    rpt_id: str
+    paid_at: datetime | None
+    amount: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PaidMessage:
+    """A message row in its paid state (what `MessagePaid` is built from)."""
+
+    id: str
+    sender_service_id: str
+    rpt_id: str
+    paid_at: datetime
+    paid_seq: int
+
+
+class PaymentStore(Protocol):
+    async def apply_payments(self, payments: Sequence[PaymentRow]) -> list[PaidMessage]:
+        """Keep the events (ON CONFLICT DO NOTHING), mark their messages paid, and
+        return every paid message of those rpt_ids; one transaction, one round trip."""
+        ...
+
+
+def payment_row(event: PaymentEvent) -> PaymentRow:
+    amount = event.payment_info.amount
+    return PaymentRow(
+        event_id=event.id,
+        rpt_id=event.rpt_id,
+        paid_at=event.payment_info.payment_date_time,
+        amount=None if amount is None else str(amount),
+    )
+
+
+def decode(records: Sequence[Record]) -> tuple[list[PaymentRow], list[DeadLetter]]:
+    rows: list[PaymentRow] = []
+    dead: list[DeadLetter] = []
+    for record in records:
+        if record.value is None:
+            dead.append(DeadLetter(record, "empty_record", "record has no value"))
+            continue
+        try:
+            event = codecs.PAYMENT.decode(record.value)
+        except msgspec.ValidationError as exc:
+            dead.append(DeadLetter(record, "invalid_payment", str(exc)))
+            continue
+        except msgspec.DecodeError as exc:
+            dead.append(DeadLetter(record, "not_json", str(exc)))
+            continue
+        rows.append(payment_row(event))
+    return rows, dead
+
+
+def paid_event(row: PaidMessage) -> MessagePaid:
+    return MessagePaid(
+        message_id=row.id,
+        sender_service_id=row.sender_service_id,
+        seq=row.paid_seq,
+        at=row.paid_at,
+        rpt_id=row.rpt_id,
+        paid_at=row.paid_at,
+    )
+
+
+def paid_records(paid: Sequence[PaidMessage], kafka: KafkaSettings) -> list[OutRecord]:
+    topic = kafka.topic(Topic.STATUS)
+    return [OutRecord(topic, codecs.STATUS.encode(paid_event(p)), p.id.encode()) for p in paid]
+
+
+async def reconcile_batch(
+    records: Sequence[Record], store: PaymentStore, kafka: KafkaSettings
+) -> BatchResult:
+    """Handle one poll batch of `payments.updates` (one database round trip)."""
+    rows, dead = decode(records)
+    if not rows:
+        return BatchResult(dead=dead)
+    paid = await store.apply_payments(rows)
+    log.debug("payments_applied", events=len(rows), paid_messages=len(paid), dead=len(dead))
+    return BatchResult(out=paid_records(paid, kafka), dead=dead)
