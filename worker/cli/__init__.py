@@ -13,3 +13,6 @@ def register_tools(sub: Any, commands: dict[str, Callable[..., int]]) -> None:
     from worker.cli import bench
 
     bench.register(sub, commands)
+    from worker.cli import contracts
+
+    contracts.register(sub, commands)
