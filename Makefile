@@ -46,7 +46,7 @@ bench: install ## benchmarks: ceilings vs our ingress, deliver and end to end
 	$(BIN)/postino bench
 
 load: install ## load tests against a running stack (make run in another shell)
-	$(BIN)/pytest -q -m load -p no:timeout tests/load -s
+	$(BIN)/pytest -q -m load tests/load -s
 
 schemas: install ## regenerate the JSON Schemas and the AsyncAPI document in schemas/generated
 	$(BIN)/postino contracts --write
