@@ -1,0 +1,104 @@
+"""The bench's own parts: the load generator counts what it gets, the report judges."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from worker.bench import loadgen, report
+from worker.bench.stats import Latencies
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[TestServer]:
+    async def created(request: web.Request) -> web.Response:
+        body = await request.read()
+        status = 201 if body == b"ok" else 400
+        return web.json_response({"id": "x"}, status=status)
+
+    app = web.Application()
+    app.router.add_post("/api/v1/messages", created)
+    async with TestServer(app) as srv:
+        yield srv
+
+
+def _requests(srv: TestServer, *bodies: bytes) -> list[bytes]:
+    host = f"{srv.host}:{srv.port}"
+    return [loadgen.encode_request("POST", host, "/api/v1/messages", {}, b) for b in bodies]
+
+
+async def test_closed_loop_counts_every_answer_by_status(server: TestServer) -> None:
+    gen = loadgen.LoadGenerator(server.host, server.port, _requests(server, b"ok", b"bad"))
+    result = await gen.run_closed(concurrency=4, seconds=0.3)
+    assert result.statuses[201] > 0
+    assert result.statuses[400] > 0
+    assert sum(result.statuses.values()) == len(result.latencies)
+    assert result.rate == result.ok / result.seconds
+
+
+async def test_open_loop_sends_the_offered_number_and_keeps_bodies(server: TestServer) -> None:
+    gen = loadgen.LoadGenerator(
+        server.host, server.port, _requests(server, b"ok"), keep_bodies=True
+    )
+    result = await gen.run_open(rate=200, seconds=0.5)
+    assert result.ok == 100
+    assert result.bodies[-1] == b'{"id": "x"}'
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    lat = Latencies()
+    for n in range(1, 101):
+        lat.add(n / 1000)
+    assert lat.percentile(50) == 0.050
+    assert lat.summary_ms() == {"p50_ms": 50.0, "p95_ms": 95.0, "p99_ms": 99.0, "max_ms": 100.0}
+
+
+def _results(ours_rps: float, deliver_mps: float) -> dict[str, object]:
+    side = {
+        "p50_ms": 5.0,
+        "p99_ms": 9.0,
+        "server_cpu_seconds": 4.0,
+        "generator_cpu_seconds": 1.0,
+        "rss_peak_mb": 50.0,
+    }
+    phase = {
+        "offered_per_second": 1000.0,
+        "processed_per_second": 1000.0,
+        "accept_to_processed": {"p50_ms": 10.0, "p99_ms": 50.0, "max_ms": 80.0},
+        "submit_latency": {"p99_ms": 20.0},
+        "sut_cpu_seconds": {"ingress": 3.0, "deliver": 2.0},
+        "generator_cpu_seconds": 1.0,
+    }
+    return {
+        "ingress": {
+            "ceiling": {**side, "requests_per_second": 1000.0},
+            "ours": {**side, "requests_per_second": ours_rps},
+        },
+        "pipeline": {
+            "ceiling": {"messages_per_second": 10000.0},
+            "ours": {"messages_per_second": deliver_mps},
+        },
+        "e2e": {
+            "fixed_rate": phase,
+            "saturation": {**phase, "processed_per_second": 3500.0},
+            "rss_peak_mb": {"ingress": 60.0, "deliver": 250.0},
+        },
+    }
+
+
+def test_report_judges_each_target_against_its_ceiling() -> None:
+    verdicts = {r.figure: r.met for r in report.rows(_results(650.0, 3500.0))}
+    assert verdicts["ingress (ours)"] is False
+    assert verdicts["deliver (ours)"] is True
+    assert verdicts["e2e p99 accept->processed"] is True
+    assert verdicts["e2e sustained (saturation)"] is True
+    assert verdicts["deliver RSS peak (e2e)"] is False
+
+
+def test_report_table_shows_ratios_and_missed_targets() -> None:
+    text = report.table(report.rows(_results(800.0, 2000.0)))
+    assert "0.80" in text
+    assert "MISSED" in text
