@@ -24,3 +24,7 @@ CREATE INDEX IF NOT EXISTS messages_reminder_unread_idx ON messages (created_at)
 CREATE INDEX IF NOT EXISTS messages_reminder_payment_idx ON messages (due_date)
     WHERE feature_level_type = 'ADVANCED' AND status = 'PROCESSED'
       AND rpt_id IS NOT NULL AND paid_at IS NULL;
+
+-- The payments sweeper looks at recent payments (a message and its payment that
+-- arrived at the same moment can miss each other; the sweeper pays it then).
+CREATE INDEX IF NOT EXISTS payments_received_idx ON payments (received_at);

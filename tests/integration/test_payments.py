@@ -102,3 +102,20 @@ async def test_malformed_events_go_to_the_dlq_with_their_reason(runtime: Runtime
     assert by_key[b"bad-2"].value == payment_event("evt-2", notice="12")
     paid = await runtime.pool.fetchval("SELECT paid_at IS NOT NULL FROM messages WHERE id = 'M-A'")
     assert paid is True
+
+
+async def test_a_message_that_missed_its_kept_payment_is_paid_by_the_sweeper(
+    runtime: Runtime,
+) -> None:
+    await publish(runtime, Topic.PAYMENTS, payment_event("evt-early"), RPT_ID.encode())
+    await _drain(runtime)
+    # The message lands without being paid on arrival (the two crossed in flight).
+    await insert_message(runtime, "M-LATE", rpt_id=RPT_ID)
+
+    assert await payments.sweep_once(runtime) == 1
+    assert await payments.sweep_once(runtime) == 0
+
+    row = await runtime.pool.fetchrow("SELECT paid_at, paid_seq FROM messages WHERE id = 'M-LATE'")
+    assert row is not None and row["paid_seq"] == 2
+    assert row["paid_at"].isoformat() == "2024-05-02T09:30:00+00:00"
+    assert [(e.message_id, e.seq) for e in await _paid_events(runtime)] == [("M-LATE", 2)]

@@ -24,6 +24,9 @@ class FakeStore:
         self.applied += payments
         return [PaidMessage("M1", "svc", p.rpt_id, p.paid_at or PAID_AT, 3) for p in payments]
 
+    async def sweep(self, lookback_seconds: float) -> list[PaidMessage]:
+        return []
+
 
 def event(**overrides: object) -> dict[str, object]:
     body: dict[str, object] = {

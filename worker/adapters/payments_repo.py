@@ -35,6 +35,24 @@ WHERE rpt_id IN (SELECT rpt_id FROM earliest) AND paid_at IS NOT NULL
 """
 
 
+# Messages whose payment is already kept but that are still unpaid: a message and its
+# payment committed at the same moment miss each other; this pays them afterwards.
+_SWEEP = """
+WITH due AS (
+    SELECT p.rpt_id, COALESCE(min(p.paid_at), min(p.received_at)) AS paid_at
+    FROM payments p
+    WHERE p.received_at > now() - make_interval(secs => $1)
+      AND EXISTS (SELECT 1 FROM messages m WHERE m.rpt_id = p.rpt_id AND m.paid_at IS NULL)
+    GROUP BY p.rpt_id
+)
+UPDATE messages m
+SET paid_at = d.paid_at, status_seq = m.status_seq + 1, paid_seq = m.status_seq + 1
+FROM due d
+WHERE m.rpt_id = d.rpt_id AND m.paid_at IS NULL
+RETURNING m.id, m.sender_service_id, m.rpt_id, m.paid_at, m.paid_seq
+"""
+
+
 class PostgresPayments:
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
@@ -47,4 +65,8 @@ class PostgresPayments:
             [p.paid_at for p in payments],
             [p.amount for p in payments],
         )
+        return [PaidMessage(**dict(r)) for r in rows]
+
+    async def sweep(self, lookback_seconds: float) -> list[PaidMessage]:
+        rows = await self._pool.fetch(_SWEEP, lookback_seconds)
         return [PaidMessage(**dict(r)) for r in rows]

@@ -25,7 +25,7 @@ from schemas.events import MessagePaid, PaymentEvent
 from schemas.topics import Topic
 from worker import logs
 from worker.consumers.runner import BatchResult, DeadLetter
-from worker.services.ports import OutRecord, Record
+from worker.services.ports import OutRecord, Publisher, Record
 from worker.settings import KafkaSettings
 
 log = logs.get("postino.payments")
@@ -56,6 +56,11 @@ class PaymentStore(Protocol):
     async def apply_payments(self, payments: Sequence[PaymentRow]) -> list[PaidMessage]:
         """Keep the events (ON CONFLICT DO NOTHING), mark their messages paid, and
         return every paid message of those rpt_ids; one transaction, one round trip."""
+        ...
+
+    async def sweep(self, lookback_seconds: float) -> list[PaidMessage]:
+        """Pay the unpaid messages of payments kept in the last `lookback_seconds`;
+        returns only the messages paid now."""
         ...
 
 
@@ -114,3 +119,15 @@ async def reconcile_batch(
     paid = await store.apply_payments(rows)
     log.debug("payments_applied", events=len(rows), paid_messages=len(paid), dead=len(dead))
     return BatchResult(out=paid_records(paid, kafka), dead=dead)
+
+
+async def sweep(
+    store: PaymentStore, publisher: Publisher, kafka: KafkaSettings, lookback_seconds: float
+) -> int:
+    """Sweeper: pay messages that missed their payment (arrived in the same instant),
+    publish their `MessagePaid` events and await the acks. Idempotent."""
+    paid = await store.sweep(lookback_seconds)
+    if paid:
+        await publisher.publish_many(paid_records(paid, kafka))
+        log.info("payments_swept", paid_messages=len(paid))
+    return len(paid)
