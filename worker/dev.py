@@ -16,6 +16,7 @@ from pathlib import Path
 
 from worker import logs
 from worker.bootstrap import Runtime, open_runtime
+from worker.cli import endpoints
 from worker.embedded import EmbeddedBroker, EmbeddedPostgres
 from worker.lifecycle import install_signal_handlers, prepare, run_roles
 from worker.roles.registry import ROLES
@@ -121,5 +122,5 @@ def run_dev(settings: Settings) -> int:
     if not settings.admin_token:
         settings = replace(settings, admin_token=secrets.token_urlsafe(24))
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-    with embedded_if_needed(settings) as ready:
+    with embedded_if_needed(settings) as ready, endpoints.published(ready):
         return asyncio.run(_serve(ready))
