@@ -15,7 +15,7 @@ from aiohttp import web
 from worker import logs, metrics
 from worker.adapters.services_repo import load_services
 from worker.bootstrap import Runtime
-from worker.ingress import citizen, health, messages
+from worker.ingress import citizen, health, messages, status_page
 from worker.ingress.keys import DIRECTORY, RUNTIME
 from worker.ingress.problems import problem
 from worker.services.directory import ServiceDirectory
@@ -77,6 +77,7 @@ def create_app(runtime: Runtime) -> web.Application:
     app.add_routes(health.routes)
     app.add_routes(messages.routes)
     app.add_routes(citizen.routes)
+    status_page.setup(app)
     return app
 
 
