@@ -61,6 +61,7 @@ def _results(ours_rps: float, deliver_mps: float) -> dict[str, object]:
         "p50_ms": 5.0,
         "p99_ms": 9.0,
         "server_cpu_seconds": 4.0,
+        "server_cpu_us_per_request": 200.0,
         "generator_cpu_seconds": 1.0,
         "rss_peak_mb": 50.0,
     }
@@ -78,8 +79,8 @@ def _results(ours_rps: float, deliver_mps: float) -> dict[str, object]:
             "ours": {**side, "requests_per_second": ours_rps},
         },
         "pipeline": {
-            "ceiling": {"messages_per_second": 10000.0},
-            "ours": {"messages_per_second": deliver_mps},
+            "ceiling": {"messages_per_second": 10000.0, "cpu_us_per_message": 50.0},
+            "ours": {"messages_per_second": deliver_mps, "cpu_us_per_message": 150.0},
         },
         "e2e": {
             "fixed_rate": phase,

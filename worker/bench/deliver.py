@@ -36,21 +36,25 @@ async def prefill(bench: Bench, prefix: str, count: int) -> None:
         await producer.stop()
 
 
-async def ceiling(bench: Bench, count: int) -> float:
+async def ceiling(bench: Bench, count: int) -> tuple[float, float]:
+    """(seconds, CPU seconds of this process) to drain `count` records."""
     prefix = bench.prefix("pipeline-ceiling")
     await prefill(bench, prefix, count)
     await bench.reset_inbox()
     settings = await bench.settings(prefix)
-    return await pipeline.drain(settings.kafka, bench.bootstrap, bench.url, count)
+    cpu0 = time.process_time()
+    seconds = await pipeline.drain(settings.kafka, bench.bootstrap, bench.url, count)
+    return seconds, time.process_time() - cpu0
 
 
-async def ours(bench: Bench, count: int) -> float:
+async def ours(bench: Bench, count: int) -> tuple[float, float]:
+    """(seconds, CPU seconds of this process) to drain `count` records."""
     prefix = bench.prefix("deliver")
     await prefill(bench, prefix, count)
     await bench.reset_inbox()
     async with bench.runtime(prefix) as runtime:
         runner = deliver.build(runtime)
-        started = time.perf_counter()
+        cpu0, started = time.process_time(), time.perf_counter()
         drain = asyncio.create_task(runner.run_until_idle())
         finished = started
         while not drain.done():
@@ -58,23 +62,29 @@ async def ours(bench: Bench, count: int) -> float:
                 finished = time.perf_counter()
             await asyncio.sleep(0.002)
         await drain
+        cpu = time.process_time() - cpu0
         await runner.stop()
         if runner.processed < count:
             raise RuntimeError(f"deliver drained {runner.processed} of {count} records")
-        return finished - started
+        return finished - started, cpu
 
 
 async def measure(bench: Bench) -> dict[str, Any]:
     count = bench.options.deliver_messages
-    raw = await ceiling(bench, count)
-    ours_seconds = await ours(bench, count)
+    raw, raw_cpu = await ceiling(bench, count)
+    ours_seconds, ours_cpu = await ours(bench, count)
     rows = await bench.sql("SELECT status, count(*) AS n FROM messages GROUP BY status")
     return {
         "messages": count,
-        "ceiling": {"messages_per_second": round(count / raw, 1), "seconds": round(raw, 2)},
+        "ceiling": {
+            "messages_per_second": round(count / raw, 1),
+            "seconds": round(raw, 2),
+            "cpu_us_per_message": round(raw_cpu / count * 1e6, 1),
+        },
         "ours": {
             "messages_per_second": round(count / ours_seconds, 1),
             "seconds": round(ours_seconds, 2),
+            "cpu_us_per_message": round(ours_cpu / count * 1e6, 1),
             "statuses": {r["status"]: r["n"] for r in rows},
         },
     }

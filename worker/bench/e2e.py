@@ -65,6 +65,8 @@ async def _phase(
     requests = ingress.submit_requests(port, opts.citizens)
     gen = loadgen.LoadGenerator(ingress.HOST, port, requests)
     since = datetime.now(UTC)
+    stack = procs.stack_pids(bench.pgdata)
+    stack0 = procs.group_cpu(stack)
     cpu0 = [procs.cpu_seconds(p) for p in pids]
     if open_rate is not None:
         result = await gen.run_open(open_rate, opts.e2e_seconds)
@@ -73,6 +75,7 @@ async def _phase(
     until = datetime.now(UTC)
     figures = await settled(bench, since, until, result.ok)
     cpu = [round(procs.cpu_seconds(p) - c, 2) for p, c in zip(pids, cpu0, strict=True)]
+    stack_cpu = {k: round(v - stack0[k], 2) for k, v in procs.group_cpu(stack).items()}
     span = figures["span_seconds"] or result.seconds
     return {
         "offered_per_second": open_rate,
@@ -83,6 +86,11 @@ async def _phase(
         "processed_per_second": round(figures["rows"] / span, 1) if span else 0.0,
         "accept_to_processed": figures,
         "sut_cpu_seconds": {"ingress": cpu[0], "deliver": cpu[1]},
+        "stack_cpu_seconds": stack_cpu,
+        "cpu_us_per_message": {
+            name: round(value / max(figures["rows"], 1) * 1e6, 1)
+            for name, value in {"ingress": cpu[0], "deliver": cpu[1], **stack_cpu}.items()
+        },
         "generator_cpu_seconds": round(result.cpu_seconds, 2),
     }
 

@@ -34,11 +34,11 @@ class BenchOptions:
     """Sizes of one run (the defaults take about 3 minutes on 2 cores)."""
 
     concurrency: int = 32
-    ingress_seconds: float = 12.0
-    deliver_messages: int = 30_000
+    ingress_seconds: float = 30.0
+    deliver_messages: int = 50_000
     e2e_rate: int = 1000
-    e2e_seconds: float = 20.0
-    saturate_seconds: float = 12.0
+    e2e_seconds: float = 30.0
+    saturate_seconds: float = 20.0
     citizens: int = 3000
     partitions: int = 8
     profile: bool = False
@@ -46,7 +46,7 @@ class BenchOptions:
     @classmethod
     def quick(cls, **changes: Any) -> BenchOptions:
         base = cls(
-            ingress_seconds=4.0,
+            ingress_seconds=6.0,
             deliver_messages=8000,
             e2e_seconds=6.0,
             saturate_seconds=4.0,
@@ -64,6 +64,10 @@ class Bench:
         self.bootstrap = bootstrap
         self.workdir = workdir
         self._prefixes = itertools.count()
+
+    @property
+    def pgdata(self) -> Path:
+        return (self.workdir / "stack" / "pgdata").resolve()
 
     def prefix(self, name: str) -> str:
         return f"b{next(self._prefixes)}-{name}."

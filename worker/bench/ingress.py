@@ -1,12 +1,15 @@
 """Ingress: the bare ceiling vs our ingress, same load, same broker, same acks.
 
-Each server is its own process; the load generator (this process) keeps `concurrency`
-keep-alive connections busy for a fixed time after a short warm-up. Reported:
-requests/s, p50/p99, the server's and the generator's CPU seconds.
+Both servers run at once, each its own process; the load generator (this process)
+drives them in alternating rounds (ceiling, ours, ceiling, ours, ...) of closed-loop
+load at `concurrency` keep-alive connections, so a background load that comes and
+goes hits both alike. Reported per side: requests/s, p50/p99, and the server's CPU
+per request (the steadiest figure on a shared machine), plus the generator's CPU.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from worker.bench import loadgen, procs, workload
@@ -15,6 +18,7 @@ from worker.ingress.auth import SENDER_HEADER
 
 HOST = "127.0.0.1"
 PATH = "/api/v1/messages"
+ROUNDS = 3
 
 
 def submit_requests(port: int, count: int) -> list[bytes]:
@@ -26,40 +30,69 @@ def submit_requests(port: int, count: int) -> list[bytes]:
     ]
 
 
-async def drive(
-    service: procs.Service, port: int, concurrency: int, seconds: float, citizens: int
-) -> dict[str, Any]:
-    """Warm up, then a closed-loop run; returns the figures of the run."""
-    requests = submit_requests(port, citizens)
-    await loadgen.LoadGenerator(HOST, port, requests).run_closed(concurrency, 1.5)
-    cpu0, busy0 = procs.cpu_seconds(service.pid), procs.machine_busy()
-    result = await loadgen.LoadGenerator(HOST, port, requests).run_closed(concurrency, seconds)
-    server_cpu = procs.cpu_seconds(service.pid) - cpu0
-    busy1 = procs.machine_busy()
-    return {
-        "requests_per_second": round(result.rate, 1),
-        "ok": result.ok,
-        "statuses": {str(k): v for k, v in sorted(result.statuses.items())},
-        **result.latencies.summary_ms(),
-        "server_cpu_seconds": round(server_cpu, 2),
-        "generator_cpu_seconds": round(result.cpu_seconds, 2),
-        "machine_busy": round((busy1[0] - busy0[0]) / max(1.0, busy1[1] - busy0[1]), 3),
-        "seconds": round(result.seconds, 2),
-        "rss_peak_mb": round(procs.memory_kb(service.pid) / 1024, 1),
-    }
+@dataclass
+class Side:
+    """One server under test and what the rounds measured of it."""
+
+    service: procs.Service
+    port: int
+    requests: list[bytes]
+    result: loadgen.LoadResult = field(default_factory=loadgen.LoadResult)
+    server_cpu: float = 0.0
+    busy: float = 0.0
+    total: float = 0.0
+
+    async def round(self, concurrency: int, seconds: float) -> None:
+        cpu0, busy0 = procs.cpu_seconds(self.service.pid), procs.machine_busy()
+        gen = loadgen.LoadGenerator(HOST, self.port, self.requests)
+        self.result.merge(await gen.run_closed(concurrency, seconds))
+        self.server_cpu += procs.cpu_seconds(self.service.pid) - cpu0
+        busy1 = procs.machine_busy()
+        self.busy += busy1[0] - busy0[0]
+        self.total += busy1[1] - busy0[1]
+
+    def figures(self) -> dict[str, Any]:
+        result = self.result
+        return {
+            "requests_per_second": round(result.rate, 1),
+            "ok": result.ok,
+            "statuses": {str(k): v for k, v in sorted(result.statuses.items())},
+            **result.latencies.summary_ms(),
+            "server_cpu_seconds": round(self.server_cpu, 2),
+            "server_cpu_us_per_request": round(self.server_cpu / max(result.ok, 1) * 1e6, 1),
+            "generator_cpu_seconds": round(result.cpu_seconds, 2),
+            "machine_busy": round(self.busy / max(self.total, 1.0), 3),
+            "seconds": round(result.seconds, 2),
+            "rss_peak_mb": round(procs.memory_kb(self.service.pid) / 1024, 1),
+        }
 
 
-async def _one(bench: Bench, name: str, argv: list[str]) -> dict[str, Any]:
-    port = bench.port()
-    prefix = bench.prefix(name)
+async def _start(bench: Bench, name: str, argv: list[str]) -> Side:
+    port, prefix = bench.port(), bench.prefix(name)
     await bench.settings(prefix)
-    opts = bench.options
-    with procs.Service(name, argv, bench.env(prefix, port), bench.workdir / "logs") as service:
-        await service.wait_http(HOST, port)
-        return await drive(service, port, opts.concurrency, opts.ingress_seconds, opts.citizens)
+    service = procs.Service(name, argv, bench.env(prefix, port), bench.workdir / "logs")
+    service.start()
+    await service.wait_http(HOST, port)
+    side = Side(service, port, submit_requests(port, bench.options.citizens))
+    await loadgen.LoadGenerator(HOST, port, side.requests).run_closed(8, 1.0)  # warm-up
+    return side
+
+
+async def drive(sides: list[Side], concurrency: int, seconds: float) -> None:
+    """Alternate `ROUNDS` rounds over the sides, `seconds` in total per side."""
+    for _ in range(ROUNDS):
+        for side in sides:
+            await side.round(concurrency, seconds / ROUNDS)
 
 
 async def measure(bench: Bench) -> dict[str, Any]:
-    ceiling = await _one(bench, "ingress-ceiling", procs.bare_ingress())
-    ours = await _one(bench, "ingress", procs.postino("ingress"))
+    sides: list[Side] = []
+    try:
+        sides.append(await _start(bench, "ingress-ceiling", procs.bare_ingress()))
+        sides.append(await _start(bench, "ingress", procs.postino("ingress")))
+        await drive(sides, bench.options.concurrency, bench.options.ingress_seconds)
+        ceiling, ours = (side.figures() for side in sides)
+    finally:
+        for side in sides:
+            side.service.stop()
     return {"concurrency": bench.options.concurrency, "ceiling": ceiling, "ours": ours}

@@ -40,6 +40,16 @@ class LoadResult:
     cpu_seconds: float = 0.0
     errors: int = 0
 
+    def merge(self, other: LoadResult) -> None:
+        """Add another run's counts (rounds of the same measurement)."""
+        self.sent += other.sent
+        self.statuses.update(other.statuses)
+        self.latencies.extend(other.latencies)
+        self.bodies += other.bodies
+        self.seconds += other.seconds
+        self.cpu_seconds += other.cpu_seconds
+        self.errors += other.errors
+
     @property
     def ok(self) -> int:
         return sum(n for status, n in self.statuses.items() if 200 <= status < 300)

@@ -35,6 +35,33 @@ def memory_kb(pid: int, field: str = "VmHWM") -> int:
     return 0
 
 
+def stack_pids(pgdata: Path) -> dict[str, list[int]]:
+    """The embedded stack's processes: the broker, and the postmaster with its backends."""
+    found: dict[str, list[int]] = {"broker": [], "postgres": []}
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            parents[int(entry.name)] = int(
+                (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            )
+        except (OSError, IndexError, ValueError):
+            continue
+        if b"memory://tansu" in cmdline:
+            found["broker"].append(int(entry.name))
+        elif str(pgdata).encode() in cmdline and b"postgres" in cmdline:
+            found["postgres"].append(int(entry.name))
+    masters = set(found["postgres"])
+    found["postgres"] += [pid for pid, ppid in parents.items() if ppid in masters]
+    return found
+
+
+def group_cpu(groups: dict[str, list[int]]) -> dict[str, float]:
+    return {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in groups.items()}
+
+
 def machine_busy() -> tuple[float, float]:
     """(busy, total) jiffies of the whole machine, from /proc/stat."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]

@@ -49,9 +49,9 @@ async def profile_ingress(bench: Bench, out_dir: Path) -> dict[str, Any]:
     opts = bench.options
     with procs.Service("profile-ingress", argv, bench.env(prefix, port), bench.workdir) as svc:
         await svc.wait_http(ingress.HOST, port)
-        figures = await ingress.drive(
-            svc, port, opts.concurrency, opts.ingress_seconds, opts.citizens
-        )
+        side = ingress.Side(svc, port, ingress.submit_requests(port, opts.citizens))
+        await ingress.drive([side], opts.concurrency, opts.ingress_seconds)
+        figures = side.figures()
     return {"load": figures, **summary(path)}
 
 

@@ -43,6 +43,13 @@ def _ingress_rows(r: dict[str, Any]) -> list[Row]:
             ">= 70% of ceiling",
             ratio >= 0.70,
         ),
+        Row(
+            "ingress CPU per request (ours)",
+            ours["server_cpu_us_per_request"],
+            "us",
+            ceil["server_cpu_us_per_request"],
+            "ceiling CPU/req",
+        ),
         Row("ingress (ours) p50", ours["p50_ms"], "ms", ceil["p50_ms"], "ceiling p50"),
         Row("ingress (ours) p99", ours["p99_ms"], "ms", ceil["p99_ms"], "ceiling p99"),
         Row(
@@ -71,6 +78,13 @@ def _pipeline_rows(r: dict[str, Any]) -> list[Row]:
             "pipeline ceiling",
             ">= 30% of ceiling",
             ours / max(ceil, 1e-9) >= 0.30,
+        ),
+        Row(
+            "deliver CPU per message (ours)",
+            r["ours"]["cpu_us_per_message"],
+            "us",
+            r["ceiling"]["cpu_us_per_message"],
+            "ceiling CPU/msg",
         ),
     ]
 

@@ -15,6 +15,9 @@ class Latencies:
     def add(self, seconds: float) -> None:
         self._values.append(seconds)
 
+    def extend(self, other: Latencies) -> None:
+        self._values.extend(other._values)
+
     def __len__(self) -> int:
         return len(self._values)
 
