@@ -15,8 +15,9 @@ from aiohttp import web
 from worker import logs, metrics
 from worker.adapters.services_repo import load_services
 from worker.bootstrap import Runtime
-from worker.ingress import citizen, health, messages, status_page
+from worker.ingress import admin, citizen, health, messages, openapi, profiles, status_page
 from worker.ingress.keys import DIRECTORY, RUNTIME
+from worker.ingress.limits import limits_ctx
 from worker.ingress.problems import problem
 from worker.services.directory import ServiceDirectory
 
@@ -74,8 +75,12 @@ def create_app(runtime: Runtime) -> web.Application:
     app[RUNTIME] = runtime
     app[DIRECTORY] = ServiceDirectory()
     app.cleanup_ctx.append(_directory_ctx)
+    app.cleanup_ctx.append(limits_ctx)
     app.add_routes(health.routes)
     app.add_routes(messages.routes)
+    app.add_routes(profiles.routes)
+    app.add_routes(admin.routes)
+    app.add_routes(openapi.routes)
     app.add_routes(citizen.routes)
     status_page.setup(app)
     return app

@@ -1,35 +1,67 @@
-"""Sender API: submit a message, read its status (IO-RULES 1, 1.3)."""
+"""Sender API: submit a message, read its status (IO-RULES 1, 1.1-1.3).
+
+Submit runs the checks of 1.2 in order (body, personal data, gating, CIDRs, limits)
+and answers 201 only after the broker acknowledged the record. It never touches the
+database: the status route recognises the ids it signed (`ACCEPTED`) until deliver
+has stored them.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import msgspec
 from aiohttp import web
 
-from schemas.enums import MessageStatus
 from schemas.messages import FISCAL_CODE_PATTERN, NewMessage
 from worker.errors import RetryableError
+from worker.ingress import openapi
 from worker.ingress.auth import sender
 from worker.ingress.keys import RUNTIME
+from worker.ingress.limits import limit_refusal
+from worker.ingress.network import cidr_refusal
 from worker.ingress.problems import invalid, json_response, problem
+from worker.ingress.sender_views import (
+    MessageCreated,
+    MessageStatusView,
+    accepted_view,
+    status_view,
+)
 from worker.services import accept
+from worker.services.directory import Service
 from worker.services.gating import check_content, check_service
 
 _FISCAL_CODE = re.compile(FISCAL_CODE_PATTERN)
 _NEW_MESSAGE = msgspec.json.Decoder(NewMessage)
+_AT = re.compile(r"^(?P<what>.*?) - at `\$(?P<path>[^`]*)`$")
+_MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`$")
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 routes = web.RouteTableDef()
 
 
-def _decode(body: bytes, path_fiscal_code: str | None) -> tuple[NewMessage, str] | web.Response:
+def field_error(exc: msgspec.ValidationError) -> str:
+    """msgspec's "Expected ... - at `$.content.subject`" as "content.subject: expected ..."."""
+    text = str(exc)
+    match = _AT.match(text)
+    path, what = (match["path"].lstrip("."), match["what"]) if match else ("", text)
+    missing = _MISSING.match(what)
+    if missing is not None:
+        return f"{path + '.' if path else ''}{missing['field']}: required"
+    return f"{path or 'body'}: {what[:1].lower()}{what[1:]}"
+
+
+def decode_message(
+    body: bytes, path_fiscal_code: str | None
+) -> tuple[NewMessage, str] | web.Response:
+    if not body.strip():
+        return invalid("body: empty; expected a JSON object")
     try:
         message = _NEW_MESSAGE.decode(body)
     except msgspec.ValidationError as exc:
-        return invalid(str(exc))
+        return invalid(field_error(exc))
     except msgspec.DecodeError:
-        return invalid("body is not a JSON object")
+        return invalid("body: not valid JSON; expected a JSON object")
     if (message.fiscal_code is None) == (path_fiscal_code is None):
         return invalid("fiscal_code: give it in the body or in the path, exactly once")
     fiscal_code = message.fiscal_code or path_fiscal_code or ""
@@ -38,11 +70,14 @@ def _decode(body: bytes, path_fiscal_code: str | None) -> tuple[NewMessage, str]
     return message, fiscal_code
 
 
-async def _submit(request: web.Request, path_fiscal_code: str | None) -> web.Response:
-    service = sender(request)
-    if isinstance(service, web.Response):
-        return service
-    decoded = _decode(await request.read(), path_fiscal_code)
+async def _checked(
+    request: web.Request, service: Service, path_fiscal_code: str | None
+) -> tuple[NewMessage, str] | web.Response:
+    """The checks of 1.1 and 1.2, in order; the message and its citizen when all pass."""
+    idempotency_key = request.headers.get("Idempotency-Key")
+    if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
+        return problem(400, "Bad request", "Idempotency-Key: 1 to 255 visible ASCII characters")
+    decoded = decode_message(await request.read(), path_fiscal_code)
     if isinstance(decoded, web.Response):
         return decoded
     message, fiscal_code = decoded
@@ -51,6 +86,17 @@ async def _submit(request: web.Request, path_fiscal_code: str | None) -> web.Res
     )
     if refusal is not None:
         return problem(refusal.status, refusal.title, refusal.detail)
+    return cidr_refusal(request, service) or limit_refusal(request, service) or decoded
+
+
+async def _submit(request: web.Request, path_fiscal_code: str | None) -> web.Response:
+    service = sender(request)
+    if isinstance(service, web.Response):
+        return service
+    checked = await _checked(request, service, path_fiscal_code)
+    if isinstance(checked, web.Response):
+        return checked
+    message, fiscal_code = checked
     runtime = request.app[RUNTIME]
     try:
         new_id = await accept.publish_message(
@@ -65,7 +111,7 @@ async def _submit(request: web.Request, path_fiscal_code: str | None) -> web.Res
     except RetryableError:
         return problem(503, "Service unavailable", "the message could not be accepted; retry")
     location = f"/api/v1/messages/{fiscal_code}/{new_id}"
-    return json_response({"id": new_id}, status=201, headers={"Location": location})
+    return json_response(MessageCreated(new_id), status=201, headers={"Location": location})
 
 
 @routes.post("/api/v1/messages")
@@ -78,29 +124,18 @@ async def submit_legacy(request: web.Request) -> web.Response:
     return await _submit(request, request.match_info["fiscal_code"])
 
 
+# What the sender sees: per-channel status of the MESSAGE notification (not reminders),
+# and whether the citizen lets this service see read status (absent row: allowed).
 _MESSAGE = """
-SELECT id, fiscal_code, sender_service_id, created_at, time_to_live, feature_level_type,
-       content, status, rejection_reason
-FROM messages WHERE id = $1
+SELECT m.id, m.fiscal_code, m.sender_service_id, m.created_at, m.time_to_live,
+       m.feature_level_type, m.content, m.status, m.rejection_reason, m.is_read, m.paid_at,
+       (SELECT sp.can_access_message_read_status FROM service_preferences sp
+         WHERE sp.fiscal_code = m.fiscal_code AND sp.service_id = m.sender_service_id
+       ) AS can_access_read_status,
+       (SELECT jsonb_object_agg(n.channel, n.status) FROM notifications n
+         WHERE n.message_id = m.id AND n.kind = 'MESSAGE') AS notification
+FROM messages m WHERE m.id = $1
 """
-
-
-def _view(row: dict[str, Any]) -> dict[str, Any]:
-    view: dict[str, Any] = {
-        "message": {
-            "id": row["id"],
-            "fiscal_code": row["fiscal_code"],
-            "time_to_live": row["time_to_live"],
-            "created_at": row["created_at"].isoformat(),
-            "sender_service_id": row["sender_service_id"],
-            "feature_level_type": row["feature_level_type"],
-            "content": row["content"],
-        },
-        "status": row["status"],
-    }
-    if row["rejection_reason"]:
-        view["rejection_reason"] = row["rejection_reason"]
-    return view
 
 
 @routes.get("/api/v1/messages/{fiscal_code}/{id}")
@@ -114,15 +149,38 @@ async def status(request: web.Request) -> web.Response:
     if row is not None and row["fiscal_code"] == fiscal_code:
         if row["sender_service_id"] != service.id:
             return problem(403, "Forbidden", "only the sending service may read this message")
-        return json_response(_view(dict(row)))
+        return json_response(status_view(dict(row)))
     if row is None and runtime.signer.issued(message_id, service.id, fiscal_code):
-        accepted = {
-            "message": {
-                "id": message_id,
-                "fiscal_code": fiscal_code,
-                "sender_service_id": service.id,
-            },
-            "status": MessageStatus.ACCEPTED.value,
-        }
-        return json_response(accepted)
+        return json_response(accepted_view(message_id, fiscal_code, service.id))
     return problem(404, "Not found", "no such message")
+
+
+_SUBMITTED = {201: MessageCreated}
+openapi.declare(
+    "POST",
+    "/api/v1/messages",
+    "Submit a message (fiscal code in the body)",
+    tag="sender",
+    security="sender",
+    request=NewMessage,
+    responses=_SUBMITTED,
+    headers=("Idempotency-Key",),
+)
+openapi.declare(
+    "POST",
+    "/api/v1/messages/{fiscal_code}",
+    "Submit a message (legacy: fiscal code in the path)",
+    tag="sender",
+    security="sender",
+    request=NewMessage,
+    responses=_SUBMITTED,
+    headers=("Idempotency-Key",),
+)
+openapi.declare(
+    "GET",
+    "/api/v1/messages/{fiscal_code}/{id}",
+    "Status of a message (only its sender may read it)",
+    tag="sender",
+    security="sender",
+    responses={200: MessageStatusView},
+)

@@ -2,7 +2,9 @@
 
 `personal_data_kind` names the first kind of personal data found, or None. The
 patterns aim at no false positive on ordinary Italian subjects: dates, amounts,
-notice numbers and "n. 12/2026" references are not personal data.
+notice numbers, protocol numbers and "n. 12/2026" references are not personal data.
+So an IBAN must pass its mod-97 check, and a landline needs the shape people write
+(international prefix, a separator after the area code, or a "tel." label).
 """
 
 from __future__ import annotations
@@ -13,20 +15,58 @@ _FISCAL_CODE = re.compile(
     r"\b[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]\b",
     re.IGNORECASE,
 )
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-_IBAN = re.compile(r"\b[A-Z]{2}[0-9]{2}(?:\s?[A-Z0-9]){11,30}\b", re.IGNORECASE)
-_PHONE = re.compile(r"(?<![\w/.,])(?:\+|00)?(?:39)?\s?3[0-9]{2}[\s.-]?[0-9]{6,7}(?![\w/.,])")
-
-_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("fiscal code", _FISCAL_CODE),
-    ("e-mail address", _EMAIL),
-    ("IBAN", _IBAN),
-    ("phone number", _PHONE),
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_IBAN = re.compile(r"\b[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]){11,30}\b", re.IGNORECASE)
+# Digits glued to letters, slashes, dots or commas are references or amounts, not phones.
+_EDGE_L = r"(?<![\w/.,-])"
+_EDGE_R = r"(?![\w/,-]|\.\d)"
+_PREFIX = r"(?:(?:\+|00)39[\s.-]?)"
+_MOBILE = re.compile(_EDGE_L + _PREFIX + r"?3\d{2}[\s.-]?\d{3}[\s.-]?\d{3,4}" + _EDGE_R)
+_LANDLINE = re.compile(
+    _EDGE_L
+    + r"(?:"
+    + _PREFIX
+    + r"0\d{5,10}|"  # +39 0612345678
+    + _PREFIX
+    + r"?0\d{1,3}[\s.-]\d{3,4}[\s.-]?\d{2,4}"  # 06 1234 5678, 0461-123456
+    + r")"
+    + _EDGE_R
+)
+_LABELLED = re.compile(
+    r"\b(?:tel|telefono|cell|cellulare|fax)\b\.?:?\s*(?:\+|00)?[0-9][0-9\s.-]{5,14}[0-9]",
+    re.IGNORECASE,
 )
 
 
+def _iban_valid(candidate: str) -> bool:
+    text = candidate.replace(" ", "").upper()
+    if not 15 <= len(text) <= 34:
+        return False
+    rotated = text[4:] + text[:4]
+    digits = "".join(str(int(c, 36)) for c in rotated)
+    return int(digits) % 97 == 1
+
+
+def _has_iban(subject: str) -> bool:
+    """A valid IBAN, possibly followed by other words (tried at each space boundary)."""
+    for match in _IBAN.finditer(subject):
+        groups = match.group(0).split(" ")
+        if any(_iban_valid("".join(groups[:n])) for n in range(len(groups), 0, -1)):
+            return True
+    return False
+
+
+def _has_phone(subject: str) -> bool:
+    return any(p.search(subject) for p in (_MOBILE, _LANDLINE, _LABELLED))
+
+
 def personal_data_kind(subject: str) -> str | None:
-    for kind, pattern in _KINDS:
-        if pattern.search(subject):
-            return kind
+    if _FISCAL_CODE.search(subject):
+        return "fiscal code"
+    if _EMAIL.search(subject):
+        return "e-mail address"
+    if _has_iban(subject):
+        return "IBAN"
+    if _has_phone(subject):
+        return "phone number"
     return None

@@ -1,0 +1,49 @@
+"""PostgreSQL side of the sender's profile check and the back-office profile upsert."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+
+from worker.adapters.postgres import Pool
+from worker.services.model import Profile, ServicePreference
+
+_PROFILE_COLUMNS = tuple(f.name for f in fields(Profile))
+_PREFERENCE_COLUMNS = tuple(f.name for f in fields(ServicePreference))
+_LOOKUP = f"""
+SELECT {", ".join(f"p.{c}" for c in _PROFILE_COLUMNS)},
+       sp.fiscal_code IS NOT NULL AS has_preference,
+       {", ".join(f"sp.{c}" for c in _PREFERENCE_COLUMNS)}
+FROM profiles p
+LEFT JOIN service_preferences sp ON sp.fiscal_code = p.fiscal_code AND sp.service_id = $2
+WHERE p.fiscal_code = $1
+"""
+_UPDATES = ", ".join(f"{c} = EXCLUDED.{c}" for c in _PROFILE_COLUMNS if c != "fiscal_code")
+_UPSERT = f"""
+INSERT INTO profiles ({", ".join(_PROFILE_COLUMNS)})
+VALUES ({", ".join(f"${i}" for i in range(1, len(_PROFILE_COLUMNS) + 1))})
+ON CONFLICT (fiscal_code) DO UPDATE SET {_UPDATES}, updated_at = now()
+RETURNING (xmax = 0) AS created
+"""
+
+
+async def profile_for_service(
+    pool: Pool, fiscal_code: str, service_id: str
+) -> tuple[Profile | None, ServicePreference | None]:
+    """The citizen's profile and their preference for one service, in one round trip."""
+    row = await pool.fetchrow(_LOOKUP, fiscal_code, service_id)
+    if row is None:
+        return None, None
+    values = dict(row)
+    values["preferred_languages"] = tuple(values["preferred_languages"] or ())
+    profile = Profile(**{c: values[c] for c in _PROFILE_COLUMNS})
+    if not values["has_preference"]:
+        return profile, None
+    return profile, ServicePreference(**{c: values[c] for c in _PREFERENCE_COLUMNS})
+
+
+async def upsert_profile(pool: Pool, profile: Profile) -> bool:
+    """Create or replace the profile; True when it was created."""
+    values = asdict(profile)
+    values["preferred_languages"] = list(profile.preferred_languages)
+    created = await pool.fetchval(_UPSERT, *(values[c] for c in _PROFILE_COLUMNS))
+    return bool(created)

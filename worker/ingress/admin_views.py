@@ -1,0 +1,157 @@
+"""Request bodies and views of the back-office (IO-RULES 6): services and profiles.
+
+Unknown fields are refused here (unlike IO's message body): an operator's typo must
+not pass silently.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from schemas.enums import BlockedChannel, PreferencesMode, ReminderConsent, ServiceState
+from schemas.messages import Amount, FiscalCode, OrganizationFiscalCode
+from worker.services.model import Profile
+
+Name = Annotated[str, Meta(min_length=1, max_length=200)]
+Cidr = Annotated[str, Meta(min_length=1, max_length=64, description="IPv4/IPv6 network")]
+Rate = Annotated[int, Meta(ge=1, le=100_000)]
+Quota = Annotated[int, Meta(ge=1, le=2_000_000_000)]
+Url = Annotated[str, Meta(min_length=1, max_length=2048)]
+Recipients = Annotated[list[FiscalCode], Meta(max_length=10_000)]
+Cidrs = Annotated[list[Cidr], Meta(max_length=1_000)]
+Language = Annotated[str, Meta(pattern=r"^[a-z]{2}_[A-Z]{2}$")]
+Email = Annotated[str, Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+
+
+def _check_cidrs(cidrs: list[str] | UnsetType) -> None:
+    for cidr in cidrs or ():
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError as exc:
+            raise ValueError(f"authorized_cidrs: {cidr!r} is not a network") from exc
+
+
+class ServiceCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: Name
+    organization_name: Name
+    organization_fiscal_code: OrganizationFiscalCode
+    premium: bool = False
+    payments: bool = False
+    max_allowed_payment_amount: Amount = 1_000_000
+    authorized_recipients: Recipients = msgspec.field(default_factory=list)
+    authorized_cidrs: Cidrs = msgspec.field(default_factory=list)
+    require_secure_channels: bool = False
+    callback_url: Url | None = None
+    rate_per_second: Rate | None = None
+    daily_quota: Quota | None = None
+
+    def __post_init__(self) -> None:
+        _check_cidrs(self.authorized_cidrs)
+
+
+class ServicePatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Only the fields given change; `null` clears the optional ones."""
+
+    name: Name | UnsetType = UNSET
+    organization_name: Name | UnsetType = UNSET
+    organization_fiscal_code: OrganizationFiscalCode | UnsetType = UNSET
+    premium: bool | UnsetType = UNSET
+    payments: bool | UnsetType = UNSET
+    max_allowed_payment_amount: Amount | UnsetType = UNSET
+    authorized_recipients: Recipients | UnsetType = UNSET
+    authorized_cidrs: Cidrs | UnsetType = UNSET
+    require_secure_channels: bool | UnsetType = UNSET
+    callback_url: Url | UnsetType | None = UNSET
+    rate_per_second: Rate | UnsetType | None = UNSET
+    daily_quota: Quota | UnsetType | None = UNSET
+
+    def __post_init__(self) -> None:
+        _check_cidrs(self.authorized_cidrs)
+
+    def changes(self) -> dict[str, Any]:
+        values = msgspec.structs.asdict(self)
+        return {k: v for k, v in values.items() if v is not UNSET}
+
+
+class RejectBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    reason: Annotated[str, Meta(min_length=1, max_length=2000)]
+
+
+class ServiceView(msgspec.Struct, kw_only=True):
+    """A service as the back-office sees it. `api_key` and `callback_secret` appear only
+    in the answer that created them (creation, key rotation, setting a callback URL)."""
+
+    id: str
+    name: str
+    organization_name: str
+    organization_fiscal_code: str
+    state: ServiceState
+    published: bool
+    premium: bool
+    payments: bool
+    max_allowed_payment_amount: int
+    authorized_recipients: list[str]
+    authorized_cidrs: list[str]
+    require_secure_channels: bool
+    created_at: datetime
+    updated_at: datetime
+    reject_reason: str | None = None
+    callback_url: str | None = None
+    rate_per_second: int | None = None
+    daily_quota: int | None = None
+    api_key: str | UnsetType = UNSET
+    callback_secret: str | UnsetType = UNSET
+
+
+def service_view(
+    row: dict[str, Any], *, api_key: str | None = None, callback_secret: str | None = None
+) -> ServiceView:
+    values = dict(row)
+    values["authorized_recipients"] = list(values["authorized_recipients"] or [])
+    values["authorized_cidrs"] = list(values["authorized_cidrs"] or [])
+    values["state"] = ServiceState(values["state"])
+    view = ServiceView(**values)
+    if api_key is not None:
+        view.api_key = api_key
+    if callback_secret is not None:
+        view.callback_secret = callback_secret
+    return view
+
+
+class ProfileBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A citizen profile, created or replaced whole (omitted fields take the defaults)."""
+
+    inbox_enabled: bool = True
+    push_enabled: bool = True
+    email: Email | None = None
+    email_validated: bool = False
+    email_enabled: bool = True
+    preferences_mode: PreferencesMode = PreferencesMode.AUTO
+    blocked_channels: dict[str, list[BlockedChannel]] = msgspec.field(default_factory=dict)
+    reminder_consent: ReminderConsent = ReminderConsent.UNSET
+    preferred_languages: Annotated[list[Language], Meta(min_length=1, max_length=10)] = (
+        msgspec.field(default_factory=lambda: ["it_IT"])
+    )
+
+    def profile(self, fiscal_code: str) -> Profile:
+        return Profile(
+            fiscal_code=fiscal_code,
+            inbox_enabled=self.inbox_enabled,
+            push_enabled=self.push_enabled,
+            email=self.email,
+            email_validated=self.email_validated,
+            email_enabled=self.email_enabled,
+            preferences_mode=self.preferences_mode.value,
+            blocked_channels={k: [c.value for c in v] for k, v in self.blocked_channels.items()},
+            reminder_consent=self.reminder_consent.value,
+            preferred_languages=tuple(self.preferred_languages),
+        )
+
+
+class ProfileView(ProfileBody, kw_only=True):
+    fiscal_code: FiscalCode

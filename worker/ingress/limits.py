@@ -1,0 +1,72 @@
+"""Rate and daily quota at the ingress (IO-RULES 1.2.6); see `worker.services.limits`.
+
+The limiter lives in the app; a background task flushes its counts to `service_usage`
+every `limits.quota_sync_seconds` and once more on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from worker import logs
+from worker.adapters.services_repo import UsageRepo
+from worker.ingress.keys import RUNTIME
+from worker.ingress.problems import problem
+from worker.services.directory import Service
+from worker.services.limits import Limiter
+
+log = logs.get("postino.limits")
+LIMITER = web.AppKey("limiter", Limiter)
+
+
+async def flush_now(app: web.Application) -> int:
+    """Share this process's counts now (the background task does it periodically)."""
+    return await app[LIMITER].flush(UsageRepo(app[RUNTIME].pool), datetime.now(UTC))
+
+
+async def limits_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[LIMITER] = Limiter()
+    interval = app[RUNTIME].settings.limits.quota_sync_seconds
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await flush_now(app)
+            except Exception as exc:
+                log.warning("quota_flush_failed", error=type(exc).__name__)
+
+    task = asyncio.create_task(loop(), name="quota-flush")
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    try:
+        await flush_now(app)
+    except Exception as exc:
+        log.warning("quota_flush_failed", error=type(exc).__name__, final=True)
+
+
+def limit_refusal(request: web.Request, service: Service) -> web.Response | None:
+    """None when the request is within limits (and counted); else the 429 to answer."""
+    defaults = request.app[RUNTIME].settings.limits
+    limited = request.app[LIMITER].admit(
+        service.id,
+        rate=service.rate_per_second or defaults.default_rate_per_second,
+        quota=service.daily_quota or defaults.default_daily_quota,
+        now=datetime.now(UTC),
+        clock=time.monotonic(),
+    )
+    if limited is None:
+        return None
+    log.debug("request_limited", service_id=service.id, reason=limited.reason)
+    return problem(
+        429,
+        "Too many requests",
+        limited.reason,
+        headers={"Retry-After": str(limited.retry_after)},
+    )

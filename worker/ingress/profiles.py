@@ -1,0 +1,90 @@
+"""Sender API: may this service write to this citizen? (IO-RULES 1.4)
+
+403 first, before any lookup, when the service may not reach the citizen at all, so
+the answer never reveals whether the citizen exists. 404 when there is no profile or
+its inbox is disabled. Otherwise `sender_allowed` is the inbox rule of the delivery
+decision (`worker.services.decide.inbox_allowed`), the same code deliver runs.
+"""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+from aiohttp import web
+
+from schemas.messages import FISCAL_CODE_PATTERN
+from worker.adapters.profiles_repo import profile_for_service
+from worker.ingress import openapi
+from worker.ingress.auth import sender
+from worker.ingress.keys import RUNTIME
+from worker.ingress.messages import field_error
+from worker.ingress.problems import json_response, problem
+from worker.ingress.sender_views import FiscalCodeBody, LimitedProfile
+from worker.services.decide import inbox_allowed
+from worker.services.directory import Service
+
+routes = web.RouteTableDef()
+_FISCAL_CODE = re.compile(FISCAL_CODE_PATTERN)
+_BODY = msgspec.json.Decoder(FiscalCodeBody)
+
+
+async def _limited_profile(
+    request: web.Request, service: Service, fiscal_code: str
+) -> web.Response:
+    if not _FISCAL_CODE.match(fiscal_code):
+        return problem(400, "Bad request", "fiscal_code: not a valid fiscal code")
+    if not service.can_send or not service.may_reach(fiscal_code):
+        return problem(
+            403,
+            "Recipient forbidden",
+            "this service is not published and the citizen is not an authorized recipient",
+        )
+    profile, preference = await profile_for_service(
+        request.app[RUNTIME].pool, fiscal_code, service.id
+    )
+    if profile is None or not profile.inbox_enabled:
+        return problem(404, "Not found", "no profile for this fiscal code")
+    allowed = inbox_allowed(profile, service.id, preference)
+    return json_response(LimitedProfile(allowed, list(profile.preferred_languages)))
+
+
+@routes.get("/api/v1/profiles/{fiscal_code}")
+async def get_profile(request: web.Request) -> web.Response:
+    service = sender(request)
+    if isinstance(service, web.Response):
+        return service
+    return await _limited_profile(request, service, request.match_info["fiscal_code"])
+
+
+@routes.post("/api/v1/profiles")
+async def post_profile(request: web.Request) -> web.Response:
+    service = sender(request)
+    if isinstance(service, web.Response):
+        return service
+    try:
+        decoded = _BODY.decode(await request.read())
+    except msgspec.ValidationError as exc:
+        return problem(400, "Bad request", field_error(exc))
+    except msgspec.DecodeError:
+        return problem(400, "Bad request", "body: not valid JSON; expected a JSON object")
+    return await _limited_profile(request, service, decoded.fiscal_code)
+
+
+openapi.declare(
+    "GET",
+    "/api/v1/profiles/{fiscal_code}",
+    "May this service write to this citizen",
+    tag="sender",
+    security="sender",
+    responses={200: LimitedProfile},
+)
+openapi.declare(
+    "POST",
+    "/api/v1/profiles",
+    "May this service write to this citizen (fiscal code in the body)",
+    tag="sender",
+    security="sender",
+    request=FiscalCodeBody,
+    responses={200: LimitedProfile},
+)

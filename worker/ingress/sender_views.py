@@ -1,0 +1,109 @@
+"""Response bodies of the sender API (IO-RULES 1), as msgspec structs for the OpenAPI."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from schemas.enums import (
+    FeatureLevel,
+    MessageStatus,
+    NotificationStatus,
+    PaymentStatus,
+    ReadStatus,
+    RejectionReason,
+)
+from schemas.messages import FiscalCode, MessageContent
+
+
+class MessageCreated(msgspec.Struct):
+    id: str
+
+
+class MessageView(msgspec.Struct, kw_only=True, omit_defaults=True):
+    id: str
+    fiscal_code: str
+    sender_service_id: str
+    time_to_live: int | None = None
+    created_at: datetime | None = None
+    feature_level_type: FeatureLevel | None = None
+    content: MessageContent | None = None
+
+
+class NotificationView(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Status of the message's notification on each channel attempted."""
+
+    push: NotificationStatus | None = None
+    email: NotificationStatus | None = None
+
+
+class MessageStatusView(msgspec.Struct, kw_only=True, omit_defaults=True):
+    message: MessageView
+    status: MessageStatus
+    rejection_reason: RejectionReason | None = None
+    notification: NotificationView | None = None
+    read_status: ReadStatus | None = None
+    payment_status: PaymentStatus | None = None
+
+
+class LimitedProfile(msgspec.Struct):
+    sender_allowed: bool
+    preferred_languages: list[str]
+
+
+class FiscalCodeBody(msgspec.Struct):
+    fiscal_code: FiscalCode
+
+
+def _notification(channels: dict[str, str] | None) -> NotificationView | None:
+    if not channels:
+        return None
+    known = {s.value for s in NotificationStatus}
+    values = {
+        c.lower(): NotificationStatus(s)
+        for c, s in channels.items()
+        if c.lower() in ("push", "email") and s in known
+    }
+    return NotificationView(**values) if values else None
+
+
+def _premium(row: dict[str, Any]) -> dict[str, Any]:
+    if row["feature_level_type"] != FeatureLevel.ADVANCED or row["status"] != "PROCESSED":
+        return {}
+    extra: dict[str, Any] = {}
+    if row["can_access_read_status"] is False:
+        extra["read_status"] = ReadStatus.UNAVAILABLE
+    else:
+        extra["read_status"] = ReadStatus.READ if row["is_read"] else ReadStatus.UNREAD
+    if (row["content"] or {}).get("payment_data") is not None:
+        paid = row["paid_at"] is not None
+        extra["payment_status"] = PaymentStatus.PAID if paid else PaymentStatus.NOT_PAID
+    return extra
+
+
+def status_view(row: dict[str, Any]) -> MessageStatusView:
+    """The view of a stored message (row of `messages` joined with what the sender sees)."""
+    message = MessageView(
+        id=row["id"],
+        fiscal_code=row["fiscal_code"],
+        sender_service_id=row["sender_service_id"],
+        time_to_live=row["time_to_live"],
+        created_at=row["created_at"],
+        feature_level_type=FeatureLevel(row["feature_level_type"]),
+        content=msgspec.convert(row["content"], MessageContent, strict=False),
+    )
+    reason = row["rejection_reason"]
+    return MessageStatusView(
+        message=message,
+        status=MessageStatus(row["status"]),
+        rejection_reason=RejectionReason(reason) if reason else None,
+        notification=_notification(row["notification"]),
+        **_premium(row),
+    )
+
+
+def accepted_view(message_id: str, fiscal_code: str, service_id: str) -> MessageStatusView:
+    message = MessageView(id=message_id, fiscal_code=fiscal_code, sender_service_id=service_id)
+    return MessageStatusView(message=message, status=MessageStatus.ACCEPTED)
