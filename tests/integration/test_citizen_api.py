@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from aiohttp.test_utils import TestClient
 
 from tests.conftest import ADMIN_TOKEN
 from tests.factories import create_profile, create_service
 from tests.integration.citizen_helpers import insert_message, session
 from worker.bootstrap import Runtime
+from worker.ingress import citizen_openapi as views
+from worker.ingress import openapi
 
 CITIZEN = "RSSMRA80A01H501U"
 OTHER = "VRDGPP80A01H501X"
@@ -251,3 +254,25 @@ async def test_manual_mode_blocks_by_default_and_legacy_mode_refuses_a_put(
         "can_access_message_read_status": True,
     }
     assert (await client.put(url, json=body, headers=legacy_headers)).status == 409
+
+
+async def test_the_answers_match_the_documented_openapi_shapes(
+    runtime: Runtime, client: TestClient[Any, Any]
+) -> None:
+    service_id, _ = await create_service(runtime)
+    await create_profile(runtime, CITIZEN)
+    message_id = await insert_message(runtime, CITIZEN, service_id)
+    resp = await client.post(f"/api/v1/manage/profiles/{CITIZEN}/sessions", headers=ADMIN)
+    session_view = msgspec.json.decode(await resp.read(), type=views.SessionView)
+    headers = {"Authorization": f"Bearer {session_view.token}"}
+    answers = {
+        "/api/v1/citizen/messages": views.InboxPageView,
+        f"/api/v1/citizen/messages/{message_id}": views.CitizenMessageView,
+        "/api/v1/citizen/profile": views.CitizenProfileView,
+        f"/api/v1/citizen/services/{service_id}/preferences": views.PreferenceView,
+    }
+    for url, shape in answers.items():
+        body = await (await client.get(url, headers=headers)).read()
+        msgspec.json.decode(body, type=shape, strict=True)
+    documented = {path for path in openapi.document()["paths"] if "/citizen/" in path}
+    assert len(documented) == 5

@@ -22,6 +22,7 @@ from schemas.topics import CONSUMED, Topic
 from worker.adapters.kafka import all_partitions
 from worker.adapters.kafka_offsets import committed, high_watermarks, inspector
 from worker.bootstrap import Runtime
+from worker.ingress import citizen_openapi  # noqa: F401 - declares these routes
 from worker.ingress.keys import RUNTIME
 from worker.ingress.problems import json_response
 

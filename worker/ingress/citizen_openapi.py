@@ -1,0 +1,163 @@
+"""OpenAPI declarations of the citizen app API and the status page.
+
+The response structs mirror the views of `citizen_views` (which build plain dicts);
+a test of the citizen API decodes real answers with them, so they cannot drift.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from schemas.enums import PreferencesMode, ReminderConsent
+from worker.ingress import openapi
+from worker.ingress.citizen_views import MessageStatusBody, PreferencesBody, ProfilePatch
+
+
+class SessionView(msgspec.Struct):
+    token: str
+    expires_at: str
+
+
+class InboxItemView(msgspec.Struct, kw_only=True):
+    id: str
+    sender_service_id: str
+    service_name: str | None
+    organization_name: str | None
+    created_at: str
+    time_to_live: int
+    feature_level_type: str
+    subject: str | None
+    is_read: bool
+    is_archived: bool
+    payment_data: dict[str, Any] | None = None
+    due_date: str | None = None
+
+
+class InboxPageView(msgspec.Struct):
+    items: list[InboxItemView]
+    next: str | None
+
+
+class CitizenMessageView(InboxItemView, kw_only=True):
+    content: dict[str, Any]
+    read_at: str | None
+
+
+class MessageStateView(msgspec.Struct):
+    id: str
+    is_read: bool
+    is_archived: bool
+    read_at: str | None
+
+
+class CitizenProfileView(msgspec.Struct):
+    fiscal_code: str
+    inbox_enabled: bool
+    push_enabled: bool
+    email: str | None
+    email_validated: bool
+    email_enabled: bool
+    preferences_mode: PreferencesMode
+    blocked_channels: dict[str, list[str]]
+    reminder_consent: ReminderConsent
+    preferred_languages: list[str]
+
+
+class PreferenceView(msgspec.Struct):
+    service_id: str
+    is_inbox_enabled: bool
+    is_push_enabled: bool
+    is_email_enabled: bool
+    can_access_message_read_status: bool
+
+
+class OperatorStatusView(msgspec.Struct):
+    generated_at: str
+    uptime_seconds: float
+    topic_prefix: str
+    messages_by_status: dict[str, Any]
+    notifications_by_channel: dict[str, Any]
+    dlq_records: dict[str, Any]
+    consumer_lag: dict[str, Any]
+
+
+_MESSAGES = "/api/v1/citizen/messages"
+_PREFS = "/api/v1/citizen/services/{service_id}/preferences"
+
+openapi.declare(
+    "POST",
+    "/api/v1/manage/profiles/{fiscal_code}/sessions",
+    "Issue a citizen session token for the app API",
+    tag="citizen",
+    security="admin",
+    responses={201: SessionView},
+)
+openapi.declare(
+    "GET",
+    _MESSAGES,
+    "The citizen's inbox, newest first, by cursor pages",
+    tag="citizen",
+    security="citizen",
+    responses={200: InboxPageView},
+    query=("page_size", "cursor", "archived"),
+)
+openapi.declare(
+    "GET",
+    _MESSAGES + "/{id}",
+    "One of the citizen's messages, with content",
+    tag="citizen",
+    security="citizen",
+    responses={200: CitizenMessageView},
+)
+openapi.declare(
+    "PUT",
+    _MESSAGES + "/{id}/message-status",
+    "Mark read (one-way) and/or archive or unarchive",
+    tag="citizen",
+    security="citizen",
+    request=MessageStatusBody,
+    responses={200: MessageStateView},
+)
+for _method, _summary, _request in (
+    ("GET", "The citizen's own profile", None),
+    ("PATCH", "Change the citizen's flags, mode and reminder consent", ProfilePatch),
+):
+    openapi.declare(
+        _method,
+        "/api/v1/citizen/profile",
+        _summary,
+        tag="citizen",
+        security="citizen",
+        request=_request,
+        responses={200: CitizenProfileView},
+    )
+for _method, _summary, _body in (
+    ("GET", "The preference in force for one service", None),
+    ("PUT", "Set the preference for one service", PreferencesBody),
+):
+    openapi.declare(
+        _method,
+        _PREFS,
+        _summary,
+        tag="citizen",
+        security="citizen",
+        request=_body,
+        responses={200: PreferenceView},
+    )
+openapi.declare(
+    "GET",
+    "/api/v1/status",
+    "Operators' status: counts by status, DLQ records, lag",
+    tag="operations",
+    responses={200: OperatorStatusView},
+)
+openapi.declare(
+    "GET",
+    "/status",
+    "Operators' status page (HTML)",
+    tag="operations",
+    responses={200: None},
+    content_type="text/html",
+)
