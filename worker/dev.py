@@ -17,6 +17,7 @@ from pathlib import Path
 from worker import logs
 from worker.bootstrap import Runtime, open_runtime
 from worker.cli import endpoints
+from worker.devsinks import DevSinks
 from worker.embedded import EmbeddedBroker, EmbeddedPostgres
 from worker.lifecycle import install_signal_handlers, prepare, run_roles
 from worker.roles.registry import ROLES
@@ -94,6 +95,8 @@ def banner(settings: Settings) -> str:
             f"  admin token: {settings.admin_token}",
             f"  demo key:    {DEMO_API_KEY}   (service {DEMO_SERVICE_ID})",
             f"  data dir:    {Path(settings.data_dir).resolve()}",
+            f"  e-mails:     {(Path(settings.data_dir) / 'mail').resolve()}/*.eml",
+            f"  pushes:      {(Path(settings.data_dir) / 'push.jsonl').resolve()}",
             "",
             "Send a message to the demo service's citizen:",
             f"  curl -i -X POST {base}/api/v1/messages \\",
@@ -108,14 +111,31 @@ def banner(settings: Settings) -> str:
     )
 
 
+async def with_dev_sinks(settings: Settings, sinks: DevSinks) -> Settings:
+    """Start the local SMTP and push sinks and point notify at them (unless set)."""
+    smtp_url, push_url = await sinks.start()
+    notify = replace(
+        settings.notify,
+        smtp_url=settings.notify.smtp_url or smtp_url,
+        push_url=settings.notify.push_url or push_url,
+    )
+    callbacks = replace(settings.callbacks, allow_loopback=True)
+    return replace(settings, notify=notify, callbacks=callbacks)
+
+
 async def _serve(settings: Settings) -> int:
     stop = asyncio.Event()
     install_signal_handlers(stop)
     await prepare(settings)
-    async with open_runtime(settings) as runtime:
-        await seed_demo(runtime)
-        print(banner(settings), flush=True)  # noqa: T201 - the newcomer's instructions
-        return await run_roles(runtime, list(ROLES), stop)
+    sinks = DevSinks(Path(settings.data_dir))
+    try:
+        settings = await with_dev_sinks(settings, sinks)
+        async with open_runtime(settings) as runtime:
+            await seed_demo(runtime)
+            print(banner(settings), flush=True)  # noqa: T201 - the newcomer's instructions
+            return await run_roles(runtime, list(ROLES), stop)
+    finally:
+        await sinks.stop()
 
 
 def run_dev(settings: Settings) -> int:

@@ -146,16 +146,21 @@ class NotifySettings:
     smtp_timeout_seconds: float = 10.0
     email_from: str = "IO <noreply@postino.local>"
     #: Delays of the retry tiers in seconds (10 s, 1 min, 10 min, 1 h; the last repeats).
-    retry_delays: tuple[int, ...] = (10, 60, 600, 3600)
+    retry_delays: tuple[float, ...] = (10, 60, 600, 3600)
     sweeper_interval_seconds: float = 60.0
     sweeper_grace_seconds: float = 600.0
+    #: In-process attempts of one push or SMTP call (tenacity) before a retry tier.
+    call_attempts: int = 2
 
 
 @dataclass(frozen=True, slots=True)
 class CallbackSettings:
     timeout_seconds: float = 10.0
     max_age_seconds: int = 24 * 3600
-    retry_delays: tuple[int, ...] = (10, 60, 600, 3600)
+    retry_delays: tuple[float, ...] = (10, 60, 600, 3600)
+    #: First attempts in flight at once for one service (a hanging receiver holds no
+    #: more); beyond it, that service's events wait for their retry-tier copy.
+    max_in_flight_per_service: int = 10
     #: Development only: allow http:// and loopback callback URLs.
     allow_loopback: bool = False
     max_in_flight: int = 100
@@ -204,12 +209,12 @@ class Settings:
         return replace(self, **changes)
 
 
-def _delays(env: _Env, name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+def _delays(env: _Env, name: str, default: tuple[float, ...]) -> tuple[float, ...]:
     raw = env.csv(name)
     if not raw:
         return default
     try:
-        delays = tuple(int(part) for part in raw)
+        delays = tuple(float(part) for part in raw)
     except ValueError as exc:
         raise ConfigError(f"POSTINO_{name}: expected comma-separated seconds") from exc
     if any(d <= 0 for d in delays):
@@ -267,6 +272,7 @@ def _sections(env: _Env) -> dict[str, Any]:
             retry_delays=_delays(env, "NOTIFY_RETRY_DELAYS", (10, 60, 600, 3600)),
             sweeper_interval_seconds=env.number("SWEEPER_INTERVAL_SECONDS", 60.0, minimum=0.1),
             sweeper_grace_seconds=env.number("SWEEPER_GRACE_SECONDS", 600.0, minimum=0.0),
+            call_attempts=env.integer("NOTIFY_CALL_ATTEMPTS", 2, minimum=1, maximum=5),
         ),
         "callbacks": CallbackSettings(
             timeout_seconds=env.number("CALLBACK_TIMEOUT_SECONDS", 10.0, minimum=0.1),
@@ -274,6 +280,9 @@ def _sections(env: _Env) -> dict[str, Any]:
             retry_delays=_delays(env, "CALLBACK_RETRY_DELAYS", (10, 60, 600, 3600)),
             allow_loopback=env.flag("CALLBACK_ALLOW_LOOPBACK", False),
             max_in_flight=env.integer("CALLBACK_MAX_IN_FLIGHT", 100, minimum=1),
+            max_in_flight_per_service=env.integer(
+                "CALLBACK_MAX_IN_FLIGHT_PER_SERVICE", 10, minimum=1
+            ),
         ),
         "reminders": ReminderSettings(
             unread_period_days=env.integer("REMINDER_UNREAD_PERIOD_DAYS", 3, minimum=1),

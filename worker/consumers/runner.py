@@ -11,6 +11,11 @@ Failures never stop a partition and never crash the loop:
   growing pause until it succeeds or the process is told to stop;
 - any other exception splits the batch and retries record by record; a record that
   still fails goes to `<topic>.dlq` with the reason in its headers.
+
+Records that are not yet due (retry tiers, given a `due_at` function): the loop
+hands the handler only the due prefix of each partition, commits up to the first
+record not yet due, seeks back to it and pauses that partition alone until its due
+time. Nothing sleeps: other partitions and topics keep flowing.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 
 from worker import logs, metrics
 from worker.adapters.kafka import OutRecord, Publisher, Record, all_partitions
@@ -31,6 +36,24 @@ from worker.errors import RetryableError
 
 log = logs.get("postino.consumer")
 T = TypeVar("T")
+
+#: Header of a retry-tier record: when it is due, in milliseconds since the epoch.
+DUE_HEADER = "postino-due-at"
+
+
+def due_from_header(record: Record) -> float | None:
+    """The due time (epoch seconds) a retry-tier record carries, or None: due now."""
+    raw = record.header(DUE_HEADER)
+    if raw is None:
+        return None
+    try:
+        return int(raw) / 1000
+    except ValueError:
+        return None
+
+
+def due_header(due_epoch: float) -> tuple[str, bytes]:
+    return (DUE_HEADER, str(int(due_epoch * 1000)).encode())
 
 
 def _transient(exc: BaseException) -> bool:
@@ -100,6 +123,8 @@ class ConsumerRunner:
         dlq_topic: Callable[[str], str],
         direct: bool = False,
         max_backoff: float = 5.0,
+        due_at: Callable[[Record], float | None] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.role = role
         self.batch_lock = asyncio.Lock()
@@ -110,6 +135,10 @@ class ConsumerRunner:
         self._dlq_topic = dlq_topic
         self._direct = direct
         self._max_backoff = max_backoff
+        self._due_at = due_at
+        self._clock = clock
+        #: Partitions paused on a record not yet due -> when to resume (epoch seconds).
+        self._paused: dict[TopicPartition, float] = {}
         self._stop = asyncio.Event()
         self._started = False
         self.processed = 0
@@ -159,9 +188,12 @@ class ConsumerRunner:
         return count
 
     async def poll_once(self, timeout_ms: int) -> int:
-        batches = await self._consumer.getmany(timeout_ms=timeout_ms)
-        records = [Record.from_consumer(r) for recs in batches.values() for r in recs]
+        self._resume_due_partitions()
+        fetched = await self._consumer.getmany(timeout_ms=self._poll_timeout(timeout_ms))
+        batches, not_due = self._split_not_due(fetched)
+        records = [r for recs in batches.values() for r in recs]
         if not records:
+            self._pause_not_due(not_due)
             return 0
         async with self.batch_lock:
             try:
@@ -175,8 +207,53 @@ class ConsumerRunner:
                 return 0
             offsets = {tp: recs[-1].offset + 1 for tp, recs in batches.items() if recs}
             await self._consumer.commit(offsets)
+            self._pause_not_due(not_due)
         self.processed += len(records)
         return len(records)
+
+    def _split_not_due(
+        self, fetched: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> tuple[dict[TopicPartition, list[Record]], dict[TopicPartition, tuple[int, float]]]:
+        """Per partition: the due prefix, and (offset, due time) of the first record not due."""
+        batches: dict[TopicPartition, list[Record]] = {}
+        not_due: dict[TopicPartition, tuple[int, float]] = {}
+        now = self._clock()
+        for tp, raw in fetched.items():
+            records = [Record.from_consumer(r) for r in raw]
+            if self._due_at is not None:
+                for index, record in enumerate(records):
+                    due = self._due_at(record)
+                    if due is not None and due > now:
+                        not_due[tp] = (record.offset, due)
+                        records = records[:index]
+                        break
+            batches[tp] = records
+        return batches, not_due
+
+    def _pause_not_due(self, not_due: dict[TopicPartition, tuple[int, float]]) -> None:
+        for tp, (offset, due) in not_due.items():
+            self._consumer.seek(tp, offset)
+            self._consumer.pause(tp)
+            self._paused[tp] = due
+            log.debug("partition_paused", role=self.role, topic=tp.topic, partition=tp.partition)
+
+    def _resume_due_partitions(self) -> None:
+        if not self._paused:
+            return
+        now, assigned = self._clock(), self._consumer.assignment()
+        for tp, due in list(self._paused.items()):
+            if tp not in assigned:
+                del self._paused[tp]  # moved to another consumer (rebalance)
+            elif due <= now:
+                del self._paused[tp]
+                self._consumer.resume(tp)
+
+    def _poll_timeout(self, timeout_ms: int) -> int:
+        """Wake up in time to resume the first paused partition that comes due."""
+        if not self._paused:
+            return timeout_ms
+        wait_ms = (min(self._paused.values()) - self._clock()) * 1000
+        return max(0, min(timeout_ms, int(wait_ms) + 1))
 
     async def _handle(self, records: list[Record]) -> None:
         started = time.perf_counter()

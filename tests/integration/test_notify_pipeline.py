@@ -1,0 +1,223 @@
+"""notify over the real broker and PostgreSQL, a real aiosmtpd server and a push receiver."""
+
+from __future__ import annotations
+
+import contextlib
+import email
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from schemas.enums import Channel, NotificationStatus
+from schemas.events import NotificationStatusChanged
+from tests.conftest import eventually
+from tests.factories import create_profile, create_service
+from tests.integration.notify_helpers import (
+    CITIZEN,
+    Receiver,
+    publish_requests,
+    request,
+    running,
+    seed_message,
+    serving,
+    status_events,
+    with_settings,
+)
+from worker.bootstrap import Runtime
+from worker.devsinks import DevSinks
+from worker.roles import notify
+
+MESSAGE_ID = "01J0000000000000000000000A"
+
+
+@pytest.fixture
+async def sinks(runtime: Runtime, tmp_path: Path) -> AsyncIterator[DevSinks]:
+    sinks = DevSinks(tmp_path)
+    smtp_url, _ = await sinks.start()
+    sinks.smtp_url = smtp_url  # type: ignore[attr-defined]
+    try:
+        yield sinks
+    finally:
+        await sinks.stop()
+
+
+def _notify_runtime(
+    runtime: Runtime, sinks: DevSinks, push: Receiver, **changes: object
+) -> Runtime:
+    options: dict[str, object] = {
+        "push_url": push.url,
+        "smtp_url": sinks.smtp_url,  # type: ignore[attr-defined]
+        "retry_delays": (0.2, 0.3),
+        "call_attempts": 1,
+        **changes,
+    }
+    return with_settings(runtime, "notify", **options)
+
+
+@contextlib.asynccontextmanager
+async def notifying(rt: Runtime) -> AsyncIterator[None]:
+    """The notify consumer running in the background, with real push and SMTP adapters."""
+    channels, gateway = notify.channels_from_settings(rt)
+    try:
+        async with running(notify.build(rt, channels)):
+            yield
+    finally:
+        if gateway is not None:
+            await gateway.stop()
+
+
+async def _rows(runtime: Runtime) -> dict[str, tuple[str, int]]:
+    rows = await runtime.pool.fetch("SELECT channel, status, attempts FROM notifications")
+    return {r["channel"]: (r["status"], r["attempts"]) for r in rows}
+
+
+async def _setup(runtime: Runtime, *, secure: bool | None = None) -> str:
+    service_id, _ = await create_service(runtime, organization_name="Comune di Esempio")
+    await create_profile(
+        runtime,
+        CITIZEN,
+        email="mario@example.org",
+        email_validated=True,
+        preferred_languages=["en_GB"],
+    )
+    await seed_message(runtime, service_id, MESSAGE_ID, secure=secure)
+    return service_id
+
+
+async def test_a_push_that_fails_twice_is_sent_on_the_third_attempt_and_the_email_at_once(
+    runtime: Runtime, sinks: DevSinks
+) -> None:
+    service_id = await _setup(runtime)
+    async with serving(Receiver(failures=2)) as push:
+        rt = _notify_runtime(runtime, sinks, push)
+        await publish_requests(
+            rt,
+            request(MESSAGE_ID, service_id, Channel.PUSH),
+            request(MESSAGE_ID, service_id, Channel.EMAIL),
+        )
+        async with notifying(rt):
+            rows = await eventually(
+                lambda: _rows(runtime),
+                lambda r: r.get("PUSH", ("", 0))[0] == "SENT" and "EMAIL" in r,
+            )
+    assert rows == {"PUSH": ("SENT", 3), "EMAIL": ("SENT", 1)}
+    assert len(push.calls) == 3
+    sent = json.loads(push.calls[-1][1])
+    assert (sent["title"], sent["body"]) == ("Comune di Esempio", "Avviso di pagamento TARI")
+    assert sent["fiscal_code"] == CITIZEN and sent["kind"] == "MESSAGE"
+    mail = email.message_from_bytes(next(sinks.mail_dir.glob("*.eml")).read_bytes())
+    assert mail["To"] == "mario@example.org"
+    assert "Comune di Esempio" in mail["Subject"]
+    assert "You received a message" in mail.get_payload()
+
+    events = [e for e in await status_events(runtime) if isinstance(e, NotificationStatusChanged)]
+    push_events = [(e.status, e.attempt) for e in events if e.channel is Channel.PUSH]
+    assert push_events == [(NotificationStatus.THROTTLED, 1), (NotificationStatus.SENT, 3)]
+    seqs = [e.seq for e in events]
+    assert len(set(seqs)) == len(seqs)
+    stored = await runtime.pool.fetchval(
+        "SELECT status_seq FROM messages WHERE id = $1", MESSAGE_ID
+    )
+    assert stored == max(seqs)
+
+
+async def test_a_channel_whose_deadline_passes_first_is_expired(
+    runtime: Runtime, sinks: DevSinks
+) -> None:
+    service_id = await _setup(runtime)
+    async with serving(Receiver(failures=10_000)) as push:
+        rt = _notify_runtime(runtime, sinks, push)
+        late = request(MESSAGE_ID, service_id, Channel.EMAIL, ttl=-1)
+        await publish_requests(rt, request(MESSAGE_ID, service_id, Channel.PUSH, ttl=0.8), late)
+        async with notifying(rt):
+            rows = await eventually(
+                lambda: _rows(runtime),
+                lambda r: all(s == "EXPIRED" for s, _ in r.values()) and len(r) == 2,
+            )
+    assert rows["EMAIL"] == ("EXPIRED", 0)  # past its deadline: not even tried
+    assert rows["PUSH"][1] >= 1
+    assert not list(sinks.mail_dir.glob("*.eml"))
+
+
+async def test_a_permanent_refusal_fails_the_channel_at_once(
+    runtime: Runtime, sinks: DevSinks
+) -> None:
+    service_id = await _setup(runtime)
+    await runtime.pool.execute("UPDATE profiles SET email_validated = false")
+    async with serving(Receiver(failures=10_000, fail_status=400)) as push:
+        rt = _notify_runtime(runtime, sinks, push)
+        await publish_requests(
+            rt,
+            request(MESSAGE_ID, service_id, Channel.PUSH),
+            request(MESSAGE_ID, service_id, Channel.EMAIL),
+        )
+        async with notifying(rt):
+            rows = await eventually(
+                lambda: _rows(runtime),
+                lambda r: len(r) == 2 and all(s == "FAILED" for s, _ in r.values()),
+            )
+    assert rows == {"PUSH": ("FAILED", 1), "EMAIL": ("FAILED", 1)}
+    assert len(push.calls) == 1
+
+
+async def test_a_redelivered_request_is_not_sent_twice_and_secure_messages_stay_anonymous(
+    runtime: Runtime, sinks: DevSinks
+) -> None:
+    service_id = await _setup(runtime, secure=True)
+    async with serving(Receiver()) as push:
+        rt = _notify_runtime(runtime, sinks, push)
+        push_request = request(MESSAGE_ID, service_id, Channel.PUSH)
+        mail_request = request(MESSAGE_ID, service_id, Channel.EMAIL)
+        await publish_requests(rt, push_request, mail_request)
+        channels, gateway = notify.channels_from_settings(rt)
+        runner = notify.build(rt, channels)
+        try:
+            await runner.run_until_idle()
+            await publish_requests(rt, push_request, mail_request)
+            await runner.run_until_idle()
+        finally:
+            await runner.stop()
+            if gateway is not None:
+                await gateway.stop()
+    assert len(push.calls) == 1
+    assert b"You have a new message" in push.calls[0][1]
+    assert b"TARI" not in push.calls[0][1] and b"Esempio" not in push.calls[0][1]
+    mails = list(sinks.mail_dir.glob("*.eml"))
+    assert len(mails) == 1
+    text = mails[0].read_text()
+    assert "TARI" not in text and "Gentile" not in text and "Esempio" not in text
+    events = [e for e in await status_events(runtime) if isinstance(e, NotificationStatusChanged)]
+    sent = [e for e in events if e.channel is Channel.PUSH]
+    assert len(sent) == 2 and sent[0] == sent[1]  # re-emitted identically from the row
+
+
+async def test_the_sweeper_redrives_a_stale_claim_and_expires_one_past_its_deadline(
+    runtime: Runtime, sinks: DevSinks
+) -> None:
+    service_id = await _setup(runtime)
+    for channel, deadline in (
+        ("PUSH", "now() + interval '1 hour'"),
+        ("EMAIL", "now() - interval '1 second'"),
+    ):
+        await runtime.pool.execute(
+            "INSERT INTO notifications (id, message_id, fiscal_code, sender_service_id, channel,"
+            f" kind, status, attempts, deadline, claimed_at) VALUES ($1, $2, $3, $4, $5,"
+            f" 'MESSAGE', 'THROTTLED', 0, {deadline}, now() - interval '1 hour')",
+            f"{MESSAGE_ID}-{channel.lower()}-message",
+            MESSAGE_ID,
+            CITIZEN,
+            service_id,
+            channel,
+        )
+    async with serving(Receiver()) as push:
+        rt = _notify_runtime(runtime, sinks, push, sweeper_grace_seconds=60)
+        report = await notify.sweep_once(rt, notify.utc_now())
+        assert (report.redriven, report.expired) == (1, 1)
+        again = await notify.sweep_once(rt, notify.utc_now())
+        assert (again.redriven, again.expired) == (0, 0)
+        async with notifying(rt):
+            rows = await eventually(lambda: _rows(runtime), lambda r: r["PUSH"][0] == "SENT")
+    assert rows == {"PUSH": ("SENT", 1), "EMAIL": ("EXPIRED", 0)}
+    assert len(push.calls) == 1

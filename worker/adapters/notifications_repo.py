@@ -1,0 +1,180 @@
+"""PostgreSQL side of notify and its sweeper: rows, claims, outcomes, stuck rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from schemas.enums import NotificationKind, NotificationStatus
+from schemas.events import NotificationRequest
+from worker.adapters.postgres import Pool
+from worker.services.notify_ports import (
+    MessageInfo,
+    NotificationRow,
+    NotifyContext,
+    Outcome,
+    Recipient,
+    SenderInfo,
+)
+
+_FINAL = ("SENT", "EXPIRED", "FAILED")
+_COLUMNS = (
+    "id, message_id, fiscal_code, COALESCE(sender_service_id, '') AS sender_service_id,"
+    " channel, kind, status, attempts, deadline, updated_at, status_seq, due_at, claimed_at"
+)
+_ROWS = f"SELECT {_COLUMNS} FROM notifications WHERE id = ANY($1::text[])"
+_PROFILES = """
+SELECT fiscal_code, email, email_validated, preferred_languages
+FROM profiles WHERE fiscal_code = ANY($1::text[])
+"""
+_MESSAGES = """
+SELECT id, content->>'subject' AS subject, content->>'markdown' AS markdown,
+       (content->>'require_secure_channels')::boolean AS secure
+FROM messages WHERE id = ANY($1::text[])
+"""
+_SERVICES = """
+SELECT id, organization_name, require_secure_channels FROM services WHERE id = ANY($1::text[])
+"""
+_CLAIM = """
+INSERT INTO notifications (id, message_id, fiscal_code, sender_service_id, channel, kind,
+                           attempts, deadline, status, claimed_at)
+SELECT u.*, 'THROTTLED', $9::timestamptz
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+            $7::int[], $8::timestamptz[]) AS u
+ON CONFLICT (id) DO UPDATE SET claimed_at = EXCLUDED.claimed_at
+WHERE notifications.claimed_at IS NULL
+  AND notifications.attempts = EXCLUDED.attempts
+  AND notifications.status NOT IN ('SENT', 'EXPIRED', 'FAILED')
+RETURNING id
+"""
+_LOCK = "SELECT status, status_seq FROM notifications WHERE id = $1 FOR UPDATE"
+_BUMP = "UPDATE messages SET status_seq = status_seq + 1 WHERE id = $1 RETURNING status_seq"
+_UPSERT = f"""
+INSERT INTO notifications (id, message_id, fiscal_code, sender_service_id, channel, kind,
+                           status, attempts, last_error, deadline, due_at, status_seq)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+ON CONFLICT (id) DO UPDATE SET
+    status = EXCLUDED.status, attempts = EXCLUDED.attempts, last_error = EXCLUDED.last_error,
+    due_at = EXCLUDED.due_at, status_seq = EXCLUDED.status_seq, claimed_at = NULL,
+    updated_at = now()
+RETURNING {_COLUMNS}
+"""
+_STUCK = f"""
+SELECT {_COLUMNS} FROM notifications
+WHERE status = 'THROTTLED' AND COALESCE(claimed_at, due_at, updated_at) < $1
+ORDER BY COALESCE(claimed_at, due_at, updated_at) LIMIT $2
+"""
+_REDRIVE = """
+UPDATE notifications SET claimed_at = NULL, due_at = $3
+WHERE id = $1 AND status = 'THROTTLED' AND COALESCE(claimed_at, due_at, updated_at) < $2
+RETURNING id
+"""
+
+
+def _row(record: asyncpg.Record) -> NotificationRow:
+    values: dict[str, Any] = dict(record)
+    values["kind"] = NotificationKind(values["kind"])
+    values["status"] = NotificationStatus(values["status"])
+    return NotificationRow(**values)
+
+
+class PostgresNotifications:
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+
+    async def load_rows(self, ids: Sequence[str]) -> dict[str, NotificationRow]:
+        records = await self._pool.fetch(_ROWS, list(ids))
+        return {r["id"]: _row(r) for r in records}
+
+    async def load_context(self, requests: Sequence[NotificationRequest]) -> NotifyContext:
+        context = NotifyContext()
+        async with self._pool.acquire() as conn:
+            profiles = await conn.fetch(_PROFILES, sorted({r.fiscal_code for r in requests}))
+            messages = await conn.fetch(_MESSAGES, sorted({r.message_id for r in requests}))
+            services = await conn.fetch(_SERVICES, sorted({r.sender_service_id for r in requests}))
+        for p in profiles:
+            languages = tuple(p["preferred_languages"] or ())
+            context.recipients[p["fiscal_code"]] = Recipient(
+                p["email"], p["email_validated"], languages
+            )
+        for m in messages:
+            context.messages[m["id"]] = MessageInfo(
+                m["subject"] or "", m["markdown"] or "", m["secure"]
+            )
+        for s in services:
+            context.senders[s["id"]] = SenderInfo(
+                s["organization_name"], s["require_secure_channels"]
+            )
+        return context
+
+    async def claim(self, requests: Sequence[NotificationRequest], now: datetime) -> set[str]:
+        columns = (
+            [r.notification_id for r in requests],
+            [r.message_id for r in requests],
+            [r.fiscal_code for r in requests],
+            [r.sender_service_id for r in requests],
+            [r.channel.value for r in requests],
+            [r.kind.value for r in requests],
+            [r.attempt for r in requests],
+            [r.deadline for r in requests],
+        )
+        records = await self._pool.fetch(_CLAIM, *columns, now)
+        return {r["id"] for r in records}
+
+    async def record_outcomes(
+        self, outcomes: Sequence[Outcome]
+    ) -> list[tuple[NotificationRow, bool]]:
+        # Lock in a stable order (message, notification): no deadlock between batches.
+        order = sorted(
+            range(len(outcomes)),
+            key=lambda i: (outcomes[i].request.message_id, outcomes[i].request.notification_id),
+        )
+        stored: dict[int, tuple[NotificationRow, bool]] = {}
+        async with self._pool.acquire() as conn, conn.transaction():
+            for index in order:
+                stored[index] = await _record_one(conn, outcomes[index])
+        return [stored[i] for i in range(len(outcomes))]
+
+    async def stuck(self, older_than: datetime, limit: int) -> list[NotificationRow]:
+        return [_row(r) for r in await self._pool.fetch(_STUCK, older_than, limit)]
+
+    async def release_for_redrive(self, row_id: str, older_than: datetime, now: datetime) -> bool:
+        """Clear a stale claim (or schedule) once: a second sweeper finds it fresh."""
+        return await self._pool.fetchval(_REDRIVE, row_id, older_than, now) is not None
+
+
+async def _record_one(
+    conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy[asyncpg.Record], outcome: Outcome
+) -> tuple[NotificationRow, bool]:
+    request = outcome.request
+    previous = await conn.fetchrow(_LOCK, request.notification_id)
+    if previous is not None and previous["status"] in _FINAL:
+        current = await conn.fetch(_ROWS, [request.notification_id])
+        return _row(current[0]), False
+    seq = previous["status_seq"] if previous is not None else None
+    changed = seq is None or previous is None or previous["status"] != outcome.status
+    if changed:
+        bumped = await conn.fetchval(_BUMP, request.message_id)
+        changed = bumped is not None  # no message row: nothing to number the event with
+        seq = bumped if bumped is not None else seq
+    record = await conn.fetchrow(
+        _UPSERT,
+        request.notification_id,
+        request.message_id,
+        request.fiscal_code,
+        request.sender_service_id,
+        request.channel.value,
+        request.kind.value,
+        outcome.status.value,
+        outcome.attempts,
+        outcome.error,
+        request.deadline,
+        outcome.due_at,
+        seq,
+    )
+    if record is None:
+        raise RuntimeError("upsert returned no row")
+    return _row(record), changed

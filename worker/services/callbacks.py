@@ -1,0 +1,250 @@
+"""callbacks: status events -> signed POSTs to the sending service's callback URL.
+
+IO-RULES 4. The body is the event exactly as it is on `messages.status`; the header
+`Postino-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>" under the secret>`.
+A receiver may get an event more than once and orders events by `seq`.
+
+Isolation: the consumer of `messages.status` never waits for a receiver. For each
+event it publishes a copy to the first retry tier (the safety net, due after the
+first delay and the timeout) and starts the first attempt in the background, at
+most `max_in_flight_per_service` per service. A first attempt that succeeds, or is
+refused for good, is settled in `callback_deliveries` and its copy is skipped; one
+that fails transiently (or a crash) leaves the copy to retry. So a hanging or dead
+receiver delays nobody else's callbacks, and nothing is lost.
+
+Retries: timeouts, connection errors, 408, 429 and 5xx go to the retry tiers with
+growing delays until `max_age_seconds` after the event; other answers end it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import msgspec
+
+from schemas import codecs
+from schemas.events import StatusEvent
+from schemas.topics import CALLBACK_RETRY_TIERS
+from worker import logs, metrics
+from worker.consumers.runner import DUE_HEADER, BatchResult, DeadLetter, due_header
+from worker.errors import PermanentError, RetryableError
+from worker.services.ports import OutRecord, Record
+from worker.services.retry import call_with_retry, next_retry
+from worker.settings import CallbackSettings, KafkaSettings
+
+log = logs.get("postino.callbacks")
+
+SIGNATURE_HEADER = "Postino-Signature"
+ATTEMPT_HEADER = "postino-attempt"
+
+
+def signature(secret: str, body: bytes, timestamp: int) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Receiver:
+    url: str
+    secret: str
+
+
+class CallbackStore(Protocol):
+    async def receivers(self, service_ids: Sequence[str]) -> dict[str, Receiver]: ...
+
+    async def settled(self, keys: Sequence[str]) -> set[str]: ...
+
+    async def settle(self, key: str, outcome: str) -> None: ...
+
+
+class WebhookSender(Protocol):
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> None: ...
+
+
+@dataclass(slots=True)
+class CallbackDeps:
+    store: CallbackStore
+    sender: WebhookSender
+    kafka: KafkaSettings
+    settings: CallbackSettings
+    clock: Callable[[], datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    record: Record
+    event: StatusEvent
+    attempt: int
+    receiver: Receiver
+
+    @property
+    def key(self) -> str:
+        return event_key(self.event.sender_service_id, self.record.value or b"")
+
+
+def event_key(service_id: str, body: bytes) -> str:
+    return f"{service_id}:{hashlib.sha256(body).hexdigest()[:32]}"
+
+
+def _attempt_of(record: Record) -> int:
+    raw = record.header(ATTEMPT_HEADER)
+    return int(raw) if raw and raw.isdigit() else 0
+
+
+async def _post(job: _Job, deps: CallbackDeps) -> None:
+    body = job.record.value or b""
+    stamp = int(deps.clock().timestamp())
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: signature(job.receiver.secret, body, stamp),
+    }
+    sender, url = deps.sender, job.receiver.url
+    await call_with_retry(lambda: sender.post(url, body, headers), 2)
+
+
+def _retry(
+    job: _Job, attempts_made: int, deps: CallbackDeps, min_delay: float = 0
+) -> OutRecord | None:
+    """The retry-tier copy for attempt `attempts_made + 1`, or None past `max_age_seconds`."""
+    deadline = job.event.at + timedelta(seconds=deps.settings.max_age_seconds)
+    now = deps.clock()
+    retry = next_retry(
+        attempts_made, now, deadline, deps.settings.retry_delays, CALLBACK_RETRY_TIERS
+    )
+    if retry is None:
+        return None
+    due_at = max(retry.due_at, now + timedelta(seconds=min_delay))
+    headers = (
+        *((k, v) for k, v in job.record.headers if k not in (ATTEMPT_HEADER, DUE_HEADER)),
+        (ATTEMPT_HEADER, str(attempts_made).encode()),
+        due_header(due_at.timestamp()),
+    )
+    return OutRecord(deps.kafka.topic(retry.tier), job.record.value or b"", job.record.key, headers)
+
+
+async def _send(job: _Job, deps: CallbackDeps) -> str:
+    """One attempt: "delivered", "refused" (settled either way) or "failed" (retry)."""
+    context = {"message_id": job.event.message_id, "service_id": job.event.sender_service_id}
+    try:
+        await _post(job, deps)
+    except PermanentError as exc:
+        log.warning("callback_refused", error=str(exc)[:200], **context)
+        outcome = "refused"
+    except Exception as exc:
+        if not isinstance(exc, RetryableError):
+            log.error("callback_send_crashed", error=type(exc).__name__, **context)
+        log.info("callback_failed", attempt=job.attempt + 1, error=str(exc)[:200], **context)
+        metrics.CALLBACKS.labels(outcome="failed").inc()
+        return "failed"
+    else:
+        outcome = "delivered"
+        log.debug("callback_delivered", attempt=job.attempt + 1, **context)
+    metrics.CALLBACKS.labels(outcome=outcome).inc()
+    await deps.store.settle(job.key, outcome)
+    return outcome
+
+
+class FirstAttempts:
+    """Background first attempts, bounded per service; `stop()` cancels what is left
+    (each has its retry-tier copy, so nothing is lost)."""
+
+    def __init__(self, deps: CallbackDeps) -> None:
+        self._deps = deps
+        self._per_service: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._gate = asyncio.Semaphore(deps.settings.max_in_flight)
+
+    def launch(self, job: _Job) -> bool:
+        service_id = job.event.sender_service_id
+        if self._per_service.get(service_id, 0) >= self._deps.settings.max_in_flight_per_service:
+            metrics.CALLBACKS.labels(outcome="deferred").inc()
+            return False
+        self._per_service[service_id] = self._per_service.get(service_id, 0) + 1
+        task = asyncio.create_task(self._run(job))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
+
+    async def _run(self, job: _Job) -> None:
+        try:
+            async with self._gate:
+                await _send(job, self._deps)
+        except Exception as exc:  # settle failed (database): the copy will retry
+            log.warning("callback_settle_failed", error=type(exc).__name__)
+        finally:
+            self._per_service[job.event.sender_service_id] -= 1
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _decode(records: Sequence[Record]) -> tuple[list[tuple[Record, StatusEvent]], list[DeadLetter]]:
+    good: list[tuple[Record, StatusEvent]] = []
+    dead: list[DeadLetter] = []
+    for record in records:
+        try:
+            good.append((record, codecs.STATUS.decode(record.value or b"")))
+        except msgspec.DecodeError as exc:
+            dead.append(DeadLetter(record, "invalid_status_event", str(exc)[:300]))
+    return good, dead
+
+
+async def _jobs(
+    records: Sequence[Record], deps: CallbackDeps
+) -> tuple[list[_Job], list[DeadLetter]]:
+    decoded, dead = _decode(records)
+    if not decoded:
+        return [], dead
+    receivers = await deps.store.receivers(sorted({e.sender_service_id for _, e in decoded}))
+    jobs = [
+        _Job(record, event, _attempt_of(record), receivers[event.sender_service_id])
+        for record, event in decoded
+        if event.sender_service_id in receivers
+    ]
+    return jobs, dead
+
+
+async def first_attempts_batch(
+    records: Sequence[Record], deps: CallbackDeps, attempts: FirstAttempts
+) -> BatchResult:
+    """`messages.status`: a retry-tier copy of each event, and a background first attempt."""
+    jobs, dead = await _jobs(records, deps)
+    # The copy is due only after the first attempt has surely ended (its timeout).
+    grace = deps.settings.timeout_seconds * 2 + 1
+    out = [r for r in (_retry(job, 1, deps, min_delay=grace) for job in jobs) if r is not None]
+    for job in jobs:
+        attempts.launch(job)
+    return BatchResult(out=out, dead=dead)
+
+
+async def retry_batch(records: Sequence[Record], deps: CallbackDeps) -> BatchResult:
+    """The retry tiers: skip what is settled, send the rest concurrently, schedule again."""
+    jobs, dead = await _jobs(records, deps)
+    settled = await deps.store.settled(sorted({job.key for job in jobs}))
+    pending = [job for job in jobs if job.key not in settled]
+    gate = asyncio.Semaphore(deps.settings.max_in_flight)
+
+    async def bounded(job: _Job) -> OutRecord | None:
+        async with gate:
+            if await _send(job, deps) != "failed":
+                return None
+        retry = _retry(job, job.attempt + 1, deps)
+        if retry is None:
+            metrics.CALLBACKS.labels(outcome="given_up").inc()
+            log.warning("callback_given_up", message_id=job.event.message_id)
+        return retry
+
+    retries = await asyncio.gather(*(bounded(job) for job in pending))
+    return BatchResult(out=[r for r in retries if r is not None], dead=dead)

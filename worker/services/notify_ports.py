@@ -1,0 +1,114 @@
+"""What notify works on and needs: rows, the batch context, outcomes, and its ports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from schemas.enums import NotificationKind, NotificationStatus
+from schemas.events import NotificationRequest
+from schemas.topics import Topic
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRow:
+    """The stored state of one notification (what events are built from)."""
+
+    id: str
+    message_id: str
+    fiscal_code: str
+    sender_service_id: str
+    channel: str
+    kind: NotificationKind
+    status: NotificationStatus
+    attempts: int
+    deadline: datetime
+    updated_at: datetime
+    status_seq: int | None = None
+    due_at: datetime | None = None
+    claimed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    email: str | None
+    email_validated: bool
+    languages: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageInfo:
+    subject: str
+    markdown: str
+    #: The message's own `require_secure_channels`; None: the service's setting.
+    require_secure_channels: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class SenderInfo:
+    organization_name: str
+    require_secure_channels: bool
+
+
+@dataclass(slots=True)
+class NotifyContext:
+    recipients: dict[str, Recipient] = field(default_factory=dict)
+    messages: dict[str, MessageInfo] = field(default_factory=dict)
+    senders: dict[str, SenderInfo] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    request: NotificationRequest
+    status: NotificationStatus
+    attempts: int
+    error: str | None = None
+    due_at: datetime | None = None
+    tier: Topic | None = None
+
+
+class NotifyStore(Protocol):
+    async def load_rows(self, ids: Sequence[str]) -> dict[str, NotificationRow]: ...
+
+    async def load_context(self, requests: Sequence[NotificationRequest]) -> NotifyContext:
+        """Profiles, messages and services of the requests, one round trip each."""
+        ...
+
+    async def claim(self, requests: Sequence[NotificationRequest], now: datetime) -> set[str]:
+        """Claim (insert or mark) every unclaimed, open row whose attempts match the
+        request's; commit; return the ids claimed."""
+        ...
+
+    async def record_outcomes(
+        self, outcomes: Sequence[Outcome]
+    ) -> list[tuple[NotificationRow, bool]]:
+        """Write each outcome (never over a final row) and release its claim; a status
+        change bumps `messages.status_seq` in the same transaction. Returns, in order,
+        the stored row and whether it got a new status event."""
+        ...
+
+
+class PushGateway(Protocol):
+    async def send(self, push: Push) -> None: ...
+
+
+class Mailer(Protocol):
+    async def send(self, to: str, subject: str, body: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    fiscal_code: str
+    message_id: str
+    notification_id: str
+    kind: str
+    title: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class Channels:
+    push: PushGateway | None
+    mailer: Mailer | None
