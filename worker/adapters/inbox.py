@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
+import msgspec
+
 from worker.adapters.postgres import Pool
+from worker.adapters.services_repo import service_from_row
+from worker.services.directory import Service
 from worker.services.model import (
     DeliveryContext,
     InboxRow,
     Profile,
-    ServiceInfo,
     ServicePreference,
     StoredMessage,
 )
@@ -19,30 +23,56 @@ SELECT fiscal_code, inbox_enabled, push_enabled, email, email_validated, email_e
        preferences_mode, blocked_channels, reminder_consent, preferred_languages
 FROM profiles WHERE fiscal_code = ANY($1::text[])
 """
-_SERVICES = """
-SELECT id, name, organization_name, organization_fiscal_code, state, published,
-       require_secure_channels
-FROM services WHERE id = ANY($1::text[])
-"""
+# The service columns are the directory's `Service` fields, so both stay in step.
+_SERVICES = (
+    f"SELECT {', '.join(f.name for f in dataclasses.fields(Service))}"
+    " FROM services WHERE id = ANY($1::text[])"
+)
 _PREFERENCES = """
 SELECT fiscal_code, service_id, is_inbox_enabled, is_push_enabled, is_email_enabled,
        can_access_message_read_status
 FROM service_preferences WHERE fiscal_code = ANY($1::text[]) AND service_id = ANY($2::text[])
 """
-_INSERT = """
-INSERT INTO messages (id, fiscal_code, sender_service_id, created_at, time_to_live,
-                      feature_level_type, content, status, rejection_reason, failure_reason,
-                      rpt_id, due_date)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int[],
-                     $6::text[], $7::jsonb[], $8::text[], $9::text[], $10::text[],
-                     $11::text[], $12::timestamptz[])
-ON CONFLICT (id) DO NOTHING
+_STORED_COLUMNS = (
+    "id, fiscal_code, sender_service_id, status, rejection_reason, failure_reason,"
+    " created_at, time_to_live, processed_at, rpt_id, paid_at, paid_seq"
+)
+# One statement: insert the batch, paying on arrival the rows whose rpt_id already has
+# a kept payment (the seq after the status event's: 2), and return every id's stored
+# row. The last SELECT reads the snapshot from before the INSERT: rows that existed
+# (a redone batch) come from it, new rows from `ins`, never both.
+_SAVE = f"""
+WITH v AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int[],
+                         $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+                         $11::text[], $12::timestamptz[])
+        AS v(id, fiscal_code, sender_service_id, created_at, time_to_live,
+             feature_level_type, content, status, rejection_reason, failure_reason,
+             rpt_id, due_date)
+), paid AS (
+    SELECT rpt_id, COALESCE(min(paid_at), min(received_at)) AS paid_at
+    FROM payments WHERE rpt_id IN (SELECT rpt_id FROM v WHERE rpt_id IS NOT NULL)
+    GROUP BY rpt_id
+), ins AS (
+    INSERT INTO messages (id, fiscal_code, sender_service_id, created_at, time_to_live,
+                          feature_level_type, content, status, rejection_reason,
+                          failure_reason, rpt_id, due_date, paid_at, status_seq, paid_seq)
+    SELECT v.id, v.fiscal_code, v.sender_service_id, v.created_at, v.time_to_live,
+           v.feature_level_type, v.content::jsonb, v.status, v.rejection_reason,
+           v.failure_reason, v.rpt_id, v.due_date, paid.paid_at,
+           CASE WHEN paid.paid_at IS NULL THEN 1 ELSE 2 END,
+           CASE WHEN paid.paid_at IS NULL THEN NULL ELSE 2 END
+    FROM v LEFT JOIN paid ON paid.rpt_id = v.rpt_id
+    ON CONFLICT (id) DO NOTHING
+    RETURNING {_STORED_COLUMNS}
+)
+SELECT {_STORED_COLUMNS} FROM ins
+UNION ALL
+SELECT {_STORED_COLUMNS} FROM messages WHERE id = ANY($1::text[])
 """
-_STORED = """
-SELECT id, fiscal_code, sender_service_id, status, rejection_reason, failure_reason,
-       status_seq, processed_at
-FROM messages WHERE id = ANY($1::text[])
-"""
+_STORED = f"SELECT {_STORED_COLUMNS} FROM messages WHERE id = ANY($1::text[])"
+
+_json = msgspec.json.Encoder()
 
 
 class PostgresInbox:
@@ -62,7 +92,7 @@ class PostgresInbox:
             fields["preferred_languages"] = tuple(fields["preferred_languages"] or ())
             ctx.profiles[r["fiscal_code"]] = Profile(**fields)
         for r in services:
-            ctx.services[r["id"]] = ServiceInfo(**dict(r))
+            ctx.services[r["id"]] = service_from_row(dict(r))
         for r in prefs:
             values = dict(r)
             key = (values.pop("fiscal_code"), values.pop("service_id"))
@@ -70,21 +100,29 @@ class PostgresInbox:
         return ctx
 
     async def save_messages(self, rows: Sequence[InboxRow]) -> list[StoredMessage]:
+        if not rows:
+            return []
+        ids = [r.id for r in rows]
         columns = (
-            [r.id for r in rows],
+            ids,
             [r.fiscal_code for r in rows],
             [r.sender_service_id for r in rows],
             [r.created_at for r in rows],
             [r.time_to_live for r in rows],
             [r.feature_level_type for r in rows],
-            [r.content for r in rows],
+            [_json.encode(r.content).decode() for r in rows],
             [r.status.value for r in rows],
             [r.rejection_reason.value if r.rejection_reason else None for r in rows],
             [r.failure_reason.value if r.failure_reason else None for r in rows],
             [r.rpt_id for r in rows],
             [r.due_date for r in rows],
         )
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(_INSERT, *columns)
-            stored = await conn.fetch(_STORED, [r.id for r in rows])
-        return [StoredMessage(**dict(s)) for s in stored]
+        async with self._pool.acquire() as conn:
+            stored = [StoredMessage(**dict(s)) for s in await conn.fetch(_SAVE, *columns)]
+            if len(stored) < len(set(ids)):
+                # Another writer inserted one of these ids while we ran (not in our
+                # snapshot, not inserted by us): read them now that it has committed.
+                seen = {s.id for s in stored}
+                missing = [i for i in ids if i not in seen]
+                stored += [StoredMessage(**dict(s)) for s in await conn.fetch(_STORED, missing)]
+        return stored

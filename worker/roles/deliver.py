@@ -10,16 +10,15 @@ from worker.adapters.inbox import PostgresInbox
 from worker.bootstrap import Runtime
 from worker.consumers.runner import BatchResult, ConsumerRunner
 from worker.roles.common import make_runner, run_until_stopped
-from worker.services.deliver import deliver_batch
+from worker.services.deliver import DeliverDeps, deliver_batch
 from worker.services.ports import Record
 
 
 def build(runtime: Runtime) -> ConsumerRunner:
-    store = PostgresInbox(runtime.pool)
-    kafka_settings = runtime.settings.kafka
+    deps = DeliverDeps(PostgresInbox(runtime.pool), runtime.settings.kafka, runtime.signer)
 
     async def handle(records: Sequence[Record]) -> BatchResult:
-        return await deliver_batch(records, store, kafka_settings)
+        return await deliver_batch(records, deps)
 
     return make_runner(runtime, "deliver", [Topic.SUBMITTED], handle)
 

@@ -13,7 +13,7 @@ from schemas.messages import NewMessage, SubmittedMessage
 from schemas.topics import Topic
 from worker.ids import IdSigner
 from worker.services.directory import Service
-from worker.services.ports import OutRecord, Publisher
+from worker.services.ports import INGRESS_ORIGIN, OutRecord, Publisher
 from worker.settings import KafkaSettings
 
 
@@ -47,7 +47,10 @@ async def publish_message(
     )
     await publisher.publish(
         OutRecord(
-            kafka.topic(Topic.SUBMITTED), codecs.SUBMITTED.encode(record), fiscal_code.encode()
+            kafka.topic(Topic.SUBMITTED),
+            codecs.SUBMITTED.encode(record),
+            fiscal_code.encode(),
+            (INGRESS_ORIGIN,),
         )
     )
     return new_id

@@ -1,10 +1,41 @@
-"""The delivery decision of IO-RULES section 2, as a pure function."""
+"""The delivery decision of IO-RULES section 2, as pure functions.
+
+`decide` answers, for one message, what happens to it and on which channels the
+citizen is notified; it reads only its arguments. Order of the checks:
+
+1. the sender service: unknown -> `FAILED / SERVICE_NOT_FOUND`, deleted ->
+   `FAILED / SERVICE_DELETED`. Only records the ingress accepted get here without a
+   service (the ingress already answered 201, so the message cannot be refused: it
+   failed); upstream records of an unknown or deleted service go to the DLQ before.
+2. no profile -> `REJECTED / USER_NOT_FOUND`;
+3. inbox disabled -> `REJECTED / SERVICE_NOT_ALLOWED`;
+4. the per-service preference, by `preferences_mode` (LEGACY: blocked channels;
+   AUTO: allowed unless a preference disables the inbox; MANUAL: blocked unless a
+   preference enables it; an opt-out is a preference that disables the inbox) ->
+   `REJECTED / SERVICE_NOT_ALLOWED`;
+5. otherwise `PROCESSED`, with the notification channels of 2.5.
+
+Payment notices (IO-RULES 1.1 and 3): `payment_data.payee.fiscal_code` defaults to the
+sender's organisation fiscal code, filled into the stored content; the message's
+`rpt_id` is that payee fiscal code followed by the notice number.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas.enums import MessageStatus, RejectionReason
+import msgspec
+
+from schemas.enums import (
+    BlockedChannel,
+    Channel,
+    FailureReason,
+    MessageStatus,
+    PreferencesMode,
+    RejectionReason,
+)
+from schemas.messages import MessageContent, Payee
+from worker.services.directory import Service
 from worker.services.model import Profile, ServicePreference
 
 
@@ -12,28 +43,94 @@ from worker.services.model import Profile, ServicePreference
 class Decision:
     status: MessageStatus
     rejection_reason: RejectionReason | None = None
-
-
-PROCESSED = Decision(MessageStatus.PROCESSED)
+    failure_reason: FailureReason | None = None
+    #: Where to notify the citizen (PROCESSED only), in a stable order.
+    channels: tuple[Channel, ...] = ()
 
 
 def decide(
-    profile: Profile | None, service_id: str, preference: ServicePreference | None
+    profile: Profile | None,
+    service: Service | None,
+    preference: ServicePreference | None,
+    *,
+    require_secure_channels: bool | None = None,
 ) -> Decision:
-    """Inbox or rejection for one message (IO-RULES 2.1-2.4)."""
+    """The outcome of one message. `require_secure_channels` is the message's own
+    `content.require_secure_channels` (None: the service's setting applies)."""
+    if service is None:
+        return Decision(MessageStatus.FAILED, failure_reason=FailureReason.SERVICE_NOT_FOUND)
+    if not service.can_send:
+        return Decision(MessageStatus.FAILED, failure_reason=FailureReason.SERVICE_DELETED)
     if profile is None:
         return Decision(MessageStatus.REJECTED, RejectionReason.USER_NOT_FOUND)
-    if not profile.inbox_enabled:
+    if not profile.inbox_enabled or not inbox_allowed(profile, service.id, preference):
         return Decision(MessageStatus.REJECTED, RejectionReason.SERVICE_NOT_ALLOWED)
-    if not inbox_allowed(profile, service_id, preference):
-        return Decision(MessageStatus.REJECTED, RejectionReason.SERVICE_NOT_ALLOWED)
-    return PROCESSED
+    secure = (
+        service.require_secure_channels
+        if require_secure_channels is None
+        else (require_secure_channels)
+    )
+    channels = notification_channels(profile, service.id, preference, secure=secure)
+    return Decision(MessageStatus.PROCESSED, channels=channels)
 
 
 def inbox_allowed(profile: Profile, service_id: str, preference: ServicePreference | None) -> bool:
+    """IO-RULES 2.3: may `service_id` write to this citizen's inbox?"""
     mode = profile.preferences_mode
-    if mode == "LEGACY":
-        return "INBOX" not in profile.blocked_channels.get(service_id, [])
-    if mode == "MANUAL":
+    if mode == PreferencesMode.LEGACY:
+        return not _blocked(profile, service_id, BlockedChannel.INBOX)
+    if mode == PreferencesMode.MANUAL:
         return preference is not None and preference.is_inbox_enabled
     return preference is None or preference.is_inbox_enabled
+
+
+def notification_channels(
+    profile: Profile, service_id: str, preference: ServicePreference | None, *, secure: bool
+) -> tuple[Channel, ...]:
+    """IO-RULES 2.5, for a message already allowed in the inbox."""
+    channels: list[Channel] = []
+    if profile.push_enabled and _channel_allowed(profile, service_id, preference, Channel.PUSH):
+        channels.append(Channel.PUSH)
+    email_usable = bool(profile.email) and profile.email_validated and profile.email_enabled
+    if (
+        email_usable
+        and not secure
+        and _channel_allowed(profile, service_id, preference, Channel.EMAIL)
+    ):
+        channels.append(Channel.EMAIL)
+    return tuple(channels)
+
+
+def _channel_allowed(
+    profile: Profile, service_id: str, preference: ServicePreference | None, channel: Channel
+) -> bool:
+    if profile.preferences_mode == PreferencesMode.LEGACY:
+        return not _blocked(profile, service_id, BlockedChannel(channel.value))
+    if preference is None:  # AUTO without a preference: the defaults (everything on)
+        return True
+    if channel is Channel.PUSH:
+        return preference.is_push_enabled
+    return preference.is_email_enabled
+
+
+def _blocked(profile: Profile, service_id: str, channel: BlockedChannel) -> bool:
+    return channel.value in profile.blocked_channels.get(service_id, ())
+
+
+def with_default_payee(content: MessageContent, service: Service | None) -> MessageContent:
+    """The content with `payment_data.payee` filled from the sender's organisation."""
+    payment = content.payment_data
+    if payment is None or payment.payee is not None or service is None:
+        return content
+    payee = Payee(fiscal_code=service.organization_fiscal_code)
+    return msgspec.structs.replace(
+        content, payment_data=msgspec.structs.replace(payment, payee=payee)
+    )
+
+
+def rpt_id(content: MessageContent) -> str | None:
+    """Payee organisation fiscal code (11) + notice number (18), when both are known."""
+    payment = content.payment_data
+    if payment is None or payment.payee is None:
+        return None
+    return payment.payee.fiscal_code + payment.notice_number

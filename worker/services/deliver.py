@@ -1,85 +1,94 @@
 """deliver: `messages.submitted` records -> inbox rows, status events, notification requests.
 
-Guarantees: the whole batch is decided with one context load and written with one
-multi-row insert; every row has the message id as key, so a redone batch writes
-nothing new and re-emits the same events (built from the stored rows, not from the
-decision), which is harmless for consumers that dedupe on (message id, seq).
+Guarantees, per poll batch:
+- one context load (profiles, services, preferences) and one multi-row write, which
+  also pays on arrival the messages whose payment notice was already paid;
+- every row is keyed by the message id (ON CONFLICT DO NOTHING), so a redone batch
+  writes nothing new; the follow-up records are built from the stored rows, so it
+  re-emits identical records, which consumers dedupe on (message id, seq) and on the
+  notification id:
+  - `MessageStatusChanged` (seq 1: a message row is born with its final status);
+  - `MessagePaid` (its stored `paid_seq`) when the message is paid;
+  - one `NotificationRequest` per channel of a PROCESSED message (key fiscal code,
+    deadline `created_at + time_to_live`; the notify role writes `notifications`);
+- a record that cannot be decoded, or an upstream record that fails the ingress's
+  rules, goes to `messages.submitted.dlq` (see `delivery_rules`); ingress records
+  whose service vanished are stored `FAILED` (see `decide`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-
-import msgspec
+from datetime import timedelta
 
 from schemas import codecs
-from schemas.enums import FailureReason, MessageStatus, RejectionReason
-from schemas.events import MessageStatusChanged
-from schemas.messages import SubmittedMessage
+from schemas.enums import Channel, FailureReason, MessageStatus, NotificationKind, RejectionReason
+from schemas.events import MessagePaid, MessageStatusChanged, NotificationRequest
 from schemas.topics import Topic
 from worker import ids, logs
 from worker.consumers.runner import BatchResult, DeadLetter
-from worker.services.decide import decide
-from worker.services.model import InboxRow, StoredMessage
+from worker.services import delivery_rules
+from worker.services.decide import decide, rpt_id, with_default_payee
+from worker.services.delivery_rules import Submitted
+from worker.services.model import DeliveryContext, InboxRow, StoredMessage
 from worker.services.ports import DeliverStore, OutRecord, Record
 from worker.settings import KafkaSettings
 
 log = logs.get("postino.deliver")
 
+#: The seq of the status event of a new message row (its status never changes after).
+FIRST_SEQ = 1
+
 
 @dataclass(frozen=True, slots=True)
-class _Decoded:
-    record: Record
-    message: SubmittedMessage
-    id: str
+class DeliverDeps:
+    store: DeliverStore
+    kafka: KafkaSettings
+    signer: ids.IdSigner
 
 
-def _decode(records: Sequence[Record]) -> tuple[list[_Decoded], list[DeadLetter]]:
-    good: list[_Decoded] = []
-    dead: list[DeadLetter] = []
-    for record in records:
-        if record.value is None:
-            dead.append(DeadLetter(record, "empty_record", "record has no value"))
-            continue
-        try:
-            message = codecs.SUBMITTED.decode(record.value)
-        except msgspec.ValidationError as exc:
-            dead.append(DeadLetter(record, "invalid_message", str(exc)))
-            continue
-        except msgspec.DecodeError as exc:
-            dead.append(DeadLetter(record, "not_json", str(exc)))
-            continue
-        message_id = message.id or ids.record_id(
-            record.topic, record.partition, record.offset, record.timestamp_ms
-        )
-        good.append(_Decoded(record, message, message_id))
-    return good, dead
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    item: Submitted
+    row: InboxRow
+    channels: tuple[Channel, ...]
 
 
-def _row(item: _Decoded, status: MessageStatus, reason: RejectionReason | None) -> InboxRow:
+def plan(item: Submitted, context: DeliveryContext) -> _Planned:
+    """The row to store for one record, with the channels to notify if it is processed."""
     msg = item.message
-    created = msg.created_at or datetime.fromtimestamp(item.record.timestamp_ms / 1000, UTC)
-    return InboxRow(
+    fc, sid = msg.fiscal_code, msg.sender_service_id
+    service = context.services.get(sid)
+    decision = decide(
+        context.profiles.get(fc),
+        service,
+        context.preferences.get((fc, sid)),
+        require_secure_channels=msg.content.require_secure_channels,
+    )
+    content = with_default_payee(msg.content, service)
+    row = InboxRow(
         id=item.id,
-        fiscal_code=msg.fiscal_code,
-        sender_service_id=msg.sender_service_id,
-        created_at=created,
+        fiscal_code=fc,
+        sender_service_id=sid,
+        created_at=item.created_at,
         time_to_live=msg.time_to_live,
         feature_level_type=msg.feature_level_type.value,
-        content=msgspec.to_builtins(msg.content),
-        status=status,
-        rejection_reason=reason,
-        due_date=msg.content.due_date,
+        content=content,
+        status=decision.status,
+        rejection_reason=decision.rejection_reason,
+        failure_reason=decision.failure_reason,
+        rpt_id=rpt_id(content),
+        due_date=content.due_date,
     )
+    return _Planned(item, row, decision.channels)
 
 
 def status_event(row: StoredMessage) -> MessageStatusChanged:
     return MessageStatusChanged(
         message_id=row.id,
         sender_service_id=row.sender_service_id,
-        seq=row.status_seq,
+        seq=FIRST_SEQ,
         at=row.processed_at,
         status=MessageStatus(row.status),
         rejection_reason=RejectionReason(row.rejection_reason) if row.rejection_reason else None,
@@ -87,26 +96,91 @@ def status_event(row: StoredMessage) -> MessageStatusChanged:
     )
 
 
-async def deliver_batch(
-    records: Sequence[Record], store: DeliverStore, kafka: KafkaSettings
-) -> BatchResult:
-    decoded, dead = _decode(records)
-    if not decoded:
-        return BatchResult(dead=dead)
-    context = await store.load_context(
-        sorted({d.message.fiscal_code for d in decoded}),
-        sorted({d.message.sender_service_id for d in decoded}),
+def paid_event(row: StoredMessage) -> MessagePaid | None:
+    if row.paid_seq is None or row.rpt_id is None:
+        return None
+    return MessagePaid(
+        message_id=row.id,
+        sender_service_id=row.sender_service_id,
+        seq=row.paid_seq,
+        at=row.paid_at or row.processed_at,
+        rpt_id=row.rpt_id,
+        paid_at=row.paid_at,
     )
-    rows = []
-    for item in decoded:
-        fc, sid = item.message.fiscal_code, item.message.sender_service_id
-        decision = decide(context.profiles.get(fc), sid, context.preferences.get((fc, sid)))
-        rows.append(_row(item, decision.status, decision.rejection_reason))
-    stored = await store.save_messages(rows)
-    status_topic = kafka.topic(Topic.STATUS)
-    out = [
-        OutRecord(status_topic, codecs.STATUS.encode(status_event(s)), s.id.encode())
-        for s in stored
+
+
+def notification_requests(
+    row: StoredMessage, channels: Sequence[Channel]
+) -> list[NotificationRequest]:
+    if row.status != MessageStatus.PROCESSED:
+        return []
+    deadline = row.created_at + timedelta(seconds=row.time_to_live)
+    kind = NotificationKind.MESSAGE
+    return [
+        NotificationRequest(
+            notification_id=ids.notification_id(row.id, channel.value, kind.value),
+            message_id=row.id,
+            fiscal_code=row.fiscal_code,
+            sender_service_id=row.sender_service_id,
+            channel=channel,
+            deadline=deadline,
+            kind=kind,
+        )
+        for channel in channels
     ]
-    log.debug("batch_delivered", size=len(rows), dead=len(dead))
+
+
+def follow_ups(
+    row: StoredMessage, channels: Sequence[Channel], kafka: KafkaSettings
+) -> list[OutRecord]:
+    """Status event, paid event and notification requests of one stored message."""
+    key = row.id.encode()
+    out = [OutRecord(kafka.topic(Topic.STATUS), codecs.STATUS.encode(status_event(row)), key)]
+    paid = paid_event(row)
+    if paid is not None:
+        out.append(OutRecord(kafka.topic(Topic.STATUS), codecs.STATUS.encode(paid), key))
+    notifications = kafka.topic(Topic.NOTIFICATIONS)
+    fc_key = row.fiscal_code.encode()
+    out += [
+        OutRecord(notifications, codecs.NOTIFICATION.encode(request), fc_key)
+        for request in notification_requests(row, channels)
+    ]
+    return out
+
+
+def _same_message(planned: _Planned, stored: StoredMessage) -> bool:
+    row = planned.row
+    return (stored.sender_service_id, stored.fiscal_code) == (
+        row.sender_service_id,
+        row.fiscal_code,
+    )
+
+
+async def deliver_batch(records: Sequence[Record], deps: DeliverDeps) -> BatchResult:
+    """Handle one poll batch of `messages.submitted` (see the module's guarantees)."""
+    items, dead = delivery_rules.decode(records, deps.signer)
+    if not items:
+        return BatchResult(dead=dead)
+    context = await deps.store.load_context(
+        sorted({i.message.fiscal_code for i in items}),
+        sorted({i.message.sender_service_id for i in items}),
+    )
+    planned: list[_Planned] = []
+    for item in items:
+        refusal = delivery_rules.upstream_refusal(item, context.services)
+        if refusal is None:
+            planned.append(plan(item, context))
+        else:
+            dead.append(refusal)
+    if not planned:
+        return BatchResult(dead=dead)
+    stored = {s.id: s for s in await deps.store.save_messages([p.row for p in planned])}
+    out: list[OutRecord] = []
+    for p in planned:
+        row = stored[p.row.id]
+        if _same_message(p, row):
+            out += follow_ups(row, p.channels, deps.kafka)
+        else:  # an upstream id already taken by another message: never overwrite it
+            dead.append(DeadLetter(p.item.record, "duplicate_id", "id used by another message"))
+    log.debug("batch_delivered", size=len(planned), out=len(out), dead=len(dead))
     return BatchResult(out=out, dead=dead)

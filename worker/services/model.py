@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from schemas.enums import FailureReason, MessageStatus, RejectionReason
+from schemas.messages import MessageContent
+from worker.services.directory import Service
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,23 +32,10 @@ class ServicePreference:
     can_access_message_read_status: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class ServiceInfo:
-    """What delivery needs to know of a sender service."""
-
-    id: str
-    name: str
-    organization_name: str
-    organization_fiscal_code: str
-    state: str
-    published: bool
-    require_secure_channels: bool = False
-
-
 @dataclass(slots=True)
 class DeliveryContext:
     profiles: dict[str, Profile] = field(default_factory=dict)
-    services: dict[str, ServiceInfo] = field(default_factory=dict)
+    services: dict[str, Service] = field(default_factory=dict)
     #: (fiscal_code, service_id) -> preference
     preferences: dict[tuple[str, str], ServicePreference] = field(default_factory=dict)
 
@@ -60,7 +48,7 @@ class InboxRow:
     created_at: datetime
     time_to_live: int
     feature_level_type: str
-    content: dict[str, Any]
+    content: MessageContent
     status: MessageStatus
     rejection_reason: RejectionReason | None = None
     failure_reason: FailureReason | None = None
@@ -78,5 +66,10 @@ class StoredMessage:
     status: str
     rejection_reason: str | None
     failure_reason: str | None
-    status_seq: int
+    created_at: datetime
+    time_to_live: int
     processed_at: datetime
+    rpt_id: str | None = None
+    paid_at: datetime | None = None
+    #: Set when the message was paid (on arrival or later): the seq of its MessagePaid.
+    paid_seq: int | None = None

@@ -8,7 +8,11 @@ from typing import Protocol
 from worker.adapters.kafka import OutRecord, Record
 from worker.services.model import DeliveryContext, InboxRow, StoredMessage
 
-__all__ = ["DeliverStore", "OutRecord", "Publisher", "Record"]
+__all__ = ["INGRESS_ORIGIN", "DeliverStore", "OutRecord", "Publisher", "Record"]
+
+#: Header the ingress puts on every `messages.submitted` record it accepted (see
+#: `worker.services.delivery_rules`: upstream records lack it and get the full rules).
+INGRESS_ORIGIN: tuple[str, bytes] = ("postino-origin", b"ingress")
 
 
 class Publisher(Protocol):
@@ -25,5 +29,7 @@ class DeliverStore(Protocol):
         ...
 
     async def save_messages(self, rows: Sequence[InboxRow]) -> list[StoredMessage]:
-        """Insert (ON CONFLICT DO NOTHING) and return the stored state of every id."""
+        """Insert every row (ON CONFLICT DO NOTHING) in one statement, paying on
+        arrival the rows whose `rpt_id` already has a kept payment (`paid_at`, and
+        `status_seq` and `paid_seq` = 2), and return the stored state of every id."""
         ...

@@ -1,0 +1,117 @@
+"""The `messages.submitted` record contract: decoding, origin, and the upstream rules.
+
+Two kinds of producers write `messages.submitted`:
+- the ingress, after every check of IO-RULES 1.1 and 1.2, with the header
+  `postino-origin: ingress` and an id it signed. A 201 was already given for these:
+  deliver never dead-letters them for a rule (a vanished service makes them FAILED);
+- upstream systems, producing straight to the topic. Their records get the same rules
+  as the ingress (1.1: the types and `check_content`; 1.2 steps 1-4:
+  `check_service`), without the IP and rate checks. A record that fails goes to
+  `messages.submitted.dlq` with an error code (`empty_record`, `not_json`,
+  `invalid_message`, `personal_data_in_subject`, `unknown_service`, the codes of
+  `check_service` such as `recipient_forbidden`, or `duplicate_id`) and the detail.
+
+The header alone does not make a record "ingress": its id must also verify as issued
+by the ingress for that service and citizen (`IdSigner.issued`), so an upstream
+producer cannot skip the rules by copying the header.
+
+An upstream record without `id` gets one derived from its topic, partition and
+offset (`worker.ids.record_id`); a record replayed from the DLQ keeps the id of its
+original position (the `postino-original-*` headers), so a replay is idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import msgspec
+
+from schemas import codecs
+from schemas.messages import SubmittedMessage
+from worker import ids
+from worker.consumers.runner import DeadLetter
+from worker.services.directory import Service
+from worker.services.gating import check_content, check_service
+from worker.services.ports import INGRESS_ORIGIN, Record
+
+ORIGIN_HEADER = INGRESS_ORIGIN[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """One decoded `messages.submitted` record, with its final id and creation time."""
+
+    record: Record
+    message: SubmittedMessage
+    id: str
+    created_at: datetime
+    from_ingress: bool
+
+
+def _position(record: Record) -> tuple[str, int, int, int]:
+    """(topic, partition, offset, timestamp) where the record was first produced."""
+    topic = record.header("postino-original-topic")
+    partition = record.header("postino-original-partition")
+    offset = record.header("postino-original-offset")
+    stamp = record.header("postino-original-timestamp")
+    if topic is not None and partition is not None and offset is not None and stamp is not None:
+        try:
+            return topic.decode(), int(partition), int(offset), int(stamp)
+        except ValueError:
+            pass
+    return record.topic, record.partition, record.offset, record.timestamp_ms
+
+
+def _submitted(record: Record, message: SubmittedMessage, signer: ids.IdSigner) -> Submitted:
+    topic, partition, offset, stamp = _position(record)
+    message_id = message.id or ids.record_id(topic, partition, offset, stamp)
+    from_ingress = (
+        record.header(ORIGIN_HEADER) == INGRESS_ORIGIN[1]
+        and message.id is not None
+        and signer.issued(message.id, message.sender_service_id, message.fiscal_code)
+    )
+    created = message.created_at or datetime.fromtimestamp(stamp / 1000, UTC)
+    return Submitted(record, message, message_id, created, from_ingress)
+
+
+def decode(
+    records: Sequence[Record], signer: ids.IdSigner
+) -> tuple[list[Submitted], list[DeadLetter]]:
+    """Decode a batch; an id seen twice in it is handled once (the first record)."""
+    good: dict[str, Submitted] = {}
+    dead: list[DeadLetter] = []
+    for record in records:
+        if record.value is None:
+            dead.append(DeadLetter(record, "empty_record", "record has no value"))
+            continue
+        try:
+            message = codecs.SUBMITTED.decode(record.value)
+        except msgspec.ValidationError as exc:
+            dead.append(DeadLetter(record, "invalid_message", str(exc)))
+            continue
+        except msgspec.DecodeError as exc:
+            dead.append(DeadLetter(record, "not_json", str(exc)))
+            continue
+        item = _submitted(record, message, signer)
+        good.setdefault(item.id, item)
+    return list(good.values()), dead
+
+
+def upstream_refusal(item: Submitted, services: Mapping[str, Service]) -> DeadLetter | None:
+    """The ingress's rules (1.1, 1.2 steps 1-4) for an upstream record; None: go on."""
+    if item.from_ingress:
+        return None
+    message = item.message
+    service = services.get(message.sender_service_id)
+    if service is None:
+        return DeadLetter(
+            item.record, "unknown_service", f"no service {message.sender_service_id!r}"
+        )
+    refusal = check_content(message.content) or check_service(
+        service, message.fiscal_code, message.feature_level_type, message.content
+    )
+    if refusal is None:
+        return None
+    return DeadLetter(item.record, refusal.code, refusal.detail)
