@@ -1,0 +1,72 @@
+"""Payment notices at delivery, over the real broker and PostgreSQL: the payee defaults
+to the sender's organisation, the rpt_id is stored, and a notice already paid is paid
+on arrival with its MessagePaid event after the status event."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from schemas import codecs
+from schemas.events import MessagePaid, MessageStatusChanged
+from schemas.messages import Payee, PaymentData
+from schemas.topics import Topic
+from tests.factories import create_profile
+from tests.integration.premium_helpers import read_topic
+from tests.integration.test_deliver_decisions import accepted, citizen, drain, service_entry
+from worker.bootstrap import Runtime
+
+ORG = "12345678901"
+NOTICE = "302000000000000001"
+PAID_AT = datetime(2024, 5, 2, 9, 30, tzinfo=UTC)
+
+
+async def test_the_payee_defaults_to_the_organisation_and_the_rpt_id_is_stored(
+    runtime: Runtime,
+) -> None:
+    service = await service_entry(runtime, payments=True, organization_fiscal_code=ORG)
+    await create_profile(runtime, citizen(1))
+    defaulted = await accepted(
+        runtime, service, citizen(1), payment_data=PaymentData(amount=1250, notice_number=NOTICE)
+    )
+    other = PaymentData(amount=1250, notice_number=NOTICE, payee=Payee(fiscal_code="98765432109"))
+    given = await accepted(runtime, service, citizen(1), payment_data=other)
+
+    await drain(runtime)
+
+    found = await runtime.pool.fetch("SELECT id, content, rpt_id, paid_at FROM messages")
+    stored = {r["id"]: r for r in found}
+    assert stored[defaulted]["content"]["payment_data"]["payee"] == {"fiscal_code": ORG}
+    assert stored[defaulted]["rpt_id"] == ORG + NOTICE
+    assert stored[given]["rpt_id"] == "98765432109" + NOTICE
+    assert {r["paid_at"] for r in found} == {None}
+
+
+async def test_a_notice_already_paid_is_paid_on_arrival(runtime: Runtime) -> None:
+    service = await service_entry(runtime, payments=True, organization_fiscal_code=ORG)
+    await create_profile(runtime, citizen(1))
+    await runtime.pool.execute(
+        "INSERT INTO payments (event_id, rpt_id, paid_at) VALUES ('ev-1', $1, $2)",
+        ORG + NOTICE,
+        PAID_AT,
+    )
+    message_id = await accepted(
+        runtime, service, citizen(1), payment_data=PaymentData(amount=1250, notice_number=NOTICE)
+    )
+
+    await drain(runtime)
+
+    row = await runtime.pool.fetchrow(
+        "SELECT status, paid_at, paid_seq, status_seq FROM messages WHERE id = $1", message_id
+    )
+    assert row is not None
+    assert (row["status"], row["paid_at"], row["paid_seq"], row["status_seq"]) == (
+        "PROCESSED",
+        PAID_AT,
+        2,
+        2,
+    )
+    events = [codecs.STATUS.decode(r.value or b"") for r in await read_topic(runtime, Topic.STATUS)]
+    assert [(type(e), e.seq) for e in events] == [(MessageStatusChanged, 1), (MessagePaid, 2)]
+    paid = events[1]
+    assert isinstance(paid, MessagePaid)
+    assert (paid.rpt_id, paid.paid_at) == (ORG + NOTICE, PAID_AT)
