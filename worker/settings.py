@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 T = TypeVar("T")
 
@@ -74,6 +75,14 @@ class _Env:
         value = self.text(name, default)
         if value not in choices:
             raise ConfigError(f"POSTINO_{name}={value!r}: expected one of {', '.join(choices)}")
+        return value
+
+    def timezone(self, name: str, default: str) -> str:
+        value = self.text(name, default)
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"POSTINO_{name}={value!r}: expected an IANA time zone") from exc
         return value
 
     def csv(self, name: str) -> tuple[str, ...]:
@@ -292,7 +301,7 @@ def _sections(env: _Env) -> dict[str, Any]:
             payment_window_days=env.integer("REMINDER_PAYMENT_WINDOW_DAYS", 13, minimum=1),
             window_start_hour=env.integer("REMINDER_WINDOW_START_HOUR", 8, minimum=0, maximum=23),
             window_end_hour=env.integer("REMINDER_WINDOW_END_HOUR", 21, minimum=1, maximum=24),
-            timezone=env.text("REMINDER_TIMEZONE", "Europe/Rome"),
+            timezone=env.timezone("REMINDER_TIMEZONE", "Europe/Rome"),
             interval_seconds=env.number("REMINDER_INTERVAL_SECONDS", 300.0, minimum=0.1),
             notification_ttl_seconds=env.integer(
                 "REMINDER_NOTIFICATION_TTL_SECONDS", 24 * 3600, minimum=60

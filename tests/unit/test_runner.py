@@ -141,3 +141,17 @@ async def test_stopping_while_the_broker_is_down_leaves_the_batch_uncommitted() 
     runner._handler = stop_soon
     await runner.poll_once(timeout_ms=0)
     assert consumer.commits == []
+
+
+def test_error_text_in_a_dead_letter_carries_no_personal_data() -> None:
+    from worker.consumers.runner import safe_error_text
+
+    exc = ValueError(
+        "new row violates check constraint for RSSMRA80A01H501U (mario@example.org)\n"
+        "DETAIL:  Failing row contains (RSSMRA80A01H501U, Avviso TARI, ...)"
+    )
+    text = safe_error_text(exc)
+    assert "RSSMRA80A01H501U" not in text
+    assert "mario@example.org" not in text
+    assert "Failing row" not in text
+    assert text.startswith("new row violates check constraint")

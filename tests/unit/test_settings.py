@@ -36,6 +36,7 @@ def test_a_topic_prefix_applies_to_every_topic() -> None:
         ("POSTINO_NOTIFY_RETRY_DELAYS", "10,x", "comma-separated"),
         ("POSTINO_NOTIFY_RETRY_DELAYS", "10,-1", "> 0"),
         ("POSTINO_QUOTA_SYNC_SECONDS", "0", ">="),
+        ("POSTINO_REMINDER_TIMEZONE", "Europe/Nowhere", "IANA time zone"),
     ],
 )
 def test_a_bad_value_names_the_variable(name: str, value: str, fragment: str) -> None:

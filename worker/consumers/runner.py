@@ -21,6 +21,7 @@ time. Nothing sleeps: other partitions and topics keep flowing.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
@@ -54,6 +55,19 @@ def due_from_header(record: Record) -> float | None:
 
 def due_header(due_epoch: float) -> tuple[str, bytes]:
     return (DUE_HEADER, str(int(due_epoch * 1000)).encode())
+
+
+_PERSONAL = re.compile(
+    r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]"
+    r"|[\w.%+-]+@[\w.-]+\.[A-Za-z]{2,}",
+    re.IGNORECASE,
+)
+
+
+def safe_error_text(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an error, with fiscal codes and e-mail addresses redacted."""
+    first = str(exc).split("\n", 1)[0]
+    return _PERSONAL.sub("[redacted]", first)[:limit]
 
 
 def _transient(exc: BaseException) -> bool:
@@ -304,9 +318,11 @@ class ConsumerRunner:
             topic=record.topic,
             offset=record.offset,
             error=type(exc).__name__,
-            trace="".join(traceback.format_exception(exc, limit=5))[-1500:],
+            # Frames only: an exception's text can quote the record (e.g. PostgreSQL's
+            # "Failing row contains ..."), and records carry personal data.
+            trace="".join(traceback.format_tb(exc.__traceback__, limit=5))[-1500:],
         )
-        detail = f"{type(exc).__name__}: {exc}"[:500]
+        detail = f"{type(exc).__name__}: {safe_error_text(exc)}"
         return BatchResult(dead=[DeadLetter(record, "processing_error", detail)])
 
     async def _with_retries(self, attempt: Callable[[], Awaitable[T]], *, what: str) -> T:
