@@ -70,3 +70,25 @@ async def test_a_notice_already_paid_is_paid_on_arrival(runtime: Runtime) -> Non
     paid = events[1]
     assert isinstance(paid, MessagePaid)
     assert (paid.rpt_id, paid.paid_at) == (ORG + NOTICE, PAID_AT)
+
+
+async def test_a_rejected_notice_is_not_a_payable_message(runtime: Runtime) -> None:
+    service = await service_entry(runtime, payments=True, organization_fiscal_code=ORG)
+    await runtime.pool.execute(
+        "INSERT INTO payments (event_id, rpt_id, paid_at) VALUES ('ev-2', $1, $2)",
+        ORG + NOTICE,
+        PAID_AT,
+    )
+    message_id = await accepted(
+        runtime, service, citizen(2), payment_data=PaymentData(amount=1250, notice_number=NOTICE)
+    )
+
+    await drain(runtime)
+
+    row = await runtime.pool.fetchrow(
+        "SELECT status, rpt_id, paid_at FROM messages WHERE id = $1", message_id
+    )
+    assert row is not None
+    assert (row["status"], row["rpt_id"], row["paid_at"]) == ("REJECTED", None, None)
+    events = [codecs.STATUS.decode(r.value or b"") for r in await read_topic(runtime, Topic.STATUS)]
+    assert [type(e) for e in events] == [MessageStatusChanged]

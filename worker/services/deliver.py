@@ -78,7 +78,9 @@ def plan(item: Submitted, context: DeliveryContext) -> _Planned:
         status=decision.status,
         rejection_reason=decision.rejection_reason,
         failure_reason=decision.failure_reason,
-        rpt_id=rpt_id(content),
+        # Only an inbox message is a payable notice: a rejected or failed one never
+        # becomes "paid" nor gets payment reminders.
+        rpt_id=rpt_id(content) if decision.status is MessageStatus.PROCESSED else None,
         due_date=content.due_date,
     )
     return _Planned(item, row, decision.channels)
