@@ -55,15 +55,18 @@ def embedded_if_needed(settings: Settings) -> Iterator[Settings]:
 
 
 async def seed_demo(runtime: Runtime) -> None:
-    """Idempotent: the demo service (published, premium, payments) and demo citizens."""
+    """Idempotent: the demo service (published, premium, payments, limits high enough for
+    `make load`) and demo citizens."""
     async with runtime.pool.acquire() as conn, conn.transaction():
         await conn.execute(
             """
             INSERT INTO services (id, name, organization_name, organization_fiscal_code, state,
-                                  published, api_key_hash, premium, payments)
+                                  published, api_key_hash, premium, payments,
+                                  rate_per_second, daily_quota)
             VALUES ($1, 'Servizio demo', 'Comune di Esempio', '01234567891', 'approved',
-                    true, $2, true, true)
-            ON CONFLICT (id) DO UPDATE SET api_key_hash = EXCLUDED.api_key_hash
+                    true, $2, true, true, 20000, 1000000000)
+            ON CONFLICT (id) DO UPDATE SET api_key_hash = EXCLUDED.api_key_hash,
+                rate_per_second = EXCLUDED.rate_per_second, daily_quota = EXCLUDED.daily_quota
             """,
             DEMO_SERVICE_ID,
             hash_key(DEMO_API_KEY),
