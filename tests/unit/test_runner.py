@@ -22,6 +22,7 @@ class FakeConsumer:
     def __init__(self, values: list[bytes]) -> None:
         self.pending = [_record(i, v) for i, v in enumerate(values)]
         self.commits: list[dict[TopicPartition, int]] = []
+        self.end: int | None = len(values)
         self.log: list[str] = []
 
     async def start(self) -> None: ...
@@ -33,6 +34,9 @@ class FakeConsumer:
     async def getmany(self, timeout_ms: int = 0) -> dict[TopicPartition, list[Any]]:
         batch, self.pending = self.pending, []
         return {TP: batch} if batch else {}
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return self.end
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         self.log.append("commit")
@@ -155,3 +159,12 @@ def test_error_text_in_a_dead_letter_carries_no_personal_data() -> None:
     assert "mario@example.org" not in text
     assert "Failing row" not in text
     assert text.startswith("new row violates check constraint")
+
+
+async def test_lag_is_measured_from_the_fetch_high_watermark() -> None:
+    from worker import metrics
+
+    consumer = FakeConsumer([b"a", b"b"])
+    consumer.end = 7
+    await _runner(consumer, FakePublisher(consumer), echo).run_until_idle()
+    assert metrics.LAG.labels(role="test", topic="in")._value.get() == 5

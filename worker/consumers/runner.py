@@ -156,6 +156,7 @@ class ConsumerRunner:
         self._stop = asyncio.Event()
         self._started = False
         self.processed = 0
+        self._lag: dict[TopicPartition, int] = {}
         self.dead_lettered = 0
 
     async def start(self) -> None:
@@ -223,7 +224,18 @@ class ConsumerRunner:
             await self._consumer.commit(offsets)
             self._pause_not_due(not_due)
         self.processed += len(records)
+        self._record_lag(offsets)
         return len(records)
+
+    def _record_lag(self, positions: dict[TopicPartition, int]) -> None:
+        """Lag from the fetch high watermark (end_offsets() under-reports on this broker)."""
+        for tp, position in positions.items():
+            highwater = self._consumer.highwater(tp)
+            if highwater is not None:
+                self._lag[tp] = max(highwater - position, 0)
+        for topic in {tp.topic for tp in positions}:
+            total = sum(lag for tp, lag in self._lag.items() if tp.topic == topic)
+            metrics.LAG.labels(role=self.role, topic=topic).set(total)
 
     def _split_not_due(
         self, fetched: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
