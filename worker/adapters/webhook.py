@@ -1,9 +1,10 @@
-"""Sender webhooks: one signed JSON POST per status event; failures classified here.
+"""Sender webhooks: one signed JSON POST per status event.
 
 The URL is checked again right before each POST (`check_callback_url`: https only,
 public addresses only, loopback only when allowed), because DNS may have changed
-since the URL was set. An unsafe URL is a permanent failure. Retryable: timeouts,
-connection errors, 408, 429 and 5xx; any other non-2xx answer is permanent.
+since the URL was set. An unsafe URL is a permanent failure; HTTP failures are
+classified in `worker.adapters.http` (retryable: timeouts, connection errors, 408,
+429 and 5xx; any other non-2xx answer is permanent).
 """
 
 from __future__ import annotations
@@ -13,56 +14,34 @@ from datetime import datetime
 
 import aiohttp
 
+from worker.adapters.http import HttpClient
 from worker.adapters.postgres import Pool
-from worker.adapters.push import classify_status
-from worker.errors import PermanentError, RetryableError
+from worker.errors import PermanentError
 from worker.services.callback_url import UnsafeCallbackUrl, check_callback_url
 from worker.services.callbacks import Receiver
 
 
-class HttpWebhookSender:
+class HttpWebhookSender(HttpClient):
     """Owns one aiohttp session (`start()`/`stop()` paired, idempotent)."""
 
     def __init__(self, timeout_seconds: float, *, allow_loopback: bool) -> None:
-        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        super().__init__(timeout_seconds)
         self._allow_loopback = allow_loopback
-        self._session: aiohttp.ClientSession | None = None
 
-    async def start(self) -> None:
-        if self._session is None:
-            # No connection reuse across receivers' limits: a slow receiver must not
-            # hold connections another receiver needs.
-            connector = aiohttp.TCPConnector(limit=0, limit_per_host=20)
-            self._session = aiohttp.ClientSession(timeout=self._timeout, connector=connector)
-
-    async def _ready(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            await self.start()
-        if self._session is None:
-            raise RuntimeError("session not started")
-        return self._session
-
-    async def stop(self) -> None:
-        if self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
+    def _new_session(self) -> aiohttp.ClientSession:
+        # No connection reuse across receivers' limits: a slow receiver must not
+        # hold connections another receiver needs.
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=20)
+        return aiohttp.ClientSession(timeout=self._timeout, connector=connector)
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> None:
         try:
             await check_callback_url(url, allow_loopback=self._allow_loopback)
         except UnsafeCallbackUrl as exc:
             raise PermanentError(str(exc)) from exc
-        session = await self._ready()
-        try:
-            async with session.post(
-                url, data=body, headers=dict(headers), allow_redirects=False
-            ) as resp:
-                await resp.read()
-                classify_status(resp.status, "callback receiver")
-        except TimeoutError as exc:
-            raise RetryableError("callback receiver timed out") from exc
-        except aiohttp.ClientError as exc:
-            raise RetryableError(f"callback receiver unreachable: {type(exc).__name__}") from exc
+        await self._post(
+            url, "callback receiver", data=body, headers=dict(headers), allow_redirects=False
+        )
 
 
 _RECEIVERS = """
