@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
@@ -32,7 +32,7 @@ from worker.ingress.admin_views import (
     ServiceView,
     service_view,
 )
-from worker.ingress.auth import admin_refusal
+from worker.ingress.auth import Handler, admin_only
 from worker.ingress.keys import DIRECTORY, RUNTIME
 from worker.ingress.messages import field_error
 from worker.ingress.problems import json_response, problem
@@ -43,18 +43,9 @@ from worker.services.service_lifecycle import Action, InvalidTransition, Lifecyc
 log = logs.get("postino.admin")
 routes = web.RouteTableDef()
 B = TypeVar("B")
-Handler = Callable[[web.Request], Awaitable[web.Response]]
 _FISCAL_CODE = re.compile(
     r"^[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$"
 )
-
-
-def admin_only(handler: Handler) -> Handler:
-    async def guarded(request: web.Request) -> web.Response:
-        return admin_refusal(request) or await handler(request)
-
-    guarded.__name__ = handler.__name__
-    return guarded
 
 
 def new_api_key() -> str:
@@ -178,16 +169,29 @@ async def edit_service(request: web.Request) -> web.Response:
     return await _change(request, mutate, lambda: {"callback_secret": secret.get("value")})
 
 
-@routes.put("/api/v1/manage/services/{id}/review")
-@admin_only
-async def submit_for_review(request: web.Request) -> web.Response:
-    return await _change(request, _transition(Action.SUBMIT, reject_reason=None))
+# (method, path suffix, lifecycle action, summary) of the body-less transitions.
+_TRANSITIONS = (
+    ("PUT", "review", Action.SUBMIT, "Submit for review"),
+    ("POST", "approve", Action.APPROVE, "Approve"),
+    ("POST", "abort", Action.ABORT, "Withdraw from review"),
+    ("POST", "release", Action.PUBLISH, "Publish (approved services only)"),
+    ("DELETE", "release", Action.UNPUBLISH, "Unpublish"),
+)
 
 
-@routes.post("/api/v1/manage/services/{id}/approve")
-@admin_only
-async def approve(request: web.Request) -> web.Response:
-    return await _change(request, _transition(Action.APPROVE))
+def _transition_handler(action: Action) -> Handler:
+    # Submitting again for review forgets the reason of an earlier rejection.
+    extra = {"reject_reason": None} if action is Action.SUBMIT else {}
+
+    async def handler(request: web.Request) -> web.Response:
+        return await _change(request, _transition(action, **extra))
+
+    handler.__name__ = f"service_{action.value}"
+    return admin_only(handler)
+
+
+for _method, _suffix, _action, _ in _TRANSITIONS:
+    routes.route(_method, f"/api/v1/manage/services/{{id}}/{_suffix}")(_transition_handler(_action))
 
 
 @routes.post("/api/v1/manage/services/{id}/reject")
@@ -197,24 +201,6 @@ async def reject(request: web.Request) -> web.Response:
     if isinstance(body, web.Response):
         return body
     return await _change(request, _transition(Action.REJECT, reject_reason=body.reason))
-
-
-@routes.post("/api/v1/manage/services/{id}/abort")
-@admin_only
-async def abort(request: web.Request) -> web.Response:
-    return await _change(request, _transition(Action.ABORT))
-
-
-@routes.post("/api/v1/manage/services/{id}/release")
-@admin_only
-async def publish(request: web.Request) -> web.Response:
-    return await _change(request, _transition(Action.PUBLISH))
-
-
-@routes.delete("/api/v1/manage/services/{id}/release")
-@admin_only
-async def unpublish(request: web.Request) -> web.Response:
-    return await _change(request, _transition(Action.UNPUBLISH))
 
 
 @routes.delete("/api/v1/manage/services/{id}")
@@ -271,14 +257,8 @@ def _declare() -> None:
         responses=view,
     )
     declare("DELETE", one, "Delete a service", tag="back-office", security="admin", responses=view)
-    for method, suffix, summary in (
-        ("PUT", "review", "Submit for review"),
-        ("POST", "approve", "Approve"),
-        ("POST", "abort", "Withdraw from review"),
-        ("POST", "release", "Publish (approved services only)"),
-        ("DELETE", "release", "Unpublish"),
-        ("POST", "keys", "Rotate the API key (new key shown once)"),
-    ):
+    rotate = ("POST", "keys", Action.ROTATE_KEY, "Rotate the API key (new key shown once)")
+    for method, suffix, _, summary in (*_TRANSITIONS, rotate):
         declare(
             method, f"{one}/{suffix}", summary, tag="back-office", security="admin", responses=view
         )

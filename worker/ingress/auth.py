@@ -6,6 +6,7 @@ The three never overlap: a sender key is not an admin token and vice versa.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -14,6 +15,7 @@ from worker.ingress.problems import problem
 from worker.services.directory import Service
 
 SENDER_HEADER = "Ocp-Apim-Subscription-Key"
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 def bearer(request: web.Request) -> str | None:
@@ -35,6 +37,16 @@ def admin_refusal(request: web.Request) -> web.Response | None:
     if is_admin(request):
         return None
     return problem(401, "Unauthorized", "missing or wrong back-office bearer token")
+
+
+def admin_only(handler: Handler) -> Handler:
+    """The handler, answering 401 instead to anyone without the admin token."""
+
+    async def guarded(request: web.Request) -> web.Response:
+        return admin_refusal(request) or await handler(request)
+
+    guarded.__name__ = handler.__name__
+    return guarded
 
 
 def sender(request: web.Request) -> Service | web.Response:

@@ -9,6 +9,7 @@ like an unknown one.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -20,7 +21,7 @@ from worker import logs
 from worker.adapters.citizen_repo import PostgresCitizens
 from worker.errors import RetryableError
 from worker.ingress import citizen_openapi  # noqa: F401 - declares these routes
-from worker.ingress.auth import admin_refusal, bearer
+from worker.ingress.auth import Handler, admin_only, bearer
 from worker.ingress.citizen_views import (
     MessageStatusBody,
     PreferencesBody,
@@ -40,6 +41,7 @@ log = logs.get("postino.citizen")
 routes = web.RouteTableDef()
 _FISCAL_CODE = re.compile(FISCAL_CODE_PATTERN)
 B = TypeVar("B")
+CitizenHandler = Callable[[web.Request, str], Awaitable[web.Response]]
 
 
 def _store(request: web.Request) -> PostgresCitizens:
@@ -63,18 +65,22 @@ async def _body(request: web.Request, body_type: type[B]) -> B | web.Response:
         return _bad_request("body is not a JSON object")
 
 
-async def _citizen(request: web.Request) -> str | web.Response:
-    fiscal_code = await citizen.authenticate(_store(request), bearer(request))
-    if fiscal_code is None:
-        return problem(401, "Unauthorized", "missing, unknown or expired session token")
-    return fiscal_code
+def citizen_only(handler: CitizenHandler) -> Handler:
+    """The handler, called with the session's fiscal code; 401 without a live session."""
+
+    async def guarded(request: web.Request) -> web.Response:
+        fiscal_code = await citizen.authenticate(_store(request), bearer(request))
+        if fiscal_code is None:
+            return problem(401, "Unauthorized", "missing, unknown or expired session token")
+        return await handler(request, fiscal_code)
+
+    guarded.__name__ = handler.__name__
+    return guarded
 
 
 @routes.post("/api/v1/manage/profiles/{fiscal_code}/sessions")
+@admin_only
 async def create_session(request: web.Request) -> web.Response:
-    refusal = admin_refusal(request)
-    if refusal is not None:
-        return refusal
     fiscal_code = request.match_info["fiscal_code"]
     if not _FISCAL_CODE.match(fiscal_code):
         return _bad_request("fiscal_code: not a valid fiscal code")
@@ -88,10 +94,8 @@ async def create_session(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/citizen/messages")
-async def inbox(request: web.Request) -> web.Response:
-    fiscal_code = await _citizen(request)
-    if isinstance(fiscal_code, web.Response):
-        return fiscal_code
+@citizen_only
+async def inbox(request: web.Request, fiscal_code: str) -> web.Response:
     query = request.query
     archived = query.get("archived", "false").lower()
     if archived not in ("true", "false"):
@@ -107,10 +111,8 @@ async def inbox(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/citizen/messages/{id}")
-async def one_message(request: web.Request) -> web.Response:
-    fiscal_code = await _citizen(request)
-    if isinstance(fiscal_code, web.Response):
-        return fiscal_code
+@citizen_only
+async def one_message(request: web.Request, fiscal_code: str) -> web.Response:
     row = await _store(request).message(fiscal_code, request.match_info["id"])
     if row is None:
         return _not_found("message")
@@ -118,10 +120,8 @@ async def one_message(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/citizen/messages/{id}/message-status")
-async def message_status(request: web.Request) -> web.Response:
-    fiscal_code = await _citizen(request)
-    if isinstance(fiscal_code, web.Response):
-        return fiscal_code
+@citizen_only
+async def message_status(request: web.Request, fiscal_code: str) -> web.Response:
     body = await _body(request, MessageStatusBody)
     if isinstance(body, web.Response):
         return body
@@ -146,10 +146,8 @@ async def message_status(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/citizen/profile")
-async def get_profile(request: web.Request) -> web.Response:
-    fiscal_code = await _citizen(request)
-    if isinstance(fiscal_code, web.Response):
-        return fiscal_code
+@citizen_only
+async def get_profile(request: web.Request, fiscal_code: str) -> web.Response:
     profile = await _store(request).profile(fiscal_code)
     if profile is None:
         return _not_found("profile")
@@ -157,10 +155,8 @@ async def get_profile(request: web.Request) -> web.Response:
 
 
 @routes.patch("/api/v1/citizen/profile")
-async def patch_profile(request: web.Request) -> web.Response:
-    fiscal_code = await _citizen(request)
-    if isinstance(fiscal_code, web.Response):
-        return fiscal_code
+@citizen_only
+async def patch_profile(request: web.Request, fiscal_code: str) -> web.Response:
     body = await _body(request, ProfilePatch)
     if isinstance(body, web.Response):
         return body
@@ -170,11 +166,10 @@ async def patch_profile(request: web.Request) -> web.Response:
     return json_response(profile_view(profile))
 
 
-async def _preference_target(request: web.Request) -> tuple[Profile, str] | web.Response:
+async def _preference_target(
+    request: web.Request, fiscal_code: str
+) -> tuple[Profile, str] | web.Response:
     """(profile, service id) of a preferences route, or the answer to give."""
-    fiscal_code = await _citizen(request)
-    if isinstance(fiscal_code, web.Response):
-        return fiscal_code
     store, service_id = _store(request), request.match_info["service_id"]
     profile = await store.profile(fiscal_code)
     if profile is None:
@@ -185,8 +180,9 @@ async def _preference_target(request: web.Request) -> tuple[Profile, str] | web.
 
 
 @routes.get("/api/v1/citizen/services/{service_id}/preferences")
-async def get_preferences(request: web.Request) -> web.Response:
-    target = await _preference_target(request)
+@citizen_only
+async def get_preferences(request: web.Request, fiscal_code: str) -> web.Response:
+    target = await _preference_target(request, fiscal_code)
     if isinstance(target, web.Response):
         return target
     profile, service_id = target
@@ -197,8 +193,9 @@ async def get_preferences(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/v1/citizen/services/{service_id}/preferences")
-async def put_preferences(request: web.Request) -> web.Response:
-    target = await _preference_target(request)
+@citizen_only
+async def put_preferences(request: web.Request, fiscal_code: str) -> web.Response:
+    target = await _preference_target(request, fiscal_code)
     if isinstance(target, web.Response):
         return target
     profile, service_id = target
