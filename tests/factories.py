@@ -16,6 +16,13 @@ MARKDOWN = (
 )
 
 
+async def insert_row(runtime: Runtime, table: str, values: dict[str, Any]) -> None:
+    """INSERT one row of `values` (column -> value) into `table`."""
+    cols = ", ".join(values)
+    params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+    await runtime.pool.execute(f"INSERT INTO {table} ({cols}) VALUES ({params})", *values.values())
+
+
 async def create_service(runtime: Runtime, **fields: Any) -> tuple[str, str]:
     """Insert an approved, published service; returns (service id, api key)."""
     n = next(_ids)
@@ -31,17 +38,12 @@ async def create_service(runtime: Runtime, **fields: Any) -> tuple[str, str]:
         "api_key_hash": hash_key(api_key),
     }
     values.update(fields)
-    cols = ", ".join(values)
-    params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
-    await runtime.pool.execute(f"INSERT INTO services ({cols}) VALUES ({params})", *values.values())
+    await insert_row(runtime, "services", values)
     return service_id, api_key
 
 
 async def create_profile(runtime: Runtime, fiscal_code: str, **fields: Any) -> None:
-    values: dict[str, Any] = {"fiscal_code": fiscal_code, **fields}
-    cols = ", ".join(values)
-    params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
-    await runtime.pool.execute(f"INSERT INTO profiles ({cols}) VALUES ({params})", *values.values())
+    await insert_row(runtime, "profiles", {"fiscal_code": fiscal_code, **fields})
 
 
 def message_body(fiscal_code: str | None = None, **content: Any) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Helpers of the citizen API tests: inbox rows, sessions, reading a topic back."""
+"""Helpers of the citizen API tests: inbox rows, a citizen with a message, events as dicts."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ from typing import Any
 
 import msgspec
 from aiohttp.test_utils import TestClient
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from schemas import codecs
 from schemas.events import StatusEvent
-from tests.conftest import ADMIN_TOKEN
-from tests.factories import MARKDOWN
+from tests.factories import MARKDOWN, create_profile, create_service, insert_row
+from tests.integration.helpers import session
 from worker.bootstrap import Runtime
 
 _ids = itertools.count(1)
@@ -34,42 +32,19 @@ async def insert_message(runtime: Runtime, fiscal_code: str, service_id: str, **
         "status": "PROCESSED",
     }
     values.update(fields)
-    cols = ", ".join(values)
-    params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
-    await runtime.pool.execute(f"INSERT INTO messages ({cols}) VALUES ({params})", *values.values())
+    await insert_row(runtime, "messages", values)
     return str(values["id"])
 
 
-async def session(client: TestClient[Any, Any], fiscal_code: str) -> dict[str, str]:
-    """Headers of a fresh citizen session issued by the back-office."""
-    resp = await client.post(
-        f"/api/v1/manage/profiles/{fiscal_code}/sessions",
-        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-    )
-    assert resp.status == 201, await resp.text()
-    return {"Authorization": f"Bearer {(await resp.json())['token']}"}
-
-
-async def status_events(runtime: Runtime) -> list[StatusEvent]:
-    """Every event on this test's `messages.status`, in offset order per partition."""
-    ks = runtime.settings.kafka
-    topic = ks.topic("messages.status")
-    consumer = AIOKafkaConsumer(bootstrap_servers=runtime.bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        parts = [TopicPartition(topic, p) for p in range(ks.partitions)]
-        consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
-        events: list[StatusEvent] = []
-        idle = 0
-        while idle < 2:
-            batch = await consumer.getmany(timeout_ms=100)
-            got = [r for recs in batch.values() for r in recs]
-            idle = 0 if got else idle + 1
-            events += [codecs.STATUS.decode(r.value or b"") for r in got]
-        return events
-    finally:
-        await consumer.stop()
+async def inbox_with_one_message(
+    runtime: Runtime, client: TestClient[Any, Any], fiscal_code: str
+) -> tuple[str, dict[str, str]]:
+    """A service, the citizen's profile, one inbox message from the service and a
+    session: (message id, session headers)."""
+    service_id, _ = await create_service(runtime)
+    await create_profile(runtime, fiscal_code)
+    message_id = await insert_message(runtime, fiscal_code, service_id)
+    return message_id, await session(client, fiscal_code)
 
 
 def as_dict(event: StatusEvent) -> dict[str, Any]:

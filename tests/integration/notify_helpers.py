@@ -10,11 +10,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas import codecs
 from schemas.enums import Channel, NotificationKind
-from schemas.events import NotificationRequest, StatusEvent
+from schemas.events import NotificationRequest
 from schemas.topics import Topic
 from tests.factories import MARKDOWN
 from worker import ids
@@ -123,24 +122,3 @@ async def running(*runners: ConsumerRunner) -> AsyncIterator[None]:
         await asyncio.gather(*tasks, return_exceptions=True)
         for r in runners:
             await r.stop()
-
-
-async def status_events(runtime: Runtime) -> list[StatusEvent]:
-    """Every event on this test's `messages.status`, in partition order."""
-    topic = runtime.settings.kafka.topic(Topic.STATUS)
-    consumer = AIOKafkaConsumer(bootstrap_servers=runtime.bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
-        events: list[StatusEvent] = []
-        idle = 0
-        while idle < 2:
-            batches = await consumer.getmany(timeout_ms=100)
-            got = [codecs.STATUS.decode(r.value) for rs in batches.values() for r in rs]
-            events += got
-            idle = 0 if got else idle + 1
-        return events
-    finally:
-        await consumer.stop()

@@ -1,23 +1,19 @@
-"""Helpers of the premium tests: message rows written with SQL, topics read back."""
+"""Helpers of the premium tests: message rows written with SQL, payment events published."""
 
 from __future__ import annotations
 
-import itertools
 import json
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import TopicPartition
-
-from worker.adapters import kafka
-from worker.adapters.kafka import OutRecord, Record
+from tests.factories import insert_row
+from worker.adapters.kafka import OutRecord
 from worker.bootstrap import Runtime
 
 CITIZEN = "RSSMRA80A01H501U"
 ORG = "12345678901"
 NOTICE = "302000000000000001"
 RPT_ID = ORG + NOTICE
-_groups = itertools.count()
 
 
 async def insert_message(runtime: Runtime, message_id: str, **fields: Any) -> None:
@@ -33,9 +29,7 @@ async def insert_message(runtime: Runtime, message_id: str, **fields: Any) -> No
         "status": "PROCESSED",
     }
     values.update(fields)
-    cols = ", ".join(values)
-    params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
-    await runtime.pool.execute(f"INSERT INTO messages ({cols}) VALUES ({params})", *values.values())
+    await insert_row(runtime, "messages", values)
 
 
 def payment_event(event_id: str, notice: str = NOTICE, **overrides: Any) -> bytes:
@@ -52,24 +46,3 @@ def payment_event(event_id: str, notice: str = NOTICE, **overrides: Any) -> byte
 async def publish(runtime: Runtime, base_topic: str, value: bytes, key: bytes = b"k") -> None:
     topic = runtime.settings.kafka.topic(base_topic)
     await runtime.publisher.publish_many([OutRecord(topic, value, key)])
-
-
-async def read_topic(runtime: Runtime, base_topic: str) -> list[Record]:
-    """Every record on a topic so far (from the beginning, until two empty polls)."""
-    ks = runtime.settings.kafka
-    consumer = kafka.consumer(ks, runtime.bootstrap, f"reader-{next(_groups)}")
-    await consumer.start()
-    try:
-        topic = ks.topic(base_topic)
-        consumer.assign([TopicPartition(topic, p) for p in range(ks.partitions)])
-        await consumer.seek_to_beginning()
-        found: list[Record] = []
-        idle = 0
-        while idle < 2:
-            batch = await consumer.getmany(timeout_ms=100)
-            got = [Record.from_consumer(r) for recs in batch.values() for r in recs]
-            found += got
-            idle = 0 if got else idle + 1
-        return sorted(found, key=lambda r: (r.partition, r.offset))
-    finally:
-        await consumer.stop()

@@ -1,4 +1,4 @@
-"""Helpers of the sender API tests: headers, drains, extra app instances."""
+"""Helpers of the sender API tests: headers, extra app instances."""
 
 from __future__ import annotations
 
@@ -9,27 +9,16 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from tests.conftest import ADMIN_TOKEN
 from worker.bootstrap import Runtime
 from worker.ingress.app import create_app
-from worker.roles import deliver
 
 CITIZEN = "RSSMRA80A01H501U"
 OTHER = "VRDGPP80A01H501X"
 SANDBOX = "AAAAAA00A00A000A"
-ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def key(api_key: str) -> dict[str, str]:
     return {"Ocp-Apim-Subscription-Key": api_key}
-
-
-async def drain_deliver(runtime: Runtime) -> int:
-    runner = deliver.build(runtime)
-    try:
-        return await runner.run_until_idle()
-    finally:
-        await runner.stop()
 
 
 @asynccontextmanager

@@ -8,7 +8,8 @@ from aiohttp.test_utils import TestClient
 
 from tests.conftest import eventually
 from tests.factories import create_service, message_body
-from tests.integration.sender_helpers import ADMIN, CITIZEN, SANDBOX, another_ingress, key
+from tests.integration.helpers import ADMIN
+from tests.integration.sender_helpers import CITIZEN, SANDBOX, another_ingress, key
 from worker.bootstrap import Runtime
 from worker.services.directory import hash_key
 

@@ -8,16 +8,15 @@ from typing import Any
 import msgspec
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import ADMIN_TOKEN
 from tests.factories import create_profile, create_service
-from tests.integration.citizen_helpers import insert_message, session
+from tests.integration.citizen_helpers import inbox_with_one_message, insert_message
+from tests.integration.helpers import ADMIN, session
 from worker.bootstrap import Runtime
 from worker.ingress import citizen_openapi as views
 from worker.ingress import openapi
 
 CITIZEN = "RSSMRA80A01H501U"
 OTHER = "VRDGPP80A01H501X"
-ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 async def test_a_session_needs_the_admin_token_and_an_existing_profile(
@@ -130,10 +129,7 @@ async def test_archiving_moves_a_message_between_the_inbox_and_the_archive(
 async def test_one_message_comes_with_its_content(
     runtime: Runtime, client: TestClient[Any, Any]
 ) -> None:
-    service_id, _ = await create_service(runtime)
-    await create_profile(runtime, CITIZEN)
-    message_id = await insert_message(runtime, CITIZEN, service_id)
-    headers = await session(client, CITIZEN)
+    message_id, headers = await inbox_with_one_message(runtime, client, CITIZEN)
     resp = await client.get(f"/api/v1/citizen/messages/{message_id}", headers=headers)
     assert resp.status == 200
     body = await resp.json()

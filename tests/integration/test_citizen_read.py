@@ -10,17 +10,12 @@ from aiohttp.test_utils import TestClient
 
 from schemas.events import MessageRead, MessageStatusChanged
 from tests.factories import create_profile, create_service, message_body
-from tests.integration.citizen_helpers import (
-    as_dict,
-    insert_message,
-    session,
-    status_events,
-)
+from tests.integration.citizen_helpers import as_dict, inbox_with_one_message
+from tests.integration.helpers import drain, session, status_events
 from worker.adapters.kafka import OutRecord
 from worker.bootstrap import Runtime
 from worker.errors import RetryableError
 from worker.ingress.app import reload_services
-from worker.roles import deliver
 
 CITIZEN = "RSSMRA80A01H501U"
 
@@ -53,11 +48,7 @@ async def test_a_submitted_message_read_in_the_app_emits_read_after_processed(
         "/api/v1/messages", json=message_body(CITIZEN), headers={"Ocp-Apim-Subscription-Key": key}
     )
     message_id = (await sent.json())["id"]
-    runner = deliver.build(runtime)
-    try:
-        await runner.run_until_idle()
-    finally:
-        await runner.stop()
+    await drain(runtime)
     headers = await session(client, CITIZEN)
 
     resp = await _read(client, message_id, headers)
@@ -76,10 +67,7 @@ async def test_a_submitted_message_read_in_the_app_emits_read_after_processed(
 async def test_reading_twice_re_emits_the_same_event_and_unread_is_refused(
     runtime: Runtime, client: TestClient[Any, Any]
 ) -> None:
-    service_id, _ = await create_service(runtime)
-    await create_profile(runtime, CITIZEN)
-    message_id = await insert_message(runtime, CITIZEN, service_id)
-    headers = await session(client, CITIZEN)
+    message_id, headers = await inbox_with_one_message(runtime, client, CITIZEN)
 
     assert (await _read(client, message_id, headers)).status == 200
     assert (await _read(client, message_id, headers)).status == 200
@@ -101,10 +89,7 @@ async def test_reading_twice_re_emits_the_same_event_and_unread_is_refused(
 async def test_a_failed_publish_answers_503_and_the_retry_emits_the_event(
     runtime: Runtime, client: TestClient[Any, Any]
 ) -> None:
-    service_id, _ = await create_service(runtime)
-    await create_profile(runtime, CITIZEN)
-    message_id = await insert_message(runtime, CITIZEN, service_id)
-    headers = await session(client, CITIZEN)
+    message_id, headers = await inbox_with_one_message(runtime, client, CITIZEN)
     real = runtime.publisher
     runtime.publisher = _BrokerDown()  # type: ignore[assignment]
     try:
@@ -125,10 +110,7 @@ async def test_a_failed_publish_answers_503_and_the_retry_emits_the_event(
 async def test_a_bulk_change_reads_and_archives_at_once(
     runtime: Runtime, client: TestClient[Any, Any]
 ) -> None:
-    service_id, _ = await create_service(runtime)
-    await create_profile(runtime, CITIZEN)
-    message_id = await insert_message(runtime, CITIZEN, service_id)
-    headers = await session(client, CITIZEN)
+    message_id, headers = await inbox_with_one_message(runtime, client, CITIZEN)
     resp = await client.put(
         f"/api/v1/citizen/messages/{message_id}/message-status",
         json={"change_type": "bulk", "is_read": True, "is_archived": True},

@@ -10,61 +10,16 @@ from typing import Any
 
 from schemas import codecs
 from schemas.events import MessageStatusChanged
-from schemas.messages import MessageContent, NewMessage
 from schemas.topics import Topic
-from tests.factories import MARKDOWN, create_profile, create_service
-from tests.integration.premium_helpers import read_topic
-from worker.adapters.services_repo import ServicesRepo
+from tests.factories import create_profile
+from tests.integration.deliver_helpers import accepted, citizen, rows, service_entry
+from tests.integration.helpers import drain, read_topic, status_events
 from worker.bootstrap import Runtime
 from worker.ids import notification_id
-from worker.roles import deliver
-from worker.services import accept
-from worker.services.directory import Service
 
 
-def citizen(n: int) -> str:
-    return f"BNCMRA{n:02d}A01H501U"
-
-
-async def drain(runtime: Runtime) -> int:
-    runner = deliver.build(runtime)
-    try:
-        return await runner.run_until_idle()
-    finally:
-        await runner.stop()
-
-
-async def accepted(runtime: Runtime, service: Service, fiscal_code: str, **content: Any) -> str:
-    """Publish a message exactly as the ingress does after its checks (201 given)."""
-    message = NewMessage(
-        content=MessageContent(subject="Avviso di pagamento TARI", markdown=MARKDOWN, **content)
-    )
-    return await accept.publish_message(
-        message,
-        fiscal_code,
-        service,
-        publisher=runtime.publisher,
-        signer=runtime.signer,
-        kafka=runtime.settings.kafka,
-    )
-
-
-async def service_entry(runtime: Runtime, **fields: Any) -> Service:
-    service_id, _ = await create_service(runtime, **fields)
-    entry = await ServicesRepo(runtime.pool).directory_entry(service_id)
-    assert entry is not None
-    return entry
-
-
-async def rows(runtime: Runtime) -> dict[str, dict[str, Any]]:
-    found = await runtime.pool.fetch(
-        "SELECT id, status, rejection_reason, failure_reason, status_seq FROM messages"
-    )
-    return {r["id"]: dict(r) for r in found}
-
-
-async def status_events(runtime: Runtime) -> dict[str, MessageStatusChanged]:
-    events = [codecs.STATUS.decode(r.value or b"") for r in await read_topic(runtime, Topic.STATUS)]
+async def status_by_message(runtime: Runtime) -> dict[str, MessageStatusChanged]:
+    events = await status_events(runtime)
     return {e.message_id: e for e in events if isinstance(e, MessageStatusChanged)}
 
 
@@ -106,7 +61,7 @@ async def test_each_rejection_reason_and_preference_mode(runtime: Runtime) -> No
 
     stored = await rows(runtime)
     assert {i: (r["status"], r["rejection_reason"]) for i, r in stored.items()} == expected
-    events = await status_events(runtime)
+    events = await status_by_message(runtime)
     assert {i: (e.status.value, e.rejection_reason) for i, e in events.items()} == expected
     assert {e.seq for e in events.values()} == {1}
 
@@ -131,7 +86,7 @@ async def test_a_service_that_vanished_after_acceptance_fails_the_message(
         "FAILED",
         "SERVICE_NOT_FOUND",
     )
-    events = await status_events(runtime)
+    events = await status_by_message(runtime)
     assert events[never].failure_reason == "SERVICE_NOT_FOUND"
     assert await read_topic(runtime, Topic.SUBMITTED.dlq()) == []
 

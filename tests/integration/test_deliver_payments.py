@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from schemas import codecs
 from schemas.events import MessagePaid, MessageStatusChanged
 from schemas.messages import Payee, PaymentData
-from schemas.topics import Topic
 from tests.factories import create_profile
-from tests.integration.premium_helpers import read_topic
-from tests.integration.test_deliver_decisions import accepted, citizen, drain, service_entry
+from tests.integration.deliver_helpers import accepted, citizen, service_entry
+from tests.integration.helpers import drain, status_events
 from worker.bootstrap import Runtime
 
 ORG = "12345678901"
@@ -65,7 +63,7 @@ async def test_a_notice_already_paid_is_paid_on_arrival(runtime: Runtime) -> Non
         2,
         2,
     )
-    events = [codecs.STATUS.decode(r.value or b"") for r in await read_topic(runtime, Topic.STATUS)]
+    events = await status_events(runtime)
     assert [(type(e), e.seq) for e in events] == [(MessageStatusChanged, 1), (MessagePaid, 2)]
     paid = events[1]
     assert isinstance(paid, MessagePaid)
@@ -90,5 +88,5 @@ async def test_a_rejected_notice_is_not_a_payable_message(runtime: Runtime) -> N
     )
     assert row is not None
     assert (row["status"], row["rpt_id"], row["paid_at"]) == ("REJECTED", None, None)
-    events = [codecs.STATUS.decode(r.value or b"") for r in await read_topic(runtime, Topic.STATUS)]
+    events = await status_events(runtime)
     assert [type(e) for e in events] == [MessageStatusChanged]

@@ -9,8 +9,8 @@ from typing import Any
 
 from schemas.topics import Topic
 from tests.factories import MARKDOWN, create_profile, create_service
-from tests.integration.premium_helpers import read_topic
-from tests.integration.test_deliver_decisions import citizen, drain, rows
+from tests.integration.deliver_helpers import citizen, rows
+from tests.integration.helpers import drain, read_topic
 from worker.adapters.inbox import PostgresInbox
 from worker.adapters.kafka import OutRecord, Record
 from worker.bootstrap import Runtime

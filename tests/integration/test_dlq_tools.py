@@ -10,22 +10,14 @@ from schemas import codecs
 from schemas.messages import MessageContent, SubmittedMessage
 from schemas.topics import Topic
 from tests.factories import MARKDOWN, create_profile, create_service
+from tests.integration.helpers import drain
 from worker.adapters.kafka import OutRecord
 from worker.bootstrap import Runtime
 from worker.cli import dlq
-from worker.roles import deliver
 
 CITIZEN = "RSSMRA80A01H501U"
 POISON_ID = "01JPOISON00000000000000000"
 SUBJECT = "Avviso di scadenza della carta d'identita"
-
-
-async def _drain_deliver(runtime: Runtime) -> int:
-    runner = deliver.build(runtime)
-    try:
-        return await runner.run_until_idle()
-    finally:
-        await runner.stop()
 
 
 async def _submit(runtime: Runtime, service_id: str, message_id: str) -> None:
@@ -58,7 +50,7 @@ async def test_a_poison_record_is_listed_then_replayed_after_the_fix(runtime: Ru
     try:
         for message_id in ("01JGOOD0000000000000000001", POISON_ID, "01JGOOD0000000000000000002"):
             await _submit(runtime, service_id, message_id)
-        await _drain_deliver(runtime)
+        await drain(runtime)
         assert await _statuses(runtime) == {
             "01JGOOD0000000000000000001": "PROCESSED",
             "01JGOOD0000000000000000002": "PROCESSED",
@@ -77,7 +69,7 @@ async def test_a_poison_record_is_listed_then_replayed_after_the_fix(runtime: Ru
     replay = await dlq.replay_dlq(runtime.settings, "messages.submitted.dlq")
     submitted = runtime.settings.kafka.topic(Topic.SUBMITTED)
     assert (replay.replayed, replay.to_topics, replay.refused) == (1, {submitted: 1}, [])
-    assert await _drain_deliver(runtime) == 1
+    assert await drain(runtime) == 1
     assert (await _statuses(runtime))[POISON_ID] == "PROCESSED"
 
     after = await dlq.list_dlq(runtime.settings, "messages.submitted")

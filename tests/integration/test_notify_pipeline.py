@@ -14,6 +14,7 @@ from schemas.enums import Channel, NotificationStatus
 from schemas.events import NotificationStatusChanged
 from tests.conftest import eventually
 from tests.factories import create_profile, create_service
+from tests.integration.helpers import status_events
 from tests.integration.notify_helpers import (
     CITIZEN,
     Receiver,
@@ -22,7 +23,6 @@ from tests.integration.notify_helpers import (
     running,
     seed_message,
     serving,
-    status_events,
     with_settings,
 )
 from worker.bootstrap import Runtime

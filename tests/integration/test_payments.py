@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-from schemas import codecs
 from schemas.events import MessagePaid
 from schemas.topics import Topic
+from tests.integration.helpers import drain, read_topic, status_events
 from tests.integration.premium_helpers import (
     RPT_ID,
     insert_message,
     payment_event,
     publish,
-    read_topic,
 )
 from worker.bootstrap import Runtime
 from worker.roles import payments
 
 
 async def _drain(runtime: Runtime) -> int:
-    runner = payments.build(runtime)
-    try:
-        return await runner.run_until_idle()
-    finally:
-        await runner.stop()
+    return await drain(runtime, payments.build)
 
 
 async def _paid_events(runtime: Runtime) -> list[MessagePaid]:
-    events = [codecs.STATUS.decode(r.value or b"") for r in await read_topic(runtime, Topic.STATUS)]
+    events = await status_events(runtime)
     return [e for e in events if isinstance(e, MessagePaid)]
 
 

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 
 from schemas.events import MessageRead
 from tests.factories import create_profile, create_service
-from tests.integration.citizen_helpers import session, status_events
+from tests.integration.helpers import session, status_events
 from tests.integration.premium_helpers import CITIZEN, insert_message
 from worker.bootstrap import Runtime
 from worker.roles.reminders import run_round

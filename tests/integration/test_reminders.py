@@ -11,13 +11,13 @@ from schemas.enums import Channel, NotificationKind
 from schemas.events import NotificationRequest
 from schemas.topics import Topic
 from tests.factories import create_profile
+from tests.integration.helpers import drain, read_topic
 from tests.integration.premium_helpers import (
     CITIZEN,
     RPT_ID,
     insert_message,
     payment_event,
     publish,
-    read_topic,
 )
 from worker.bootstrap import Runtime
 from worker.roles import payments
@@ -132,11 +132,7 @@ async def test_a_payment_stops_the_payment_reminders(runtime: Runtime) -> None:
     clock = FakeClock(START)
     await _walk(runtime, clock, days=13)  # D-10 and D-7 sent
     await publish(runtime, Topic.PAYMENTS, payment_event("evt-1"), RPT_ID.encode())
-    runner = payments.build(runtime)
-    try:
-        await runner.run_until_idle()
-    finally:
-        await runner.stop()
+    await drain(runtime, payments.build)
     await _walk(runtime, clock, days=12)
 
     assert [t.date().day for _, t, _, _ in await _sent(runtime)] == [10, 13]

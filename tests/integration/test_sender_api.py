@@ -7,12 +7,12 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from tests.factories import create_profile, create_service, message_body
+from tests.integration.helpers import drain
 from tests.integration.sender_helpers import (
     CITIZEN,
     OTHER,
     SANDBOX,
     another_ingress,
-    drain_deliver,
     key,
 )
 from worker.bootstrap import Runtime
@@ -140,7 +140,7 @@ async def test_the_status_shows_channels_read_and_payment_to_the_sender_only(
     location, message_id = created.headers["Location"], (await created.json())["id"]
     assert (await (await client.get(location, headers=key(api_key))).json())["status"] == "ACCEPTED"
     await _problem(await client.get(location, headers=key(other_key)), 404)
-    await drain_deliver(runtime)
+    await drain(runtime)
     await _problem(await client.get(location, headers=key(other_key)), 403)
 
     view = await (await client.get(location, headers=key(api_key))).json()
@@ -182,7 +182,7 @@ async def test_a_standard_message_has_no_read_or_payment_status(
     created = await client.post(
         "/api/v1/messages", json=message_body(CITIZEN, payment_data=PAYMENT), headers=headers
     )
-    await drain_deliver(runtime)
+    await drain(runtime)
     view = await (await client.get(created.headers["Location"], headers=headers)).json()
     assert view["status"] == "PROCESSED"
     assert "read_status" not in view

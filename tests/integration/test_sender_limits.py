@@ -7,7 +7,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from tests.factories import create_profile, create_service, message_body
-from tests.integration.sender_helpers import CITIZEN, another_ingress, drain_deliver, key
+from tests.integration.helpers import drain
+from tests.integration.sender_helpers import CITIZEN, another_ingress, key
 from worker.bootstrap import Runtime
 from worker.ingress.app import reload_services
 from worker.ingress.limits import flush_now
@@ -77,7 +78,7 @@ async def test_the_same_idempotency_key_on_two_ingresses_delivers_exactly_one_me
         assert first.headers["Location"] == again.headers["Location"]
     different = await _send(client, {**key(api_key), "Idempotency-Key": "pratica-2026-000124"})
     assert (await different.json())["id"] != message_id
-    await drain_deliver(runtime)
+    await drain(runtime)
     count = await runtime.pool.fetchval(
         "SELECT count(*) FROM messages WHERE id = $1 AND status = 'PROCESSED'", message_id
     )

@@ -7,20 +7,12 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from tests.factories import create_profile, create_service, message_body
+from tests.integration.helpers import drain
 from worker.bootstrap import Runtime
 from worker.ingress.app import reload_services
-from worker.roles import deliver
 
 CITIZEN = "RSSMRA80A01H501U"
 STRANGER = "VRDGPP80A01H501X"
-
-
-async def _drain_deliver(runtime: Runtime) -> int:
-    runner = deliver.build(runtime)
-    try:
-        return await runner.run_until_idle()
-    finally:
-        await runner.stop()
 
 
 async def test_a_message_to_a_known_citizen_is_accepted_then_processed(
@@ -41,7 +33,7 @@ async def test_a_message_to_a_known_citizen_is_accepted_then_processed(
     before = await client.get(resp.headers["Location"], headers={"Ocp-Apim-Subscription-Key": key})
     assert (await before.json())["status"] == "ACCEPTED"
 
-    assert await _drain_deliver(runtime) == 1
+    assert await drain(runtime) == 1
 
     after = await client.get(resp.headers["Location"], headers={"Ocp-Apim-Subscription-Key": key})
     body = await after.json()
@@ -60,7 +52,7 @@ async def test_a_message_to_an_unknown_citizen_is_rejected_user_not_found(
         headers={"Ocp-Apim-Subscription-Key": key},
     )
     assert resp.status == 201, await resp.text()
-    await _drain_deliver(runtime)
+    await drain(runtime)
     status = await client.get(resp.headers["Location"], headers={"Ocp-Apim-Subscription-Key": key})
     body = await status.json()
     assert body["status"] == "REJECTED"
