@@ -51,7 +51,13 @@ async def run_roles(runtime: Runtime, names: Sequence[str], stop: asyncio.Event)
         for task in done:
             if task.cancelled() or task.exception() is not None:
                 failed.append(tasks[task])
-                log.error("role_failed", role=tasks[task], error=repr(task.exception()))
+                exc = None if task.cancelled() else task.exception()
+                error = (
+                    "cancelled"
+                    if exc is None
+                    else f"{type(exc).__name__}: {logs.safe_error_text(exc)}"
+                )
+                log.error("role_failed", role=tasks[task], error=error)
         stop.set()
     log.info(
         "shutdown_complete",

@@ -1,12 +1,15 @@
 """structlog set-up: JSON lines with stable event names and bound context.
 
-Personal data never goes into a log: fiscal codes pass through `mask()` first.
+Personal data never goes into a log: fiscal codes pass through `mask()` first, and
+exception text through `safe_error_text()` (first line only, fiscal codes and e-mail
+addresses redacted), because a driver error may quote a row.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import sys
 
 import structlog
@@ -39,6 +42,19 @@ def configure(level: str = "info", fmt: str = "json") -> None:
     )
     # aiokafka and asyncio log through the standard library; keep their warnings.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s %(message)s")
+
+
+_PERSONAL = re.compile(
+    r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]"
+    r"|[\w.%+-]+@[\w.-]+\.[A-Za-z]{2,}",
+    re.IGNORECASE,
+)
+
+
+def safe_error_text(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an error, with fiscal codes and e-mail addresses redacted."""
+    first = str(exc).split("\n", 1)[0]
+    return _PERSONAL.sub("[redacted]", first)[:limit]
 
 
 def mask(fiscal_code: str) -> str:

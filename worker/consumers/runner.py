@@ -21,7 +21,6 @@ time. Nothing sleeps: other partitions and topics keep flowing.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
@@ -34,6 +33,7 @@ from worker import logs, metrics
 from worker.adapters.kafka import OutRecord, Publisher, Record, all_partitions
 from worker.adapters.postgres import is_retryable
 from worker.errors import RetryableError
+from worker.logs import safe_error_text
 
 log = logs.get("postino.consumer")
 T = TypeVar("T")
@@ -55,19 +55,6 @@ def due_from_header(record: Record) -> float | None:
 
 def due_header(due_epoch: float) -> tuple[str, bytes]:
     return (DUE_HEADER, str(int(due_epoch * 1000)).encode())
-
-
-_PERSONAL = re.compile(
-    r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]"
-    r"|[\w.%+-]+@[\w.-]+\.[A-Za-z]{2,}",
-    re.IGNORECASE,
-)
-
-
-def safe_error_text(exc: BaseException, limit: int = 300) -> str:
-    """The first line of an error, with fiscal codes and e-mail addresses redacted."""
-    first = str(exc).split("\n", 1)[0]
-    return _PERSONAL.sub("[redacted]", first)[:limit]
 
 
 def _transient(exc: BaseException) -> bool:
@@ -347,6 +334,8 @@ class ConsumerRunner:
                 if not _transient(exc) or self._stop.is_set():
                     raise
                 metrics.RETRIES.labels(role=self.role, what=what).inc()
-                log.warning("transient_failure", role=self.role, what=what, error=str(exc)[:300])
+                log.warning(
+                    "transient_failure", role=self.role, what=what, error=safe_error_text(exc)
+                )
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, self._max_backoff)

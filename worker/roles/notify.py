@@ -92,7 +92,7 @@ async def _sweep_forever(runtime: Runtime, stop: asyncio.Event) -> None:
         except Exception as exc:
             if not (isinstance(exc, RetryableError) or is_retryable(exc)):
                 raise
-            log.warning("sweep_failed", error=str(exc)[:300])
+            log.warning("sweep_failed", error=logs.safe_error_text(exc))
 
 
 def channels_from_settings(runtime: Runtime) -> tuple[Channels, HttpPushGateway | None]:

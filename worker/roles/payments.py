@@ -51,7 +51,7 @@ async def _sweeper(runtime: Runtime, halt: asyncio.Event) -> None:
         except Exception as exc:
             if not (isinstance(exc, RetryableError) or is_retryable(exc)):
                 raise
-            log.warning("payments_sweep_failed", error=str(exc)[:300])
+            log.warning("payments_sweep_failed", error=logs.safe_error_text(exc))
 
 
 async def run(runtime: Runtime, stop: asyncio.Event) -> None:

@@ -60,7 +60,7 @@ class ReminderProcess:
             try:
                 conn = await asyncpg.connect(url)
             except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("reminders_lock_connect_failed", error=str(exc)[:200])
+                log.warning("reminders_lock_connect_failed", error=logs.safe_error_text(exc, 200))
                 await _pause(stop, poll)
                 continue
             try:
@@ -74,7 +74,7 @@ class ReminderProcess:
             except Exception as exc:
                 if not is_retryable(exc):
                     raise
-                log.warning("reminders_lock_lost_connection", error=str(exc)[:200])
+                log.warning("reminders_lock_lost_connection", error=logs.safe_error_text(exc, 200))
             await conn.close()
         return None
 
@@ -87,7 +87,7 @@ class ReminderProcess:
             except Exception as exc:
                 if not (isinstance(exc, RetryableError) or is_retryable(exc)):
                     raise
-                log.warning("reminders_round_failed", error=str(exc)[:300])
+                log.warning("reminders_round_failed", error=logs.safe_error_text(exc))
             self.rounds += 1
             await _pause(stop, interval)
 
@@ -103,7 +103,7 @@ class ReminderProcess:
             except Exception as exc:
                 if not is_retryable(exc):
                     raise
-                log.warning("reminders_leadership_lost", error=str(exc)[:200])
+                log.warning("reminders_leadership_lost", error=logs.safe_error_text(exc, 200))
             finally:
                 self.active = False
                 with contextlib.suppress(Exception):

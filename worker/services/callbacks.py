@@ -134,12 +134,17 @@ async def _send(job: _Job, deps: CallbackDeps) -> str:
     try:
         await _post(job, deps)
     except PermanentError as exc:
-        log.warning("callback_refused", error=str(exc)[:200], **context)
+        log.warning("callback_refused", error=logs.safe_error_text(exc, 200), **context)
         outcome = "refused"
     except Exception as exc:
         if not isinstance(exc, RetryableError):
             log.error("callback_send_crashed", error=type(exc).__name__, **context)
-        log.info("callback_failed", attempt=job.attempt + 1, error=str(exc)[:200], **context)
+        log.info(
+            "callback_failed",
+            attempt=job.attempt + 1,
+            error=logs.safe_error_text(exc, 200),
+            **context,
+        )
         metrics.CALLBACKS.labels(outcome="failed").inc()
         return "failed"
     else:
