@@ -1,4 +1,11 @@
-"""PostgreSQL side of notify and its sweeper: rows, claims, outcomes, stuck rows."""
+"""PostgreSQL side of notify and its sweeper: rows, claims, outcomes, stuck rows.
+
+Guarantees: a notification is claimed by one sender at a time (a claim succeeds only
+on an unclaimed, unfinished row at the same attempt count); a final status (SENT,
+EXPIRED, FAILED) is never overwritten; a status change bumps `messages.status_seq` in
+the same transaction and stores it on the row, so a redone outcome re-emits the
+identical event.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,10 @@
-"""PostgreSQL side of payments: keep pagoPA events, mark every message of an rpt_id paid."""
+"""PostgreSQL side of payments: keep pagoPA events, mark every message of an rpt_id paid.
+
+Guarantees: an event is kept once (`ON CONFLICT (event_id) DO NOTHING`); a message is
+paid once, with the earliest payment time, and its `status_seq` is bumped in the same
+statement that pays it (`paid_seq` keeps that number), so a redone batch returns the
+same rows with the same seq and re-emits identical `MessagePaid` events.
+"""
 
 from __future__ import annotations
 

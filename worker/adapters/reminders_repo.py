@@ -1,4 +1,9 @@
-"""PostgreSQL side of reminders: candidates with their history, and the reminders rows."""
+"""PostgreSQL side of reminders: candidates with their history, and the reminders rows.
+
+Guarantees: a reminder row has a deterministic id and is written once (`ON CONFLICT
+DO NOTHING`), so a redone round records nothing twice; a row stays unpublished until
+its publish was acknowledged, so every round publishes what an earlier one could not.
+"""
 
 from __future__ import annotations
 
