@@ -56,16 +56,30 @@ def _has_iban(subject: str) -> bool:
     return False
 
 
+# Cheap gates: each pattern below is tried only when its gate matches, and every gate
+# matches whenever its pattern does (the gates start with a plain character set, so the
+# regex engine skips ahead; the full patterns start with look-behinds or word edges).
+# The fiscal-code pattern is always tried (an omocode fiscal code may have no digit).
+_IBAN_HEAD = re.compile(r"[A-Z]{2}[0-9]{2}", re.IGNORECASE)
+# Mobile (9+ digits) and landline (7+) numbers: digits with at most one separator
+# between two of them.
+_SEVEN_DIGITS = re.compile(r"\d(?:[\s.-]?\d){6}")
+_LABELS = ("tel", "cell", "fax")
+
+
 def _has_phone(subject: str) -> bool:
-    return any(p.search(subject) for p in (_MOBILE, _LANDLINE, _LABELLED))
+    if _SEVEN_DIGITS.search(subject) and (_MOBILE.search(subject) or _LANDLINE.search(subject)):
+        return True
+    lowered = subject.lower()
+    return any(label in lowered for label in _LABELS) and _LABELLED.search(subject) is not None
 
 
 def personal_data_kind(subject: str) -> str | None:
     if _FISCAL_CODE.search(subject):
         return "fiscal code"
-    if _EMAIL.search(subject):
+    if "@" in subject and _EMAIL.search(subject):
         return "e-mail address"
-    if _has_iban(subject):
+    if _IBAN_HEAD.search(subject) and _has_iban(subject):
         return "IBAN"
     if _has_phone(subject):
         return "phone number"
