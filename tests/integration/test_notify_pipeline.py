@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from schemas.enums import Channel, NotificationStatus
-from schemas.events import NotificationStatusChanged
+from schemas.events import NotificationRequest, NotificationStatusChanged
 from tests.conftest import eventually
 from tests.factories import create_profile, create_service
 from tests.integration.helpers import status_events
@@ -56,6 +56,13 @@ def _notify_runtime(
     return with_settings(runtime, "notify", **options)
 
 
+async def _push_and_email(rt: Runtime, service_id: str) -> tuple[NotificationRequest, ...]:
+    """Publish one push and one e-mail request for MESSAGE_ID; returns them."""
+    requests = tuple(request(MESSAGE_ID, service_id, c) for c in (Channel.PUSH, Channel.EMAIL))
+    await publish_requests(rt, *requests)
+    return requests
+
+
 @contextlib.asynccontextmanager
 async def notifying(rt: Runtime) -> AsyncIterator[None]:
     """The notify consumer running in the background, with real push and SMTP adapters."""
@@ -92,11 +99,7 @@ async def test_a_push_that_fails_twice_is_sent_on_the_third_attempt_and_the_emai
     service_id = await _setup(runtime)
     async with serving(Receiver(failures=2)) as push:
         rt = _notify_runtime(runtime, sinks, push)
-        await publish_requests(
-            rt,
-            request(MESSAGE_ID, service_id, Channel.PUSH),
-            request(MESSAGE_ID, service_id, Channel.EMAIL),
-        )
+        await _push_and_email(rt, service_id)
         async with notifying(rt):
             rows = await eventually(
                 lambda: _rows(runtime),
@@ -148,11 +151,7 @@ async def test_a_permanent_refusal_fails_the_channel_at_once(
     await runtime.pool.execute("UPDATE profiles SET email_validated = false")
     async with serving(Receiver(failures=10_000, fail_status=400)) as push:
         rt = _notify_runtime(runtime, sinks, push)
-        await publish_requests(
-            rt,
-            request(MESSAGE_ID, service_id, Channel.PUSH),
-            request(MESSAGE_ID, service_id, Channel.EMAIL),
-        )
+        await _push_and_email(rt, service_id)
         async with notifying(rt):
             rows = await eventually(
                 lambda: _rows(runtime),
@@ -168,14 +167,12 @@ async def test_a_redelivered_request_is_not_sent_twice_and_secure_messages_stay_
     service_id = await _setup(runtime, secure=True)
     async with serving(Receiver()) as push:
         rt = _notify_runtime(runtime, sinks, push)
-        push_request = request(MESSAGE_ID, service_id, Channel.PUSH)
-        mail_request = request(MESSAGE_ID, service_id, Channel.EMAIL)
-        await publish_requests(rt, push_request, mail_request)
+        requests = await _push_and_email(rt, service_id)
         channels, gateway = notify.channels_from_settings(rt)
         runner = notify.build(rt, channels)
         try:
             await runner.run_until_idle()
-            await publish_requests(rt, push_request, mail_request)
+            await publish_requests(rt, *requests)
             await runner.run_until_idle()
         finally:
             await runner.stop()
