@@ -7,13 +7,13 @@ once without applying anything twice.
 
 from __future__ import annotations
 
-import json
 import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from worker import logs
 from worker.errors import RetryableError
@@ -34,8 +34,18 @@ def migrations_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "deploy" / "migrations"
 
 
+_JSON_ENCODER = msgspec.json.Encoder()
+_JSON_DECODER = msgspec.json.Decoder()
+
+
+def _encode_json(value: Any) -> str:
+    return _JSON_ENCODER.encode(value).decode()
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec(
+        "jsonb", encoder=_encode_json, decoder=_JSON_DECODER.decode, schema="pg_catalog"
+    )
 
 
 async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> Pool:
