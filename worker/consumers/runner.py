@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+import msgspec
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 
 from worker import logs, metrics
@@ -66,6 +67,19 @@ class DeadLetter:
     record: Record
     code: str
     detail: str
+
+
+def decode_value(record: Record, decode: Callable[[bytes], T], invalid_code: str) -> T | DeadLetter:
+    """The record's value decoded, or its dead letter: `empty_record` (no value),
+    `invalid_code` (JSON of the wrong shape) or `not_json`."""
+    if record.value is None:
+        return DeadLetter(record, "empty_record", "record has no value")
+    try:
+        return decode(record.value)
+    except msgspec.ValidationError as exc:
+        return DeadLetter(record, invalid_code, str(exc))
+    except msgspec.DecodeError as exc:
+        return DeadLetter(record, "not_json", str(exc))
 
 
 @dataclass(slots=True)

@@ -26,12 +26,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import msgspec
-
 from schemas import codecs
 from schemas.messages import SubmittedMessage
 from worker import ids
-from worker.consumers.runner import DeadLetter
+from worker.consumers.runner import DeadLetter, decode_value
 from worker.services.directory import Service
 from worker.services.gating import check_content, check_service
 from worker.services.ports import INGRESS_ORIGIN, Record
@@ -83,16 +81,9 @@ def decode(
     good: dict[str, Submitted] = {}
     dead: list[DeadLetter] = []
     for record in records:
-        if record.value is None:
-            dead.append(DeadLetter(record, "empty_record", "record has no value"))
-            continue
-        try:
-            message = codecs.SUBMITTED.decode(record.value)
-        except msgspec.ValidationError as exc:
-            dead.append(DeadLetter(record, "invalid_message", str(exc)))
-            continue
-        except msgspec.DecodeError as exc:
-            dead.append(DeadLetter(record, "not_json", str(exc)))
+        message = decode_value(record, codecs.SUBMITTED.decode, "invalid_message")
+        if isinstance(message, DeadLetter):
+            dead.append(message)
             continue
         item = _submitted(record, message, signer)
         good.setdefault(item.id, item)

@@ -18,13 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-import msgspec
-
 from schemas import codecs
 from schemas.events import MessagePaid, PaymentEvent
 from schemas.topics import Topic
 from worker import logs
-from worker.consumers.runner import BatchResult, DeadLetter
+from worker.consumers.runner import BatchResult, DeadLetter, decode_value
 from worker.services.ports import OutRecord, Publisher, Record
 from worker.settings import KafkaSettings
 
@@ -78,16 +76,9 @@ def decode(records: Sequence[Record]) -> tuple[list[PaymentRow], list[DeadLetter
     rows: list[PaymentRow] = []
     dead: list[DeadLetter] = []
     for record in records:
-        if record.value is None:
-            dead.append(DeadLetter(record, "empty_record", "record has no value"))
-            continue
-        try:
-            event = codecs.PAYMENT.decode(record.value)
-        except msgspec.ValidationError as exc:
-            dead.append(DeadLetter(record, "invalid_payment", str(exc)))
-            continue
-        except msgspec.DecodeError as exc:
-            dead.append(DeadLetter(record, "not_json", str(exc)))
+        event = decode_value(record, codecs.PAYMENT.decode, "invalid_payment")
+        if isinstance(event, DeadLetter):
+            dead.append(event)
             continue
         rows.append(payment_row(event))
     return rows, dead
