@@ -134,6 +134,9 @@ class SchedulingConsumer:
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         self.commits.append(offsets)
 
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return None
+
 
 class NullPublisher:
     async def publish_many(self, records: Sequence[OutRecord]) -> None: ...
