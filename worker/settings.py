@@ -132,7 +132,6 @@ class HttpSettings:
     max_body_bytes: int = 128 * 1024
     #: Proxies whose `X-Forwarded-For` is believed (CIDRs); empty: use the socket peer.
     trusted_proxies: tuple[str, ...] = ()
-    public_base_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +261,6 @@ def _sections(env: _Env) -> dict[str, Any]:
             port=env.integer("HTTP_PORT", 8080, minimum=0, maximum=65535),
             max_body_bytes=env.integer("HTTP_MAX_BODY_BYTES", 128 * 1024, minimum=1024),
             trusted_proxies=env.csv("TRUSTED_PROXIES"),
-            public_base_url=env.text("PUBLIC_BASE_URL", ""),
         ),
         "limits": LimitSettings(
             default_rate_per_second=env.integer("DEFAULT_RATE_PER_SECOND", 100, minimum=1),
