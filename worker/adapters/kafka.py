@@ -155,7 +155,8 @@ class Publisher:
             raise RetryableError(f"publish of {len(records)} records failed: {exc}") from exc
 
     async def _partitions(self, topic: str) -> list[int]:
-        return sorted(await self._producer.partitions_for(topic))
+        known = self._producer.client.cluster.partitions_for_topic(topic)
+        return sorted(known or await self._producer.partitions_for(topic))
 
     def _partition(self, topic: str, key: bytes | None, partitions: list[int]) -> int:
         if key is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -40,9 +41,26 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
     except Exception:
         log.exception("request_failed", route=name, method=request.method)
         response = problem(500, "Internal error", "unexpected error; it has been logged")
-    metrics.HTTP_REQUESTS.labels(route=name, method=request.method, status=response.status).inc()
-    metrics.HTTP_SECONDS.labels(route=name).observe(time.perf_counter() - started)
+    counter, latency = _metric_children(name, request.method, response.status)
+    counter.inc()
+    latency.observe(time.perf_counter() - started)
     return response
+
+
+# Label children per (route, method, status): `labels()` costs a lock and a lookup.
+_CHILDREN: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def _metric_children(route: str, method: str, status: int) -> tuple[Any, Any]:
+    key = (route, method, status)
+    children = _CHILDREN.get(key)
+    if children is None:
+        children = (
+            metrics.HTTP_REQUESTS.labels(route=route, method=method, status=status),
+            metrics.HTTP_SECONDS.labels(route=route),
+        )
+        _CHILDREN[key] = children
+    return children
 
 
 async def refresh_directory(runtime: Runtime, directory: ServiceDirectory) -> None:
