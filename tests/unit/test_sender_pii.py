@@ -52,3 +52,9 @@ def test_personal_data_in_a_subject_is_named_by_kind(subject: str, kind: str) ->
 
 def test_an_iban_with_a_wrong_check_digit_is_not_an_iban() -> None:
     assert personal_data_kind("Riferimento IT61X0542811101000000123456") is None
+
+
+def test_a_non_ascii_letter_that_folds_to_ascii_is_not_an_iban_and_does_not_crash() -> None:
+    from worker.services.pii import personal_data_kind
+
+    assert personal_data_kind("Avviso I\u212a60X0542811101000000123456 rata") is None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -38,8 +39,15 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
         response = problem(413, "Payload too large", "the body exceeds the size limit")
     except web.HTTPException as exc:
         response = problem(exc.status, exc.reason, exc.text or exc.reason)
-    except Exception:
-        log.exception("request_failed", route=name, method=request.method)
+    except Exception as exc:
+        # Frames and a redacted first line only: request bodies carry personal data.
+        log.error(
+            "request_failed",
+            route=name,
+            method=request.method,
+            error=logs.safe_error_text(exc),
+            trace="".join(traceback.format_tb(exc.__traceback__, limit=8))[-2000:],
+        )
         response = problem(500, "Internal error", "unexpected error; it has been logged")
     counter, latency = _metric_children(name, request.method, response.status)
     counter.inc()

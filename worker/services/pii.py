@@ -40,7 +40,9 @@ _LABELLED = re.compile(
 
 def _iban_valid(candidate: str) -> bool:
     text = candidate.replace(" ", "").upper()
-    if not 15 <= len(text) <= 34:
+    # IGNORECASE regexes also match non-ASCII letters such as the Kelvin sign (U+212A);
+    # an IBAN is ASCII letters and digits only.
+    if not 15 <= len(text) <= 34 or not (text.isascii() and text.isalnum()):
         return False
     rotated = text[4:] + text[:4]
     digits = "".join(str(int(c, 36)) for c in rotated)
