@@ -12,6 +12,7 @@ from tests.factories import create_profile
 from tests.integration.deliver_helpers import accepted, citizen, service_entry
 from tests.integration.helpers import drain, status_events
 from worker.bootstrap import Runtime
+from worker.services.directory import Service
 
 ORG = "12345678901"
 NOTICE = "302000000000000001"
@@ -39,19 +40,27 @@ async def test_the_payee_defaults_to_the_organisation_and_the_rpt_id_is_stored(
     assert {r["paid_at"] for r in found} == {None}
 
 
-async def test_a_notice_already_paid_is_paid_on_arrival(runtime: Runtime) -> None:
-    service = await service_entry(runtime, payments=True, organization_fiscal_code=ORG)
-    await create_profile(runtime, citizen(1))
+async def _paid_notice_arrives(
+    runtime: Runtime, service: Service, fiscal_code: str, event_id: str
+) -> str:
+    """A payment for the notice is kept first; then the message arrives and is drained."""
     await runtime.pool.execute(
-        "INSERT INTO payments (event_id, rpt_id, paid_at) VALUES ('ev-1', $1, $2)",
+        "INSERT INTO payments (event_id, rpt_id, paid_at) VALUES ($1, $2, $3)",
+        event_id,
         ORG + NOTICE,
         PAID_AT,
     )
     message_id = await accepted(
-        runtime, service, citizen(1), payment_data=PaymentData(amount=1250, notice_number=NOTICE)
+        runtime, service, fiscal_code, payment_data=PaymentData(amount=1250, notice_number=NOTICE)
     )
-
     await drain(runtime)
+    return message_id
+
+
+async def test_a_notice_already_paid_is_paid_on_arrival(runtime: Runtime) -> None:
+    service = await service_entry(runtime, payments=True, organization_fiscal_code=ORG)
+    await create_profile(runtime, citizen(1))
+    message_id = await _paid_notice_arrives(runtime, service, citizen(1), "ev-1")
 
     row = await runtime.pool.fetchrow(
         "SELECT status, paid_at, paid_seq, status_seq FROM messages WHERE id = $1", message_id
@@ -72,16 +81,7 @@ async def test_a_notice_already_paid_is_paid_on_arrival(runtime: Runtime) -> Non
 
 async def test_a_rejected_notice_is_not_a_payable_message(runtime: Runtime) -> None:
     service = await service_entry(runtime, payments=True, organization_fiscal_code=ORG)
-    await runtime.pool.execute(
-        "INSERT INTO payments (event_id, rpt_id, paid_at) VALUES ('ev-2', $1, $2)",
-        ORG + NOTICE,
-        PAID_AT,
-    )
-    message_id = await accepted(
-        runtime, service, citizen(2), payment_data=PaymentData(amount=1250, notice_number=NOTICE)
-    )
-
-    await drain(runtime)
+    message_id = await _paid_notice_arrives(runtime, service, citizen(2), "ev-2")
 
     row = await runtime.pool.fetchrow(
         "SELECT status, rpt_id, paid_at FROM messages WHERE id = $1", message_id
