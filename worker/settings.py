@@ -7,6 +7,7 @@ with a `ConfigError` that names the variable, never later in a worker loop.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -155,8 +156,14 @@ class NotifySettings:
     email_from: str = "IO <noreply@postino.local>"
     #: Delays of the retry tiers in seconds (10 s, 1 min, 10 min, 1 h; the last repeats).
     retry_delays: tuple[float, ...] = (10, 60, 600, 3600)
-    sweeper_interval_seconds: float = 60.0
+    #: How often the sweeper looks for expired leases and lost retries.
+    sweeper_interval_seconds: float = 5.0
+    #: A THROTTLED row with no claim whose retry was due this long ago lost its
+    #: retry record: the sweeper re-drives it (a safety net; claims use the lease).
     sweeper_grace_seconds: float = 600.0
+    #: How long the other instances trust a claim (a send in progress): at least one
+    #: send with its in-process retries. A crash delays a notification by at most this.
+    lease_seconds: float = 30.0
     #: In-process attempts of one push or SMTP call (tenacity) before a retry tier.
     call_attempts: int = 2
 
@@ -205,6 +212,9 @@ class Settings:
     #: from one it never did. Every ingress process must share it.
     id_secret: str | None = None
     session_ttl_seconds: int = 24 * 3600
+    #: Names this process among the instances of its role (claims' owner); unique per
+    #: running process. Default: the host name.
+    instance_id: str = "postino"
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
@@ -277,8 +287,9 @@ def _sections(env: _Env) -> dict[str, Any]:
             smtp_timeout_seconds=env.number("SMTP_TIMEOUT_SECONDS", 10.0, minimum=0.1),
             email_from=env.text("EMAIL_FROM", "IO <noreply@postino.local>"),
             retry_delays=_delays(env, "NOTIFY_RETRY_DELAYS", (10, 60, 600, 3600)),
-            sweeper_interval_seconds=env.number("SWEEPER_INTERVAL_SECONDS", 60.0, minimum=0.1),
+            sweeper_interval_seconds=env.number("SWEEPER_INTERVAL_SECONDS", 5.0, minimum=0.1),
             sweeper_grace_seconds=env.number("SWEEPER_GRACE_SECONDS", 600.0, minimum=0.0),
+            lease_seconds=env.number("NOTIFY_LEASE_SECONDS", 30.0, minimum=1.0),
             call_attempts=env.integer("NOTIFY_CALL_ATTEMPTS", 2, minimum=1, maximum=5),
         ),
         "callbacks": CallbackSettings(
@@ -322,6 +333,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         admin_token=env.opt_str("ADMIN_TOKEN"),
         id_secret=env.opt_str("ID_SECRET"),
         session_ttl_seconds=env.integer("SESSION_TTL_SECONDS", 24 * 3600, minimum=60),
+        instance_id=env.text("INSTANCE_ID", socket.gethostname() or "postino"),
         kafka=_kafka(env, profile),
         **_sections(env),
     )

@@ -3,23 +3,30 @@
 One consumer over `notifications.requested` and every retry tier (records wait in
 their tier, paused per partition, until due), plus the sweeper every
 `sweeper_interval_seconds`.
+
+Claims are owned by `notify@<POSTINO_INSTANCE_ID>`. At start, when no other live
+process holds that name (`InstanceLock`), the leases a previous life of this
+instance left are ended and swept at once: a restarted notify re-drives its own
+stranded sends immediately instead of after the lease.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from schemas.topics import NOTIFICATION_RETRY_TIERS, Topic
 from worker import logs
 from worker.adapters import kafka
+from worker.adapters.instance_lock import InstanceLock
 from worker.adapters.notifications_repo import PostgresNotifications
 from worker.adapters.postgres import is_retryable
 from worker.adapters.push import HttpPushGateway
 from worker.adapters.smtp import SmtpMailer
-from worker.bootstrap import Runtime
+from worker.bootstrap import Runtime, require_endpoints
 from worker.consumers.runner import BatchHandler, BatchResult, ConsumerRunner, due_from_header
 from worker.errors import RetryableError
 from worker.roles.common import run_until_stopped
@@ -54,12 +61,24 @@ def scheduled_runner(
     )
 
 
+def owner_name(runtime: Runtime) -> str:
+    return f"notify@{runtime.settings.instance_id}"
+
+
 def build(
-    runtime: Runtime, channels: Channels, clock: Callable[[], datetime] = utc_now
+    runtime: Runtime,
+    channels: Channels,
+    clock: Callable[[], datetime] = utc_now,
+    owner: str | None = None,
 ) -> ConsumerRunner:
     settings = runtime.settings
     deps = NotifyDeps(
-        PostgresNotifications(runtime.pool), channels, settings.kafka, settings.notify, clock
+        PostgresNotifications(runtime.pool),
+        channels,
+        settings.kafka,
+        settings.notify,
+        clock,
+        owner or owner_name(runtime),
     )
 
     async def handle(records: Sequence[Record]) -> BatchResult:
@@ -80,19 +99,32 @@ async def sweep_once(runtime: Runtime, now: datetime) -> SweepReport:
     )
 
 
+async def take_over(runtime: Runtime, lock: InstanceLock) -> str:
+    """The owner name this process claims under. When it holds the instance's name, the
+    leases of a previous life of the instance end now (the first sweep re-drives them);
+    when another live process holds it, a unique suffix keeps both apart."""
+    if not await lock.acquire():
+        owner = f"{lock.name}#{secrets.token_hex(4)}"
+        log.warning("notify_instance_in_use", instance=lock.name, owner=owner)
+        return owner
+    ended = await PostgresNotifications(runtime.pool).expire_leases(lock.name, utc_now())
+    if ended:
+        log.info("notify_claims_recovered", owner=lock.name, count=ended)
+    return lock.name
+
+
 async def _sweep_forever(runtime: Runtime, stop: asyncio.Event) -> None:
+    """Sweep now (what a previous life left), then every `sweeper_interval_seconds`."""
     interval = runtime.settings.notify.sweeper_interval_seconds
     while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-        if stop.is_set():
-            return
         try:
             await sweep_once(runtime, utc_now())
         except Exception as exc:
             if not (isinstance(exc, RetryableError) or is_retryable(exc)):
                 raise
             log.warning("sweep_failed", error=logs.safe_error_text(exc))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
 def channels_from_settings(runtime: Runtime) -> tuple[Channels, HttpPushGateway | None]:
@@ -108,11 +140,17 @@ def channels_from_settings(runtime: Runtime) -> tuple[Channels, HttpPushGateway 
 
 async def run(runtime: Runtime, stop: asyncio.Event) -> None:
     channels, push = channels_from_settings(runtime)
-    sweeper = asyncio.create_task(_sweep_forever(runtime, stop), name="notify-sweeper")
+    _, url = require_endpoints(runtime.settings)
+    lock = InstanceLock(url, owner_name(runtime))
     try:
-        await run_until_stopped(build(runtime, channels), stop)
+        owner = await take_over(runtime, lock)
+        sweeper = asyncio.create_task(_sweep_forever(runtime, stop), name="notify-sweeper")
+        try:
+            await run_until_stopped(build(runtime, channels, owner=owner), stop)
+        finally:
+            stop.set()
+            await asyncio.gather(sweeper, return_exceptions=True)
     finally:
-        stop.set()
-        await asyncio.gather(sweeper, return_exceptions=True)
+        await lock.release()
         if push is not None:
             await push.stop()

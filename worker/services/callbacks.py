@@ -224,8 +224,15 @@ async def _jobs(
 async def first_attempts_batch(
     records: Sequence[Record], deps: CallbackDeps, attempts: FirstAttempts
 ) -> BatchResult:
-    """`messages.status`: a retry-tier copy of each event, and a background first attempt."""
+    """`messages.status`: a retry-tier copy of each event, and a background first attempt.
+
+    Events already settled are skipped: a batch redone after a crash does not post
+    again what its first run delivered (each attempt is settled right after its POST,
+    so a crash leaves at most the POSTs in flight in doubt)."""
     jobs, dead = await _jobs(records, deps)
+    if jobs:
+        settled = await deps.store.settled(sorted({job.key for job in jobs}))
+        jobs = [job for job in jobs if job.key not in settled]
     # The copy is due only after the first attempt has surely ended (its timeout).
     grace = deps.settings.timeout_seconds * 2 + 1
     out = [r for r in (_retry(job, 1, deps, min_delay=grace) for job in jobs) if r is not None]
