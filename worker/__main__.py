@@ -8,19 +8,33 @@ import sys
 from collections.abc import Callable, Sequence
 
 from worker import logs
-from worker.bootstrap import open_runtime
+from worker.bootstrap import Stopped, open_runtime
 from worker.lifecycle import install_signal_handlers, prepare, run_roles
+from worker.readiness import Readiness
 from worker.roles.registry import ROLES
 from worker.settings import ConfigError, Settings, load_settings
 
 Command = Callable[[Settings, argparse.Namespace], int]
+log = logs.get("postino.main")
 
 
-async def _run_roles(settings: Settings, names: Sequence[str]) -> int:
-    stop = asyncio.Event()
-    install_signal_handlers(stop)
-    async with open_runtime(settings) as runtime:
-        return await run_roles(runtime, names, stop)
+async def _run_roles(
+    settings: Settings,
+    names: Sequence[str],
+    stop: asyncio.Event | None = None,
+    readiness: Readiness | None = None,
+) -> int:
+    """Run the roles until SIGINT/SIGTERM (or `stop`); waits for the database and the
+    broker first (not ready meanwhile), and a stop while waiting is a clean exit."""
+    if stop is None:
+        stop = asyncio.Event()
+        install_signal_handlers(stop)
+    try:
+        async with open_runtime(settings, readiness, stop) as runtime:
+            return await run_roles(runtime, names, stop)
+    except Stopped as waiting:
+        log.info("stopped_while_waiting", dependency=str(waiting), roles=list(names))
+        return 0
 
 
 def _cmd_dev(settings: Settings, _: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from worker import logs
-from worker.bootstrap import Runtime, open_runtime
+from worker.bootstrap import Runtime, Stopped, open_runtime
 from worker.cli import endpoints
 from worker.devsinks import DevSinks
 from worker.embedded import EmbeddedBroker, EmbeddedPostgres
@@ -133,10 +133,12 @@ async def _serve(settings: Settings) -> int:
     sinks = DevSinks(Path(settings.data_dir))
     try:
         settings = await with_dev_sinks(settings, sinks)
-        async with open_runtime(settings) as runtime:
+        async with open_runtime(settings, stop=stop) as runtime:
             await seed_demo(runtime)
             print(banner(settings), flush=True)  # noqa: T201 - the newcomer's instructions
             return await run_roles(runtime, list(ROLES), stop)
+    except Stopped:
+        return 0
     finally:
         await sinks.stop()
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from schemas.topics import all_topic_names
 from worker import logs
 from worker.adapters import kafka, postgres
-from worker.bootstrap import Runtime, require_endpoints
+from worker.bootstrap import Runtime, require_endpoints, until_reachable
 from worker.roles.registry import ROLES
 from worker.settings import Settings
 
@@ -26,12 +26,14 @@ def install_signal_handlers(stop: asyncio.Event) -> None:
 async def prepare(settings: Settings) -> None:
     """Apply migrations and create missing topics (idempotent, safe to run concurrently)."""
     bootstrap, url = require_endpoints(settings)
-    pool = await postgres.create_pool(url, min_size=1, max_size=2)
+    pool = await until_reachable(
+        "database", lambda: postgres.create_pool(url, min_size=1, max_size=2)
+    )
     try:
         await postgres.migrate(pool)
     finally:
         await pool.close()
-    await kafka.wait_for_broker(bootstrap)
+    await until_reachable("broker", lambda: kafka.wait_for_broker(bootstrap, timeout=2))
     names = [settings.kafka.topic(n) for n in all_topic_names()]
     await kafka.ensure_topics(
         bootstrap, names, settings.kafka.partitions, settings.kafka.replication_factor

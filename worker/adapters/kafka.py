@@ -70,6 +70,19 @@ def producer(settings: KafkaSettings, bootstrap: str) -> AIOKafkaProducer:
     )
 
 
+async def start_producer(settings: KafkaSettings, bootstrap: str) -> AIOKafkaProducer:
+    """A started producer; `RetryableError` (and nothing left open) while the broker is
+    unreachable."""
+    started = producer(settings, bootstrap)
+    try:
+        await started.start()
+    except KafkaError as exc:
+        with contextlib.suppress(Exception):
+            await started.stop()
+        raise RetryableError(f"broker {bootstrap} unreachable: {exc}") from exc
+    return started
+
+
 def consumer(
     settings: KafkaSettings, bootstrap: str, group_id: str, **overrides: Any
 ) -> AIOKafkaConsumer:
