@@ -22,7 +22,7 @@ from worker import logs
 from worker.adapters import kafka, postgres
 from worker.adapters.kafka import Publisher
 from worker.adapters.postgres import Pool
-from worker.errors import RetryableError
+from worker.core.errors import RetryableError
 from worker.ids import IdSigner
 from worker.readiness import Readiness
 from worker.settings import ConfigError, Settings

@@ -30,9 +30,9 @@ from tests.integration.test_notify_pipeline import (
     sinks,
 )
 from worker.adapters.instance_lock import InstanceLock
-from worker.adapters.kafka import Record
 from worker.adapters.notifications_repo import PostgresNotifications
 from worker.bootstrap import Runtime
+from worker.core.records import Record
 from worker.devsinks import DevSinks
 from worker.roles import notify
 from worker.services.notify import NotifyDeps, notify_batch
