@@ -30,7 +30,7 @@ async def _run_roles(
         stop = asyncio.Event()
         install_signal_handlers(stop)
     try:
-        async with open_runtime(settings, readiness, stop) as runtime:
+        async with open_runtime(settings, "-".join(names), readiness, stop) as runtime:
             return await run_roles(runtime, names, stop)
     except Stopped as waiting:
         log.info("stopped_while_waiting", dependency=str(waiting), roles=list(names))

@@ -111,9 +111,13 @@ async def until_reachable(
 
 @asynccontextmanager
 async def open_runtime(
-    settings: Settings, readiness: Readiness | None = None, stop: asyncio.Event | None = None
+    settings: Settings,
+    role: str = "dev",
+    readiness: Readiness | None = None,
+    stop: asyncio.Event | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Connect the pool, then the producer, each waiting until reachable (or `Stopped`)."""
+    """The pool, then the producer (client id `postino-<role>`), each waited for until
+    reachable (or `Stopped`); closed in reverse order."""
     bootstrap, url = require_endpoints(settings)
     signer = IdSigner(id_secret(settings))
     readiness = readiness or Readiness()
@@ -126,7 +130,7 @@ async def open_runtime(
     readiness.database = True
     try:
         producer = await until_reachable(
-            "broker", lambda: kafka.start_producer(settings.kafka, bootstrap), stop
+            "broker", lambda: kafka.start_producer(settings.kafka, bootstrap, role), stop
         )
         readiness.broker = True
         try:

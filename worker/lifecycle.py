@@ -33,10 +33,16 @@ async def prepare(settings: Settings) -> None:
         await postgres.migrate(pool)
     finally:
         await pool.close()
-    await until_reachable("broker", lambda: kafka.wait_for_broker(bootstrap, timeout=2))
+    await until_reachable(
+        "broker", lambda: kafka.wait_for_broker(settings.kafka, bootstrap, timeout=2)
+    )
     names = [settings.kafka.topic(n) for n in all_topic_names()]
     await kafka.ensure_topics(
-        bootstrap, names, settings.kafka.partitions, settings.kafka.replication_factor
+        settings.kafka,
+        bootstrap,
+        names,
+        settings.kafka.partitions,
+        settings.kafka.replication_factor,
     )
 
 
