@@ -48,10 +48,13 @@ def embedded_if_needed(settings: Settings) -> Iterator[Settings]:
             stack.callback(pg.stop)
             settings = replace(settings, database=replace(settings.database, url=url))
         if not settings.kafka.bootstrap:
-            broker = EmbeddedBroker(data_dir)
+            broker = EmbeddedBroker(data_dir, storage=settings.embedded_broker)
             bootstrap = broker.start()
             stack.callback(broker.stop)
-            settings = replace(settings, kafka=replace(settings.kafka, bootstrap=bootstrap))
+            kafka = replace(settings.kafka, bootstrap=bootstrap)
+            if kafka.fetch_max_wait_ms is None:  # the poll the embedded broker wants
+                kafka = replace(kafka, fetch_max_wait_ms=broker.fetch_max_wait_ms)
+            settings = replace(settings, kafka=kafka)
         yield settings
 
 

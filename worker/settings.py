@@ -117,6 +117,10 @@ class _Env:
         return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+#: Kafka's own `fetch.max.wait.ms`.
+KAFKA_FETCH_MAX_WAIT_MS = 500
+
+
 @dataclass(frozen=True, slots=True)
 class KafkaSettings:
     #: None: `postino dev` starts the embedded broker and fills this in.
@@ -130,7 +134,11 @@ class KafkaSettings:
     assignment: str = "group"
     session_timeout_ms: int = 10000
     heartbeat_interval_ms: int = 1000
-    fetch_max_wait_ms: int = 20
+    #: How long a fetch waits for data. None: by broker, Kafka's own 500 ms (a real
+    #: broker wakes a waiting fetch when data arrives), except the in-memory embedded
+    #: broker, which does not: `postino dev` polls it every 20 ms.
+    fetch_max_wait_ms: int | None = None
+    fetch_min_bytes: int = 1
     max_poll_records: int = 500
     enable_idempotence: bool = False
     linger_ms: int = 0
@@ -152,6 +160,10 @@ class KafkaSettings:
 
     def topic(self, base: str) -> str:
         return f"{self.topic_prefix}{base}"
+
+    @property
+    def fetch_wait_ms(self) -> int:
+        return KAFKA_FETCH_MAX_WAIT_MS if self.fetch_max_wait_ms is None else self.fetch_max_wait_ms
 
     def group(self, role: str) -> str:
         return f"{self.group_prefix}.{role}"
@@ -254,6 +266,9 @@ class Settings:
     #: Names this process among the instances of its role (claims' owner); unique per
     #: running process. Default: the host name.
     instance_id: str = "postino"
+    #: The broker `postino dev` starts when no bootstrap is given: "memory" (fast, gone
+    #: on restart) or "durable" (Tansu on a local SeaweedFS: survives restarts, slower).
+    embedded_broker: str = "memory"
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
@@ -291,7 +306,12 @@ def _kafka(env: _Env, profile: str) -> KafkaSettings:
         ),
         session_timeout_ms=env.integer("KAFKA_SESSION_TIMEOUT_MS", 10000, minimum=1000),
         heartbeat_interval_ms=env.integer("KAFKA_HEARTBEAT_INTERVAL_MS", 1000, minimum=100),
-        fetch_max_wait_ms=env.integer("KAFKA_FETCH_MAX_WAIT_MS", 20, minimum=0),
+        fetch_max_wait_ms=(
+            None
+            if env.raw("KAFKA_FETCH_MAX_WAIT_MS") is None
+            else env.integer("KAFKA_FETCH_MAX_WAIT_MS", KAFKA_FETCH_MAX_WAIT_MS, minimum=0)
+        ),
+        fetch_min_bytes=env.integer("KAFKA_FETCH_MIN_BYTES", 1, minimum=1),
         max_poll_records=env.integer("KAFKA_MAX_POLL_RECORDS", 500, minimum=1),
         enable_idempotence=env.flag("KAFKA_ENABLE_IDEMPOTENCE", profile == "production"),
         linger_ms=env.integer("KAFKA_LINGER_MS", 0),
@@ -431,6 +451,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         id_secret=env.opt_str("ID_SECRET"),
         session_ttl_seconds=env.integer("SESSION_TTL_SECONDS", 24 * 3600, minimum=60),
         instance_id=env.text("INSTANCE_ID", socket.gethostname() or "postino"),
+        embedded_broker=env.choice("EMBEDDED_BROKER", "memory", ("memory", "durable")),
         kafka=_kafka(env, profile),
         **_sections(env),
     )

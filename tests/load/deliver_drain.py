@@ -28,7 +28,7 @@ from worker import logs
 from worker.bench import workload
 from worker.bootstrap import Runtime, open_runtime
 from worker.core.records import OutRecord
-from worker.embedded import embedded_stack
+from worker.embedded import MEMORY_FETCH_MAX_WAIT_MS, embedded_stack
 from worker.lifecycle import prepare
 from worker.roles import deliver
 from worker.services.ports import INGRESS_ORIGIN
@@ -82,6 +82,7 @@ async def measure(url: str, bootstrap: str, count: int, citizens: int) -> dict[s
             "POSTINO_DATABASE_URL": url,
             "POSTINO_KAFKA_BOOTSTRAP": bootstrap,
             "POSTINO_KAFKA_ASSIGNMENT": "direct",
+            "POSTINO_KAFKA_FETCH_MAX_WAIT_MS": str(MEMORY_FETCH_MAX_WAIT_MS),
             "POSTINO_KAFKA_PARTITIONS": "4",
             "POSTINO_ID_SECRET": "measure",
             "POSTINO_TOPIC_PREFIX": f"m{int(time.time())}.",
