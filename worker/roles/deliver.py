@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from schemas.topics import ConsumerGroup, Topic
 from worker.adapters.inbox import PostgresInbox
+from worker.adapters.upstream_admissions import PostgresAdmissions
 from worker.bootstrap import Runtime
 from worker.consumers.runner import ConsumerRunner
 from worker.core.batch import BatchResult
@@ -16,7 +17,13 @@ from worker.services.deliver import DeliverDeps, deliver_batch
 
 
 def build(runtime: Runtime) -> ConsumerRunner:
-    deps = DeliverDeps(PostgresInbox(runtime.pool), runtime.settings.kafka, runtime.signer)
+    deps = DeliverDeps(
+        PostgresInbox(runtime.pool),
+        runtime.settings.kafka,
+        runtime.signer,
+        admissions=PostgresAdmissions(runtime.pool),
+        limits=runtime.settings.limits,
+    )
 
     async def handle(records: Sequence[Record]) -> BatchResult:
         return await deliver_batch(records, deps)
