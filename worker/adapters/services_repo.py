@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
-from worker.adapters.postgres import Pool
+from worker.adapters.postgres import Pool, repository, translated
 from worker.services.directory import Service
 
 _COLUMNS = (
@@ -66,16 +66,22 @@ def service_from_row(row: dict[str, Any]) -> Service:
     return Service(**values)
 
 
+@translated
 async def load_services(pool: Pool) -> list[Service]:
     rows = await pool.fetch(f"SELECT {_COLUMNS} FROM services")
     return [service_from_row(dict(r)) for r in rows]
 
 
+@repository
 class ServicesRepo:
     """Back-office writes. Every change runs on a row locked FOR UPDATE."""
 
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
+
+    async def all(self) -> list[Service]:
+        """Every service, for the ingress's in-memory directory."""
+        return await load_services(self._pool)
 
     async def create(self, values: dict[str, Any]) -> dict[str, Any]:
         unknown = set(values) - _EDITABLE - {"id"}
@@ -125,6 +131,7 @@ class ServicesRepo:
         return None if row is None else service_from_row(dict(row))
 
 
+@repository
 class UsageRepo:
     """`service_usage`: the daily counts every ingress process adds to (one upsert per flush)."""
 
