@@ -29,9 +29,8 @@ from tests.integration.test_notify_pipeline import (
     notifying,
     sinks,
 )
-from worker.adapters.instance_lock import InstanceLock
 from worker.adapters.notifications_repo import PostgresNotifications
-from worker.bootstrap import Runtime
+from worker.bootstrap import Runtime, notify_channels
 from worker.core.records import Record
 from worker.devsinks import DevSinks
 from worker.roles import notify
@@ -132,15 +131,14 @@ async def test_a_second_live_process_with_the_same_instance_name_takes_over_noth
     service_id = await _setup(runtime)
     owner = notify.owner_name(runtime)
     await _claimed_row(runtime, service_id, owner, "now() + interval '1 hour'")
-    url = runtime.settings.database.url
-    assert url is not None
-    first, second = InstanceLock(url, owner), InstanceLock(url, owner)
-    assert await notify.take_over(runtime, first) == owner
+    first, first_lock = await notify.take_over(runtime)
     try:
-        assert await notify.take_over(runtime, second) != owner
+        second, second_lock = await notify.take_over(runtime)
+        await second_lock.release()
     finally:
-        await first.release()
-        await second.release()
+        await first_lock.release()
+    assert first == owner
+    assert second != owner and second.startswith(owner)
     lease = await runtime.pool.fetchval("SELECT lease_until > now() FROM notifications")
     assert lease is False  # the first take-over ended it; the second touched nothing new
 
@@ -151,24 +149,15 @@ async def test_a_batch_redone_after_a_crash_re_emits_the_event_and_the_retry_of_
     service_id = await _setup(runtime)
     async with serving(Receiver(failures=1)) as push:
         rt = _notify_runtime(runtime, sinks, push)
-        channels, gateway = notify.channels_from_settings(rt)
         settings = rt.settings
-        deps = NotifyDeps(
-            PostgresNotifications(rt.pool),
-            channels,
-            settings.kafka,
-            settings.notify,
-            notify.utc_now,
-        )
         req = request(MESSAGE_ID, service_id, Channel.PUSH)
         record = Record("t", 0, 0, CITIZEN.encode(), codecs.NOTIFICATION.encode(req), 0)
-        try:
+        async with notify_channels(settings.notify) as channels:
+            store = PostgresNotifications(rt.pool)
+            deps = NotifyDeps(store, channels, settings.kafka, settings.notify, notify.utc_now)
             first = await notify_batch([record], deps)
             # The crash came before `first.out` was acknowledged: the batch is redone.
             again = await notify_batch([record], deps)
-        finally:
-            if gateway is not None:
-                await gateway.stop()
     assert len(push.calls) == 1
     retry_topic = settings.kafka.topic(Topic.NOTIFICATIONS_RETRY_10S)
     assert sorted(r.topic for r in again.out) == sorted(r.topic for r in first.out)

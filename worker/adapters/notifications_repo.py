@@ -10,8 +10,7 @@ failures surface as `RetryableError`.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,9 +18,8 @@ import asyncpg
 
 from schemas.enums import NotificationKind, NotificationStatus
 from schemas.events import NotificationRequest
-from worker.adapters.postgres import Pool, is_retryable
+from worker.adapters.postgres import Pool, repository
 from worker.adapters.services_repo import LIVE_FROM, live_columns
-from worker.core.errors import RetryableError
 from worker.services.notify_ports import (
     Lease,
     MessageInfo,
@@ -115,6 +113,7 @@ def _row(record: asyncpg.Record) -> NotificationRow:
     return NotificationRow(**values)
 
 
+@repository
 class PostgresNotifications:
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
@@ -155,8 +154,7 @@ class PostgresNotifications:
             [r.attempt for r in requests],
             [r.deadline for r in requests],
         )
-        async with _translated():
-            records = await self._pool.fetch(_CLAIM, *columns, lease.now, lease.owner, lease.until)
+        records = await self._pool.fetch(_CLAIM, *columns, lease.now, lease.owner, lease.until)
         return {r["id"] for r in records}
 
     async def record_outcomes(
@@ -168,7 +166,7 @@ class PostgresNotifications:
             key=lambda i: (outcomes[i].request.message_id, outcomes[i].request.notification_id),
         )
         stored: dict[int, tuple[NotificationRow, bool]] = {}
-        async with _translated(), self._pool.acquire() as conn, conn.transaction():
+        async with self._pool.acquire() as conn, conn.transaction():
             for index in order:
                 stored[index] = await _record_one(conn, outcomes[index])
         return [stored[i] for i in range(len(outcomes))]
@@ -186,16 +184,6 @@ class PostgresNotifications:
         many, for the sweeper to re-drive at once."""
         status = await self._pool.execute(_EXPIRE_LEASES, owner, now)
         return int(status.split()[-1])
-
-
-@contextlib.asynccontextmanager
-async def _translated() -> AsyncIterator[None]:
-    try:
-        yield
-    except Exception as exc:
-        if is_retryable(exc):
-            raise RetryableError(f"database unreachable: {type(exc).__name__}") from exc
-        raise
 
 
 async def _record_one(

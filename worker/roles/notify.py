@@ -5,32 +5,35 @@ their tier, paused per partition, until due), plus the sweeper every
 `sweeper_interval_seconds`.
 
 Claims are owned by `notify@<POSTINO_INSTANCE_ID>`. At start, when no other live
-process holds that name (`InstanceLock`), the leases a previous life of this
-instance left are ended and swept at once: a restarted notify re-drives its own
-stranded sends immediately instead of after the lease.
+process holds that name (a PostgreSQL advisory lock on it, held while the process
+lives), the leases a previous life of this instance left are ended and swept at
+once: a restarted notify re-drives its own stranded sends immediately instead of
+after the lease.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
+import zlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from schemas.topics import NOTIFICATION_RETRY_TIERS, ConsumerGroup, Topic
 from worker import logs
-from worker.adapters import kafka
-from worker.adapters.instance_lock import InstanceLock
-from worker.adapters.notifications_repo import PostgresNotifications
-from worker.adapters.postgres import is_retryable
-from worker.adapters.push import HttpPushGateway
-from worker.adapters.smtp import SmtpMailer
-from worker.bootstrap import Runtime, require_endpoints
+from worker.adapters.reminders_repo import AdvisoryLock
+from worker.bootstrap import (
+    Runtime,
+    consumer_runner,
+    leader_lock,
+    notification_store,
+    notify_channels,
+)
 from worker.consumers.runner import ConsumerRunner
-from worker.core.batch import BatchHandler, BatchResult, due_from_header
+from worker.core.batch import BatchHandler, BatchResult
 from worker.core.errors import RetryableError
 from worker.core.records import Record
+from worker.periodic import every
 from worker.roles.common import run_until_stopped
 from worker.services.notify import NotifyDeps, notify_batch
 from worker.services.notify_ports import Channels
@@ -45,20 +48,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def scheduled_runner(
-    runtime: Runtime, role: str, topics: Sequence[str], handler: BatchHandler
-) -> ConsumerRunner:
-    """A runner whose retry-tier records wait, partition by partition, until due."""
-    ks = runtime.settings.kafka
-    return ConsumerRunner(
-        role=role,
-        consumer=kafka.consumer(ks, runtime.bootstrap, ks.group(role)),
-        topics=[ks.topic(t) for t in topics],
-        handler=handler,
-        publisher=runtime.publisher,
-        direct=ks.assignment == "direct",
-        due_at=due_from_header,
-    )
+def handler(deps: NotifyDeps) -> BatchHandler:
+    async def handle(records: Sequence[Record]) -> BatchResult:
+        return await notify_batch(records, deps)
+
+    return handle
 
 
 def owner_name(runtime: Runtime) -> str:
@@ -73,25 +67,20 @@ def build(
 ) -> ConsumerRunner:
     settings = runtime.settings
     deps = NotifyDeps(
-        PostgresNotifications(runtime.pool),
+        notification_store(runtime),
         channels,
         settings.kafka,
         settings.notify,
         clock,
         owner or owner_name(runtime),
     )
-
-    async def handle(records: Sequence[Record]) -> BatchResult:
-        return await notify_batch(records, deps)
-
-    return scheduled_runner(runtime, ConsumerGroup.NOTIFY, TOPICS, handle)
+    return consumer_runner(runtime, ConsumerGroup.NOTIFY, TOPICS, handler(deps), scheduled=True)
 
 
 async def sweep_once(runtime: Runtime, now: datetime) -> SweepReport:
     settings = runtime.settings
-    store = PostgresNotifications(runtime.pool)
     return await sweep(
-        store=store,
+        store=notification_store(runtime),
         publisher=runtime.publisher,
         kafka=settings.kafka,
         settings=settings.notify,
@@ -99,58 +88,51 @@ async def sweep_once(runtime: Runtime, now: datetime) -> SweepReport:
     )
 
 
-async def take_over(runtime: Runtime, lock: InstanceLock) -> str:
-    """The owner name this process claims under. When it holds the instance's name, the
-    leases of a previous life of the instance end now (the first sweep re-drives them);
-    when another live process holds it, a unique suffix keeps both apart."""
-    if not await lock.acquire():
-        owner = f"{lock.name}#{secrets.token_hex(4)}"
-        log.warning("notify_instance_in_use", instance=lock.name, owner=owner)
-        return owner
-    ended = await PostgresNotifications(runtime.pool).expire_leases(lock.name, utc_now())
+def instance_key(owner: str) -> int:
+    """The advisory lock key of an instance name."""
+    return zlib.crc32(f"postino-instance:{owner}".encode())
+
+
+async def take_over(runtime: Runtime) -> tuple[str, AdvisoryLock]:
+    """The owner name this process claims under, and the lock that proves it (release it
+    at stop). Holding the instance's name, it ends the leases a previous life of the
+    instance left (the first sweep re-drives them); when another live process holds
+    the name, a unique suffix keeps the two apart and nothing is taken over."""
+    name = owner_name(runtime)
+    lock = leader_lock(runtime, instance_key(name))
+    if not await lock.try_acquire():
+        await lock.release()
+        owner = f"{name}#{secrets.token_hex(4)}"
+        log.warning("notify_instance_in_use", instance=name, owner=owner)
+        return owner, lock
+    ended = await notification_store(runtime).expire_leases(name, utc_now())
     if ended:
-        log.info("notify_claims_recovered", owner=lock.name, count=ended)
-    return lock.name
+        log.info("notify_claims_recovered", owner=name, count=ended)
+    return name, lock
 
 
-async def _sweep_forever(runtime: Runtime, stop: asyncio.Event) -> None:
-    """Sweep now (what a previous life left), then every `sweeper_interval_seconds`."""
-    interval = runtime.settings.notify.sweeper_interval_seconds
-    while not stop.is_set():
-        try:
-            await sweep_once(runtime, utc_now())
-        except Exception as exc:
-            if not (isinstance(exc, RetryableError) or is_retryable(exc)):
-                raise
-            log.warning("sweep_failed", error=logs.safe_error_text(exc))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-
-
-def channels_from_settings(runtime: Runtime) -> tuple[Channels, HttpPushGateway | None]:
-    notify = runtime.settings.notify
-    push = (
-        HttpPushGateway(notify.push_url, notify.push_timeout_seconds) if notify.push_url else None
-    )
-    mailer = SmtpMailer(notify) if notify.smtp_url else None
-    if push is None or mailer is None:
-        log.warning("notify_channel_missing", push=push is not None, email=mailer is not None)
-    return Channels(push, mailer), push
+async def _first_sweep(runtime: Runtime) -> None:
+    """What a previous life left, at once (the periodic sweeps start one interval on)."""
+    try:
+        await sweep_once(runtime, utc_now())
+    except RetryableError as exc:
+        log.warning("sweep_failed", error=logs.safe_error_text(exc))
 
 
 async def run(runtime: Runtime, stop: asyncio.Event) -> None:
-    channels, push = channels_from_settings(runtime)
-    _, url = require_endpoints(runtime.settings)
-    lock = InstanceLock(url, owner_name(runtime))
+    interval = runtime.settings.notify.sweeper_interval_seconds
+    owner, lock = await take_over(runtime)
     try:
-        owner = await take_over(runtime, lock)
-        sweeper = asyncio.create_task(_sweep_forever(runtime, stop), name="notify-sweeper")
-        try:
-            await run_until_stopped(build(runtime, channels, owner=owner), stop)
-        finally:
-            stop.set()
-            await asyncio.gather(sweeper, return_exceptions=True)
+        async with notify_channels(runtime.settings.notify) as channels:
+            await _first_sweep(runtime)
+            sweeper = asyncio.create_task(
+                every(interval, stop, lambda: sweep_once(runtime, utc_now()), name="notify-sweep"),
+                name="notify-sweeper",
+            )
+            try:
+                await run_until_stopped(build(runtime, channels, owner=owner), stop)
+            finally:
+                stop.set()
+                await sweeper
     finally:
         await lock.release()
-        if push is not None:
-            await push.stop()
