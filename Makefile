@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TOPIC ?= messages.submitted
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint typecheck bench load dlq-show dlq-replay schemas clean
+.PHONY: help install run test lint typecheck bench load chaos dlq-show dlq-replay schemas clean
 
 help: ## list the targets
 	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -49,6 +49,9 @@ bench: install ## benchmarks: ceilings vs our ingress, deliver and end to end
 
 load: install ## load tests against a running stack (make run in another shell)
 	$(BIN)/pytest -q -m load tests/load -s
+
+chaos: install ## kill -9 every role, the broker and PostgreSQL, break the network: 10,000 messages, all zeros or FAIL (~10 min)
+	$(BIN)/pytest -q -m chaos tests/chaos -s
 
 schemas: install ## regenerate the JSON Schemas and the AsyncAPI document in schemas/generated
 	$(BIN)/postino contracts --write

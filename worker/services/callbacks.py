@@ -41,6 +41,7 @@ from worker.settings import CallbackSettings, KafkaSettings
 log = logs.get("postino.callbacks")
 
 SIGNATURE_HEADER = "Postino-Signature"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 ATTEMPT_HEADER = "postino-attempt"
 
 
@@ -107,6 +108,8 @@ async def _post(job: _Job, deps: CallbackDeps) -> None:
     headers = {
         "Content-Type": "application/json",
         SIGNATURE_HEADER: signature(job.receiver.secret, body, stamp),
+        # The same for every attempt of one event: a receiver may drop a repeat by it.
+        IDEMPOTENCY_HEADER: job.key,
     }
     sender, url = deps.sender, job.receiver.url
     await call_with_retry(lambda: sender.post(url, body, headers), deps.settings.call_attempts)
