@@ -9,12 +9,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from worker.adapters import kafka, postgres
 from worker.adapters.kafka import Publisher
 from worker.adapters.postgres import Pool
+from worker.health import Health
 from worker.ids import IdSigner
 from worker.settings import ConfigError, Settings
 
@@ -26,6 +27,10 @@ class Runtime:
     publisher: Publisher
     bootstrap: str
     signer: IdSigner
+    #: Heartbeats and readiness marks, reported by the ops listener.
+    health: Health = field(default_factory=Health)
+    #: Where this process's ops listener listens (None: it has none, as in tests).
+    ops_port: int | None = None
 
 
 def require_endpoints(settings: Settings) -> tuple[str, str]:
@@ -51,7 +56,9 @@ def id_secret(settings: Settings) -> str:
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings, role: str = "dev") -> AsyncIterator[Runtime]:
+async def open_runtime(
+    settings: Settings, role: str = "dev", health: Health | None = None
+) -> AsyncIterator[Runtime]:
     """The pool and the producer (client id `postino-<role>`), closed in reverse order."""
     bootstrap, url = require_endpoints(settings)
     signer = IdSigner(id_secret(settings))
@@ -62,7 +69,9 @@ async def open_runtime(settings: Settings, role: str = "dev") -> AsyncIterator[R
         producer = kafka.producer(settings.kafka, bootstrap, role)
         await producer.start()
         try:
-            yield Runtime(settings, pool, Publisher(producer), bootstrap, signer)
+            yield Runtime(
+                settings, pool, Publisher(producer), bootstrap, signer, health or Health()
+            )
         finally:
             await producer.stop()
     finally:

@@ -17,7 +17,7 @@ from aiohttp import web
 from worker import logs, metrics
 from worker.adapters.services_repo import load_services
 from worker.bootstrap import Runtime
-from worker.ingress import admin, citizen, health, messages, openapi, profiles, status_page
+from worker.ingress import admin, citizen, messages, openapi, profiles, status_page
 from worker.ingress.keys import DIRECTORY, RUNTIME
 from worker.ingress.limits import limits_ctx
 from worker.ingress.problems import problem
@@ -79,9 +79,14 @@ async def _directory_ctx(app: web.Application) -> AsyncIterator[None]:
     runtime, directory = app[RUNTIME], app[DIRECTORY]
     await refresh_directory(runtime, directory)
     interval = runtime.settings.limits.service_refresh_seconds
+    # The ingress's timer: a hung refresh (or a blocked loop) makes the process stalled.
+    pulse = runtime.health.pulse(
+        "timer.service-directory", interval + runtime.settings.ops.liveness_seconds
+    )
 
     async def loop() -> None:
         while True:
+            pulse.beat()
             await asyncio.sleep(interval)
             try:
                 await refresh_directory(runtime, directory)
@@ -92,6 +97,7 @@ async def _directory_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+    pulse.end()
 
 
 def create_app(runtime: Runtime) -> web.Application:
@@ -102,7 +108,6 @@ def create_app(runtime: Runtime) -> web.Application:
     app[DIRECTORY] = ServiceDirectory()
     app.cleanup_ctx.append(_directory_ctx)
     app.cleanup_ctx.append(limits_ctx)
-    app.add_routes(health.routes)
     app.add_routes(messages.routes)
     app.add_routes(profiles.routes)
     app.add_routes(admin.routes)

@@ -24,7 +24,7 @@ from worker.consumers.runner import ConsumerRunner
 from worker.core.batch import BatchHandler, BatchResult, due_from_header
 from worker.core.errors import RetryableError
 from worker.core.records import Record
-from worker.roles.common import run_until_stopped
+from worker.roles.common import consumer_pulse, run_until_stopped, timer_pulse
 from worker.services.notify import NotifyDeps, notify_batch
 from worker.services.notify_ports import Channels
 from worker.services.sweeper import SweepReport, sweep
@@ -51,6 +51,7 @@ def scheduled_runner(
         publisher=runtime.publisher,
         direct=ks.assignment == "direct",
         due_at=due_from_header,
+        pulse=consumer_pulse(runtime, role),
     )
 
 
@@ -82,7 +83,9 @@ async def sweep_once(runtime: Runtime, now: datetime) -> SweepReport:
 
 async def _sweep_forever(runtime: Runtime, stop: asyncio.Event) -> None:
     interval = runtime.settings.notify.sweeper_interval_seconds
+    pulse = timer_pulse(runtime, "notify-sweeper", interval)
     while not stop.is_set():
+        pulse.beat()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
         if stop.is_set():

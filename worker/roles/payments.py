@@ -15,7 +15,7 @@ from worker.consumers.runner import ConsumerRunner
 from worker.core.batch import BatchResult
 from worker.core.errors import RetryableError
 from worker.core.records import Record
-from worker.roles.common import make_runner, run_until_stopped
+from worker.roles.common import make_runner, run_until_stopped, timer_pulse
 from worker.services import payments
 
 log = logs.get("postino.payments")
@@ -42,7 +42,9 @@ async def sweep_once(runtime: Runtime) -> int:
 
 
 async def _sweeper(runtime: Runtime, halt: asyncio.Event) -> None:
+    pulse = timer_pulse(runtime, "payments-sweeper", SWEEP_INTERVAL_SECONDS)
     while not halt.is_set():
+        pulse.beat()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(halt.wait(), timeout=SWEEP_INTERVAL_SECONDS)
         if halt.is_set():

@@ -21,6 +21,7 @@ from worker.adapters.postgres import is_retryable
 from worker.adapters.reminders_repo import PostgresReminders
 from worker.bootstrap import Runtime, require_endpoints
 from worker.core.errors import RetryableError
+from worker.roles.common import timer_pulse
 from worker.services.clock import Clock, SystemClock
 from worker.services.reminders import RoundReport
 from worker.services.reminders import run_round as _run_round
@@ -51,6 +52,10 @@ class ReminderProcess:
         self.clock = clock or SystemClock()
         self.active = False
         self.rounds = 0
+        r = runtime.settings.reminders
+        self._pulse = timer_pulse(
+            runtime, "reminders", max(r.interval_seconds, r.standby_poll_seconds)
+        )
 
     async def _acquire(self, stop: asyncio.Event) -> asyncpg.Connection | None:
         _, url = require_endpoints(self.runtime.settings)
@@ -61,6 +66,7 @@ class ReminderProcess:
                 conn = await asyncpg.connect(url)
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning("reminders_lock_connect_failed", error=logs.safe_error_text(exc, 200))
+                self._pulse.beat()
                 await _pause(stop, poll)
                 continue
             try:
@@ -70,6 +76,7 @@ class ReminderProcess:
                     if not announced:
                         log.info("reminders_standby")
                         announced = True
+                    self._pulse.beat()
                     await _pause(stop, poll)
             except Exception as exc:
                 if not is_retryable(exc):
@@ -89,6 +96,7 @@ class ReminderProcess:
                     raise
                 log.warning("reminders_round_failed", error=logs.safe_error_text(exc))
             self.rounds += 1
+            self._pulse.beat()
             await _pause(stop, interval)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -108,6 +116,7 @@ class ReminderProcess:
                 self.active = False
                 with contextlib.suppress(Exception):
                     await conn.close()  # closing the session releases the lock
+        self._pulse.end()
         log.info("reminders_stopped", rounds=self.rounds)
 
 
