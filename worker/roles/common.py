@@ -3,42 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
-from worker.adapters import kafka
-from worker.bootstrap import Runtime
 from worker.consumers.runner import ConsumerRunner
-from worker.core.batch import BatchHandler
-from worker.health import Pulse
-
-
-def make_runner(
-    runtime: Runtime,
-    role: str,
-    topics: Sequence[str],
-    handler: BatchHandler,
-    **consumer_overrides: object,
-) -> ConsumerRunner:
-    """A runner for `role` over base topic names (the prefix is applied here)."""
-    ks = runtime.settings.kafka
-    return ConsumerRunner(
-        role=role,
-        consumer=kafka.consumer(ks, runtime.bootstrap, ks.group(role), **consumer_overrides),
-        topics=[ks.topic(t) for t in topics],
-        handler=handler,
-        publisher=runtime.publisher,
-        direct=ks.assignment == "direct",
-        pulse=consumer_pulse(runtime, role),
-    )
-
-
-def consumer_pulse(runtime: Runtime, role: str) -> Pulse:
-    return runtime.health.pulse(f"consumer.{role}", runtime.settings.ops.liveness_seconds)
-
-
-def timer_pulse(runtime: Runtime, name: str, interval: float) -> Pulse:
-    """A timer may sleep its interval: it stalls when silent past interval + liveness."""
-    return runtime.health.pulse(f"timer.{name}", interval + runtime.settings.ops.liveness_seconds)
 
 
 async def run_until_stopped(runner: ConsumerRunner, stop: asyncio.Event) -> None:
