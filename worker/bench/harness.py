@@ -1,28 +1,26 @@
-"""`postino bench`: one run on its own embedded stack, ceilings and ours side by side.
+"""What every part of a bench run shares: its options and its stack (`Bench`).
 
 The stack (PostgreSQL + broker) lives in a temporary directory and dies with the run;
-the processes under test are real `postino` subprocesses pointed at it, so their CPU
-and peak memory are their own. Results go to stdout (a table) and to
-`<data_dir>/bench/bench-<time>.json` (and `latest.json`).
+the processes under test are real `postino` subprocesses pointed at it (`role()`),
+each counting its Kafka requests into its own file, so their CPU, peak memory and
+requests are their own. The run itself is `worker.bench.run`.
 """
 
 from __future__ import annotations
 
 import itertools
-import tempfile
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
 from worker import logs
-from worker.bench import workload
+from worker.bench import procs
 from worker.bootstrap import Runtime, open_runtime
-from worker.embedded import embedded_stack, free_port
+from worker.embedded import free_port
 from worker.lifecycle import prepare
 from worker.settings import Settings, load_settings
 
@@ -31,7 +29,7 @@ log = logs.get("postino.bench")
 
 @dataclass(frozen=True, slots=True)
 class BenchOptions:
-    """Sizes of one run (the defaults take about 3 minutes on 2 cores)."""
+    """Sizes of one run (the defaults take about 4 minutes on 2 cores)."""
 
     concurrency: int = 32
     ingress_seconds: float = 30.0
@@ -39,6 +37,8 @@ class BenchOptions:
     e2e_rate: int = 1000
     e2e_seconds: float = 30.0
     saturate_seconds: float = 20.0
+    pipeline_rate: int = 500
+    pipeline_seconds: float = 15.0
     citizens: int = 3000
     partitions: int = 8
     profile: bool = False
@@ -50,6 +50,7 @@ class BenchOptions:
             deliver_messages=8000,
             e2e_seconds=6.0,
             saturate_seconds=4.0,
+            pipeline_seconds=5.0,
             citizens=1000,
         )
         return replace(base, **changes)
@@ -58,11 +59,14 @@ class BenchOptions:
 class Bench:
     """The stack's endpoints and the environment every process of the run shares."""
 
-    def __init__(self, options: BenchOptions, url: str, bootstrap: str, workdir: Path) -> None:
+    def __init__(
+        self, options: BenchOptions, url: str, bootstrap: str, workdir: Path, out_dir: Path
+    ) -> None:
         self.options = options
         self.url = url
         self.bootstrap = bootstrap
         self.workdir = workdir
+        self.profile_dir = out_dir / "profile" if options.profile else None
         self._prefixes = itertools.count()
 
     @property
@@ -114,36 +118,20 @@ class Bench:
     async def reset_inbox(self) -> None:
         await self.sql("TRUNCATE messages, notifications")
 
+    def counts(self, name: str) -> Path:
+        """Where process `name` counts its Kafka requests (see `kafkacount`)."""
+        return self.workdir / "kafka-counts" / f"{name}.bin"
+
+    def role(self, name: str, role: str, env: dict[str, str]) -> procs.Service:
+        """`postino <role>` as a subprocess named `name`, counting its Kafka requests."""
+        return self.process(name, env, "worker", role)
+
+    def process(self, name: str, env: dict[str, str], module: str, *args: str) -> procs.Service:
+        """`python -m <module> <args>` as a subprocess named `name`, counting its requests."""
+        self.counts(name).parent.mkdir(parents=True, exist_ok=True)
+        argv = procs.counted(self.counts(name), module, *args)
+        return procs.Service(name, argv, env, self.workdir / "logs")
+
     @staticmethod
     def port() -> int:
         return free_port()
-
-
-async def run_bench(options: BenchOptions, out_dir: Path) -> dict[str, Any]:
-    """The whole run; returns the JSON document that was also written to `out_dir`."""
-    from worker.bench import deliver, e2e, ingress, report
-    from worker.bench import profiling as profiler
-
-    started = time.monotonic()
-    with (
-        tempfile.TemporaryDirectory(prefix="postino-bench-") as tmp,
-        embedded_stack(Path(tmp) / "stack") as (url, bootstrap),
-    ):
-        bench = Bench(options, url, bootstrap, Path(tmp))
-        await bench.settings(bench.prefix("setup"))
-        conn = await asyncpg.connect(url)
-        try:
-            await workload.seed(conn, options.citizens)
-        finally:
-            await conn.close()
-        results = {
-            "ingress": await ingress.measure(bench),
-            "pipeline": await deliver.measure(bench),
-            "e2e": await e2e.measure(bench),
-        }
-        if options.profile:
-            out_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before profiling
-            results["profile"] = await profiler.profile_all(bench, out_dir)
-    document = report.document(results, options=asdict(options), seconds=time.monotonic() - started)
-    report.write(document, out_dir)
-    return document
