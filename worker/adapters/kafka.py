@@ -1,7 +1,7 @@
 """Kafka through aiokafka: producer, consumers, topics, and the records we pass around.
 
 Services never import aiokafka: they see `Record` (what was consumed) and `OutRecord`
-(what to produce), plain dataclasses defined here and re-exported by the ports.
+(what to produce), the plain dataclasses of `worker.core.records`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import struct
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -18,51 +17,23 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from worker import logs
-from worker.errors import RetryableError
+from worker.adapters.kafka_client import client_options
+from worker.core.errors import RetryableError
+from worker.core.records import OutRecord, Record
 from worker.settings import KafkaSettings
 
 log = logs.get("postino.kafka")
 
-Headers = tuple[tuple[str, bytes], ...]
+
+def record_from_consumer(rec: ConsumerRecord[bytes, bytes]) -> Record:
+    """The consumed record, detached from aiokafka."""
+    headers = tuple((k, bytes(v)) for k, v in (rec.headers or ()))
+    return Record(rec.topic, rec.partition, rec.offset, rec.key, rec.value, rec.timestamp, headers)
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One consumed record, detached from aiokafka."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp_ms: int
-    headers: Headers = ()
-
-    @classmethod
-    def from_consumer(cls, rec: ConsumerRecord[bytes, bytes]) -> Record:
-        headers = tuple((k, bytes(v)) for k, v in (rec.headers or ()))
-        return cls(rec.topic, rec.partition, rec.offset, rec.key, rec.value, rec.timestamp, headers)
-
-    def header(self, name: str) -> bytes | None:
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class OutRecord:
-    """One record to produce (full topic name, prefix applied)."""
-
-    topic: str
-    value: bytes
-    key: bytes | None = None
-    headers: Headers = field(default=())
-
-
-def producer(settings: KafkaSettings, bootstrap: str) -> AIOKafkaProducer:
+def producer(settings: KafkaSettings, bootstrap: str, role: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+        **client_options(settings, bootstrap, role),
         acks="all",
         linger_ms=settings.linger_ms,
         enable_idempotence=settings.enable_idempotence,
@@ -73,8 +44,9 @@ def producer(settings: KafkaSettings, bootstrap: str) -> AIOKafkaProducer:
 def consumer(
     settings: KafkaSettings, bootstrap: str, group_id: str, **overrides: Any
 ) -> AIOKafkaConsumer:
+    """A consumer of group `group_id`; its client id names the role (the group's last part)."""
     options: dict[str, Any] = {
-        "bootstrap_servers": bootstrap,
+        **client_options(settings, bootstrap, group_id.rsplit(".", 1)[-1]),
         "group_id": group_id,
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
@@ -199,11 +171,21 @@ def _append(batch: Any, record: OutRecord) -> bool:
     return meta is not None
 
 
+def admin_client(
+    settings: KafkaSettings, bootstrap: str, role: str = "admin", **overrides: Any
+) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(**client_options(settings, bootstrap, role), **overrides)
+
+
 async def ensure_topics(
-    bootstrap: str, names: Iterable[str], partitions: int, replication_factor: int = 1
+    settings: KafkaSettings,
+    bootstrap: str,
+    names: Iterable[str],
+    partitions: int,
+    replication_factor: int = 1,
 ) -> list[str]:
     """Create the topics that do not exist yet; returns those created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = admin_client(settings, bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -224,11 +206,11 @@ async def ensure_topics(
         await admin.close()
 
 
-async def wait_for_broker(bootstrap: str, timeout: float = 30.0) -> None:
+async def wait_for_broker(settings: KafkaSettings, bootstrap: str, timeout: float = 30.0) -> None:
     """Wait until the broker answers metadata requests."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+        admin = admin_client(settings, bootstrap, request_timeout_ms=2000)
         try:
             await admin.start()
             await admin.close()

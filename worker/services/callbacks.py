@@ -32,9 +32,9 @@ from schemas import codecs
 from schemas.events import StatusEvent
 from schemas.topics import CALLBACK_RETRY_TIERS
 from worker import logs, metrics
-from worker.consumers.runner import DUE_HEADER, BatchResult, DeadLetter, due_header
-from worker.errors import PermanentError, RetryableError
-from worker.services.ports import OutRecord, Record
+from worker.core.batch import DUE_HEADER, BatchResult, DeadLetter, due_header
+from worker.core.errors import PermanentError, RetryableError
+from worker.core.records import OutRecord, Record
 from worker.services.retry import call_with_retry, next_retry
 from worker.settings import CallbackSettings, KafkaSettings
 
@@ -61,6 +61,10 @@ class CallbackStore(Protocol):
     async def settled(self, keys: Sequence[str]) -> set[str]: ...
 
     async def settle(self, key: str, outcome: str) -> None: ...
+
+    async def prune(self, older_than: datetime) -> int:
+        """Forget settled deliveries older than `older_than`; returns how many."""
+        ...
 
 
 class WebhookSender(Protocol):
@@ -105,7 +109,7 @@ async def _post(job: _Job, deps: CallbackDeps) -> None:
         SIGNATURE_HEADER: signature(job.receiver.secret, body, stamp),
     }
     sender, url = deps.sender, job.receiver.url
-    await call_with_retry(lambda: sender.post(url, body, headers), 2)
+    await call_with_retry(lambda: sender.post(url, body, headers), deps.settings.call_attempts)
 
 
 def _retry(
