@@ -84,3 +84,12 @@ class ServiceState(enum.StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     DELETED = "deleted"
+
+
+class CallbackEventKind(enum.StrEnum):
+    """The kinds of status events a service may choose to receive (`callback_events`)."""
+
+    MESSAGE = "message"
+    NOTIFICATION = "notification"
+    READ = "read"
+    PAID = "paid"

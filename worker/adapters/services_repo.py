@@ -18,8 +18,8 @@ _COLUMNS = (
 VIEW_COLUMNS = (
     "id, name, organization_name, organization_fiscal_code, state, published, reject_reason,"
     " premium, payments, max_allowed_payment_amount, authorized_recipients, authorized_cidrs,"
-    " require_secure_channels, callback_url, rate_per_second, daily_quota, created_at,"
-    " updated_at"
+    " require_secure_channels, callback_url, callback_events, rate_per_second, daily_quota,"
+    " created_at, updated_at"
 )
 _EDITABLE = frozenset(
     {
@@ -38,6 +38,7 @@ _EDITABLE = frozenset(
         "require_secure_channels",
         "callback_url",
         "callback_secret",
+        "callback_events",
         "rate_per_second",
         "daily_quota",
     }

@@ -124,7 +124,7 @@ async def create_service(request: web.Request) -> web.Response:
         return unsafe
     api_key = new_api_key()
     callback_secret = secrets.token_urlsafe(32) if body.callback_url else None
-    values = msgspec.structs.asdict(body) | {
+    values = msgspec.to_builtins(body) | {
         "id": new_service_id(),
         "state": "draft",
         "api_key_hash": hash_key(api_key),

@@ -13,7 +13,13 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from schemas.enums import BlockedChannel, PreferencesMode, ReminderConsent, ServiceState
+from schemas.enums import (
+    BlockedChannel,
+    CallbackEventKind,
+    PreferencesMode,
+    ReminderConsent,
+    ServiceState,
+)
 from schemas.messages import Amount, FiscalCode, OrganizationFiscalCode
 from worker.services.model import Profile
 
@@ -26,6 +32,22 @@ Recipients = Annotated[list[FiscalCode], Meta(max_length=10_000)]
 Cidrs = Annotated[list[Cidr], Meta(max_length=1_000)]
 Language = Annotated[str, Meta(pattern=r"^[a-z]{2}_[A-Z]{2}$")]
 Email = Annotated[str, Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+CallbackEvents = Annotated[
+    list[CallbackEventKind],
+    Meta(
+        max_length=len(CallbackEventKind),
+        description=(
+            "The status event kinds sent to the callback (null: every kind the service is"
+            " entitled to). read and paid are sent only for ADVANCED messages, read only"
+            " with the citizen's consent."
+        ),
+    ),
+]
+
+
+def _check_events(events: list[CallbackEventKind] | UnsetType | None) -> None:
+    if events and len(set(events)) != len(events):
+        raise ValueError("callback_events: each kind at most once")
 
 
 def _check_cidrs(cidrs: list[str] | UnsetType) -> None:
@@ -47,11 +69,13 @@ class ServiceCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     authorized_cidrs: Cidrs = msgspec.field(default_factory=list)
     require_secure_channels: bool = False
     callback_url: Url | None = None
+    callback_events: CallbackEvents | None = None
     rate_per_second: Rate | None = None
     daily_quota: Quota | None = None
 
     def __post_init__(self) -> None:
         _check_cidrs(self.authorized_cidrs)
+        _check_events(self.callback_events)
 
 
 class ServicePatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -67,15 +91,18 @@ class ServicePatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     authorized_cidrs: Cidrs | UnsetType = UNSET
     require_secure_channels: bool | UnsetType = UNSET
     callback_url: Url | UnsetType | None = UNSET
+    callback_events: CallbackEvents | UnsetType | None = UNSET
     rate_per_second: Rate | UnsetType | None = UNSET
     daily_quota: Quota | UnsetType | None = UNSET
 
     def __post_init__(self) -> None:
         _check_cidrs(self.authorized_cidrs)
+        _check_events(self.callback_events)
 
     def changes(self) -> dict[str, Any]:
-        values = msgspec.structs.asdict(self)
-        return {k: v for k, v in values.items() if v is not UNSET}
+        """The fields given, as plain values (UNSET ones left out)."""
+        values: dict[str, Any] = msgspec.to_builtins(self)
+        return values
 
 
 class RejectBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -102,6 +129,7 @@ class ServiceView(msgspec.Struct, kw_only=True):
     updated_at: datetime
     reject_reason: str | None = None
     callback_url: str | None = None
+    callback_events: list[CallbackEventKind] | None = None
     rate_per_second: int | None = None
     daily_quota: int | None = None
     api_key: str | UnsetType = UNSET
