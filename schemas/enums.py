@@ -93,3 +93,8 @@ class CallbackEventKind(enum.StrEnum):
     NOTIFICATION = "notification"
     READ = "read"
     PAID = "paid"
+
+
+class ServiceScope(enum.StrEnum):
+    NATIONAL = "NATIONAL"
+    LOCAL = "LOCAL"
