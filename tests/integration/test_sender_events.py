@@ -31,7 +31,7 @@ from tests.integration.premium_helpers import (
     publish,
 )
 from worker.adapters.kafka import OutRecord
-from worker.bootstrap import Runtime
+from worker.bootstrap import Runtime, webhook_sender
 from worker.roles import payments
 from worker.roles.callbacks import CallbacksRole
 
@@ -154,15 +154,16 @@ async def test_a_service_receives_only_the_event_kinds_it_chose(
             [OutRecord(topic, codecs.STATUS.encode(e), b"M1") for e in _events(service["id"])]
         )
         fast = with_settings(runtime, "callbacks", retry_delays=(0.2,), timeout_seconds=0.5)
-        role = CallbacksRole(fast)
-        try:
-            async with running(*role.runners):
-                await eventually(
-                    lambda: runtime.pool.fetchval("SELECT count(*) FROM callback_deliveries"),
-                    lambda n: n == 2,
-                )
-        finally:
-            await role.stop()
+        async with webhook_sender(fast.settings.callbacks) as sender:
+            role = CallbacksRole(fast, sender)
+            try:
+                async with running(*role.runners):
+                    await eventually(
+                        lambda: runtime.pool.fetchval("SELECT count(*) FROM callback_deliveries"),
+                        lambda n: n == 2,
+                    )
+            finally:
+                await role.stop()
     kinds = sorted(type(codecs.STATUS.decode(body)).__name__ for _, body in hook.calls)
     assert kinds == ["MessagePaid", "MessageStatusChanged"]
 
