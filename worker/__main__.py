@@ -8,9 +8,9 @@ import sys
 from collections.abc import Callable, Sequence
 
 from worker import logs
-from worker.bootstrap import Stopped, open_runtime
-from worker.lifecycle import install_signal_handlers, prepare, run_roles
-from worker.readiness import Readiness
+from worker.bootstrap import Stopped
+from worker.health import Health
+from worker.lifecycle import install_signal_handlers, operated, prepare, run_roles
 from worker.roles.registry import ROLES
 from worker.settings import ConfigError, Settings, load_settings
 
@@ -22,7 +22,7 @@ async def _run_roles(
     settings: Settings,
     names: Sequence[str],
     stop: asyncio.Event | None = None,
-    readiness: Readiness | None = None,
+    health: Health | None = None,
 ) -> int:
     """Run the roles until SIGINT/SIGTERM (or `stop`); waits for the database and the
     broker first (not ready meanwhile), and a stop while waiting is a clean exit."""
@@ -30,7 +30,7 @@ async def _run_roles(
         stop = asyncio.Event()
         install_signal_handlers(stop)
     try:
-        async with open_runtime(settings, "-".join(names), readiness, stop) as runtime:
+        async with operated(settings, "-".join(names), stop, health) as runtime:
             return await run_roles(runtime, names, stop)
     except Stopped as waiting:
         log.info("stopped_while_waiting", dependency=str(waiting), roles=list(names))

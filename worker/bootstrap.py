@@ -3,11 +3,11 @@
 `open_runtime` opens what a process shares (database pool, Kafka producer, id
 signer) and closes it in reverse order, whatever happens in between. Opening waits
 for each of them (wait, don't die): while the database or the broker is unreachable
-it retries with a capped backoff, one log line per attempt, and the process's
-`Readiness` says what it still waits for. The builders
-below turn a `Runtime` into each role's dependencies and the ingress's stores; role
-modules and ingress handlers never name an adapter, so tests build the same handlers
-on in-memory fakes of the ports (`tests/fakes.py`).
+it retries with a capped backoff, one log line per attempt, and marks the process's
+`Health` not ready for what it still waits for. The builders below turn a `Runtime`
+into each role's dependencies and the ingress's stores; role modules and ingress
+handlers never name an adapter, so tests build the same handlers on in-memory fakes
+of the ports (`tests/fakes.py`).
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from worker.adapters.webhook import HttpWebhookSender, PostgresCallbacks
 from worker.consumers.runner import ConsumerRunner
 from worker.core.batch import BatchHandler, due_from_header
 from worker.core.errors import RetryableError
+from worker.health import Health, Pulse
 from worker.ids import IdSigner
-from worker.readiness import Readiness
 from worker.services.callbacks import CallbackStore, WebhookSender
 from worker.services.deliver import DeliverDeps
 from worker.services.notify_ports import Channels
@@ -67,7 +67,10 @@ class Runtime:
     publisher: Publisher
     bootstrap: str
     signer: IdSigner
-    readiness: Readiness = field(default_factory=lambda: Readiness(True, True))
+    #: Heartbeats and readiness marks, reported by the ops listener.
+    health: Health = field(default_factory=Health)
+    #: Where this process's ops listener listens (None: it has none, as in tests).
+    ops_port: int | None = None
 
 
 def require_endpoints(settings: Settings) -> tuple[str, str]:
@@ -96,19 +99,23 @@ async def until_reachable(
     dependency: str,
     connect: Callable[[], Awaitable[T]],
     stop: asyncio.Event | None = None,
+    health: Health | None = None,
     *,
     first_pause: float = FIRST_PAUSE_SECONDS,
     max_pause: float = MAX_PAUSE_SECONDS,
 ) -> T:
     """`connect()` until it stops raising `RetryableError`, pausing `first_pause` then
     twice as long each time up to `max_pause`; one warning per failed attempt. Raises
-    `Stopped` when `stop` is set meanwhile."""
+    `Stopped` when `stop` is set meanwhile. While it waits, `health` has `dependency`
+    marked not ready (so `/readyz` answers 503)."""
     attempt, pause = 0, first_pause
     while True:
         attempt += 1
         try:
             result = await connect()
         except RetryableError as exc:
+            if health is not None:
+                health.not_ready(dependency, f"unreachable (attempt {attempt})")
             log.warning(
                 "dependency_unreachable",
                 dependency=dependency,
@@ -117,6 +124,8 @@ async def until_reachable(
                 error=logs.safe_error_text(exc, 200),
             )
         else:
+            if health is not None:
+                health.ready(dependency)
             if attempt > 1:
                 log.info("dependency_reachable", dependency=dependency, attempts=attempt)
             return result
@@ -134,33 +143,30 @@ async def until_reachable(
 async def open_runtime(
     settings: Settings,
     role: str = "dev",
-    readiness: Readiness | None = None,
+    health: Health | None = None,
     stop: asyncio.Event | None = None,
 ) -> AsyncIterator[Runtime]:
     """The pool, then the producer (client id `postino-<role>`), each waited for until
-    reachable (or `Stopped`); closed in reverse order."""
+    reachable (or `Stopped`), `health` marked not ready meanwhile; closed in reverse
+    order."""
     bootstrap, url = require_endpoints(settings)
     signer = IdSigner(id_secret(settings))
-    readiness = readiness or Readiness()
+    health = health or Health()
     db = settings.database
 
     async def connect_pool() -> Pool:
         return await postgres.create_pool(url, min_size=db.pool_min, max_size=db.pool_max)
 
-    pool = await until_reachable("database", connect_pool, stop)
-    readiness.database = True
+    pool = await until_reachable("database", connect_pool, stop, health)
     try:
         producer = await until_reachable(
-            "broker", lambda: kafka.start_producer(settings.kafka, bootstrap, role), stop
+            "broker", lambda: kafka.start_producer(settings.kafka, bootstrap, role), stop, health
         )
-        readiness.broker = True
         try:
-            yield Runtime(settings, pool, Publisher(producer), bootstrap, signer, readiness)
+            yield Runtime(settings, pool, Publisher(producer), bootstrap, signer, health)
         finally:
-            readiness.broker = False
             await producer.stop()
     finally:
-        readiness.database = False
         await pool.close()
 
 
@@ -184,7 +190,13 @@ def consumer_runner(
         publisher=runtime.publisher,
         direct=ks.assignment == "direct",
         due_at=due_from_header if scheduled else None,
+        pulse=runtime.health.pulse(f"consumer.{group}", runtime.settings.ops.liveness_seconds),
     )
+
+
+def timer_pulse(runtime: Runtime, name: str, interval: float) -> Pulse:
+    """A timer sleeps its interval: it is stalled when silent past interval + liveness."""
+    return runtime.health.pulse(f"timer.{name}", interval + runtime.settings.ops.liveness_seconds)
 
 
 def deliver_deps(runtime: Runtime) -> DeliverDeps:

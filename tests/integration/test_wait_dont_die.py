@@ -9,15 +9,15 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import aiohttp
 import pytest
 import structlog
 
 from tests.conftest import eventually
-from tests.faultproxy import FaultProxy
+from tests.faultproxy import FaultProxy, free_port
 from tests.integration.deliver_helpers import accepted, citizen, rows, service_entry
 from worker.__main__ import _run_roles
 from worker.bootstrap import Runtime
-from worker.readiness import Readiness
 from worker.settings import Settings
 
 
@@ -48,17 +48,21 @@ async def _waits_then_runs(
     dependency: str,
     events: list[dict[str, Any]],
 ) -> None:
-    """`settings` point at `proxy`, still closed: the role waits; open it: it runs."""
-    stop, readiness = asyncio.Event(), Readiness()
-    role = asyncio.create_task(_run_roles(settings, ["deliver"], stop, readiness))
+    """`settings` point at `proxy`, still closed: the role waits, alive and not ready on
+    its ops listener; open it: ready, and it works."""
+    ops_port = free_port()
+    settings = replace(settings, ops=replace(settings.ops, port=ops_port))
+    stop = asyncio.Event()
+    role = asyncio.create_task(_run_roles(settings, ["deliver"], stop))
     try:
         await eventually(lambda: _count(events, dependency), lambda n: n >= 2)
         assert not role.done()
-        assert not readiness.ready
-        assert readiness.checks()[dependency] == "waiting"
+        status, body = await _readyz(ops_port)
+        assert status == 503 and dependency in body["checks"], body
+        assert (await _healthz(ops_port)) == 200  # alive: waiting on purpose
         await proxy.open()
-        await eventually(_probe(readiness), lambda ready: ready)
-        # And it works: a message accepted now is delivered by the waiting role.
+        await eventually(lambda: _readyz(ops_port), lambda answer: answer[0] == 200, timeout=20)
+        # And it works: a message accepted now is delivered by the role that waited.
         message_id = await accepted(runtime, await service_entry(runtime), citizen(1))
         await eventually(lambda: rows(runtime), lambda found: message_id in found, timeout=20)
         assert not role.done()
@@ -72,11 +76,20 @@ async def _count(events: list[dict[str, Any]], dependency: str) -> int:
     return _attempts(events, dependency)
 
 
-def _probe(readiness: Readiness) -> Any:
-    async def probe() -> bool:
-        return readiness.ready
+async def _readyz(port: int) -> tuple[int, dict[str, Any]]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{port}/readyz") as resp,
+    ):
+        return resp.status, await resp.json()
 
-    return probe
+
+async def _healthz(port: int) -> int:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{port}/healthz") as resp,
+    ):
+        return resp.status
 
 
 async def test_a_role_started_while_the_database_is_down_waits_and_becomes_ready(
@@ -104,8 +117,9 @@ async def test_a_role_told_to_stop_while_waiting_exits_cleanly(
 ) -> None:
     proxy = FaultProxy(("127.0.0.1", 9))
     down = replace(settings, kafka=replace(settings.kafka, bootstrap=proxy.address))
+    down = replace(down, ops=replace(down.ops, port=0))
     stop = asyncio.Event()
-    role = asyncio.create_task(_run_roles(down, ["deliver"], stop, Readiness()))
+    role = asyncio.create_task(_run_roles(down, ["deliver"], stop))
     await eventually(lambda: _count(logged, "broker"), lambda n: n >= 1)
     stop.set()
     assert await role == 0

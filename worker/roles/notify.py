@@ -28,6 +28,7 @@ from worker.bootstrap import (
     leader_lock,
     notification_store,
     notify_channels,
+    timer_pulse,
 )
 from worker.consumers.runner import ConsumerRunner
 from worker.core.batch import BatchHandler, BatchResult
@@ -126,7 +127,13 @@ async def run(runtime: Runtime, stop: asyncio.Event) -> None:
         async with notify_channels(runtime.settings.notify) as channels:
             await _first_sweep(runtime)
             sweeper = asyncio.create_task(
-                every(interval, stop, lambda: sweep_once(runtime, utc_now()), name="notify-sweep"),
+                every(
+                    interval,
+                    stop,
+                    lambda: sweep_once(runtime, utc_now()),
+                    name="notify-sweep",
+                    pulse=timer_pulse(runtime, "notify-sweeper", interval),
+                ),
                 name="notify-sweeper",
             )
             try:

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from worker import logs
 from worker.adapters.reminders_repo import AdvisoryLock
-from worker.bootstrap import Runtime, leader_lock, reminder_store
+from worker.bootstrap import Runtime, leader_lock, reminder_store, timer_pulse
 from worker.core.errors import RetryableError
 from worker.periodic import pause
 from worker.services.clock import Clock, SystemClock
@@ -44,6 +44,10 @@ class ReminderProcess:
         self.clock = clock or SystemClock()
         self.active = False
         self.rounds = 0
+        r = runtime.settings.reminders
+        self._pulse = timer_pulse(
+            runtime, "reminders", max(r.interval_seconds, r.standby_poll_seconds)
+        )
 
     async def _acquire(self, lock: AdvisoryLock, stop: asyncio.Event) -> bool:
         poll = self.runtime.settings.reminders.standby_poll_seconds
@@ -59,6 +63,7 @@ class ReminderProcess:
                 if not announced:
                     log.info("reminders_standby")
                     announced = True
+            self._pulse.beat()
             await pause(stop, poll)
         return False
 
@@ -79,6 +84,7 @@ class ReminderProcess:
                     "reminders_round_failed", failures=failures, error=logs.safe_error_text(exc)
                 )
             self.rounds += 1
+            self._pulse.beat()
             wait = settings.standby_poll_seconds * 2 ** min(failures - 1, 16) if failures else None
             await pause(stop, min(settings.interval_seconds, wait or settings.interval_seconds))
 
@@ -96,6 +102,7 @@ class ReminderProcess:
             finally:
                 self.active = False
                 await lock.release()  # closing the session releases the lock
+        self._pulse.end()
         log.info("reminders_stopped", rounds=self.rounds)
 
 
