@@ -14,8 +14,8 @@ from tests.chaos.run import Plan, run
 
 SHORT = Plan(
     messages=1_000,
-    rate=25.0,
-    faults=[faults.kill_restart("notify", at=10.0), faults.broker_restart(at=24.0)],
+    rate=40.0,
+    faults=[faults.kill_restart("notify", at=6.0), faults.broker_restart(at=15.0)],
     roles=(
         ("ingress", "ingress"),
         ("deliver", "deliver"),
