@@ -11,6 +11,7 @@ from schemas.topics import all_topic_names
 from worker import logs
 from worker.adapters import kafka, postgres
 from worker.bootstrap import Runtime, require_endpoints
+from worker.console.sampler import FlowSampler
 from worker.roles.registry import ROLES
 from worker.settings import Settings
 
@@ -44,6 +45,9 @@ async def run_roles(runtime: Runtime, names: Sequence[str], stop: asyncio.Event)
     tasks: dict[asyncio.Task[None], str] = {
         asyncio.create_task(ROLES[n](runtime, stop), name=n): n for n in names
     }
+    sampler = asyncio.create_task(
+        FlowSampler(runtime.pool, runtime.settings).run(stop), name="flow-sampler"
+    )
     failed: list[str] = []
     pending = set(tasks)
     while pending:
@@ -59,6 +63,7 @@ async def run_roles(runtime: Runtime, names: Sequence[str], stop: asyncio.Event)
                 )
                 log.error("role_failed", role=tasks[task], error=error)
         stop.set()
+    await asyncio.gather(sampler, return_exceptions=True)
     log.info(
         "shutdown_complete",
         roles=list(names),

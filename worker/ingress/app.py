@@ -17,7 +17,7 @@ from aiohttp import web
 from worker import logs, metrics
 from worker.adapters.services_repo import load_services
 from worker.bootstrap import Runtime
-from worker.ingress import admin, citizen, health, messages, openapi, profiles, status_page
+from worker.ingress import admin, citizen, console, health, messages, openapi, profiles
 from worker.ingress.keys import DIRECTORY, RUNTIME
 from worker.ingress.limits import limits_ctx
 from worker.ingress.problems import problem
@@ -108,7 +108,7 @@ def create_app(runtime: Runtime) -> web.Application:
     app.add_routes(admin.routes)
     app.add_routes(openapi.routes)
     app.add_routes(citizen.routes)
-    status_page.setup(app)
+    console.setup(app)
     return app
 
 

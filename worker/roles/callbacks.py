@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from schemas.topics import CALLBACK_RETRY_TIERS, Topic
 from worker import logs
+from worker.adapters.console_repo import PostgresJournal
 from worker.adapters.webhook import HttpWebhookSender, PostgresCallbacks
 from worker.bootstrap import Runtime
 from worker.consumers.runner import BatchResult, ConsumerRunner
@@ -37,7 +38,8 @@ class CallbacksRole:
         cb = settings.callbacks
         self.store = PostgresCallbacks(runtime.pool)
         self.sender = HttpWebhookSender(cb.timeout_seconds, allow_loopback=cb.allow_loopback)
-        self.deps = CallbackDeps(self.store, self.sender, settings.kafka, cb, clock)
+        self.journal = PostgresJournal(runtime.pool)
+        self.deps = CallbackDeps(self.store, self.sender, settings.kafka, cb, clock, self.journal)
         self.first_attempts = FirstAttempts(self.deps)
 
         async def handle_first(records: Sequence[Record]) -> BatchResult:
@@ -58,6 +60,7 @@ class CallbacksRole:
             await runner.stop()
         await self.first_attempts.stop()
         await self.sender.stop()
+        await self.journal.close()
 
     async def prune_forever(self, stop: asyncio.Event) -> None:
         max_age = timedelta(seconds=self.deps.settings.max_age_seconds)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from schemas.topics import NOTIFICATION_RETRY_TIERS, Topic
 from worker import logs
 from worker.adapters import kafka
+from worker.adapters.console_repo import PostgresJournal
 from worker.adapters.notifications_repo import PostgresNotifications
 from worker.adapters.postgres import is_retryable
 from worker.adapters.push import HttpPushGateway
@@ -55,11 +56,19 @@ def scheduled_runner(
 
 
 def build(
-    runtime: Runtime, channels: Channels, clock: Callable[[], datetime] = utc_now
+    runtime: Runtime,
+    channels: Channels,
+    clock: Callable[[], datetime] = utc_now,
+    journal: PostgresJournal | None = None,
 ) -> ConsumerRunner:
     settings = runtime.settings
     deps = NotifyDeps(
-        PostgresNotifications(runtime.pool), channels, settings.kafka, settings.notify, clock
+        PostgresNotifications(runtime.pool),
+        channels,
+        settings.kafka,
+        settings.notify,
+        clock,
+        journal or PostgresJournal(runtime.pool),
     )
 
     async def handle(records: Sequence[Record]) -> BatchResult:
@@ -108,11 +117,13 @@ def channels_from_settings(runtime: Runtime) -> tuple[Channels, HttpPushGateway 
 
 async def run(runtime: Runtime, stop: asyncio.Event) -> None:
     channels, push = channels_from_settings(runtime)
+    journal = PostgresJournal(runtime.pool)
     sweeper = asyncio.create_task(_sweep_forever(runtime, stop), name="notify-sweeper")
     try:
-        await run_until_stopped(build(runtime, channels), stop)
+        await run_until_stopped(build(runtime, channels, journal=journal), stop)
     finally:
         stop.set()
         await asyncio.gather(sweeper, return_exceptions=True)
+        await journal.close()
         if push is not None:
             await push.stop()
