@@ -17,7 +17,7 @@ from tests.integration.helpers import ADMIN
 from tests.integration.notify_helpers import CITIZEN, Receiver, running, serving, with_settings
 from worker.bootstrap import Runtime
 from worker.console.sampler import FlowSampler
-from worker.errors import RetryableError
+from worker.core.errors import RetryableError
 from worker.roles import deliver, notify
 from worker.roles.callbacks import CallbacksRole
 from worker.services.notify_ports import Channels, Push

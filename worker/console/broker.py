@@ -25,20 +25,30 @@ import msgspec
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from schemas.topics import CALLBACK_RETRY_TIERS, CONSUMED, NOTIFICATION_RETRY_TIERS, Topic
-from worker.adapters.kafka import Record, all_partitions
+from schemas.topics import (
+    CALLBACK_RETRY_TIERS,
+    CONSUMED,
+    NOTIFICATION_RETRY_TIERS,
+    ConsumerGroup,
+    Topic,
+)
+from worker.adapters.kafka import all_partitions, record_from_consumer
 from worker.adapters.kafka_offsets import high_watermarks, inspector
+from worker.core.records import Record
 from worker.services.attempts import safe_detail
 from worker.settings import KafkaSettings
 
 #: Consumer group (by role name, as `KafkaSettings.group` prefixes it) -> topics read.
 #: A test keeps it equal to the runners the roles build.
 CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
-    "deliver": (Topic.SUBMITTED.value,),
-    "payments": (Topic.PAYMENTS.value,),
-    "notify": (Topic.NOTIFICATIONS.value, *(t.value for t, _ in NOTIFICATION_RETRY_TIERS)),
-    "callbacks": (Topic.STATUS.value,),
-    "callbacks-retry": tuple(t.value for t, _ in CALLBACK_RETRY_TIERS),
+    ConsumerGroup.DELIVER: (Topic.SUBMITTED.value,),
+    ConsumerGroup.PAYMENTS: (Topic.PAYMENTS.value,),
+    ConsumerGroup.NOTIFY: (
+        Topic.NOTIFICATIONS.value,
+        *(t.value for t, _ in NOTIFICATION_RETRY_TIERS),
+    ),
+    ConsumerGroup.CALLBACKS: (Topic.STATUS.value,),
+    ConsumerGroup.CALLBACKS_RETRY: tuple(t.value for t, _ in CALLBACK_RETRY_TIERS),
 }
 REPLAY_GROUP = "dlq-replay"
 #: Dead letters kept per DLQ partition for the glance and the message search.
@@ -199,7 +209,7 @@ class BrokerWatch:
                 tail = self._tails.setdefault(tp, deque(maxlen=TAIL))
                 for raw in records:
                     if raw.offset < marks[tp]:
-                        tail.append(dead_letter_view(Record.from_consumer(raw), self._prefix))
+                        tail.append(dead_letter_view(record_from_consumer(raw), self._prefix))
                         self._read_to[tp] = raw.offset + 1
             for tp in list(todo):
                 if await looker.position(tp) >= marks[tp]:

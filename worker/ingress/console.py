@@ -18,12 +18,15 @@ import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from importlib import resources
+from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from worker.adapters import console_repo
 from worker.console import timeline
 from worker.console.snapshot import Console, Encoded
+from worker.ingress import openapi
 from worker.ingress.auth import admin_only
 from worker.ingress.keys import RUNTIME
 from worker.ingress.problems import json_response, problem
@@ -42,6 +45,91 @@ _CSP = (
     " connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 _MAX_RANGE = timedelta(days=31)
+
+
+class OverviewView(msgspec.Struct):
+    generated_at: str
+    uptime_seconds: float
+    topic_prefix: str
+    consumer_lag: dict[str, dict[str, int]]
+    dlq_records: dict[str, int]
+    errors: dict[str, str]
+
+
+class StepView(msgspec.Struct, kw_only=True):
+    kind: str
+    at: str | None
+    title: str
+    channel: str | None = None
+    attempt: int | None = None
+    outcome: str | None = None
+    tier: str | None = None
+    status_code: int | None = None
+    code: str | None = None
+    origin: str | None = None
+    reason: str | None = None
+    trace_id: str | None = None
+
+
+class TimelineView(msgspec.Struct):
+    id: str
+    service_id: str | None
+    status: str
+    feature_level_type: str | None
+    trace_ids: list[str]
+    steps: list[StepView]
+
+
+class ServiceMessageView(msgspec.Struct):
+    id: str
+    created_at: str
+    status: str
+
+
+class ServiceMessagesView(msgspec.Struct):
+    service_id: str
+    since: str
+    until: str
+    messages: list[ServiceMessageView]
+
+
+def _declare() -> None:
+    cached = (
+        ("/api/v1/status", "Lag per consumer group and DLQ counts (cached)", OverviewView),
+        ("/api/v1/status/flow", "Per-second flow, lag and latency, last 15 minutes", Any),
+        ("/api/v1/status/dlq", "Newest dead letters per DLQ, with the replay command", Any),
+    )
+    for path, summary, body in cached:
+        openapi.declare(
+            "GET", path, summary, tag="operations", security="admin", responses={200: body}
+        )
+    openapi.declare(
+        "GET",
+        "/api/v1/status/messages/{id}",
+        "Where is my message? Its timeline",
+        tag="operations",
+        security="admin",
+        responses={200: TimelineView, 404: None},
+    )
+    openapi.declare(
+        "GET",
+        "/api/v1/status/messages",
+        "A service's messages in a time range (at most 31 days, 100 messages)",
+        tag="operations",
+        security="admin",
+        query=("service_id", "since", "until"),
+        responses={200: ServiceMessagesView, 400: None},
+    )
+    for path, summary in (
+        ("/status", "The operator console (HTML, no data)"),
+        ("/status/{name}", "The console's script and style"),
+    ):
+        openapi.declare(
+            "GET", path, summary, tag="operations", responses={200: None}, content_type="text/html"
+        )
+
+
+_declare()
 
 
 def _asset(name: str) -> bytes:
