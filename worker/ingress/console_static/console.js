@@ -5,7 +5,7 @@
 (function () {
   const KEY = "postino-admin-token";
   const SVG = "http://www.w3.org/2000/svg";
-  const W = 900, H = 170, PAD_L = 44, PAD_B = 18, PAD_T = 6;
+  const W = 480, H = 190, PAD_L = 56, PAD_B = 20, PAD_T = 8;
   // Each series: a dash pattern and a marker shape, so nothing relies on colour.
   const STYLES = [
     { cls: "s1", dash: "", shape: "circle" },
@@ -17,6 +17,8 @@
   ];
   let timer = null;
   let refreshMs = 3000;
+  let windowSeconds = 900;
+  let lastFlow = null;
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -116,7 +118,7 @@
     const titleId = "chart-" + id + "-title";
     figure.append(el("figcaption", { id: titleId }, title + " (" + unit + ")"));
     const all = series.flatMap((s) => s.values.filter((v) => v !== null));
-    const max = Math.max(1, ...all);
+    const max = Math.max(opts.minMax === undefined ? 2 : opts.minMax, ...all);
     const legend = el("ul", { class: "legend" });
     const plot = svg("svg", { class: "plot", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-labelledby": titleId + " " + titleId + "-desc" });
     const desc = svg("desc", { id: titleId + "-desc" });
@@ -126,10 +128,11 @@
       const y = PAD_T + chartH * (1 - frac);
       plot.append(svg("line", { class: "axis", x1: PAD_L, x2: W - 4, y1: y, y2: y }));
       const tick = svg("text", { class: "tick", x: PAD_L - 4, y: y + 4, "text-anchor": "end" });
-      tick.textContent = opts.format ? opts.format(max * frac) : fmt.format(Math.round(max * frac));
+      tick.textContent = opts.format ? opts.format(max * frac) : fmt.format(max * frac);
       plot.append(tick);
     }
-    const labels = opts.xLabels || [["−15 min", 0], ["−10", 1 / 3], ["−5", 2 / 3], ["now", 1]];
+    const minutes = windowSeconds / 60;
+    const labels = [["−" + minutes + " min", 0], ["−" + minutes / 2 + " min", 0.5], ["now", 1]];
     for (const [text, frac] of labels) {
       const t = svg("text", { class: "tick", x: PAD_L + chartW * frac, y: H - 4, "text-anchor": frac === 0 ? "start" : frac === 1 ? "end" : "middle" });
       t.textContent = text;
@@ -176,17 +179,21 @@
     return figure;
   }
 
+  // The last `windowSeconds` of a per-second series (the payload holds 15 minutes).
+  const recent = (values) => values.slice(-windowSeconds);
   function pick(flow, defs) {
-    return defs.map(([key, label]) => ({ key, label, values: flow.series[key] || new Array(flow.end - flow.start + 1).fill(0) }));
+    const zeros = new Array(flow.end - flow.start + 1).fill(0);
+    return defs.map(([key, label]) => ({ key, label, values: recent(flow.series[key] || zeros) }));
   }
   function withPrefix(flow, prefix, labelOf) {
     return Object.keys(flow.series).filter((k) => k.startsWith(prefix)).sort()
-      .map((key) => ({ key, label: labelOf(key.slice(prefix.length)), values: flow.series[key] }));
+      .map((key) => ({ key, label: labelOf(key.slice(prefix.length)), values: recent(flow.series[key]) }));
   }
 
   function renderFlow(flow) {
+    lastFlow = flow;
     const charts = [];
-    const total = (k) => sum(flow.series[k] || []);
+    const total = (k) => sum(recent(flow.series[k] || []));
     charts.push(chart("messages", "Messages", pick(flow, [
       ["accepted", "accepted"], ["message:PROCESSED", "processed"],
       ["message:REJECTED", "rejected"], ["message:FAILED", "failed"],
@@ -205,15 +212,19 @@
     ])));
     charts.push(chart("dlq", "Dead letters", withPrefix(flow, "dlq:", (t) => t)));
     const lat = flow.latency;
-    const n = lat.t.length;
-    const latLabels = [["−15 min", 0], ["now", 1]];
+    const steps = Math.max(1, Math.round(windowSeconds / lat.step_seconds));
+    const maxOf = (vs) => seconds(Math.max(0, ...vs.filter((v) => v !== null))) + " max";
     charts.push(chart("latency", "Accept → processed latency", [
-      { key: "p50", label: "p50", values: lat.p50_series },
-      { key: "p99", label: "p99", values: lat.p99_series },
-    ], { unit: "seconds, per " + lat.step_seconds + " s", format: seconds, summary: (vs) => seconds(Math.max(0, ...vs.filter((v) => v !== null))) + " max", xLabels: n ? latLabels : undefined }));
-    const lagSeries = Object.entries(flow.lag.series).filter(([, vs]) => vs.some((v) => v > 0))
-      .map(([key, values]) => ({ key, label: key, values }));
-    charts.push(chart("lag", "Consumer lag", lagSeries, { unit: "records, sampled while the console is open", summary: (vs) => fmt.format(vs[vs.length - 1] || 0) + " now", xLabels: latLabels }));
+      { key: "p50", label: "p50", values: lat.p50_series.slice(-steps) },
+      { key: "p99", label: "p99", values: lat.p99_series.slice(-steps) },
+    ], { unit: "seconds, per " + lat.step_seconds + " s", format: seconds, summary: maxOf, minMax: 0.01 }));
+    const since = flow.end - windowSeconds;
+    const keep = flow.lag.t.map((t) => t > since);
+    const lagSeries = Object.entries(flow.lag.series)
+      .map(([key, values]) => ({ key, label: key, values: values.filter((_, i) => keep[i]) }))
+      .filter((s) => s.values.some((v) => v > 0));
+    const lagNowOf = (vs) => fmt.format(vs[vs.length - 1] || 0) + " now";
+    charts.push(chart("lag", "Consumer lag", lagSeries, { unit: "records, sampled while the console is open", summary: lagNowOf }));
     $("charts").replaceChildren(...charts);
 
     const lagNow = flow.lag.now || {};
@@ -227,17 +238,19 @@
       }
     }
     $("lag-table").tBodies[0].replaceChildren(...rows);
+    const whole = windowSeconds === 900;
     const summary = [
       ["Accepted", fmt.format(total("accepted"))],
       ["Processed", fmt.format(total("message:PROCESSED"))],
       ["Rejected", fmt.format(total("message:REJECTED"))],
       ["Failed", fmt.format(total("message:FAILED"))],
-      ["Latency p50", seconds(lat.p50)],
-      ["Latency p99", seconds(lat.p99)],
+      ["Latency p50 (15 min)", seconds(lat.p50)],
+      ["Latency p99 (15 min)", seconds(lat.p99)],
       ["Dead letters", fmt.format(sum(Object.keys(flow.series).filter((k) => k.startsWith("dlq:")).map(total)))],
       ["Max lag now", fmt.format(maxLag)],
     ];
     $("summary").replaceChildren(...summary.map(([k, v]) => el("div", { "data-key": k }, el("dt", {}, k), el("dd", {}, v))));
+    $("flow-h").textContent = "Flow, last " + windowSeconds / 60 + (whole ? " minutes" : windowSeconds === 60 ? " minute" : " minutes");
     const errors = Object.entries(flow.errors || {}).map(([k, v]) => k + ": " + v);
     $("flow-errors").textContent = errors.length ? "Some figures are stale (" + errors.join(", ") + ")" : "";
     $("freshness").textContent = "Updated " + new Date(flow.generated_at).toLocaleTimeString(undefined, { hour12: false }) + ", every " + flow.refresh_seconds + " s";
@@ -385,6 +398,12 @@
       start();
     });
     $("sign-out").addEventListener("click", () => { sessionStorage.removeItem(KEY); showLogin(""); });
+    for (const radio of document.querySelectorAll("input[name=window]")) {
+      radio.addEventListener("change", () => {
+        windowSeconds = Number(radio.value);
+        if (lastFlow) renderFlow(lastFlow);
+      });
+    }
     $("search-form").addEventListener("submit", (ev) => { ev.preventDefault(); lookup($("message-id").value); });
     $("service-form").addEventListener("submit", (ev) => { ev.preventDefault(); listByService(ev.target); });
     if (token()) start(); else showLogin("");
