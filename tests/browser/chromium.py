@@ -152,8 +152,9 @@ class Page:
         if selector is not None:
             box = await self.evaluate(
                 f"(() => {{ const r = document.querySelector({json.dumps(selector)})"
-                ".getBoundingClientRect(); return {x: r.x + scrollX, y: r.y + scrollY,"
-                " width: r.width, height: r.height}; })()"
+                ".getBoundingClientRect(); return {x: Math.max(0, r.x + scrollX - 12),"
+                " y: Math.max(0, r.y + scrollY - 8), width: r.width + 24, height: r.height + 16};"
+                " })()"
             )
             options |= {"clip": {**box, "scale": 1}, "captureBeyondViewport": True}
         shot = await self.send("Page.captureScreenshot", **options)
