@@ -15,7 +15,7 @@ from tests.conftest import eventually
 from tests.factories import create_profile, create_service, message_body
 from tests.integration.helpers import ADMIN
 from tests.integration.notify_helpers import CITIZEN, Receiver, running, serving, with_settings
-from worker.bootstrap import Runtime
+from worker.bootstrap import Runtime, attempt_journal, webhook_sender
 from worker.console.sampler import FlowSampler
 from worker.core.errors import RetryableError
 from worker.roles import deliver, notify
@@ -75,21 +75,25 @@ async def pipeline(runtime: Runtime) -> AsyncIterator[Pipeline]:
         )
         await create_profile(runtime, CITIZEN)
         push = FlakyPush()
-        callbacks = CallbacksRole(runtime)
-        runners = (
-            deliver.build(runtime),
-            notify.build(runtime, Channels(push, None)),
-            *callbacks.runners,
-        )
-        stop = asyncio.Event()
-        sampler = asyncio.create_task(FlowSampler(runtime.pool, runtime.settings).run(stop))
-        try:
-            async with running(*runners):
-                yield Pipeline(runtime, service_id, api_key, hook, push)
-        finally:
-            stop.set()
-            await sampler
-            await callbacks.stop()
+        async with (
+            webhook_sender(runtime.settings.callbacks) as sender,
+            attempt_journal(runtime) as journal,
+        ):
+            callbacks = CallbacksRole(runtime, sender, journal=journal)
+            runners = (
+                deliver.build(runtime),
+                notify.build(runtime, Channels(push, None), journal=journal),
+                *callbacks.runners,
+            )
+            stop = asyncio.Event()
+            sampler = asyncio.create_task(FlowSampler(runtime.pool, runtime.settings).run(stop))
+            try:
+                async with running(*runners):
+                    yield Pipeline(runtime, service_id, api_key, hook, push)
+            finally:
+                stop.set()
+                await sampler
+                await callbacks.stop()
 
 
 async def admin_get(client: TestClient[Any, Any], path: str) -> tuple[int, Any]:

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from schemas.topics import CONSUMED, Topic
+from schemas.topics import CONSUMED, ConsumerGroup, Topic
 from tests.conftest import eventually
 from tests.integration.console_helpers import admin_get, fast, pipeline, settled_timeline
 from tests.integration.notify_helpers import CITIZEN
 from worker.adapters.kafka import OutRecord
-from worker.bootstrap import Runtime
+from worker.bootstrap import Runtime, webhook_sender
 from worker.console.broker import CONSUMER_GROUPS
 from worker.ingress.app import create_app
 from worker.ingress.console import CONSOLE
@@ -191,18 +191,20 @@ async def test_an_admin_finds_a_services_messages_in_a_time_range(runtime: Runti
 
 
 async def test_the_consumer_groups_are_the_ones_the_roles_run(runtime: Runtime) -> None:
-    callbacks = CallbacksRole(runtime)
-    runners = [
-        deliver.build(runtime),
-        payments.build(runtime),
-        notify.build(runtime, Channels(None, None)),
-        *callbacks.runners,
-    ]
-    prefix = runtime.settings.kafka.topic_prefix
-    try:
-        built = {r.role: tuple(t.removeprefix(prefix) for t in r._topics) for r in runners}
-    finally:
-        await callbacks.stop()
-        for r in runners:
-            await r._consumer.stop()  # built, never started
+    async with webhook_sender(runtime.settings.callbacks) as sender:
+        callbacks = CallbacksRole(runtime, sender)
+        runners = [
+            deliver.build(runtime),
+            payments.build(runtime),
+            notify.build(runtime, Channels(None, None)),
+            *callbacks.runners,
+        ]
+        prefix = runtime.settings.kafka.topic_prefix
+        try:
+            built = {r.role: tuple(t.removeprefix(prefix) for t in r._topics) for r in runners}
+        finally:
+            await callbacks.stop()
+            for r in runners:
+                await r._consumer.stop()  # built, never started
     assert built == CONSUMER_GROUPS
+    assert set(CONSUMER_GROUPS) == set(ConsumerGroup)

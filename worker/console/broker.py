@@ -33,6 +33,7 @@ from schemas.topics import (
     Topic,
 )
 from worker.adapters.kafka import all_partitions, record_from_consumer
+from worker.adapters.kafka_client import client_options
 from worker.adapters.kafka_offsets import high_watermarks, inspector
 from worker.core.records import Record
 from worker.services.attempts import safe_detail
@@ -131,11 +132,12 @@ class BrokerWatch:
 
     async def _clients(self) -> tuple[AIOKafkaConsumer, AIOKafkaAdminClient]:
         if self._looker is None:
-            looker = inspector(self._bootstrap)
+            looker = inspector(self._kafka, self._bootstrap)
             await looker.start()
             self._looker = looker
         if self._admin is None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, request_timeout_ms=5000)
+            options = client_options(self._kafka, self._bootstrap, "console")
+            admin = AIOKafkaAdminClient(**options, request_timeout_ms=5000)
             await admin.start()
             self._admin = admin
         return self._looker, self._admin
