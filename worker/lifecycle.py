@@ -49,8 +49,10 @@ async def run_roles(runtime: Runtime, names: Sequence[str], stop: asyncio.Event)
     tasks: dict[asyncio.Task[None], str] = {
         asyncio.create_task(ROLES[n](runtime, stop), name=n): n for n in names
     }
+    sampling = runtime.settings.console.sample_seconds > 0
     sampler = asyncio.create_task(
-        FlowSampler(runtime.pool, runtime.settings).run(stop), name="flow-sampler"
+        FlowSampler(runtime.pool, runtime.settings).run(stop) if sampling else stop.wait(),
+        name="flow-sampler",
     )
     failed: list[str] = []
     pending = set(tasks)

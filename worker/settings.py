@@ -238,7 +238,7 @@ class ReminderSettings:
 class ConsoleSettings:
     #: The operator console's figures are at most this old (one refresher per ingress).
     refresh_seconds: float = 3.0
-    #: Every process adds its counters' increments to `console_flow` this often.
+    #: Every process adds its counters' increments to `console_flow` this often (0: never).
     sample_seconds: float = 1.0
     #: Notification and callback attempts are kept this long for "where is my message?".
     retention_days: int = 7
@@ -420,7 +420,7 @@ def _sections(env: _Env) -> dict[str, Any]:
         ),
         "console": ConsoleSettings(
             refresh_seconds=env.number("CONSOLE_REFRESH_SECONDS", 3.0, minimum=0.2),
-            sample_seconds=env.number("CONSOLE_SAMPLE_SECONDS", 1.0, minimum=0.1),
+            sample_seconds=env.number("CONSOLE_SAMPLE_SECONDS", 1.0, minimum=0.0),
             retention_days=env.integer("CONSOLE_RETENTION_DAYS", 7, minimum=1),
         ),
     }
