@@ -86,6 +86,23 @@ class ServiceState(enum.StrEnum):
     DELETED = "deleted"
 
 
+class CallbackEventKind(enum.StrEnum):
+    """The kinds of status events a service may choose to receive (`callback_events`)."""
+
+    MESSAGE = "message"
+    NOTIFICATION = "notification"
+    READ = "read"
+    PAID = "paid"
+
+
 class ServiceScope(enum.StrEnum):
     NATIONAL = "NATIONAL"
     LOCAL = "LOCAL"
+
+
+class HasPrecondition(enum.StrEnum):
+    """When the app shows a third-party message's precondition before its content."""
+
+    ALWAYS = "ALWAYS"
+    ONCE = "ONCE"
+    NEVER = "NEVER"

@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from worker.bench import ingress, loadgen, procs, workload
+from worker.bench import ingress, loadgen, workload
 from worker.bench.harness import Bench, BenchOptions
 from worker.embedded import embedded_stack
 
@@ -32,12 +32,11 @@ ADMIN = {"Authorization": "Bearer postino-bench-admin"}
 async def _start(bench: Bench, name: str, **env: str) -> ingress.Side:
     port, prefix = bench.port(), bench.prefix(name)
     await bench.settings(prefix)
-    service = procs.Service(
-        name, procs.postino("ingress"), bench.env(prefix, port, **env), bench.workdir / "logs"
-    )
+    service = bench.process(name, bench.env(prefix, port, **env), "worker", "ingress")
     service.start()
     await service.wait_http(ingress.HOST, port)
-    side = ingress.Side(service, port, ingress.submit_requests(port, bench.options.citizens))
+    requests = ingress.submit_requests(port, bench.options.citizens)
+    side = ingress.Side(service, port, requests, bench.counts(name))
     await loadgen.LoadGenerator(ingress.HOST, port, side.requests).run_closed(8, 1.0)
     return side
 
@@ -63,7 +62,7 @@ async def measure(seconds: float) -> dict[str, Any]:
         tempfile.TemporaryDirectory(prefix="postino-console-bench-") as tmp,
         embedded_stack(Path(tmp) / "stack") as (url, bootstrap),
     ):
-        bench = Bench(options, url, bootstrap, Path(tmp))
+        bench = Bench(options, url, bootstrap, Path(tmp), Path(tmp) / "out")
         await bench.settings(bench.prefix("setup"))
         conn = await asyncpg.connect(url)
         try:

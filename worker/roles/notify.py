@@ -18,6 +18,7 @@ from worker.bootstrap import (
     consumer_runner,
     notification_store,
     notify_channels,
+    timer_pulse,
 )
 from worker.consumers.runner import ConsumerRunner
 from worker.core.batch import BatchHandler, BatchResult
@@ -79,7 +80,13 @@ async def run(runtime: Runtime, stop: asyncio.Event) -> None:
         attempt_journal(runtime) as journal,
     ):
         sweeper = asyncio.create_task(
-            every(interval, stop, lambda: sweep_once(runtime, utc_now()), name="notify-sweep"),
+            every(
+                interval,
+                stop,
+                lambda: sweep_once(runtime, utc_now()),
+                name="notify-sweep",
+                pulse=timer_pulse(runtime, "notify-sweeper", interval),
+            ),
             name="notify-sweeper",
         )
         try:
