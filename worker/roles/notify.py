@@ -24,6 +24,7 @@ from worker import logs
 from worker.adapters.reminders_repo import AdvisoryLock
 from worker.bootstrap import (
     Runtime,
+    attempt_journal,
     consumer_runner,
     leader_lock,
     notification_store,
@@ -36,6 +37,7 @@ from worker.core.errors import RetryableError
 from worker.core.records import Record
 from worker.periodic import every
 from worker.roles.common import run_until_stopped
+from worker.services.attempts import AttemptJournal, NoJournal
 from worker.services.notify import NotifyDeps, notify_batch
 from worker.services.notify_ports import Channels
 from worker.services.sweeper import SweepReport, sweep
@@ -64,6 +66,7 @@ def build(
     runtime: Runtime,
     channels: Channels,
     clock: Callable[[], datetime] = utc_now,
+    journal: AttemptJournal | None = None,
     owner: str | None = None,
 ) -> ConsumerRunner:
     settings = runtime.settings
@@ -73,6 +76,7 @@ def build(
         settings.kafka,
         settings.notify,
         clock,
+        journal or NoJournal(),
         owner or owner_name(runtime),
     )
     return consumer_runner(runtime, ConsumerGroup.NOTIFY, TOPICS, handler(deps), scheduled=True)
@@ -124,7 +128,10 @@ async def run(runtime: Runtime, stop: asyncio.Event) -> None:
     interval = runtime.settings.notify.sweeper_interval_seconds
     owner, lock = await take_over(runtime)
     try:
-        async with notify_channels(runtime.settings.notify) as channels:
+        async with (
+            notify_channels(runtime.settings.notify) as channels,
+            attempt_journal(runtime) as journal,
+        ):
             await _first_sweep(runtime)
             sweeper = asyncio.create_task(
                 every(
@@ -137,7 +144,9 @@ async def run(runtime: Runtime, stop: asyncio.Event) -> None:
                 name="notify-sweeper",
             )
             try:
-                await run_until_stopped(build(runtime, channels, owner=owner), stop)
+                await run_until_stopped(
+                    build(runtime, channels, journal=journal, owner=owner), stop
+                )
             finally:
                 stop.set()
                 await sweeper

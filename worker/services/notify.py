@@ -36,6 +36,7 @@ from worker import logs, metrics
 from worker.core.batch import BatchResult, DeadLetter, due_header
 from worker.core.errors import PermanentError, RetryableError
 from worker.core.records import OutRecord, Record
+from worker.services.attempts import AttemptJournal, NoJournal, notification_attempt
 from worker.services.notify_ports import (
     Channels,
     Lease,
@@ -61,6 +62,7 @@ class NotifyDeps:
     kafka: KafkaSettings
     settings: NotifySettings
     clock: Callable[[], datetime]
+    journal: AttemptJournal = field(default_factory=NoJournal)
     #: This instance, as the owner of its claims (unique among running instances).
     owner: str = "notify"
 
@@ -259,14 +261,15 @@ async def notify_batch(records: Sequence[Record], deps: NotifyDeps) -> BatchResu
     expired = [
         Outcome(r, NotificationStatus.EXPIRED, r.attempt, "deadline passed") for r in plan.expire
     ]
-    results: list[Stored] = list(
-        zip(expired, await deps.store.record_outcomes(expired), strict=True)
-    )
+    results: list[Stored] = []
+    if expired:
+        results += zip(expired, await deps.store.record_outcomes(expired), strict=True)
     if plan.send:
         results += await _send_all(plan.send, deps)
     out = [rec for request, row in plan.replay for rec in _replayed(request, row, deps.kafka)]
     for outcome, (row, changed) in results:
         metrics.NOTIFICATIONS.labels(channel=row.channel, status=outcome.status).inc()
+        deps.journal.add(notification_attempt(outcome, row.updated_at))
         if changed:
             out.append(_event_record(row, deps.kafka))
         if outcome.tier is not None and row.status == NotificationStatus.THROTTLED:
