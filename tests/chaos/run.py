@@ -158,7 +158,7 @@ def _env(
         "POSTINO_ID_SECRET": "chaos-id-secret",
         "POSTINO_ADMIN_TOKEN": "chaos-admin",
         "POSTINO_DATA_DIR": str(folder / "data"),
-        "POSTINO_LOG_LEVEL": "warning",
+        "POSTINO_LOG_LEVEL": "info",
         "POSTINO_HTTP_PORT": str(http_port),
         "POSTINO_PUSH_URL": f"http://127.0.0.1:{sinks.push_port}/push",
         "POSTINO_SMTP_URL": f"smtp://127.0.0.1:{sinks.smtp_port}",
