@@ -20,7 +20,7 @@ $(TOOLS)/bin/uv:
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.installed: pyproject.toml uv.lock $(TOOLS)/bin/uv
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet --extra embedded
 	@touch $@
 
 install: $(VENV)/.installed ## create .venv with the pinned dependencies (uv.lock)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from worker.extras import require_embedded
 from worker.settings import Settings
 
 _FLAGS: dict[str, tuple[type[int] | type[float], str]] = {
@@ -35,6 +36,7 @@ def register(sub: Any, commands: dict[str, Callable[..., int]]) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
+    require_embedded("bench")
     from worker import logs
     from worker.bench.harness import BenchOptions, run_bench
 
