@@ -39,7 +39,8 @@ def compose(
     if docker:
         config_dir = tmp_path / "docker-config"
         config_dir.mkdir(exist_ok=True)
-        (config_dir / "config.json").write_text(json.dumps({"cliPluginsExtraDirs": [str(VENV_BIN)]}))
+        plugins = {"cliPluginsExtraDirs": [str(VENV_BIN)]}
+        (config_dir / "config.json").write_text(json.dumps(plugins))
         clean["DOCKER_CONFIG"] = str(config_dir)
         command = [docker, "compose"]
     else:
