@@ -28,15 +28,17 @@ install: $(VENV)/.installed ## create .venv with the pinned dependencies (uv.loc
 run: install ## start the whole system on embedded PostgreSQL and Kafka (Ctrl-C stops it all)
 	$(BIN)/postino dev
 
-test: install ## lint, type-check, then the test suite on the embedded broker and PostgreSQL
+test: install ## lint, layering contracts, type-check, then the test suite on the embedded broker and PostgreSQL
 	$(BIN)/ruff check worker schemas tests
 	$(BIN)/ruff format --check worker schemas tests
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
-lint: install ## ruff
+lint: install ## ruff, and the layering contracts (import-linter)
 	$(BIN)/ruff check worker schemas tests
 	$(BIN)/ruff format --check worker schemas tests
+	$(BIN)/lint-imports --no-cache
 
 typecheck: install ## mypy --strict on worker/ and schemas/
 	$(BIN)/mypy

@@ -84,3 +84,8 @@ class ServiceState(enum.StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     DELETED = "deleted"
+
+
+class ServiceScope(enum.StrEnum):
+    NATIONAL = "NATIONAL"
+    LOCAL = "LOCAL"

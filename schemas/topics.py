@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import enum
 
+#: What a topic's dead-letter topic adds to its name (prefixed or not).
+DLQ_SUFFIX = ".dlq"
+
 
 class Topic(enum.StrEnum):
     """Base topic names (without the configurable prefix)."""
@@ -23,7 +26,17 @@ class Topic(enum.StrEnum):
 
     def dlq(self) -> str:
         """The dead-letter topic of this topic (base name, unprefixed)."""
-        return f"{self.value}.dlq"
+        return f"{self.value}{DLQ_SUFFIX}"
+
+
+class ConsumerGroup(enum.StrEnum):
+    """Base consumer group names of the roles' consumers (prefixed like topics)."""
+
+    DELIVER = "deliver"
+    PAYMENTS = "payments"
+    NOTIFY = "notify"
+    CALLBACKS = "callbacks"
+    CALLBACKS_RETRY = "callbacks-retry"
 
 
 #: Retry tiers in order, with the delay a record waits in each (seconds).

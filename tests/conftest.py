@@ -60,7 +60,8 @@ async def migrated(stack: tuple[str, str], tmp_path_factory: pytest.TempPathFact
 
 _TABLES = (
     "services, profiles, service_preferences, messages, notifications, payments, reminders,"
-    " citizen_sessions, service_usage, callback_deliveries"
+    " citizen_sessions, service_usage, callback_deliveries, service_publications,"
+    " upstream_admissions"
 )
 
 

@@ -10,6 +10,14 @@ from worker.services.directory import hash_key
 
 _ids = itertools.count(1)
 
+#: A complete service card (IO-RULES 5), for services that go through review.
+CARD = {
+    "description": "Tributi comunali: avvisi di pagamento TARI e IMU.",
+    "privacy_url": "https://comune.example.org/privacy",
+    "scope": "LOCAL",
+    "email": "tributi@comune.example.org",
+}
+
 MARKDOWN = (
     "Gentile cittadino, con il presente messaggio la informiamo che e' disponibile "
     "un nuovo documento nella sua area personale del portale del Comune."

@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from worker import logs
+from worker.adapters.services_repo import SNAPSHOT_IF_NONE
 from worker.bootstrap import Runtime, open_runtime
 from worker.cli import endpoints
 from worker.devsinks import DevSinks
@@ -62,15 +63,20 @@ async def seed_demo(runtime: Runtime) -> None:
             """
             INSERT INTO services (id, name, organization_name, organization_fiscal_code, state,
                                   published, api_key_hash, premium, payments,
-                                  rate_per_second, daily_quota)
+                                  rate_per_second, daily_quota, description, privacy_url,
+                                  scope, email)
             VALUES ($1, 'Servizio demo', 'Comune di Esempio', '01234567891', 'approved',
-                    true, $2, true, true, 20000, 1000000000)
+                    true, $2, true, true, 20000, 1000000000,
+                    'Il servizio di prova di Postino: avvisi, pagamenti e documenti.',
+                    'https://comune.example.org/privacy', 'LOCAL', 'demo@comune.example.org')
             ON CONFLICT (id) DO UPDATE SET api_key_hash = EXCLUDED.api_key_hash,
                 rate_per_second = EXCLUDED.rate_per_second, daily_quota = EXCLUDED.daily_quota
             """,
             DEMO_SERVICE_ID,
             hash_key(DEMO_API_KEY),
         )
+        # Its published copy (the approved version), unless it has one already.
+        await conn.execute(SNAPSHOT_IF_NONE, DEMO_SERVICE_ID)
         for fiscal_code, (email, inbox) in DEMO_CITIZENS.items():
             await conn.execute(
                 """

@@ -15,9 +15,9 @@ from schemas.events import StatusEvent
 from schemas.topics import Topic
 from tests.conftest import ADMIN_TOKEN
 from worker.adapters import kafka
-from worker.adapters.kafka import Record
 from worker.bootstrap import Runtime
 from worker.consumers.runner import ConsumerRunner
+from worker.core.records import Record
 from worker.roles import deliver
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -49,7 +49,7 @@ async def read_topic(runtime: Runtime, base_topic: str) -> list[Record]:
         idle = 0
         while idle < 2:
             batch = await consumer.getmany(timeout_ms=100)
-            got = [Record.from_consumer(r) for recs in batch.values() for r in recs]
+            got = [kafka.record_from_consumer(r) for recs in batch.values() for r in recs]
             found += got
             idle = 0 if got else idle + 1
         return sorted(found, key=lambda r: (r.partition, r.offset))

@@ -17,9 +17,9 @@ from schemas.events import NotificationRequest
 from schemas.topics import Topic
 from tests.factories import MARKDOWN
 from worker import ids
-from worker.adapters.kafka import OutRecord
 from worker.bootstrap import Runtime
 from worker.consumers.runner import ConsumerRunner
+from worker.core.records import OutRecord
 
 CITIZEN = "RSSMRA80A01H501U"
 

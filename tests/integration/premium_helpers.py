@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tests.factories import insert_row
-from worker.adapters.kafka import OutRecord
 from worker.bootstrap import Runtime
+from worker.core.records import OutRecord
 
 CITIZEN = "RSSMRA80A01H501U"
 ORG = "12345678901"

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from tests.conftest import eventually
-from tests.factories import create_service, message_body
+from tests.factories import CARD, create_service, message_body
 from tests.integration.helpers import ADMIN
 from tests.integration.sender_helpers import CITIZEN, SANDBOX, another_ingress, key
 from worker.bootstrap import Runtime
@@ -19,6 +19,7 @@ NEW_SERVICE = {
     "name": "Tributi",
     "organization_name": "Comune di Prova",
     "organization_fiscal_code": "12345678901",
+    **CARD,
 }
 
 
@@ -85,8 +86,9 @@ async def test_the_lifecycle_moves_as_the_rules_say_and_answers_409_otherwise(
     assert await _send(client, created["api_key"]) == 403
     await _act(client, "POST", f"{one}/release")
     edited = await _act(client, "PATCH", one, json={"rate_per_second": 5})
-    assert (edited["state"], edited["published"]) == ("draft", False)
+    assert (edited["state"], edited["published"]) == ("approved", True)
     assert (await _act(client, "DELETE", one))["state"] == "deleted"
+    assert await _send(client, created["api_key"]) == 401
     await _act(client, "PATCH", one, 409, json={"name": "x"})
     await _act(client, "POST", f"{one}/keys", 409)
     assert await _send(client, created["api_key"], SANDBOX) == 401
@@ -124,6 +126,9 @@ async def test_the_admin_token_and_sender_keys_never_open_each_others_doors(
         ("POST", f"{SERVICES}/x/release"),
         ("DELETE", f"{SERVICES}/x/release"),
         ("POST", f"{SERVICES}/x/keys"),
+        ("POST", f"{SERVICES}/x/keys/primary"),
+        ("POST", f"{SERVICES}/x/keys/secondary"),
+        ("GET", SERVICES),
         ("PUT", f"/api/v1/manage/profiles/{CITIZEN}"),
     ]
     for method, path in routes:

@@ -14,8 +14,8 @@ from schemas.topics import Topic
 from tests.conftest import eventually
 from tests.factories import create_service
 from tests.integration.notify_helpers import Receiver, running, serving, with_settings
-from worker.adapters.kafka import OutRecord
 from worker.bootstrap import Runtime
+from worker.core.records import OutRecord
 from worker.roles.callbacks import CallbacksRole
 
 SECRET = "s3cret-for-tests"

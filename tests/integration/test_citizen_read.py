@@ -12,9 +12,9 @@ from schemas.events import MessageRead, MessageStatusChanged
 from tests.factories import create_profile, create_service, message_body
 from tests.integration.citizen_helpers import as_dict, inbox_with_one_message
 from tests.integration.helpers import drain, session, status_events
-from worker.adapters.kafka import OutRecord
 from worker.bootstrap import Runtime
-from worker.errors import RetryableError
+from worker.core.errors import RetryableError
+from worker.core.records import OutRecord
 from worker.ingress.app import reload_services
 
 CITIZEN = "RSSMRA80A01H501U"

@@ -12,8 +12,8 @@ from tests.factories import MARKDOWN, create_profile, create_service
 from tests.integration.deliver_helpers import citizen, rows
 from tests.integration.helpers import drain, read_topic
 from worker.adapters.inbox import PostgresInbox
-from worker.adapters.kafka import OutRecord, Record
 from worker.bootstrap import Runtime
+from worker.core.records import OutRecord, Record
 from worker.ids import record_id
 from worker.services.deliver import DeliverDeps, deliver_batch
 from worker.services.ports import INGRESS_ORIGIN

@@ -11,9 +11,9 @@ from schemas.messages import MessageContent, SubmittedMessage
 from schemas.topics import Topic
 from tests.factories import MARKDOWN, create_profile, create_service
 from tests.integration.helpers import drain
-from worker.adapters.kafka import OutRecord
 from worker.bootstrap import Runtime
 from worker.cli import dlq
+from worker.core.records import OutRecord
 
 CITIZEN = "RSSMRA80A01H501U"
 POISON_ID = "01JPOISON00000000000000000"

@@ -11,8 +11,9 @@ from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 
 from schemas.topics import Topic
 from tests.integration.helpers import read_topic
-from worker.adapters.kafka import OutRecord, murmur2
+from worker.adapters.kafka import murmur2
 from worker.bootstrap import Runtime
+from worker.core.records import OutRecord
 
 
 def test_murmur2_matches_aiokafka() -> None:

@@ -11,8 +11,8 @@ from schemas import codecs
 from schemas.messages import MessageContent, SubmittedMessage
 from schemas.topics import CONSUMED, Topic
 from tests.factories import MARKDOWN, create_profile, create_service
-from worker.adapters.kafka import OutRecord
 from worker.bootstrap import Runtime
+from worker.core.records import OutRecord
 from worker.roles import deliver
 
 CITIZEN = "RSSMRA80A01H501U"

@@ -25,9 +25,9 @@ from typing import Any
 from schemas import codecs
 from schemas.messages import MessageContent, PaymentData, SubmittedMessage
 from worker import logs
-from worker.adapters.kafka import OutRecord
 from worker.bench import workload
 from worker.bootstrap import Runtime, open_runtime
+from worker.core.records import OutRecord
 from worker.embedded import embedded_stack
 from worker.lifecycle import prepare
 from worker.roles import deliver

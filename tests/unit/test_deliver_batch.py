@@ -11,7 +11,7 @@ from typing import Any
 from schemas import codecs
 from schemas.events import MessageStatusChanged
 from tests.factories import MARKDOWN
-from worker.adapters.kafka import Record
+from worker.core.records import Record
 from worker.ids import IdSigner, record_id
 from worker.services.deliver import DeliverDeps, deliver_batch
 from worker.services.directory import Service

@@ -11,9 +11,10 @@ from aiokafka import ConsumerRecord, TopicPartition
 
 from schemas.enums import NotificationKind
 from schemas.topics import NOTIFICATION_RETRY_TIERS, Topic
-from worker.adapters.kafka import OutRecord, Record
-from worker.consumers.runner import BatchResult, ConsumerRunner, due_from_header, due_header
-from worker.errors import PermanentError, RetryableError
+from worker.consumers.runner import ConsumerRunner
+from worker.core.batch import BatchResult, due_from_header, due_header
+from worker.core.errors import PermanentError, RetryableError
+from worker.core.records import OutRecord, Record
 from worker.services.notification_text import email_text, language, push_text
 from worker.services.retry import call_with_retry, next_retry
 
@@ -168,7 +169,6 @@ async def test_a_record_not_yet_due_pauses_its_partition_alone_until_due() -> No
         topics=["retry", "main"],
         handler=handler,
         publisher=NullPublisher(),  # type: ignore[arg-type]
-        dlq_topic=lambda t: f"{t}.dlq",
         due_at=due_from_header,
         clock=lambda: now[0],
     )

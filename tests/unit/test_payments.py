@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from schemas import codecs
 from schemas.events import MessagePaid
-from worker.adapters.kafka import Record
+from worker.core.records import Record
 from worker.services.payments import PaidMessage, PaymentRow, reconcile_batch
 from worker.settings import KafkaSettings
 

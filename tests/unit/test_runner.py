@@ -7,9 +7,10 @@ from typing import Any
 
 from aiokafka import ConsumerRecord, TopicPartition
 
-from worker.adapters.kafka import OutRecord, Record
-from worker.consumers.runner import BatchResult, ConsumerRunner, DeadLetter
-from worker.errors import RetryableError
+from worker.consumers.runner import ConsumerRunner
+from worker.core.batch import BatchResult, DeadLetter
+from worker.core.errors import RetryableError
+from worker.core.records import OutRecord, Record
 
 TP = TopicPartition("in", 0)
 
@@ -68,7 +69,6 @@ def _runner(consumer: FakeConsumer, publisher: FakePublisher, handler: Any) -> C
         topics=["in"],
         handler=handler,
         publisher=publisher,  # type: ignore[arg-type]
-        dlq_topic=lambda t: f"{t}.dlq",
         max_backoff=0.01,
     )
 

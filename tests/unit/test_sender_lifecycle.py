@@ -41,18 +41,26 @@ def test_each_lifecycle_action_from_each_state(action: Action, state: S) -> None
 
 
 def test_only_an_approved_service_can_be_published() -> None:
-    assert apply(Lifecycle(S.APPROVED), Action.PUBLISH) == Lifecycle(S.APPROVED, True)
+    assert apply(Lifecycle(S.APPROVED), Action.PUBLISH) == Lifecycle(S.APPROVED, True, True)
     for state in (S.DRAFT, S.SUBMITTED, S.REJECTED, S.DELETED):
         with pytest.raises(InvalidTransition):
             apply(Lifecycle(state), Action.PUBLISH)
 
 
-def test_an_edit_or_a_delete_of_a_published_service_unpublishes_it() -> None:
-    published = Lifecycle(S.APPROVED, True)
-    assert apply(published, Action.EDIT) == Lifecycle(S.DRAFT, False)
-    assert apply(published, Action.DELETE) == Lifecycle(S.DELETED, False)
-    assert apply(published, Action.UNPUBLISH) == Lifecycle(S.APPROVED, False)
+def test_an_edit_of_a_published_service_keeps_it_published_until_unpublish_or_delete() -> None:
+    published = Lifecycle(S.APPROVED, True, True)
+    edited = apply(published, Action.EDIT)
+    assert edited == Lifecycle(S.DRAFT, True, True)
+    submitted = apply(edited, Action.SUBMIT)
+    assert apply(submitted, Action.REJECT) == Lifecycle(S.REJECTED, True, True)
+    assert apply(submitted, Action.APPROVE) == Lifecycle(S.APPROVED, True, True)
+    assert apply(edited, Action.DELETE) == Lifecycle(S.DELETED, False, True)
+    assert apply(edited, Action.UNPUBLISH) == Lifecycle(S.DRAFT, False, True)
     assert apply(published, Action.ROTATE_KEY) == published
+
+
+def test_a_draft_version_of_an_approved_service_can_be_published() -> None:
+    assert apply(Lifecycle(S.DRAFT, False, True), Action.PUBLISH) == Lifecycle(S.DRAFT, True, True)
 
 
 def test_a_deleted_service_is_final() -> None:

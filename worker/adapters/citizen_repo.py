@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from worker.adapters.postgres import Pool
+from worker.adapters.services_repo import LIVE_FROM, live_columns
 from worker.services.citizen import Cursor, MessageState, StatusChange
 from worker.services.model import Profile, ServicePreference
 
@@ -22,6 +23,11 @@ INSERT INTO citizen_sessions (token_hash, fiscal_code, expires_at) VALUES ($1, $
 """
 _SESSION = "SELECT fiscal_code FROM citizen_sessions WHERE token_hash = $1 AND expires_at > now()"
 
+# Service names as served: a published service's are its approved copy's.
+_LIVE_NAMES = f"""
+SELECT s.id, {live_columns(("name", "organization_name"))}
+FROM {LIVE_FROM}
+"""
 _INBOX_COLUMNS = """
 m.id, m.sender_service_id, s.name AS service_name, s.organization_name, m.created_at,
 m.time_to_live, m.feature_level_type, m.content->>'subject' AS subject,
@@ -29,7 +35,7 @@ m.content->'payment_data' AS payment_data, m.due_date, m.is_read, m.is_archived
 """
 _INBOX = f"""
 SELECT {_INBOX_COLUMNS}
-FROM messages m LEFT JOIN services s ON s.id = m.sender_service_id
+FROM messages m LEFT JOIN ({_LIVE_NAMES}) s ON s.id = m.sender_service_id
 WHERE m.fiscal_code = $1 AND m.status = 'PROCESSED' AND m.is_archived = $2
   AND ($3::timestamptz IS NULL OR (m.created_at, m.id) < ($3::timestamptz, $4::text))
 ORDER BY m.created_at DESC, m.id DESC
@@ -37,7 +43,7 @@ LIMIT $5
 """
 _MESSAGE = f"""
 SELECT {_INBOX_COLUMNS}, m.content, m.read_at
-FROM messages m LEFT JOIN services s ON s.id = m.sender_service_id
+FROM messages m LEFT JOIN ({_LIVE_NAMES}) s ON s.id = m.sender_service_id
 WHERE m.id = $2 AND m.fiscal_code = $1 AND m.status = 'PROCESSED'
 """
 # Read is one-way: only an unread row moves, and it takes the next status_seq.

@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from worker.errors import PermanentError, RetryableError
+from worker.core.errors import PermanentError, RetryableError
 
 _RETRYABLE_STATUS = frozenset({408, 429})
 

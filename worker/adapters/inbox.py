@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 import msgspec
 
 from worker.adapters.postgres import Pool
-from worker.adapters.services_repo import service_from_row
-from worker.services.directory import Service
+from worker.adapters.services_repo import DIRECTORY_SELECT, service_from_row
 from worker.services.model import (
     DeliveryContext,
     InboxRow,
@@ -23,11 +21,9 @@ SELECT fiscal_code, inbox_enabled, push_enabled, email, email_validated, email_e
        preferences_mode, blocked_channels, reminder_consent, preferred_languages
 FROM profiles WHERE fiscal_code = ANY($1::text[])
 """
-# The service columns are the directory's `Service` fields, so both stay in step.
-_SERVICES = (
-    f"SELECT {', '.join(f.name for f in dataclasses.fields(Service))}"
-    " FROM services WHERE id = ANY($1::text[])"
-)
+# The service columns are the directory's `Service` fields, as served (a published
+# service's reviewed content is its publication's copy), so both stay in step.
+_SERVICES = f"{DIRECTORY_SELECT} WHERE s.id = ANY($1::text[])"
 _PREFERENCES = """
 SELECT fiscal_code, service_id, is_inbox_enabled, is_push_enabled, is_email_enabled,
        can_access_message_read_status

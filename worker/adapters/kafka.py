@@ -1,7 +1,7 @@
 """Kafka through aiokafka: producer, consumers, topics, and the records we pass around.
 
 Services never import aiokafka: they see `Record` (what was consumed) and `OutRecord`
-(what to produce), plain dataclasses defined here and re-exported by the ports.
+(what to produce), the plain dataclasses of `worker.core.records`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import struct
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -18,46 +17,17 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from worker import logs
-from worker.errors import RetryableError
+from worker.core.errors import RetryableError
+from worker.core.records import OutRecord, Record
 from worker.settings import KafkaSettings
 
 log = logs.get("postino.kafka")
 
-Headers = tuple[tuple[str, bytes], ...]
 
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One consumed record, detached from aiokafka."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp_ms: int
-    headers: Headers = ()
-
-    @classmethod
-    def from_consumer(cls, rec: ConsumerRecord[bytes, bytes]) -> Record:
-        headers = tuple((k, bytes(v)) for k, v in (rec.headers or ()))
-        return cls(rec.topic, rec.partition, rec.offset, rec.key, rec.value, rec.timestamp, headers)
-
-    def header(self, name: str) -> bytes | None:
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class OutRecord:
-    """One record to produce (full topic name, prefix applied)."""
-
-    topic: str
-    value: bytes
-    key: bytes | None = None
-    headers: Headers = field(default=())
+def record_from_consumer(rec: ConsumerRecord[bytes, bytes]) -> Record:
+    """The consumed record, detached from aiokafka."""
+    headers = tuple((k, bytes(v)) for k, v in (rec.headers or ()))
+    return Record(rec.topic, rec.partition, rec.offset, rec.key, rec.value, rec.timestamp, headers)
 
 
 def producer(settings: KafkaSettings, bootstrap: str) -> AIOKafkaProducer:

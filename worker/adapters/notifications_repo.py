@@ -18,6 +18,7 @@ import asyncpg
 from schemas.enums import NotificationKind, NotificationStatus
 from schemas.events import NotificationRequest
 from worker.adapters.postgres import Pool
+from worker.adapters.services_repo import LIVE_FROM, live_columns
 from worker.services.notify_ports import (
     MessageInfo,
     NotificationRow,
@@ -42,8 +43,10 @@ SELECT id, content->>'subject' AS subject, content->>'markdown' AS markdown,
        (content->>'require_secure_channels')::boolean AS secure
 FROM messages WHERE id = ANY($1::text[])
 """
-_SERVICES = """
-SELECT id, organization_name, require_secure_channels FROM services WHERE id = ANY($1::text[])
+# As served: a published service's organisation is its approved copy's.
+_SERVICES = f"""
+SELECT {live_columns(("id", "organization_name", "require_secure_channels"))}
+FROM {LIVE_FROM} WHERE s.id = ANY($1::text[])
 """
 _CLAIM = """
 INSERT INTO notifications (id, message_id, fiscal_code, sender_service_id, channel, kind,

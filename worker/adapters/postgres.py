@@ -16,7 +16,7 @@ import asyncpg
 import msgspec
 
 from worker import logs
-from worker.errors import RetryableError
+from worker.core.errors import RetryableError
 
 log = logs.get("postino.postgres")
 

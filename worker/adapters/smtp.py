@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
-from worker.errors import PermanentError, RetryableError
+from worker.core.errors import PermanentError, RetryableError
 from worker.settings import ConfigError, NotifySettings
 
 

@@ -16,7 +16,7 @@ import aiohttp
 
 from worker.adapters.http import HttpClient
 from worker.adapters.postgres import Pool
-from worker.errors import PermanentError
+from worker.core.errors import PermanentError
 from worker.services.callback_url import UnsafeCallbackUrl, check_callback_url
 from worker.services.callbacks import Receiver
 

@@ -9,20 +9,17 @@ and peak memory are their own. Results go to stdout (a table) and to
 from __future__ import annotations
 
 import itertools
-import tempfile
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
 from worker import logs
-from worker.bench import workload
 from worker.bootstrap import Runtime, open_runtime
-from worker.embedded import embedded_stack, free_port
+from worker.embedded import free_port
 from worker.lifecycle import prepare
 from worker.settings import Settings, load_settings
 
@@ -117,33 +114,3 @@ class Bench:
     @staticmethod
     def port() -> int:
         return free_port()
-
-
-async def run_bench(options: BenchOptions, out_dir: Path) -> dict[str, Any]:
-    """The whole run; returns the JSON document that was also written to `out_dir`."""
-    from worker.bench import deliver, e2e, ingress, report
-    from worker.bench import profiling as profiler
-
-    started = time.monotonic()
-    with (
-        tempfile.TemporaryDirectory(prefix="postino-bench-") as tmp,
-        embedded_stack(Path(tmp) / "stack") as (url, bootstrap),
-    ):
-        bench = Bench(options, url, bootstrap, Path(tmp))
-        await bench.settings(bench.prefix("setup"))
-        conn = await asyncpg.connect(url)
-        try:
-            await workload.seed(conn, options.citizens)
-        finally:
-            await conn.close()
-        results = {
-            "ingress": await ingress.measure(bench),
-            "pipeline": await deliver.measure(bench),
-            "e2e": await e2e.measure(bench),
-        }
-        if options.profile:
-            out_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before profiling
-            results["profile"] = await profiler.profile_all(bench, out_dir)
-    document = report.document(results, options=asdict(options), seconds=time.monotonic() - started)
-    report.write(document, out_dir)
-    return document

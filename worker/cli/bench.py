@@ -38,7 +38,8 @@ def register(sub: Any, commands: dict[str, Callable[..., int]]) -> None:
 def run(settings: Settings, args: argparse.Namespace) -> int:
     require_embedded("bench")
     from worker import logs
-    from worker.bench.harness import BenchOptions, run_bench
+    from worker.bench.harness import BenchOptions
+    from worker.bench.run import run_bench
 
     logs.configure("warning", settings.log_format)  # the table is the output
 

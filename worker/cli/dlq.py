@@ -31,9 +31,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from schemas.topics import CONSUMED, Topic
 from worker import logs
 from worker.adapters import kafka
-from worker.adapters.kafka import OutRecord, Publisher, Record, all_partitions
+from worker.adapters.kafka import Publisher, all_partitions, record_from_consumer
 from worker.adapters.kafka_offsets import committed, high_watermarks, inspector
 from worker.cli import endpoints
+from worker.core.records import OutRecord, Record
 from worker.settings import ConfigError, KafkaSettings, Settings
 
 REPLAY_ROLE = "dlq-replay"
@@ -100,7 +101,7 @@ async def _next_batch(
         return None
     batch = await consumer.getmany(*pending, timeout_ms=200)
     got = [r for tp, recs in batch.items() for r in recs if r.offset < marks[tp]]
-    return [Record.from_consumer(r) for r in sorted(got, key=lambda r: (r.partition, r.offset))]
+    return [record_from_consumer(r) for r in sorted(got, key=lambda r: (r.partition, r.offset))]
 
 
 async def _read(

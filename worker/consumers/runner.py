@@ -24,90 +24,24 @@ import asyncio
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TypeVar
 
-import msgspec
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 
 from worker import logs, metrics
-from worker.adapters.kafka import OutRecord, Publisher, Record, all_partitions
+from worker.adapters.kafka import Publisher, all_partitions, record_from_consumer
 from worker.adapters.postgres import is_retryable
-from worker.errors import RetryableError
+from worker.core.batch import BatchHandler, BatchResult, DeadLetter, dead_letter_record, dlq_topic
+from worker.core.errors import RetryableError
+from worker.core.records import Record
 from worker.logs import safe_error_text
 
 log = logs.get("postino.consumer")
 T = TypeVar("T")
 
-#: Header of a retry-tier record: when it is due, in milliseconds since the epoch.
-DUE_HEADER = "postino-due-at"
-
-
-def due_from_header(record: Record) -> float | None:
-    """The due time (epoch seconds) a retry-tier record carries, or None: due now."""
-    raw = record.header(DUE_HEADER)
-    if raw is None:
-        return None
-    try:
-        return int(raw) / 1000
-    except ValueError:
-        return None
-
-
-def due_header(due_epoch: float) -> tuple[str, bytes]:
-    return (DUE_HEADER, str(int(due_epoch * 1000)).encode())
-
 
 def _transient(exc: BaseException) -> bool:
     return isinstance(exc, RetryableError) or is_retryable(exc)
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    record: Record
-    code: str
-    detail: str
-
-
-def decode_value(record: Record, decode: Callable[[bytes], T], invalid_code: str) -> T | DeadLetter:
-    """The record's value decoded, or its dead letter: `empty_record` (no value),
-    `invalid_code` (JSON of the wrong shape) or `not_json`."""
-    if record.value is None:
-        return DeadLetter(record, "empty_record", "record has no value")
-    try:
-        return decode(record.value)
-    except msgspec.ValidationError as exc:
-        return DeadLetter(record, invalid_code, str(exc))
-    except msgspec.DecodeError as exc:
-        return DeadLetter(record, "not_json", str(exc))
-
-
-@dataclass(slots=True)
-class BatchResult:
-    out: list[OutRecord] = field(default_factory=list)
-    dead: list[DeadLetter] = field(default_factory=list)
-
-    def extend(self, other: BatchResult) -> None:
-        self.out += other.out
-        self.dead += other.dead
-
-
-BatchHandler = Callable[[Sequence[Record]], Awaitable[BatchResult]]
-
-
-def dead_letter_record(dead: DeadLetter, dlq_topic: str) -> OutRecord:
-    """The DLQ copy: original key and bytes, the error and the origin in headers."""
-    rec = dead.record
-    headers = (
-        *rec.headers,
-        ("postino-error-code", dead.code.encode()),
-        ("postino-error-detail", dead.detail.encode()[:2000]),
-        ("postino-original-topic", rec.topic.encode()),
-        ("postino-original-partition", str(rec.partition).encode()),
-        ("postino-original-offset", str(rec.offset).encode()),
-        ("postino-original-timestamp", str(rec.timestamp_ms).encode()),
-    )
-    return OutRecord(dlq_topic, rec.value or b"", rec.key, headers)
 
 
 class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -135,7 +69,6 @@ class ConsumerRunner:
         topics: Sequence[str],
         handler: BatchHandler,
         publisher: Publisher,
-        dlq_topic: Callable[[str], str],
         direct: bool = False,
         max_backoff: float = 5.0,
         due_at: Callable[[Record], float | None] | None = None,
@@ -147,7 +80,6 @@ class ConsumerRunner:
         self._topics = list(topics)
         self._handler = handler
         self._publisher = publisher
-        self._dlq_topic = dlq_topic
         self._direct = direct
         self._max_backoff = max_backoff
         self._due_at = due_at
@@ -246,7 +178,7 @@ class ConsumerRunner:
         not_due: dict[TopicPartition, tuple[int, float]] = {}
         now = self._clock()
         for tp, raw in fetched.items():
-            records = [Record.from_consumer(r) for r in raw]
+            records = [record_from_consumer(r) for r in raw]
             if self._due_at is not None:
                 for index, record in enumerate(records):
                     due = self._due_at(record)
@@ -285,9 +217,7 @@ class ConsumerRunner:
     async def _handle(self, records: list[Record]) -> None:
         started = time.perf_counter()
         result = await self._with_retries(lambda: self._process(records), what="batch")
-        out = result.out + [
-            dead_letter_record(d, self._dlq_topic(d.record.topic)) for d in result.dead
-        ]
+        out = result.out + [dead_letter_record(d, dlq_topic(d.record.topic)) for d in result.dead]
         await self._with_retries(lambda: self._publisher.publish_many(out), what="publish")
         self.dead_lettered += len(result.dead)
         for d in result.dead:

@@ -28,8 +28,10 @@ from worker.ingress.admin_views import (
     ProfileView,
     RejectBody,
     ServiceCreate,
+    ServicePage,
     ServicePatch,
     ServiceView,
+    missing_card_fields,
     service_view,
 )
 from worker.ingress.auth import Handler, admin_only
@@ -70,15 +72,35 @@ async def _body(request: web.Request, body_type: type[B]) -> B | web.Response:
         return problem(400, "Bad request", "body: not valid JSON; expected a JSON object")
 
 
-async def _unsafe_callback(request: web.Request, url: str | None) -> web.Response | None:
+async def _unsafe_url(request: web.Request, url: str | None, field: str) -> web.Response | None:
+    """400 when `url` breaks the SSRF rules of IO-RULES 4 (callbacks, remote content)."""
     if url is None:
         return None
     allow = request.app[RUNTIME].settings.callbacks.allow_loopback
     try:
         await check_callback_url(url, allow_loopback=allow)
     except UnsafeCallbackUrl as exc:
-        return problem(400, "Bad request", str(exc))
+        return problem(400, "Bad request", str(exc).replace("callback_url", field, 1))
     return None
+
+
+async def _unsafe_urls(request: web.Request, changes: dict[str, Any]) -> web.Response | None:
+    remote = changes.get("remote_content")
+    return await _unsafe_url(request, changes.get("callback_url"), "callback_url") or (
+        await _unsafe_url(request, remote["base_url"], "remote_content.base_url")
+        if remote
+        else None
+    )
+
+
+def _remote_columns(remote: dict[str, Any] | None) -> dict[str, Any]:
+    """The `remote_content` body as columns; null clears the configuration."""
+    remote = remote or {}
+    return {
+        "remote_content_base_url": remote.get("base_url"),
+        "remote_content_header_key_name": remote.get("header_key_name"),
+        "remote_content_key": remote.get("key"),
+    }
 
 
 async def _refresh_local(request: web.Request, service_id: str) -> None:
@@ -87,30 +109,52 @@ async def _refresh_local(request: web.Request, service_id: str) -> None:
         request.app[DIRECTORY].put(entry)
 
 
+class IncompleteCard(Exception):
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__("the service card is incomplete; missing: " + "; ".join(missing))
+
+
 async def _change(
     request: web.Request,
     mutate: Callable[[dict[str, Any]], dict[str, Any]],
     shown: Callable[[], dict[str, str | None]] = dict,
+    *,
+    snapshot: bool = False,
 ) -> web.Response:
     """Apply a change; `shown()` names the secrets to show once (known after `mutate`)."""
     service_id = request.match_info["id"]
     try:
-        row = await _repo(request).change(service_id, mutate)
+        row = await _repo(request).change(service_id, mutate, snapshot=snapshot)
     except InvalidTransition as exc:
         return problem(409, "Conflict", str(exc))
+    except IncompleteCard as exc:
+        return problem(422, "Unprocessable service card", str(exc))
     if row is None:
         return problem(404, "Not found", "no such service")
     await _refresh_local(request, service_id)
     return json_response(service_view(row, **shown()))
 
 
+def _lifecycle(row: dict[str, Any]) -> Lifecycle:
+    copy = row.get("publication") is not None
+    return Lifecycle(ServiceState(row["state"]), row["published"], copy)
+
+
 def _transition(action: Action, **extra: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
     def mutate(row: dict[str, Any]) -> dict[str, Any]:
-        after = apply(Lifecycle(ServiceState(row["state"]), row["published"]), action)
+        after = apply(_lifecycle(row), action)
+        if action in _REVIEWED:
+            missing = missing_card_fields(row)
+            if missing:
+                raise IncompleteCard(missing)
         log.info("service_transition", service_id=row["id"], action=action.value, to=after.state)
         return {"state": after.state.value, "published": after.published, **extra}
 
     return mutate
+
+
+#: Actions that need a complete service card (IO-RULES 5: review answers 422).
+_REVIEWED = frozenset({Action.SUBMIT, Action.APPROVE})
 
 
 @routes.post("/api/v1/manage/services")
@@ -119,22 +163,62 @@ async def create_service(request: web.Request) -> web.Response:
     body = await _body(request, ServiceCreate)
     if isinstance(body, web.Response):
         return body
-    unsafe = await _unsafe_callback(request, body.callback_url)
+    values: dict[str, Any] = msgspec.to_builtins(body)
+    unsafe = await _unsafe_urls(request, values)
     if unsafe is not None:
         return unsafe
-    api_key = new_api_key()
+    primary, secondary = new_api_key(), new_api_key()
     callback_secret = secrets.token_urlsafe(32) if body.callback_url else None
-    values = msgspec.structs.asdict(body) | {
+    values |= _remote_columns(values.pop("remote_content"))
+    values |= {
         "id": new_service_id(),
         "state": "draft",
-        "api_key_hash": hash_key(api_key),
+        "api_key_hash": hash_key(primary),
+        "secondary_key_hash": hash_key(secondary),
         "callback_secret": callback_secret,
     }
     row = await _repo(request).create(values)
     await _refresh_local(request, row["id"])
     log.info("service_created", service_id=row["id"])
-    view = service_view(row, api_key=api_key, callback_secret=callback_secret)
+    view = service_view(
+        row,
+        api_key=primary,
+        primary_key=primary,
+        secondary_key=secondary,
+        callback_secret=callback_secret,
+    )
     return json_response(view, status=201)
+
+
+_STATES = frozenset(s.value for s in ServiceState)
+_ORGANIZATION = re.compile(r"^[0-9]{11}$")
+
+
+@routes.get("/api/v1/manage/services")
+@admin_only
+async def list_services(request: web.Request) -> web.Response:
+    query = request.query
+    state, org = query.get("state"), query.get("organization_fiscal_code")
+    if state is not None and state not in _STATES:
+        return problem(400, "Bad request", f"state: one of {', '.join(sorted(_STATES))}")
+    if org is not None and not _ORGANIZATION.match(org):
+        return problem(400, "Bad request", "organization_fiscal_code: 11 digits")
+    size = query.get("page_size", "20")
+    if not size.isdigit() or not 1 <= int(size) <= _MAX_PAGE:
+        return problem(400, "Bad request", f"page_size: an integer from 1 to {_MAX_PAGE}")
+    rows = await _repo(request).list(
+        state=state,
+        organization_fiscal_code=org,
+        after=query.get("cursor") or None,
+        limit=int(size) + 1,
+    )
+    page = rows[: int(size)]
+    more = len(rows) > len(page)
+    items = [service_view(r) for r in page]
+    return json_response(ServicePage(items=items, next=page[-1]["id"] if more else None))
+
+
+_MAX_PAGE = 100
 
 
 @routes.get("/api/v1/manage/services/{id}")
@@ -146,21 +230,50 @@ async def read_service(request: web.Request) -> web.Response:
     return json_response(service_view(row))
 
 
+#: Operational settings: they take effect at once and move nothing back to draft.
+OPERATIONAL = frozenset(
+    {
+        "callback_url",
+        "callback_events",
+        "rate_per_second",
+        "daily_quota",
+        "authorized_cidrs",
+        "remote_content",
+    }
+)
+
+
+def _edit(row: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """Column changes of a PATCH: a content change starts (or goes on with) a draft
+    version; operational ones apply as they are (IO-RULES 5)."""
+    content = {k: v for k, v in changes.items() if k not in OPERATIONAL and row.get(k) != v}
+    edit: dict[str, Any] = {}
+    if content:
+        lifecycle = _lifecycle(row)
+        edit = _transition(Action.EDIT)(row) | content
+        if lifecycle.state is ServiceState.APPROVED:
+            edit["version"] = row["version"] + 1
+    operational = {k: v for k, v in changes.items() if k in OPERATIONAL}
+    if "remote_content" in operational:
+        edit |= _remote_columns(operational.pop("remote_content"))
+    return edit | operational
+
+
 @routes.patch("/api/v1/manage/services/{id}")
 @admin_only
 async def edit_service(request: web.Request) -> web.Response:
     body = await _body(request, ServicePatch)
     if isinstance(body, web.Response):
         return body
-    changes = body.changes()
-    url = changes.get("callback_url")
-    unsafe = await _unsafe_callback(request, url)
+    changes = msgspec.to_builtins(body.changes())
+    unsafe = await _unsafe_urls(request, changes)
     if unsafe is not None:
         return unsafe
+    url = changes.get("callback_url")
     secret: dict[str, str | None] = {}
 
     def mutate(row: dict[str, Any]) -> dict[str, Any]:
-        edit = _transition(Action.EDIT)(row) | changes
+        edit = _edit(row, changes)
         if "callback_url" in changes and url != row["callback_url"]:
             # A new URL gets a new secret, shown once; clearing the URL clears it.
             edit["callback_secret"] = secret["value"] = secrets.token_urlsafe(32) if url else None
@@ -171,10 +284,10 @@ async def edit_service(request: web.Request) -> web.Response:
 
 # (method, path suffix, lifecycle action, summary) of the body-less transitions.
 _TRANSITIONS = (
-    ("PUT", "review", Action.SUBMIT, "Submit for review"),
-    ("POST", "approve", Action.APPROVE, "Approve"),
+    ("PUT", "review", Action.SUBMIT, "Submit for review (422 when the card is incomplete)"),
+    ("POST", "approve", Action.APPROVE, "Approve: the version becomes the published copy"),
     ("POST", "abort", Action.ABORT, "Withdraw from review"),
-    ("POST", "release", Action.PUBLISH, "Publish (approved services only)"),
+    ("POST", "release", Action.PUBLISH, "Publish the approved copy"),
     ("DELETE", "release", Action.UNPUBLISH, "Unpublish"),
 )
 
@@ -184,7 +297,8 @@ def _transition_handler(action: Action) -> Handler:
     extra = {"reject_reason": None} if action is Action.SUBMIT else {}
 
     async def handler(request: web.Request) -> web.Response:
-        return await _change(request, _transition(action, **extra))
+        mutate = _transition(action, **extra)
+        return await _change(request, mutate, snapshot=action is Action.APPROVE)
 
     handler.__name__ = f"service_{action.value}"
     return admin_only(handler)
@@ -209,13 +323,25 @@ async def delete_service(request: web.Request) -> web.Response:
     return await _change(request, _transition(Action.DELETE))
 
 
-@routes.post("/api/v1/manage/services/{id}/keys")
-@admin_only
-async def rotate_key(request: web.Request) -> web.Response:
-    api_key = new_api_key()
+def _rotate(column: str, *shown_as: str) -> Handler:
+    """Regenerate one key; the other keeps working (zero-downtime rotation)."""
 
-    rotate = _transition(Action.ROTATE_KEY, api_key_hash=hash_key(api_key))
-    return await _change(request, rotate, lambda: {"api_key": api_key})
+    async def handler(request: web.Request) -> web.Response:
+        api_key = new_api_key()
+        rotate = _transition(Action.ROTATE_KEY, **{column: hash_key(api_key)})
+        return await _change(request, rotate, lambda: dict.fromkeys(shown_as, api_key))
+
+    return admin_only(handler)
+
+
+# `POST …/keys` is IO-RULES 6's rotation: it regenerates the primary key.
+_KEYS = (
+    ("keys", "api_key_hash", ("api_key", "primary_key"), "Regenerate the primary key"),
+    ("keys/primary", "api_key_hash", ("api_key", "primary_key"), "Regenerate the primary key"),
+    ("keys/secondary", "secondary_key_hash", ("secondary_key",), "Regenerate the secondary key"),
+)
+for _suffix, _column, _shown, _ in _KEYS:
+    routes.post(f"/api/v1/manage/services/{{id}}/{_suffix}")(_rotate(_column, *_shown))
 
 
 @routes.put("/api/v1/manage/profiles/{fiscal_code}")
@@ -246,19 +372,36 @@ def _declare() -> None:
         request=ServiceCreate,
         responses={201: ServiceView},
     )
-    declare("GET", one, "Read a service", tag="back-office", security="admin", responses=view)
+    declare(
+        "GET",
+        base,
+        "List services by id (filters: state, organization_fiscal_code; cursor paging)",
+        tag="back-office",
+        security="admin",
+        responses={200: ServicePage},
+        query=("state", "organization_fiscal_code", "cursor", "page_size"),
+    )
+    declare(
+        "GET",
+        one,
+        "Read a service: the working version and the published copy",
+        tag="back-office",
+        security="admin",
+        responses=view,
+    )
     declare(
         "PATCH",
         one,
-        "Edit a service (back to draft)",
+        "Edit a service: content edits make a draft version (the published copy stays"
+        " live); operational settings apply at once",
         tag="back-office",
         security="admin",
         request=ServicePatch,
         responses=view,
     )
     declare("DELETE", one, "Delete a service", tag="back-office", security="admin", responses=view)
-    rotate = ("POST", "keys", Action.ROTATE_KEY, "Rotate the API key (new key shown once)")
-    for method, suffix, _, summary in (*_TRANSITIONS, rotate):
+    keys = [("POST", suffix, summary) for suffix, _, _, summary in _KEYS]
+    for method, suffix, summary in (*((m, x, s) for m, x, _, s in _TRANSITIONS), *keys):
         declare(
             method, f"{one}/{suffix}", summary, tag="back-office", security="admin", responses=view
         )

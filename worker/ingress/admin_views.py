@@ -13,7 +13,13 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from schemas.enums import BlockedChannel, PreferencesMode, ReminderConsent, ServiceState
+from schemas.enums import (
+    BlockedChannel,
+    PreferencesMode,
+    ReminderConsent,
+    ServiceScope,
+    ServiceState,
+)
 from schemas.messages import Amount, FiscalCode, OrganizationFiscalCode
 from worker.services.model import Profile
 
@@ -26,6 +32,42 @@ Recipients = Annotated[list[FiscalCode], Meta(max_length=10_000)]
 Cidrs = Annotated[list[Cidr], Meta(max_length=1_000)]
 Language = Annotated[str, Meta(pattern=r"^[a-z]{2}_[A-Z]{2}$")]
 Email = Annotated[str, Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+Description = Annotated[str, Meta(min_length=1, max_length=10_000)]
+HttpsUrl = Annotated[str, Meta(pattern=r"^https://[^\s/?#]+[^\s]*$", max_length=2048)]
+Phone = Annotated[str, Meta(pattern=r"^\+?[0-9][0-9 .\-/]{4,30}$")]
+HeaderName = Annotated[str, Meta(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")]
+Secret = Annotated[str, Meta(min_length=16, max_length=512, pattern=r"^[\x21-\x7e]+$")]
+
+#: Completeness of a service card (IO's `ValidService`, IO-RULES 5).
+MIN_DESCRIPTION = 20
+CONTACTS = ("email", "pec", "phone", "support_url")
+
+
+def missing_card_fields(row: dict[str, Any]) -> list[str]:
+    """The card fields a review needs and this service lacks (empty: complete)."""
+    missing = []
+    if len(row.get("description") or "") < MIN_DESCRIPTION:
+        missing.append(f"description (at least {MIN_DESCRIPTION} characters)")
+    if not (row.get("privacy_url") or "").startswith("https://"):
+        missing.append("privacy_url (https)")
+    if row.get("scope") not in ("NATIONAL", "LOCAL"):
+        missing.append("scope (NATIONAL or LOCAL)")
+    if not any(row.get(c) for c in CONTACTS):
+        missing.append("one contact among email, pec, phone, support_url")
+    return missing
+
+
+class RemoteContentBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """How Postino calls the sender for remote content; `key` is never shown again."""
+
+    base_url: Url
+    header_key_name: HeaderName = "Ocp-Apim-Subscription-Key"
+    key: Secret
+
+
+class RemoteContentView(msgspec.Struct, kw_only=True):
+    base_url: str
+    header_key_name: str
 
 
 def _check_cidrs(cidrs: list[str] | UnsetType) -> None:
@@ -49,6 +91,15 @@ class ServiceCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     callback_url: Url | None = None
     rate_per_second: Rate | None = None
     daily_quota: Quota | None = None
+    eu_covid_cert: bool = False
+    description: Description | None = None
+    privacy_url: HttpsUrl | None = None
+    scope: ServiceScope | None = None
+    email: Email | None = None
+    pec: Email | None = None
+    phone: Phone | None = None
+    support_url: HttpsUrl | None = None
+    remote_content: RemoteContentBody | None = None
 
     def __post_init__(self) -> None:
         _check_cidrs(self.authorized_cidrs)
@@ -69,6 +120,15 @@ class ServicePatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     callback_url: Url | UnsetType | None = UNSET
     rate_per_second: Rate | UnsetType | None = UNSET
     daily_quota: Quota | UnsetType | None = UNSET
+    eu_covid_cert: bool | UnsetType = UNSET
+    description: Description | UnsetType | None = UNSET
+    privacy_url: HttpsUrl | UnsetType | None = UNSET
+    scope: ServiceScope | UnsetType | None = UNSET
+    email: Email | UnsetType | None = UNSET
+    pec: Email | UnsetType | None = UNSET
+    phone: Phone | UnsetType | None = UNSET
+    support_url: HttpsUrl | UnsetType | None = UNSET
+    remote_content: RemoteContentBody | UnsetType | None = UNSET
 
     def __post_init__(self) -> None:
         _check_cidrs(self.authorized_cidrs)
@@ -82,11 +142,38 @@ class RejectBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reason: Annotated[str, Meta(min_length=1, max_length=2000)]
 
 
+class PublicationView(msgspec.Struct, kw_only=True):
+    """The published copy: the last approved version, served while `published`."""
+
+    version: int
+    approved_at: datetime
+    name: str
+    organization_name: str
+    organization_fiscal_code: str
+    premium: bool
+    payments: bool
+    max_allowed_payment_amount: int
+    authorized_recipients: list[str]
+    require_secure_channels: bool
+    eu_covid_cert: bool
+    description: str | None = None
+    privacy_url: str | None = None
+    scope: ServiceScope | None = None
+    email: str | None = None
+    pec: str | None = None
+    phone: str | None = None
+    support_url: str | None = None
+
+
 class ServiceView(msgspec.Struct, kw_only=True):
-    """A service as the back-office sees it. `api_key` and `callback_secret` appear only
-    in the answer that created them (creation, key rotation, setting a callback URL)."""
+    """A service as the back-office sees it: the working version (`version`, `state`)
+    with its operational settings, and `publication`, the approved copy citizens and
+    senders are served while `published`. `api_key` (= `primary_key`),
+    `secondary_key` and `callback_secret` appear only in the answer that created them
+    (creation, key rotation, setting a callback URL); the remote content key never."""
 
     id: str
+    version: int
     name: str
     organization_name: str
     organization_fiscal_code: str
@@ -104,22 +191,53 @@ class ServiceView(msgspec.Struct, kw_only=True):
     callback_url: str | None = None
     rate_per_second: int | None = None
     daily_quota: int | None = None
+    eu_covid_cert: bool = False
+    description: str | None = None
+    privacy_url: str | None = None
+    scope: ServiceScope | None = None
+    email: str | None = None
+    pec: str | None = None
+    phone: str | None = None
+    support_url: str | None = None
+    #: Fields a review would ask for (empty: the card is complete).
+    card_missing: list[str] = msgspec.field(default_factory=list)
+    remote_content: RemoteContentView | None = None
+    has_secondary_key: bool = False
+    publication: PublicationView | None = None
     api_key: str | UnsetType = UNSET
+    primary_key: str | UnsetType = UNSET
+    secondary_key: str | UnsetType = UNSET
     callback_secret: str | UnsetType = UNSET
 
 
-def service_view(
-    row: dict[str, Any], *, api_key: str | None = None, callback_secret: str | None = None
-) -> ServiceView:
+class ServicePage(msgspec.Struct, kw_only=True):
+    """One page of services, by id; `next` is the cursor of the next page (or null)."""
+
+    items: list[ServiceView]
+    next: str | None
+
+
+def service_view(row: dict[str, Any], **secrets: str | None) -> ServiceView:
+    """The view of a repo row; `secrets` (api_key, primary_key, secondary_key,
+    callback_secret) are shown when given, in this one answer."""
     values = dict(row)
     values["authorized_recipients"] = list(values["authorized_recipients"] or [])
     values["authorized_cidrs"] = list(values["authorized_cidrs"] or [])
     values["state"] = ServiceState(values["state"])
+    values["card_missing"] = missing_card_fields(values)
+    base_url = values.pop("remote_content_base_url", None)
+    header = values.pop("remote_content_header_key_name", None)
+    if base_url is not None and header is not None:
+        values["remote_content"] = RemoteContentView(base_url=base_url, header_key_name=header)
+    copy = values.pop("publication", None)
+    if copy is not None:
+        copy = dict(copy)
+        copy["authorized_recipients"] = list(copy["authorized_recipients"] or [])
+        values["publication"] = PublicationView(**copy)
     view = ServiceView(**values)
-    if api_key is not None:
-        view.api_key = api_key
-    if callback_secret is not None:
-        view.callback_secret = callback_secret
+    for name, value in secrets.items():
+        if value is not None:
+            setattr(view, name, value)
     return view
 
 

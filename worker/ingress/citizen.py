@@ -19,7 +19,7 @@ from aiohttp import web
 from schemas.messages import FISCAL_CODE_PATTERN
 from worker import logs
 from worker.adapters.citizen_repo import PostgresCitizens
-from worker.errors import RetryableError
+from worker.core.errors import RetryableError
 from worker.ingress import citizen_openapi  # noqa: F401 - declares these routes
 from worker.ingress.auth import Handler, admin_only, bearer
 from worker.ingress.citizen_views import (

@@ -4,12 +4,42 @@ from __future__ import annotations
 
 import asyncio
 
+import msgspec
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from worker.adapters.kafka import wait_for_broker
 from worker.ingress.keys import RUNTIME
+from worker.ingress.openapi import declare
 from worker.ingress.problems import json_response
+
+
+class HealthView(msgspec.Struct):
+    status: str
+
+
+class ReadinessView(msgspec.Struct):
+    ready: bool
+    checks: dict[str, str]
+
+
+declare("GET", "/healthz", "Liveness", tag="operations", responses={200: HealthView})
+declare(
+    "GET",
+    "/readyz",
+    "Readiness: database and broker reachable",
+    tag="operations",
+    responses={200: ReadinessView, 503: ReadinessView},
+)
+declare(
+    "GET",
+    "/metrics",
+    "Prometheus metrics (text exposition format)",
+    tag="operations",
+    responses={200: None},
+    content_type="text/plain",
+)
+
 
 routes = web.RouteTableDef()
 

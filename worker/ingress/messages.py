@@ -14,7 +14,7 @@ import msgspec
 from aiohttp import web
 
 from schemas.messages import FISCAL_CODE_PATTERN, NewMessage
-from worker.errors import RetryableError
+from worker.core.errors import RetryableError
 from worker.ingress import openapi
 from worker.ingress.auth import sender
 from worker.ingress.keys import RUNTIME

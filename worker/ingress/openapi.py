@@ -128,8 +128,6 @@ def _operation(op: Operation, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]
 
 def document(title: str = "Postino", version: str = "1") -> dict[str, Any]:
     """The OpenAPI 3.1 document of every declared operation."""
-    from worker.ingress import openapi_routes  # noqa: F401 - declarations of others
-
     types = _types()
     schemas, components = msgspec.json.schema_components(
         types, ref_template="#/components/schemas/{name}"

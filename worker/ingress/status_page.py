@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from schemas.topics import CONSUMED, Topic
+from schemas.topics import CONSUMED, ConsumerGroup, Topic
 from worker.adapters.kafka import all_partitions
 from worker.adapters.kafka_offsets import committed, high_watermarks, inspector
 from worker.bootstrap import Runtime
@@ -56,8 +56,6 @@ async def _notifications(runtime: Runtime) -> dict[str, dict[str, int]]:
 
 async def _broker(runtime: Runtime) -> dict[str, Any]:
     """DLQ record counts and, per consumer group, lag per topic."""
-    from worker.roles.registry import ROLES  # the registry imports the ingress app
-
     ks = runtime.settings.kafka
     names = [ks.topic(t.value) for t in Topic] + [ks.topic(t.dlq()) for t in CONSUMED]
     looker = inspector(runtime.bootstrap)
@@ -73,7 +71,7 @@ async def _broker(runtime: Runtime) -> dict[str, Any]:
         if tp.topic.endswith(".dlq"):
             base = tp.topic.removeprefix(ks.topic_prefix)
             dlq[base] = dlq.get(base, 0) + marks[tp] - starts[tp]
-    lag = {role: await _lag(runtime, ks.group(role), marks) for role in ROLES}
+    lag = {role: await _lag(runtime, ks.group(role), marks) for role in ConsumerGroup}
     return {"dlq_records": dlq, "consumer_lag": {r: v for r, v in lag.items() if v}}
 
 

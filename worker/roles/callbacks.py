@@ -13,15 +13,16 @@ import contextlib
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from schemas.topics import CALLBACK_RETRY_TIERS, Topic
+from schemas.topics import CALLBACK_RETRY_TIERS, ConsumerGroup, Topic
 from worker import logs
 from worker.adapters.webhook import HttpWebhookSender, PostgresCallbacks
 from worker.bootstrap import Runtime
-from worker.consumers.runner import BatchResult, ConsumerRunner
+from worker.consumers.runner import ConsumerRunner
+from worker.core.batch import BatchResult
+from worker.core.records import Record
 from worker.roles.common import run_until_stopped
 from worker.roles.notify import scheduled_runner, utc_now
 from worker.services.callbacks import CallbackDeps, FirstAttempts, first_attempts_batch, retry_batch
-from worker.services.ports import Record
 
 log = logs.get("postino.callbacks")
 
@@ -46,8 +47,10 @@ class CallbacksRole:
         async def handle_retry(records: Sequence[Record]) -> BatchResult:
             return await retry_batch(records, self.deps)
 
-        self.main = scheduled_runner(runtime, "callbacks", [Topic.STATUS], handle_first)
-        self.retry = scheduled_runner(runtime, "callbacks-retry", RETRY_TOPICS, handle_retry)
+        self.main = scheduled_runner(runtime, ConsumerGroup.CALLBACKS, [Topic.STATUS], handle_first)
+        self.retry = scheduled_runner(
+            runtime, ConsumerGroup.CALLBACKS_RETRY, RETRY_TOPICS, handle_retry
+        )
 
     @property
     def runners(self) -> tuple[ConsumerRunner, ConsumerRunner]:

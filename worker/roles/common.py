@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 from worker.adapters import kafka
 from worker.bootstrap import Runtime
-from worker.consumers.runner import BatchHandler, ConsumerRunner
+from worker.consumers.runner import ConsumerRunner
+from worker.core.batch import BatchHandler
 
 
 def make_runner(
@@ -25,7 +26,6 @@ def make_runner(
         topics=[ks.topic(t) for t in topics],
         handler=handler,
         publisher=runtime.publisher,
-        dlq_topic=lambda topic: f"{topic}.dlq",
         direct=ks.assignment == "direct",
     )
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from schemas.topics import Topic
+from schemas.topics import ConsumerGroup, Topic
 from worker.adapters.inbox import PostgresInbox
 from worker.bootstrap import Runtime
-from worker.consumers.runner import BatchResult, ConsumerRunner
+from worker.consumers.runner import ConsumerRunner
+from worker.core.batch import BatchResult
+from worker.core.records import Record
 from worker.roles.common import make_runner, run_until_stopped
 from worker.services.deliver import DeliverDeps, deliver_batch
-from worker.services.ports import Record
 
 
 def build(runtime: Runtime) -> ConsumerRunner:
@@ -20,7 +21,7 @@ def build(runtime: Runtime) -> ConsumerRunner:
     async def handle(records: Sequence[Record]) -> BatchResult:
         return await deliver_batch(records, deps)
 
-    return make_runner(runtime, "deliver", [Topic.SUBMITTED], handle)
+    return make_runner(runtime, ConsumerGroup.DELIVER, [Topic.SUBMITTED], handle)
 
 
 async def run(runtime: Runtime, stop: asyncio.Event) -> None:

@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from schemas.topics import NOTIFICATION_RETRY_TIERS, Topic
+from schemas.topics import NOTIFICATION_RETRY_TIERS, ConsumerGroup, Topic
 from worker import logs
 from worker.adapters import kafka
 from worker.adapters.notifications_repo import PostgresNotifications
@@ -20,12 +20,13 @@ from worker.adapters.postgres import is_retryable
 from worker.adapters.push import HttpPushGateway
 from worker.adapters.smtp import SmtpMailer
 from worker.bootstrap import Runtime
-from worker.consumers.runner import BatchHandler, BatchResult, ConsumerRunner, due_from_header
-from worker.errors import RetryableError
+from worker.consumers.runner import ConsumerRunner
+from worker.core.batch import BatchHandler, BatchResult, due_from_header
+from worker.core.errors import RetryableError
+from worker.core.records import Record
 from worker.roles.common import run_until_stopped
 from worker.services.notify import NotifyDeps, notify_batch
 from worker.services.notify_ports import Channels
-from worker.services.ports import Record
 from worker.services.sweeper import SweepReport, sweep
 
 log = logs.get("postino.notify")
@@ -48,7 +49,6 @@ def scheduled_runner(
         topics=[ks.topic(t) for t in topics],
         handler=handler,
         publisher=runtime.publisher,
-        dlq_topic=lambda topic: f"{topic}.dlq",
         direct=ks.assignment == "direct",
         due_at=due_from_header,
     )
@@ -65,7 +65,7 @@ def build(
     async def handle(records: Sequence[Record]) -> BatchResult:
         return await notify_batch(records, deps)
 
-    return scheduled_runner(runtime, "notify", TOPICS, handle)
+    return scheduled_runner(runtime, ConsumerGroup.NOTIFY, TOPICS, handle)
 
 
 async def sweep_once(runtime: Runtime, now: datetime) -> SweepReport:

@@ -6,16 +6,17 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 
-from schemas.topics import Topic
+from schemas.topics import ConsumerGroup, Topic
 from worker import logs
 from worker.adapters.payments_repo import PostgresPayments
 from worker.adapters.postgres import is_retryable
 from worker.bootstrap import Runtime
-from worker.consumers.runner import BatchResult, ConsumerRunner
-from worker.errors import RetryableError
+from worker.consumers.runner import ConsumerRunner
+from worker.core.batch import BatchResult
+from worker.core.errors import RetryableError
+from worker.core.records import Record
 from worker.roles.common import make_runner, run_until_stopped
 from worker.services import payments
-from worker.services.ports import Record
 
 log = logs.get("postino.payments")
 
@@ -31,7 +32,7 @@ def build(runtime: Runtime) -> ConsumerRunner:
     async def handle(records: Sequence[Record]) -> BatchResult:
         return await payments.reconcile_batch(records, store, kafka_settings)
 
-    return make_runner(runtime, "payments", [Topic.PAYMENTS], handle)
+    return make_runner(runtime, ConsumerGroup.PAYMENTS, [Topic.PAYMENTS], handle)
 
 
 async def sweep_once(runtime: Runtime) -> int:

@@ -20,7 +20,7 @@ from worker import logs
 from worker.adapters.postgres import is_retryable
 from worker.adapters.reminders_repo import PostgresReminders
 from worker.bootstrap import Runtime, require_endpoints
-from worker.errors import RetryableError
+from worker.core.errors import RetryableError
 from worker.services.clock import Clock, SystemClock
 from worker.services.reminders import RoundReport
 from worker.services.reminders import run_round as _run_round

@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from schemas import codecs
 from schemas.messages import NewMessage, SubmittedMessage
 from schemas.topics import Topic
+from worker.core.records import OutRecord
 from worker.ids import IdSigner
 from worker.services.directory import Service
-from worker.services.ports import INGRESS_ORIGIN, OutRecord, Publisher
+from worker.services.ports import INGRESS_ORIGIN, Publisher
 from worker.settings import KafkaSettings
 
 

@@ -32,9 +32,9 @@ from schemas import codecs
 from schemas.events import StatusEvent
 from schemas.topics import CALLBACK_RETRY_TIERS
 from worker import logs, metrics
-from worker.consumers.runner import DUE_HEADER, BatchResult, DeadLetter, due_header
-from worker.errors import PermanentError, RetryableError
-from worker.services.ports import OutRecord, Record
+from worker.core.batch import DUE_HEADER, BatchResult, DeadLetter, due_header
+from worker.core.errors import PermanentError, RetryableError
+from worker.core.records import OutRecord, Record
 from worker.services.retry import call_with_retry, next_retry
 from worker.settings import CallbackSettings, KafkaSettings
 

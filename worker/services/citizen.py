@@ -27,8 +27,9 @@ from schemas import codecs
 from schemas.enums import BlockedChannel, PreferencesMode
 from schemas.events import MessageRead
 from schemas.topics import Topic
+from worker.core.records import OutRecord
 from worker.services.model import Profile, ServicePreference
-from worker.services.ports import OutRecord, Publisher
+from worker.services.ports import Publisher
 from worker.settings import KafkaSettings
 
 MAX_PAGE_SIZE = 100

@@ -27,12 +27,13 @@ from schemas.enums import Channel, FailureReason, MessageStatus, NotificationKin
 from schemas.events import MessagePaid, MessageStatusChanged, NotificationRequest
 from schemas.topics import Topic
 from worker import ids, logs
-from worker.consumers.runner import BatchResult, DeadLetter
+from worker.core.batch import BatchResult, DeadLetter
+from worker.core.records import OutRecord, Record
 from worker.services import delivery_rules
 from worker.services.decide import decide, rpt_id, with_default_payee
 from worker.services.delivery_rules import Submitted
 from worker.services.model import DeliveryContext, InboxRow, StoredMessage
-from worker.services.ports import DeliverStore, OutRecord, Record
+from worker.services.ports import DeliverStore
 from worker.settings import KafkaSettings
 
 log = logs.get("postino.deliver")

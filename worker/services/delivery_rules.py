@@ -29,10 +29,11 @@ from datetime import UTC, datetime
 from schemas import codecs
 from schemas.messages import SubmittedMessage
 from worker import ids
-from worker.consumers.runner import DeadLetter, decode_value
+from worker.core.batch import DeadLetter, decode_value
+from worker.core.records import Record
 from worker.services.directory import Service
 from worker.services.gating import check_content, check_service
-from worker.services.ports import INGRESS_ORIGIN, Record
+from worker.services.ports import INGRESS_ORIGIN
 
 ORIGIN_HEADER = INGRESS_ORIGIN[0]
 

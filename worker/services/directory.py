@@ -3,6 +3,12 @@
 The submit path never queries the database: it looks the API key's hash up in this
 copy. Every ingress process reloads the copy every `service_refresh_seconds`, so a
 rotated or deleted key stops working everywhere within that time.
+
+A service is what it serves: while published, the reviewed content (name,
+organisation, card, entitlements) is its publication's copy of the last approved
+version, not the working version under edit; operational settings (keys, limits,
+CIDRs, callback, remote content) are always the current ones. Both keys, primary
+and secondary, authenticate it.
 """
 
 from __future__ import annotations
@@ -36,14 +42,26 @@ class Service:
     callback_url: str | None = None
     rate_per_second: int | None = None
     daily_quota: int | None = None
+    secondary_key_hash: bytes | None = None
+    eu_covid_cert: bool = False
+    remote_content_base_url: str | None = None
 
     @property
     def can_send(self) -> bool:
         return self.state != "deleted"
 
+    @property
+    def key_hashes(self) -> tuple[bytes, ...]:
+        if self.secondary_key_hash is None:
+            return (self.api_key_hash,)
+        return (self.api_key_hash, self.secondary_key_hash)
+
     def may_reach(self, fiscal_code: str) -> bool:
-        """IO-RULES 1.2.1: unpublished services reach only their authorized recipients."""
-        if self.published and self.state == "approved":
+        """IO-RULES 1.2.1: unpublished services reach only their authorized recipients.
+
+        Publishing needs an approved version, and approval a complete card (IO-RULES 5),
+        so an incomplete service never reaches anyone else."""
+        if self.published and self.can_send:
             return True
         return fiscal_code == SANDBOX or fiscal_code in self.authorized_recipients
 
@@ -56,14 +74,14 @@ class ServiceDirectory:
         self._by_id: dict[str, Service] = {}
 
     def replace(self, services: list[Service]) -> None:
-        self._by_hash = {s.api_key_hash: s for s in services if s.can_send}
+        self._by_hash = {h: s for s in services if s.can_send for h in s.key_hashes}
         self._by_id = {s.id: s for s in services}
 
     def put(self, service: Service) -> None:
         """Make one change visible at once on this process (the others follow on refresh)."""
         by_hash = {h: s for h, s in self._by_hash.items() if s.id != service.id}
         if service.can_send:
-            by_hash[service.api_key_hash] = service
+            by_hash.update(dict.fromkeys(service.key_hashes, service))
         self._by_hash = by_hash
         self._by_id = {**self._by_id, service.id: service}
 
@@ -72,7 +90,7 @@ class ServiceDirectory:
             return None
         digest = hash_key(api_key)
         service = self._by_hash.get(digest)
-        if service is None or not hmac.compare_digest(service.api_key_hash, digest):
+        if service is None or not any(hmac.compare_digest(h, digest) for h in service.key_hashes):
             return None
         return service
 

@@ -27,8 +27,9 @@ from schemas.enums import Channel, NotificationStatus
 from schemas.events import NotificationRequest, NotificationStatusChanged
 from schemas.topics import NOTIFICATION_RETRY_TIERS, Topic
 from worker import logs, metrics
-from worker.consumers.runner import BatchResult, DeadLetter, due_header
-from worker.errors import PermanentError, RetryableError
+from worker.core.batch import BatchResult, DeadLetter, due_header
+from worker.core.errors import PermanentError, RetryableError
+from worker.core.records import OutRecord, Record
 from worker.services.notify_ports import (
     Channels,
     NotificationRow,
@@ -37,7 +38,6 @@ from worker.services.notify_ports import (
     Outcome,
 )
 from worker.services.notify_send import send_one
-from worker.services.ports import OutRecord, Record
 from worker.services.retry import next_retry
 from worker.settings import KafkaSettings, NotifySettings
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from schemas.enums import Channel
 from schemas.events import NotificationRequest
-from worker.errors import PermanentError
+from worker.core.errors import PermanentError
 from worker.services.notification_text import email_text, language, push_text
 from worker.services.notify_ports import Channels, NotifyContext, Push
 from worker.services.retry import call_with_retry

@@ -22,8 +22,9 @@ from schemas import codecs
 from schemas.events import MessagePaid, PaymentEvent
 from schemas.topics import Topic
 from worker import logs
-from worker.consumers.runner import BatchResult, DeadLetter, decode_value
-from worker.services.ports import OutRecord, Publisher, Record
+from worker.core.batch import BatchResult, DeadLetter, decode_value
+from worker.core.records import OutRecord, Record
+from worker.services.ports import Publisher
 from worker.settings import KafkaSettings
 
 log = logs.get("postino.payments")

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from worker.adapters.kafka import OutRecord, Record
+from worker.core.records import OutRecord
 from worker.services.model import DeliveryContext, InboxRow, StoredMessage
-
-__all__ = ["INGRESS_ORIGIN", "DeliverStore", "OutRecord", "Publisher", "Record"]
 
 #: Header the ingress puts on every `messages.submitted` record it accepted (see
 #: `worker.services.delivery_rules`: upstream records lack it and get the full rules).

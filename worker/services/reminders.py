@@ -38,7 +38,8 @@ from schemas.enums import Channel, NotificationKind
 from schemas.events import NotificationRequest
 from schemas.topics import Topic
 from worker import ids, logs
-from worker.services.ports import OutRecord, Publisher
+from worker.core.records import OutRecord
+from worker.services.ports import Publisher
 from worker.settings import KafkaSettings, ReminderSettings
 
 log = logs.get("postino.reminders")

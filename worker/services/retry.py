@@ -24,7 +24,7 @@ from tenacity import (
 )
 
 from schemas.topics import Topic
-from worker.errors import RetryableError
+from worker.core.errors import RetryableError
 
 T = TypeVar("T")
 

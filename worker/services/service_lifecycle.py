@@ -1,8 +1,10 @@
 """The service lifecycle of IO-RULES 5, as a pure state machine.
 
-States: draft, submitted, approved, rejected, deleted. Publication is a separate
-flag that only an approved service may carry; any move out of `approved` clears it,
-so an edited (back to draft) or deleted service stops reaching citizens at once.
+States (of the working version): draft, submitted, approved, rejected, deleted.
+Publication is separate: it serves a copy of the last approved version, so a content
+edit (a new draft version), a submission, an abort or a rejection leave a published
+service published; only unpublish and delete take it offline. Publishing needs an
+approved version (the working one, or a published copy kept from an earlier one).
 An action not allowed from the current state raises `InvalidTransition` (HTTP 409).
 """
 
@@ -42,7 +44,8 @@ TRANSITIONS: dict[Action, tuple[frozenset[ServiceState], ServiceState | None]] =
     Action.APPROVE: (frozenset({_S}), _A),
     Action.REJECT: (frozenset({_S}), _R),
     Action.DELETE: (frozenset({_D, _R, _A}), _X),
-    Action.PUBLISH: (frozenset({_A}), None),
+    # Publishing from another state needs an approved copy: checked in `apply`.
+    Action.PUBLISH: (frozenset({_D, _S, _A, _R}), None),
     Action.UNPUBLISH: (frozenset({_D, _S, _A, _R}), None),
     Action.ROTATE_KEY: (frozenset({_D, _S, _A, _R}), None),
 }
@@ -59,6 +62,8 @@ class InvalidTransition(Exception):
 class Lifecycle:
     state: ServiceState
     published: bool = False
+    #: An approved version exists (a publication copy), whatever the working state.
+    approved_copy: bool = False
 
 
 def apply(current: Lifecycle, action: Action) -> Lifecycle:
@@ -66,9 +71,13 @@ def apply(current: Lifecycle, action: Action) -> Lifecycle:
     allowed, target = TRANSITIONS[action]
     if current.state not in allowed:
         raise InvalidTransition(action, current.state)
+    approved = current.approved_copy or current.state is ServiceState.APPROVED
+    if action is Action.PUBLISH and not approved:
+        raise InvalidTransition(action, current.state)
     state = current.state if target is None else target
+    approved = approved or state is ServiceState.APPROVED
     if action is Action.PUBLISH:
-        return Lifecycle(state, True)
-    if action is Action.UNPUBLISH or state is not ServiceState.APPROVED:
-        return Lifecycle(state, False)
-    return Lifecycle(state, current.published)
+        return Lifecycle(state, True, approved)
+    if action in (Action.UNPUBLISH, Action.DELETE):
+        return Lifecycle(state, False, approved)
+    return Lifecycle(state, current.published, approved)

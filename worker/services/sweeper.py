@@ -20,9 +20,10 @@ from schemas.enums import Channel, NotificationStatus
 from schemas.events import NotificationRequest
 from schemas.topics import Topic
 from worker import logs
+from worker.core.records import OutRecord
 from worker.services.notify import status_event
 from worker.services.notify_ports import NotificationRow, Outcome
-from worker.services.ports import OutRecord, Publisher
+from worker.services.ports import Publisher
 from worker.settings import KafkaSettings, NotifySettings
 
 log = logs.get("postino.sweeper")

@@ -1,4 +1,4 @@
-"""Failure classes. Adapters classify once; services branch on the class only."""
+"""The failure taxonomy. Adapters classify once; everything above branches on the class."""
 
 from __future__ import annotations
 
