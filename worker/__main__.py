@@ -20,7 +20,7 @@ Command = Callable[[Settings, argparse.Namespace], int]
 async def _run_roles(settings: Settings, names: Sequence[str]) -> int:
     stop = asyncio.Event()
     install_signal_handlers(stop)
-    async with open_runtime(settings) as runtime:
+    async with open_runtime(settings, "-".join(names)) as runtime:
         return await run_roles(runtime, names, stop)
 
 

@@ -51,14 +51,15 @@ def id_secret(settings: Settings) -> str:
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+async def open_runtime(settings: Settings, role: str = "dev") -> AsyncIterator[Runtime]:
+    """The pool and the producer (client id `postino-<role>`), closed in reverse order."""
     bootstrap, url = require_endpoints(settings)
     signer = IdSigner(id_secret(settings))
     pool = await postgres.create_pool(
         url, min_size=settings.database.pool_min, max_size=settings.database.pool_max
     )
     try:
-        producer = kafka.producer(settings.kafka, bootstrap)
+        producer = kafka.producer(settings.kafka, bootstrap, role)
         await producer.start()
         try:
             yield Runtime(settings, pool, Publisher(producer), bootstrap, signer)

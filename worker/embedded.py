@@ -38,9 +38,13 @@ def _die_with_parent() -> None:
 
 
 class EmbeddedBroker:
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, advertised_port: int | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
+        #: Where clients are told to connect (a proxy in front of the broker, in tests).
+        self.advertised_port = advertised_port or self.port
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -55,6 +59,7 @@ class EmbeddedBroker:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._log = open(self.data_dir / "broker.log", "ab")  # noqa: SIM115 - closed in stop()
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port}"
         self._proc = subprocess.Popen(  # noqa: S603 - our own binary, fixed arguments
             [
                 binary,
@@ -62,7 +67,7 @@ class EmbeddedBroker:
                 "--listener-url",
                 url,
                 "--advertised-listener-url",
-                url,
+                advertised,
                 "--storage-engine",
                 "memory://tansu/",
             ],

@@ -31,10 +31,14 @@ async def prepare(settings: Settings) -> None:
         await postgres.migrate(pool)
     finally:
         await pool.close()
-    await kafka.wait_for_broker(bootstrap)
+    await kafka.wait_for_broker(settings.kafka, bootstrap)
     names = [settings.kafka.topic(n) for n in all_topic_names()]
     await kafka.ensure_topics(
-        bootstrap, names, settings.kafka.partitions, settings.kafka.replication_factor
+        settings.kafka,
+        bootstrap,
+        names,
+        settings.kafka.partitions,
+        settings.kafka.replication_factor,
     )
 
 

@@ -1,4 +1,7 @@
-"""One frozen settings object, built once from `POSTINO_*` variables. No I/O here.
+"""One frozen settings object, built once from `POSTINO_*` variables.
+
+No I/O here, but for one exception: a secret may be given as `POSTINO_<NAME>_FILE`,
+the path of a file holding it (a mounted Kubernetes or Docker secret), read once here.
 
 Every value is parsed and checked up front: a bad value stops the process at start
 with a `ConfigError` that names the variable, never later in a worker loop.
@@ -85,6 +88,27 @@ class _Env:
             raise ConfigError(f"POSTINO_{name}={value!r}: expected an IANA time zone") from exc
         return value
 
+    def secret(self, name: str) -> str | None:
+        """`POSTINO_<NAME>`, or the content of the file `POSTINO_<NAME>_FILE` names
+        (trailing newline dropped); both set is an error."""
+        value, path = self.raw(name), self.raw(f"{name}_FILE")
+        if path is None:
+            return value
+        if value is not None:
+            raise ConfigError(f"POSTINO_{name} and POSTINO_{name}_FILE: set one, not both")
+        try:
+            content = Path(path).read_text().rstrip("\r\n")
+        except OSError as exc:
+            raise ConfigError(f"POSTINO_{name}_FILE={path!r}: cannot read it ({exc})") from exc
+        return content or None
+
+    def path(self, name: str) -> str | None:
+        """A file that must exist (read later, by the client that needs it)."""
+        value = self.raw(name)
+        if value is not None and not Path(value).is_file():
+            raise ConfigError(f"POSTINO_{name}={value!r}: no such file")
+        return value
+
     def csv(self, name: str) -> tuple[str, ...]:
         raw = self.raw(name)
         if raw is None:
@@ -109,6 +133,21 @@ class KafkaSettings:
     max_poll_records: int = 500
     enable_idempotence: bool = False
     linger_ms: int = 0
+    #: PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL (Kafka's `security.protocol`).
+    security_protocol: str = "PLAINTEXT"
+    #: PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 | OAUTHBEARER, with a SASL_* protocol.
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    #: OAUTHBEARER: a fixed token, or a file re-read at every authentication
+    #: (a token that something else rotates, such as a projected service-account token).
+    sasl_oauth_token: str | None = None
+    sasl_oauth_token_file: str | None = None
+    #: TLS (SSL, SASL_SSL): CA bundle (None: the system's), client certificate and key.
+    ssl_ca_file: str | None = None
+    ssl_cert_file: str | None = None
+    ssl_key_file: str | None = None
+    ssl_key_password: str | None = None
 
     def topic(self, base: str) -> str:
         return f"{self.topic_prefix}{base}"
@@ -246,7 +285,65 @@ def _kafka(env: _Env, profile: str) -> KafkaSettings:
         max_poll_records=env.integer("KAFKA_MAX_POLL_RECORDS", 500, minimum=1),
         enable_idempotence=env.flag("KAFKA_ENABLE_IDEMPOTENCE", profile == "production"),
         linger_ms=env.integer("KAFKA_LINGER_MS", 0),
+        **_kafka_security(env),
     )
+
+
+_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
+_SASL_KEYS = (
+    "sasl_mechanism",
+    "sasl_username",
+    "sasl_password",
+    "sasl_oauth_token",
+    "sasl_oauth_token_file",
+)
+
+
+def _kafka_security(env: _Env) -> dict[str, Any]:
+    """TLS and SASL options, checked together: what a protocol needs is present, and
+    nothing is set that the chosen protocol would silently ignore."""
+    protocol = env.choice("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", _PROTOCOLS)
+    found: dict[str, Any] = {
+        "security_protocol": protocol,
+        "sasl_mechanism": env.raw("KAFKA_SASL_MECHANISM")
+        and env.choice("KAFKA_SASL_MECHANISM", "PLAIN", _MECHANISMS),
+        "sasl_username": env.secret("KAFKA_SASL_USERNAME"),
+        "sasl_password": env.secret("KAFKA_SASL_PASSWORD"),
+        "sasl_oauth_token": env.raw("KAFKA_SASL_OAUTH_TOKEN"),
+        "sasl_oauth_token_file": env.path("KAFKA_SASL_OAUTH_TOKEN_FILE"),
+        "ssl_ca_file": env.path("KAFKA_SSL_CA_FILE"),
+        "ssl_cert_file": env.path("KAFKA_SSL_CERT_FILE"),
+        "ssl_key_file": env.path("KAFKA_SSL_KEY_FILE"),
+        "ssl_key_password": env.secret("KAFKA_SSL_KEY_PASSWORD"),
+    }
+    _check_security(found)
+    return found
+
+
+def _check_security(found: dict[str, Any]) -> None:
+    protocol, mechanism = found["security_protocol"], found["sasl_mechanism"]
+    sasl, tls = protocol.startswith("SASL_"), protocol.endswith("SSL")
+    where = f"with POSTINO_KAFKA_SECURITY_PROTOCOL={protocol}"
+    if sasl and mechanism is None:
+        raise ConfigError(f"POSTINO_KAFKA_SASL_MECHANISM is required {where}")
+    if not sasl:
+        for key in _SASL_KEYS:
+            if found[key] is not None:
+                raise ConfigError(f"POSTINO_KAFKA_{key.upper()} is set but unused {where}")
+    if not tls:
+        for key in ("ssl_ca_file", "ssl_cert_file", "ssl_key_file", "ssl_key_password"):
+            if found[key] is not None:
+                raise ConfigError(f"POSTINO_KAFKA_{key.upper()} is set but unused {where}")
+    if (found["ssl_cert_file"] is None) != (found["ssl_key_file"] is None):
+        raise ConfigError("POSTINO_KAFKA_SSL_CERT_FILE and _KEY_FILE go together")
+    if mechanism == "OAUTHBEARER":
+        if (found["sasl_oauth_token"] is None) == (found["sasl_oauth_token_file"] is None):
+            raise ConfigError(
+                "OAUTHBEARER needs one of POSTINO_KAFKA_SASL_OAUTH_TOKEN or _TOKEN_FILE"
+            )
+    elif sasl and (found["sasl_username"] is None or found["sasl_password"] is None):
+        raise ConfigError(f"POSTINO_KAFKA_SASL_USERNAME and _PASSWORD are required for {mechanism}")
 
 
 def _sections(env: _Env) -> dict[str, Any]:

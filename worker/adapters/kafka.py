@@ -17,6 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from worker import logs
+from worker.adapters.kafka_client import client_options
 from worker.core.errors import RetryableError
 from worker.core.records import OutRecord, Record
 from worker.settings import KafkaSettings
@@ -30,9 +31,9 @@ def record_from_consumer(rec: ConsumerRecord[bytes, bytes]) -> Record:
     return Record(rec.topic, rec.partition, rec.offset, rec.key, rec.value, rec.timestamp, headers)
 
 
-def producer(settings: KafkaSettings, bootstrap: str) -> AIOKafkaProducer:
+def producer(settings: KafkaSettings, bootstrap: str, role: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+        **client_options(settings, bootstrap, role),
         acks="all",
         linger_ms=settings.linger_ms,
         enable_idempotence=settings.enable_idempotence,
@@ -43,8 +44,9 @@ def producer(settings: KafkaSettings, bootstrap: str) -> AIOKafkaProducer:
 def consumer(
     settings: KafkaSettings, bootstrap: str, group_id: str, **overrides: Any
 ) -> AIOKafkaConsumer:
+    """A consumer of group `group_id`; its client id names the role (the group's last part)."""
     options: dict[str, Any] = {
-        "bootstrap_servers": bootstrap,
+        **client_options(settings, bootstrap, group_id.rsplit(".", 1)[-1]),
         "group_id": group_id,
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
@@ -169,11 +171,21 @@ def _append(batch: Any, record: OutRecord) -> bool:
     return meta is not None
 
 
+def admin_client(
+    settings: KafkaSettings, bootstrap: str, role: str = "admin", **overrides: Any
+) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(**client_options(settings, bootstrap, role), **overrides)
+
+
 async def ensure_topics(
-    bootstrap: str, names: Iterable[str], partitions: int, replication_factor: int = 1
+    settings: KafkaSettings,
+    bootstrap: str,
+    names: Iterable[str],
+    partitions: int,
+    replication_factor: int = 1,
 ) -> list[str]:
     """Create the topics that do not exist yet; returns those created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = admin_client(settings, bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -194,11 +206,11 @@ async def ensure_topics(
         await admin.close()
 
 
-async def wait_for_broker(bootstrap: str, timeout: float = 30.0) -> None:
+async def wait_for_broker(settings: KafkaSettings, bootstrap: str, timeout: float = 30.0) -> None:
     """Wait until the broker answers metadata requests."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+        admin = admin_client(settings, bootstrap, request_timeout_ms=2000)
         try:
             await admin.start()
             await admin.close()

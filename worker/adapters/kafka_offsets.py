@@ -11,13 +11,18 @@ import asyncio
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from worker.adapters.kafka_client import client_options
+from worker.settings import KafkaSettings
+
 Offsets = dict[TopicPartition, int]
 
 
-def inspector(bootstrap: str, group_id: str | None = None) -> AIOKafkaConsumer:
+def inspector(
+    settings: KafkaSettings, bootstrap: str, group_id: str | None = None
+) -> AIOKafkaConsumer:
     """A consumer that only looks: small fetches, no auto-commit."""
     return AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **client_options(settings, bootstrap, "inspector"),
         group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

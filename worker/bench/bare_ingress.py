@@ -25,7 +25,7 @@ _ids = itertools.count()
 async def serve() -> None:
     settings = load_settings()
     bootstrap = settings.kafka.bootstrap or "127.0.0.1:9092"
-    producer = kafka.producer(settings.kafka, bootstrap)
+    producer = kafka.producer(settings.kafka, bootstrap, "bench")
     await producer.start()
     topic = settings.kafka.topic(Topic.SUBMITTED)
 

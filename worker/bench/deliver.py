@@ -22,7 +22,7 @@ async def prefill(bench: Bench, prefix: str, count: int) -> None:
     settings = await bench.settings(prefix)
     signer = IdSigner(settings.id_secret or "bench")
     records = workload.submitted_records(count, bench.options.citizens, signer)
-    producer = kafka.producer(settings.kafka, bench.bootstrap)
+    producer = kafka.producer(settings.kafka, bench.bootstrap, "bench")
     await producer.start()
     try:
         topic = settings.kafka.topic("messages.submitted")

@@ -122,7 +122,7 @@ async def _read(
 
 async def list_dlq(settings: Settings, name: str, limit: int = 10) -> Listing:
     ks, topic = settings.kafka, dlq_topic(settings.kafka, name)
-    consumer = inspector(_bootstrap(settings), ks.group(REPLAY_ROLE))
+    consumer = inspector(ks, _bootstrap(settings), ks.group(REPLAY_ROLE))
     await consumer.start()
     try:
         tps, marks, positions = await _positions(consumer, topic)
@@ -149,8 +149,8 @@ def _replayable(ks: KafkaSettings, record: Record) -> OutRecord | str:
 async def replay_dlq(settings: Settings, name: str) -> Replay:
     ks, topic = settings.kafka, dlq_topic(settings.kafka, name)
     bootstrap = _bootstrap(settings)
-    consumer = inspector(bootstrap, ks.group(REPLAY_ROLE))
-    producer = kafka.producer(ks, bootstrap)
+    consumer = inspector(ks, bootstrap, ks.group(REPLAY_ROLE))
+    producer = kafka.producer(ks, bootstrap, REPLAY_ROLE)
     await consumer.start()
     await producer.start()
     try:

@@ -59,7 +59,7 @@ async def readyz(request: web.Request) -> web.Response:
     except Exception as exc:
         checks["database"] = f"error: {type(exc).__name__}"
     try:
-        await wait_for_broker(runtime.bootstrap, timeout=2)
+        await wait_for_broker(runtime.settings.kafka, runtime.bootstrap, timeout=2)
         checks["broker"] = "ok"
     except Exception as exc:
         checks["broker"] = f"error: {type(exc).__name__}"

@@ -58,7 +58,7 @@ async def _broker(runtime: Runtime) -> dict[str, Any]:
     """DLQ record counts and, per consumer group, lag per topic."""
     ks = runtime.settings.kafka
     names = [ks.topic(t.value) for t in Topic] + [ks.topic(t.dlq()) for t in CONSUMED]
-    looker = inspector(runtime.bootstrap)
+    looker = inspector(runtime.settings.kafka, runtime.bootstrap)
     await looker.start()
     try:
         tps = await all_partitions(looker, names)
@@ -77,7 +77,7 @@ async def _broker(runtime: Runtime) -> dict[str, Any]:
 
 async def _lag(runtime: Runtime, group: str, marks: dict[Any, int]) -> dict[str, int]:
     ks = runtime.settings.kafka
-    consumer = inspector(runtime.bootstrap, group)
+    consumer = inspector(runtime.settings.kafka, runtime.bootstrap, group)
     await consumer.start()
     try:
         done = await committed(consumer, [tp for tp in marks if not tp.topic.endswith(".dlq")])

@@ -1,0 +1,84 @@
+"""How every Kafka client of Postino connects: one function, `client_options`.
+
+Every producer, consumer and admin client is built with these options, so TLS,
+SASL and the client id are configured in one place and no client can miss them.
+The client id is `postino-<role>`: broker logs, quotas and ACLs can tell roles apart.
+"""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import Any
+
+from aiokafka.abc import AbstractTokenProvider
+from aiokafka.helpers import create_ssl_context
+
+from worker.settings import KafkaSettings
+
+
+class StaticToken(AbstractTokenProvider):  # type: ignore[misc]
+    """OAUTHBEARER with a token given once (`POSTINO_KAFKA_SASL_OAUTH_TOKEN`)."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    async def token(self) -> str:
+        return self._token
+
+
+class FileToken(AbstractTokenProvider):  # type: ignore[misc]
+    """OAUTHBEARER with a token file re-read at every authentication, so a token that
+    something else rotates (a projected service-account token, a sidecar) stays fresh."""
+
+    def __init__(self, path: str) -> None:
+        self._path = Path(path)
+
+    async def token(self) -> str:
+        return self._path.read_text().strip()
+
+
+def client_id(role: str) -> str:
+    return f"postino-{role}"
+
+
+def ssl_context(settings: KafkaSettings) -> ssl.SSLContext:
+    """Certificate and host name verified, against the CA file or the system's CAs."""
+    return create_ssl_context(  # type: ignore[no-any-return]
+        cafile=settings.ssl_ca_file,
+        certfile=settings.ssl_cert_file,
+        keyfile=settings.ssl_key_file,
+        password=settings.ssl_key_password,
+    )
+
+
+def client_options(settings: KafkaSettings, bootstrap: str, role: str) -> dict[str, Any]:
+    """Keyword arguments shared by `AIOKafkaProducer`, `AIOKafkaConsumer` and
+    `AIOKafkaAdminClient`: bootstrap, client id, security protocol, TLS and SASL."""
+    protocol = settings.security_protocol
+    options: dict[str, Any] = {
+        "bootstrap_servers": bootstrap,
+        "client_id": client_id(role),
+        "security_protocol": protocol,
+    }
+    if protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = ssl_context(settings)
+    if protocol.startswith("SASL_"):
+        options.update(_sasl(settings))
+    return options
+
+
+def _sasl(settings: KafkaSettings) -> dict[str, Any]:
+    mechanism = settings.sasl_mechanism
+    if mechanism == "OAUTHBEARER":
+        provider: AbstractTokenProvider = (
+            FileToken(settings.sasl_oauth_token_file)
+            if settings.sasl_oauth_token_file
+            else StaticToken(settings.sasl_oauth_token or "")
+        )
+        return {"sasl_mechanism": mechanism, "sasl_oauth_token_provider": provider}
+    return {
+        "sasl_mechanism": mechanism,
+        "sasl_plain_username": settings.sasl_username,
+        "sasl_plain_password": settings.sasl_password,
+    }
