@@ -50,7 +50,7 @@ bench: install ## benchmarks: ceilings vs our ingress, deliver and end to end
 load: install ## load tests against a running stack (make run in another shell)
 	$(BIN)/pytest -q -m load tests/load -s
 
-schemas: install ## regenerate the JSON Schemas and the AsyncAPI document in schemas/generated
+schemas: install ## regenerate schemas/generated: topic JSON Schemas, AsyncAPI and OpenAPI documents
 	$(BIN)/postino contracts --write
 
 dlq-show: install ## list a DLQ: make dlq-show TOPIC=messages.submitted

@@ -116,3 +116,5 @@ async def run(runtime: Runtime, stop: asyncio.Event) -> None:
         await asyncio.gather(sweeper, return_exceptions=True)
         if push is not None:
             await push.stop()
+        if isinstance(channels.mailer, SmtpMailer):
+            await channels.mailer.stop()  # QUIT on the kept SMTP connection
