@@ -1,22 +1,47 @@
-"""The one place that builds the real adapters and hands them to roles.
+"""The composition root: the one place that chooses and builds the real adapters.
 
-`Runtime` owns the database pool and the Kafka producer: opened together, closed
-together, in reverse order, whatever happens in between.
+`open_runtime` opens what a process shares (database pool, Kafka producer, id
+signer) and closes it in reverse order, whatever happens in between. The builders
+below turn a `Runtime` into each role's dependencies and the ingress's stores; role
+modules and ingress handlers never name an adapter, so tests build the same handlers
+on in-memory fakes of the ports (`tests/fakes.py`).
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from worker import logs
 from worker.adapters import kafka, postgres
+from worker.adapters.citizen_repo import PostgresCitizens
+from worker.adapters.inbox import PostgresInbox
 from worker.adapters.kafka import Publisher
+from worker.adapters.notifications_repo import PostgresNotifications
+from worker.adapters.payments_repo import PostgresPayments
 from worker.adapters.postgres import Pool
+from worker.adapters.profiles_repo import PostgresProfiles
+from worker.adapters.push import HttpPushGateway
+from worker.adapters.reminders_repo import AdvisoryLock, PostgresReminders
+from worker.adapters.services_repo import ServicesRepo, UsageRepo
+from worker.adapters.upstream_admissions import PostgresAdmissions
+from worker.adapters.smtp import SmtpMailer
+from worker.adapters.webhook import HttpWebhookSender, PostgresCallbacks
+from worker.consumers.runner import ConsumerRunner
+from worker.core.batch import BatchHandler, due_from_header
 from worker.ids import IdSigner
-from worker.settings import ConfigError, Settings
+from worker.services.callbacks import CallbackStore, WebhookSender
+from worker.services.deliver import DeliverDeps
+from worker.services.notify_ports import Channels
+from worker.services.payments import PaymentStore
+from worker.services.reminders import ReminderStore
+from worker.settings import CallbackSettings, ConfigError, NotifySettings, Settings
+
+log = logs.get("postino.bootstrap")
 
 
 @dataclass(slots=True)
@@ -67,3 +92,106 @@ async def open_runtime(settings: Settings, role: str = "dev") -> AsyncIterator[R
             await producer.stop()
     finally:
         await pool.close()
+
+
+def consumer_runner(
+    runtime: Runtime,
+    group: str,
+    topics: Sequence[str],
+    handler: BatchHandler,
+    *,
+    scheduled: bool = False,
+    **consumer_overrides: Any,
+) -> ConsumerRunner:
+    """A runner for consumer group `group` over base topic names (prefix applied here).
+    `scheduled`: retry-tier records wait, partition by partition, until due."""
+    ks = runtime.settings.kafka
+    return ConsumerRunner(
+        role=group,
+        consumer=kafka.consumer(ks, runtime.bootstrap, ks.group(group), **consumer_overrides),
+        topics=[ks.topic(t) for t in topics],
+        handler=handler,
+        publisher=runtime.publisher,
+        direct=ks.assignment == "direct",
+        due_at=due_from_header if scheduled else None,
+    )
+
+
+def deliver_deps(runtime: Runtime) -> DeliverDeps:
+    return DeliverDeps(
+        PostgresInbox(runtime.pool),
+        runtime.settings.kafka,
+        runtime.signer,
+        admissions=PostgresAdmissions(runtime.pool),
+        limits=runtime.settings.limits,
+    )
+
+
+def payment_store(runtime: Runtime) -> PaymentStore:
+    return PostgresPayments(runtime.pool)
+
+
+def notification_store(runtime: Runtime) -> PostgresNotifications:
+    """Both the notify store and the sweeper's."""
+    return PostgresNotifications(runtime.pool)
+
+
+def reminder_store(runtime: Runtime) -> ReminderStore:
+    return PostgresReminders(runtime.pool)
+
+
+def leader_lock(runtime: Runtime, key: int) -> AdvisoryLock:
+    """A session advisory lock on a connection of its own (not one of the pool's)."""
+    _, url = require_endpoints(runtime.settings)
+    return AdvisoryLock(url, key)
+
+
+def callback_store(runtime: Runtime) -> CallbackStore:
+    return PostgresCallbacks(runtime.pool)
+
+
+@asynccontextmanager
+async def notify_channels(settings: NotifySettings) -> AsyncIterator[Channels]:
+    """The configured push gateway and mailer; a missing one is None (its notifications
+    wait in the retry tiers, see `worker.services.notify_send`)."""
+    push = (
+        HttpPushGateway(settings.push_url, settings.push_timeout_seconds)
+        if settings.push_url
+        else None
+    )
+    mailer = SmtpMailer(settings) if settings.smtp_url else None
+    if push is None or mailer is None:
+        log.warning("notify_channel_missing", push=push is not None, email=mailer is not None)
+    try:
+        yield Channels(push, mailer)
+    finally:
+        if push is not None:
+            await push.stop()
+        if mailer is not None:
+            await mailer.stop()  # QUIT on the process's kept SMTP connection
+
+
+@asynccontextmanager
+async def webhook_sender(settings: CallbackSettings) -> AsyncIterator[WebhookSender]:
+    sender = HttpWebhookSender(settings.timeout_seconds, allow_loopback=settings.allow_loopback)
+    try:
+        yield sender
+    finally:
+        await sender.stop()
+
+
+@dataclass(frozen=True, slots=True)
+class IngressStores:
+    """What the ingress handlers read and write, built once per app."""
+
+    services: ServicesRepo
+    usage: UsageRepo
+    citizens: PostgresCitizens
+    profiles: PostgresProfiles
+
+
+def ingress_stores(runtime: Runtime) -> IngressStores:
+    pool = runtime.pool
+    return IngressStores(
+        ServicesRepo(pool), UsageRepo(pool), PostgresCitizens(pool), PostgresProfiles(pool)
+    )

@@ -211,6 +211,8 @@ class CallbackSettings:
     #: Development only: allow http:// and loopback callback URLs.
     allow_loopback: bool = False
     max_in_flight: int = 100
+    #: In-process attempts of one webhook POST (tenacity) before a retry tier.
+    call_attempts: int = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,6 +389,7 @@ def _sections(env: _Env) -> dict[str, Any]:
             max_in_flight_per_service=env.integer(
                 "CALLBACK_MAX_IN_FLIGHT_PER_SERVICE", 10, minimum=1
             ),
+            call_attempts=env.integer("CALLBACK_CALL_ATTEMPTS", 2, minimum=1, maximum=5),
         ),
         "reminders": ReminderSettings(
             unread_period_days=env.integer("REMINDER_UNREAD_PERIOD_DAYS", 3, minimum=1),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from schemas import codecs
@@ -14,7 +16,7 @@ from schemas.topics import Topic
 from tests.conftest import eventually
 from tests.factories import create_service
 from tests.integration.notify_helpers import Receiver, running, serving, with_settings
-from worker.bootstrap import Runtime
+from worker.bootstrap import Runtime, webhook_sender
 from worker.core.records import OutRecord
 from worker.roles.callbacks import CallbacksRole
 
@@ -51,16 +53,22 @@ def _verify(headers: dict[str, str], body: bytes) -> bool:
     return hmac.compare_digest(parts["v1"], expected.hexdigest())
 
 
+@contextlib.asynccontextmanager
+async def _role(rt: Runtime) -> AsyncIterator[CallbacksRole]:
+    async with webhook_sender(rt.settings.callbacks) as sender:
+        role = CallbacksRole(rt, sender)
+        try:
+            yield role
+        finally:
+            await role.stop()
+
+
 async def test_a_status_event_is_posted_signed_to_the_sender(runtime: Runtime) -> None:
     async with serving(Receiver()) as hook:
         service_id = await _service_with_hook(runtime, hook.url)
         value = await _publish_status(runtime, service_id, "01J0000000000000000000000B")
-        role = CallbacksRole(_fast(runtime))
-        try:
-            async with running(*role.runners):
-                await eventually(lambda: asyncio.sleep(0, hook.calls), lambda c: len(c) == 1)
-        finally:
-            await role.stop()
+        async with _role(_fast(runtime)) as role, running(*role.runners):
+            await eventually(lambda: asyncio.sleep(0, hook.calls), lambda c: len(c) == 1)
     headers, body = hook.calls[0]
     assert body == value
     assert _verify(headers, body)
@@ -77,16 +85,12 @@ async def test_a_failing_receiver_is_retried_and_a_refusing_one_is_not(runtime: 
         refusing_id = await _service_with_hook(runtime, refusing.url)
         await _publish_status(runtime, flaky_id, "01J0000000000000000000000C")
         await _publish_status(runtime, refusing_id, "01J0000000000000000000000D")
-        role = CallbacksRole(_fast(runtime))
-        try:
-            async with running(*role.runners):
-                await eventually(lambda: asyncio.sleep(0, flaky.calls), lambda c: len(c) == 4)
-                outcomes = await eventually(
-                    lambda: runtime.pool.fetch("SELECT outcome FROM callback_deliveries"),
-                    lambda rows: len(rows) == 2,
-                )
-        finally:
-            await role.stop()
+        async with _role(_fast(runtime)) as role, running(*role.runners):
+            await eventually(lambda: asyncio.sleep(0, flaky.calls), lambda c: len(c) == 4)
+            outcomes = await eventually(
+                lambda: runtime.pool.fetch("SELECT outcome FROM callback_deliveries"),
+                lambda rows: len(rows) == 2,
+            )
     assert sorted(r["outcome"] for r in outcomes) == ["delivered", "refused"]
     assert len(refusing.calls) == 1
     assert all(_verify(h, b) for h, b in flaky.calls)
@@ -97,20 +101,19 @@ async def test_a_hanging_receiver_delays_no_other_services_callbacks(runtime: Ru
         slow_id = await _service_with_hook(runtime, slow.url)
         quick_id = await _service_with_hook(runtime, quick.url)
         # The slow receiver would hold a callback for 30 s; the quick one must not wait.
-        role = CallbacksRole(_fast(runtime, timeout_seconds=30.0))
-        try:
-            async with running(*role.runners):
-                for n in range(3):
-                    await _publish_status(runtime, slow_id, f"01J000000000000000000000S{n}")
-                await eventually(lambda: asyncio.sleep(0, slow.calls), lambda c: len(c) == 3)
-                for n in range(3):
-                    await _publish_status(runtime, quick_id, f"01J000000000000000000000Q{n}")
-                started = asyncio.get_running_loop().time()
-                await eventually(
-                    lambda: asyncio.sleep(0, quick.calls), lambda c: len(c) == 3, timeout=5.0
-                )
-                waited = asyncio.get_running_loop().time() - started
-        finally:
-            await role.stop()
+        async with (
+            _role(_fast(runtime, timeout_seconds=30.0)) as role,
+            running(*role.runners),
+        ):
+            for n in range(3):
+                await _publish_status(runtime, slow_id, f"01J000000000000000000000S{n}")
+            await eventually(lambda: asyncio.sleep(0, slow.calls), lambda c: len(c) == 3)
+            for n in range(3):
+                await _publish_status(runtime, quick_id, f"01J000000000000000000000Q{n}")
+            started = asyncio.get_running_loop().time()
+            await eventually(
+                lambda: asyncio.sleep(0, quick.calls), lambda c: len(c) == 3, timeout=5.0
+            )
+            waited = asyncio.get_running_loop().time() - started
     print(f"quick receiver got 3 callbacks {waited:.3f}s after publishing, slow one hanging")
     assert len(slow.calls) == 3  # still in flight: never answered

@@ -27,8 +27,7 @@ from tests.integration.notify_helpers import (
     serving,
     with_settings,
 )
-from worker.adapters.smtp import SmtpMailer
-from worker.bootstrap import Runtime
+from worker.bootstrap import Runtime, notify_channels
 from worker.devsinks import DevSinks
 from worker.roles import notify
 
@@ -69,15 +68,8 @@ async def _push_and_email(rt: Runtime, service_id: str) -> tuple[NotificationReq
 @contextlib.asynccontextmanager
 async def notifying(rt: Runtime) -> AsyncIterator[None]:
     """The notify consumer running in the background, with real push and SMTP adapters."""
-    channels, gateway = notify.channels_from_settings(rt)
-    try:
-        async with running(notify.build(rt, channels)):
-            yield
-    finally:
-        if gateway is not None:
-            await gateway.stop()
-        if isinstance(channels.mailer, SmtpMailer):
-            await channels.mailer.stop()
+    async with notify_channels(rt.settings.notify) as channels, running(notify.build(rt, channels)):
+        yield
 
 
 async def _rows(runtime: Runtime) -> dict[str, tuple[str, int]]:
@@ -177,16 +169,14 @@ async def test_a_redelivered_request_is_not_sent_twice_and_secure_messages_stay_
     async with serving(Receiver()) as push:
         rt = _notify_runtime(runtime, sinks, push)
         requests = await _push_and_email(rt, service_id)
-        channels, gateway = notify.channels_from_settings(rt)
-        runner = notify.build(rt, channels)
-        try:
-            await runner.run_until_idle()
-            await publish_requests(rt, *requests)
-            await runner.run_until_idle()
-        finally:
-            await runner.stop()
-            if gateway is not None:
-                await gateway.stop()
+        async with notify_channels(rt.settings.notify) as channels:
+            runner = notify.build(rt, channels)
+            try:
+                await runner.run_until_idle()
+                await publish_requests(rt, *requests)
+                await runner.run_until_idle()
+            finally:
+                await runner.stop()
     assert len(push.calls) == 1
     assert b"You have a new message" in push.calls[0][1]
     assert b"TARI" not in push.calls[0][1] and b"Esempio" not in push.calls[0][1]

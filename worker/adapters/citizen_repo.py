@@ -6,7 +6,7 @@ from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any
 
-from worker.adapters.postgres import Pool
+from worker.adapters.postgres import Pool, repository
 from worker.adapters.services_repo import LIVE_FROM, live_columns
 from worker.services.citizen import Cursor, MessageState, StatusChange
 from worker.services.model import Profile, ServicePreference
@@ -94,6 +94,7 @@ def _profile(row: Any) -> Profile:
     return Profile(**values)
 
 
+@repository
 class PostgresCitizens:
     def __init__(self, pool: Pool) -> None:
         self._pool = pool

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from worker.adapters.postgres import Pool
+from worker.adapters.postgres import Pool, repository
 from worker.adapters.services_repo import DIRECTORY_SELECT, service_from_row
 from worker.services.model import (
     DeliveryContext,
@@ -71,6 +71,7 @@ _STORED = f"SELECT {_STORED_COLUMNS} FROM messages WHERE id = ANY($1::text[])"
 _json = msgspec.json.Encoder()
 
 
+@repository
 class PostgresInbox:
     def __init__(self, pool: Pool) -> None:
         self._pool = pool

@@ -17,7 +17,7 @@ import asyncpg
 
 from schemas.enums import NotificationKind, NotificationStatus
 from schemas.events import NotificationRequest
-from worker.adapters.postgres import Pool
+from worker.adapters.postgres import Pool, repository
 from worker.adapters.services_repo import LIVE_FROM, live_columns
 from worker.services.notify_ports import (
     MessageInfo,
@@ -91,6 +91,7 @@ def _row(record: asyncpg.Record) -> NotificationRow:
     return NotificationRow(**values)
 
 
+@repository
 class PostgresNotifications:
     def __init__(self, pool: Pool) -> None:
         self._pool = pool

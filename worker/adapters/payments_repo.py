@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from worker.adapters.postgres import Pool
+from worker.adapters.postgres import Pool, repository
 from worker.services.payments import PaidMessage, PaymentRow
 
 # One statement, so one round trip and one transaction per batch. The final SELECT
@@ -59,6 +59,7 @@ RETURNING m.id, m.sender_service_id, m.rpt_id, m.paid_at, m.paid_seq
 """
 
 
+@repository
 class PostgresPayments:
     def __init__(self, pool: Pool) -> None:
         self._pool = pool

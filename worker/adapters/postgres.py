@@ -7,16 +7,19 @@ once without applying anything twice.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import asyncpg
 import msgspec
 
 from worker import logs
-from worker.core.errors import RetryableError
+from worker.core.errors import PermanentError, RetryableError
 
 log = logs.get("postino.postgres")
 
@@ -24,6 +27,8 @@ _MIGRATION_LOCK = 0x706F7374  # "post"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 Pool = asyncpg.Pool
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+C = TypeVar("C", bound=type)
 
 
 def migrations_dir() -> Path:
@@ -96,18 +101,52 @@ async def migrate(pool: Pool, folder: Path | None = None) -> list[str]:
     return applied
 
 
-def is_retryable(exc: BaseException) -> bool:
-    """Connection loss and server shutdown: the batch is worth redoing as it is."""
-    return isinstance(
-        exc,
-        OSError
-        | asyncpg.PostgresConnectionError
-        | asyncpg.InterfaceError
-        | asyncpg.exceptions.CannotConnectNowError
-        | asyncpg.exceptions.AdminShutdownError
-        | asyncpg.exceptions.DeadlockDetectedError
-        | asyncpg.exceptions.SerializationError,
-    )
+#: Connection loss and server shutdown: the work is worth redoing as it is.
+_TRANSIENT = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.SerializationError,
+)
+
+
+def classified(exc: Exception) -> RetryableError | PermanentError | None:
+    """The taxonomy's view of a driver error (None: not the driver's, leave it be)."""
+    if isinstance(exc, RetryableError | PermanentError):
+        return None
+    if isinstance(exc, _TRANSIENT):
+        return RetryableError(f"database unavailable: {type(exc).__name__}: {exc}")
+    if isinstance(exc, asyncpg.PostgresError):
+        return PermanentError(f"database refused: {type(exc).__name__}: {exc}")
+    return None
+
+
+def translated(fn: F) -> F:
+    """`fn` raising only the taxonomy's errors for the driver's (chained with `from`)."""
+
+    @functools.wraps(fn)
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await fn(*args, **kwargs)
+        except Exception as exc:
+            mapped = classified(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    return cast(F, call)
+
+
+def repository(cls: C) -> C:
+    """The class with every public coroutine method `translated`: a repository's
+    callers see `RetryableError` and `PermanentError`, never an asyncpg exception."""
+    for name, attr in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.iscoroutinefunction(attr):
+            setattr(cls, name, translated(attr))
+    return cls
 
 
 def as_dict(record: asyncpg.Record | None) -> dict[str, Any] | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, fields
 
-from worker.adapters.postgres import Pool
+from worker.adapters.postgres import Pool, repository
 from worker.services.model import Profile, ServicePreference
 
 _PROFILE_COLUMNS = tuple(f.name for f in fields(Profile))
@@ -26,24 +26,28 @@ RETURNING (xmax = 0) AS created
 """
 
 
-async def profile_for_service(
-    pool: Pool, fiscal_code: str, service_id: str
-) -> tuple[Profile | None, ServicePreference | None]:
-    """The citizen's profile and their preference for one service, in one round trip."""
-    row = await pool.fetchrow(_LOOKUP, fiscal_code, service_id)
-    if row is None:
-        return None, None
-    values = dict(row)
-    values["preferred_languages"] = tuple(values["preferred_languages"] or ())
-    profile = Profile(**{c: values[c] for c in _PROFILE_COLUMNS})
-    if not values["has_preference"]:
-        return profile, None
-    return profile, ServicePreference(**{c: values[c] for c in _PREFERENCE_COLUMNS})
+@repository
+class PostgresProfiles:
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
 
+    async def for_service(
+        self, fiscal_code: str, service_id: str
+    ) -> tuple[Profile | None, ServicePreference | None]:
+        """The citizen's profile and their preference for one service, in one round trip."""
+        row = await self._pool.fetchrow(_LOOKUP, fiscal_code, service_id)
+        if row is None:
+            return None, None
+        values = dict(row)
+        values["preferred_languages"] = tuple(values["preferred_languages"] or ())
+        profile = Profile(**{c: values[c] for c in _PROFILE_COLUMNS})
+        if not values["has_preference"]:
+            return profile, None
+        return profile, ServicePreference(**{c: values[c] for c in _PREFERENCE_COLUMNS})
 
-async def upsert_profile(pool: Pool, profile: Profile) -> bool:
-    """Create or replace the profile; True when it was created."""
-    values = asdict(profile)
-    values["preferred_languages"] = list(profile.preferred_languages)
-    created = await pool.fetchval(_UPSERT, *(values[c] for c in _PROFILE_COLUMNS))
-    return bool(created)
+    async def upsert(self, profile: Profile) -> bool:
+        """Create or replace the profile; True when it was created."""
+        values = asdict(profile)
+        values["preferred_languages"] = list(profile.preferred_languages)
+        created = await self._pool.fetchval(_UPSERT, *(values[c] for c in _PROFILE_COLUMNS))
+        return bool(created)

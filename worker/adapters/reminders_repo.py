@@ -7,6 +7,7 @@ its publish was acknowledged, so every round publishes what an earlier one could
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -15,7 +16,8 @@ import asyncpg
 
 from schemas.enums import Channel, NotificationKind
 from schemas.events import NotificationRequest
-from worker.adapters.postgres import Pool
+from worker.adapters.postgres import Pool, repository
+from worker.core.errors import RetryableError
 from worker.services.reminders import (
     PAYMENT_KINDS,
     Candidate,
@@ -104,6 +106,7 @@ def _candidates(
     return found
 
 
+@repository
 class PostgresReminders:
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
@@ -153,3 +156,33 @@ class PostgresReminders:
 
     async def mark_published(self, reminder_ids: Sequence[str], now: datetime) -> None:
         await self._pool.execute(_MARK, list(reminder_ids), now)
+
+
+@repository
+class AdvisoryLock:
+    """A PostgreSQL session advisory lock on a connection of its own (not the pool's):
+    held for as long as that connection lives; `release()` closes it (idempotent)."""
+
+    def __init__(self, url: str, key: int) -> None:
+        self._url = url
+        self._key = key
+        self._conn: asyncpg.Connection | None = None
+
+    async def try_acquire(self) -> bool:
+        """True once held (connecting first if needed); False while another holds it."""
+        if self._conn is None:
+            self._conn = await asyncpg.connect(self._url)
+        held: bool = await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", self._key)
+        return held
+
+    async def check(self) -> None:
+        """Raises `RetryableError` when the session (and with it the lock) is gone."""
+        if self._conn is None:
+            raise RetryableError("advisory lock not held")
+        await self._conn.execute("SELECT 1")
+
+    async def release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()

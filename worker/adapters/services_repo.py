@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from worker.adapters.postgres import Pool
+from worker.adapters.postgres import Pool, repository, translated
 from worker.services.directory import Service
 
 #: Reviewed content: while a service is published, its publication's copy of the last
@@ -138,11 +138,13 @@ def service_from_row(row: dict[str, Any]) -> Service:
     return Service(**values)
 
 
+@translated
 async def load_services(pool: Pool) -> list[Service]:
     rows = await pool.fetch(DIRECTORY_SELECT)
     return [service_from_row(dict(r)) for r in rows]
 
 
+@repository
 class ServicesRepo:
     """Back-office reads and writes. Every change runs on a row locked FOR UPDATE.
 
@@ -152,6 +154,10 @@ class ServicesRepo:
 
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
+
+    async def all(self) -> list[Service]:
+        """Every service, for the ingress's in-memory directory."""
+        return await load_services(self._pool)
 
     @staticmethod
     async def _with_publication(conn: Any, row: Any) -> dict[str, Any]:
@@ -237,6 +243,7 @@ class ServicesRepo:
         )
 
 
+@repository
 class UsageRepo:
     """`service_usage`: the daily counts every ingress process adds to (one upsert per flush)."""
 
@@ -247,7 +254,8 @@ class UsageRepo:
         if not counts:
             return {}
         day = counts[0][1]
-        adding = [(sid, n) for sid, d, n in counts if d == day and n > 0]
+        # Sorted: rows are locked in the same order as deliver's upstream admissions.
+        adding = sorted((sid, n) for sid, d, n in counts if d == day and n > 0)
         reading = [sid for sid, d, n in counts if d == day and n == 0]
         rows = await self._pool.fetch(
             _ADD_USAGE, [s for s, _ in adding], day, [n for _, n in adding], reading

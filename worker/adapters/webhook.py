@@ -15,7 +15,7 @@ from datetime import datetime
 import aiohttp
 
 from worker.adapters.http import HttpClient
-from worker.adapters.postgres import Pool
+from worker.adapters.postgres import Pool, repository
 from worker.core.errors import PermanentError
 from worker.services.callback_url import UnsafeCallbackUrl, check_callback_url
 from worker.services.callbacks import Receiver
@@ -59,6 +59,7 @@ ON CONFLICT (event_key) DO NOTHING
 _PRUNE = "DELETE FROM callback_deliveries WHERE settled_at < $1"
 
 
+@repository
 class PostgresCallbacks:
     """Where each service wants its callbacks (read per batch: URLs change at runtime),
     and which events are settled."""

@@ -30,7 +30,6 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 
 from worker import logs, metrics
 from worker.adapters.kafka import Publisher, all_partitions, record_from_consumer
-from worker.adapters.postgres import is_retryable
 from worker.core.batch import BatchHandler, BatchResult, DeadLetter, dead_letter_record, dlq_topic
 from worker.core.errors import RetryableError
 from worker.core.records import Record
@@ -38,10 +37,6 @@ from worker.logs import safe_error_text
 
 log = logs.get("postino.consumer")
 T = TypeVar("T")
-
-
-def _transient(exc: BaseException) -> bool:
-    return isinstance(exc, RetryableError) or is_retryable(exc)
 
 
 class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -147,7 +142,7 @@ class ConsumerRunner:
             try:
                 await self._handle(records)
             except Exception as exc:
-                if not (self._stop.is_set() and _transient(exc)):
+                if not (self._stop.is_set() and isinstance(exc, RetryableError)):
                     raise
                 # Told to stop while the broker or database is down: leave the batch
                 # uncommitted; whoever owns the partition next redoes it.
@@ -238,7 +233,7 @@ class ConsumerRunner:
         try:
             return await self._handler(records)
         except Exception as exc:
-            if _transient(exc):
+            if isinstance(exc, RetryableError):
                 raise
             if len(records) == 1:
                 return self._dead(records[0], exc)
@@ -275,7 +270,7 @@ class ConsumerRunner:
             try:
                 return await attempt()
             except Exception as exc:
-                if not _transient(exc) or self._stop.is_set():
+                if not isinstance(exc, RetryableError) or self._stop.is_set():
                     raise
                 metrics.RETRIES.labels(role=self.role, what=what).inc()
                 log.warning(

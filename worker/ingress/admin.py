@@ -19,7 +19,6 @@ from aiohttp import web
 
 from schemas.enums import ServiceState
 from worker import logs
-from worker.adapters.profiles_repo import upsert_profile
 from worker.adapters.services_repo import ServicesRepo
 from worker.ids import encode_ulid
 from worker.ingress import openapi
@@ -35,7 +34,7 @@ from worker.ingress.admin_views import (
     service_view,
 )
 from worker.ingress.auth import Handler, admin_only
-from worker.ingress.keys import DIRECTORY, RUNTIME
+from worker.ingress.keys import DIRECTORY, RUNTIME, STORES
 from worker.ingress.messages import field_error
 from worker.ingress.problems import json_response, problem
 from worker.services.callback_url import UnsafeCallbackUrl, check_callback_url
@@ -59,7 +58,7 @@ def new_service_id() -> str:
 
 
 def _repo(request: web.Request) -> ServicesRepo:
-    return ServicesRepo(request.app[RUNTIME].pool)
+    return request.app[STORES].services
 
 
 async def _body(request: web.Request, body_type: type[B]) -> B | web.Response:
@@ -362,7 +361,7 @@ async def put_profile(request: web.Request) -> web.Response:
     body = await _body(request, ProfileBody)
     if isinstance(body, web.Response):
         return body
-    created = await upsert_profile(request.app[RUNTIME].pool, body.profile(fiscal_code))
+    created = await request.app[STORES].profiles.upsert(body.profile(fiscal_code))
     view = ProfileView(fiscal_code=fiscal_code, **msgspec.structs.asdict(body))
     return json_response(view, status=201 if created else 200)
 

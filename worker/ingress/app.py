@@ -6,7 +6,6 @@ the service directory and the task that keeps it fresh.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,12 +14,12 @@ from typing import Any
 from aiohttp import web
 
 from worker import logs, metrics
-from worker.adapters.services_repo import load_services
-from worker.bootstrap import Runtime
+from worker.bootstrap import Runtime, ingress_stores
 from worker.ingress import admin, citizen, health, messages, openapi, profiles, status_page
-from worker.ingress.keys import DIRECTORY, RUNTIME
+from worker.ingress.keys import DIRECTORY, RUNTIME, STORES
 from worker.ingress.limits import limits_ctx
 from worker.ingress.problems import problem
+from worker.periodic import running_every
 from worker.services.directory import ServiceDirectory
 
 log = logs.get("postino.ingress")
@@ -73,27 +72,15 @@ def _metric_children(route: str, method: str, status: int) -> tuple[Any, Any]:
     return children
 
 
-async def refresh_directory(runtime: Runtime, directory: ServiceDirectory) -> None:
-    directory.replace(await load_services(runtime.pool))
+async def refresh_directory(app: web.Application) -> None:
+    app[DIRECTORY].replace(await app[STORES].services.all())
 
 
 async def _directory_ctx(app: web.Application) -> AsyncIterator[None]:
-    runtime, directory = app[RUNTIME], app[DIRECTORY]
-    await refresh_directory(runtime, directory)
-    interval = runtime.settings.limits.service_refresh_seconds
-
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await refresh_directory(runtime, directory)
-            except Exception as exc:
-                log.warning("service_refresh_failed", error=type(exc).__name__)
-
-    task = asyncio.create_task(loop(), name="service-directory-refresh")
-    yield
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    await refresh_directory(app)
+    interval = app[RUNTIME].settings.limits.service_refresh_seconds
+    async with running_every(interval, lambda: refresh_directory(app), name="service-refresh"):
+        yield
 
 
 def create_app(runtime: Runtime) -> web.Application:
@@ -101,6 +88,7 @@ def create_app(runtime: Runtime) -> web.Application:
         client_max_size=runtime.settings.http.max_body_bytes, middlewares=[errors_and_metrics]
     )
     app[RUNTIME] = runtime
+    app[STORES] = ingress_stores(runtime)
     app[DIRECTORY] = ServiceDirectory()
     app.cleanup_ctx.append(_directory_ctx)
     app.cleanup_ctx.append(limits_ctx)
@@ -116,4 +104,4 @@ def create_app(runtime: Runtime) -> web.Application:
 
 async def reload_services(app: web.Application) -> None:
     """Reload the service directory now (tests, and the admin API after a change)."""
-    await refresh_directory(app[RUNTIME], app[DIRECTORY])
+    await refresh_directory(app)

@@ -18,7 +18,6 @@ from aiohttp import web
 
 from schemas.messages import FISCAL_CODE_PATTERN
 from worker import logs
-from worker.adapters.citizen_repo import PostgresCitizens
 from worker.core.errors import RetryableError
 from worker.ingress import citizen_openapi  # noqa: F401 - declares these routes
 from worker.ingress.auth import CITIZEN_REALM, Handler, admin_only, bearer, bearer_refusal
@@ -32,7 +31,7 @@ from worker.ingress.citizen_views import (
     profile_view,
     state_view,
 )
-from worker.ingress.keys import RUNTIME
+from worker.ingress.keys import RUNTIME, STORES
 from worker.ingress.problems import json_response, problem
 from worker.services import citizen
 from worker.services.model import Profile
@@ -44,8 +43,8 @@ B = TypeVar("B")
 CitizenHandler = Callable[[web.Request, str], Awaitable[web.Response]]
 
 
-def _store(request: web.Request) -> PostgresCitizens:
-    return PostgresCitizens(request.app[RUNTIME].pool)
+def _store(request: web.Request) -> citizen.CitizenStore:
+    return request.app[STORES].citizens
 
 
 def _bad_request(detail: str) -> web.Response:

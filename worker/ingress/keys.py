@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from worker.bootstrap import Runtime
+from worker.bootstrap import IngressStores, Runtime
 from worker.services.directory import ServiceDirectory
 
 RUNTIME = web.AppKey("runtime", Runtime)
 DIRECTORY = web.AppKey("directory", ServiceDirectory)
+STORES = web.AppKey("stores", IngressStores)

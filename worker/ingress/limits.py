@@ -6,7 +6,6 @@ every `limits.quota_sync_seconds` and once more on shutdown.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -14,9 +13,9 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from worker import logs
-from worker.adapters.services_repo import UsageRepo
-from worker.ingress.keys import RUNTIME
+from worker.ingress.keys import RUNTIME, STORES
 from worker.ingress.problems import problem
+from worker.periodic import running_every
 from worker.services.directory import Service
 from worker.services.limits import Limiter
 
@@ -26,25 +25,15 @@ LIMITER = web.AppKey("limiter", Limiter)
 
 async def flush_now(app: web.Application) -> int:
     """Share this process's counts now (the background task does it periodically)."""
-    return await app[LIMITER].flush(UsageRepo(app[RUNTIME].pool), datetime.now(UTC))
+    return await app[LIMITER].flush(app[STORES].usage, datetime.now(UTC))
 
 
 async def limits_ctx(app: web.Application) -> AsyncIterator[None]:
     app[LIMITER] = Limiter()
     interval = app[RUNTIME].settings.limits.quota_sync_seconds
 
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await flush_now(app)
-            except Exception as exc:
-                log.warning("quota_flush_failed", error=type(exc).__name__)
-
-    task = asyncio.create_task(loop(), name="quota-flush")
-    yield
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    async with running_every(interval, lambda: flush_now(app), name="quota-flush"):
+        yield
     try:
         await flush_now(app)
     except Exception as exc:

@@ -14,10 +14,9 @@ import msgspec
 from aiohttp import web
 
 from schemas.messages import FISCAL_CODE_PATTERN
-from worker.adapters.profiles_repo import profile_for_service
 from worker.ingress import openapi
 from worker.ingress.auth import sender
-from worker.ingress.keys import RUNTIME
+from worker.ingress.keys import STORES
 from worker.ingress.messages import field_error
 from worker.ingress.problems import json_response, problem
 from worker.ingress.sender_views import FiscalCodeBody, LimitedProfile
@@ -40,9 +39,7 @@ async def _limited_profile(
             "Recipient forbidden",
             "this service is not published and the citizen is not an authorized recipient",
         )
-    profile, preference = await profile_for_service(
-        request.app[RUNTIME].pool, fiscal_code, service.id
-    )
+    profile, preference = await request.app[STORES].profiles.for_service(fiscal_code, service.id)
     if profile is None or not profile.inbox_enabled:
         return problem(404, "Not found", "no profile for this fiscal code")
     allowed = inbox_allowed(profile, service.id, preference)

@@ -6,22 +6,25 @@ import asyncio
 from collections.abc import Sequence
 
 from schemas.topics import ConsumerGroup, Topic
-from worker.adapters.inbox import PostgresInbox
-from worker.bootstrap import Runtime
+from worker.bootstrap import Runtime, consumer_runner, deliver_deps
 from worker.consumers.runner import ConsumerRunner
-from worker.core.batch import BatchResult
+from worker.core.batch import BatchHandler, BatchResult
 from worker.core.records import Record
-from worker.roles.common import make_runner, run_until_stopped
+from worker.roles.common import run_until_stopped
 from worker.services.deliver import DeliverDeps, deliver_batch
 
 
-def build(runtime: Runtime) -> ConsumerRunner:
-    deps = DeliverDeps(PostgresInbox(runtime.pool), runtime.settings.kafka, runtime.signer)
-
+def handler(deps: DeliverDeps) -> BatchHandler:
     async def handle(records: Sequence[Record]) -> BatchResult:
         return await deliver_batch(records, deps)
 
-    return make_runner(runtime, ConsumerGroup.DELIVER, [Topic.SUBMITTED], handle)
+    return handle
+
+
+def build(runtime: Runtime) -> ConsumerRunner:
+    return consumer_runner(
+        runtime, ConsumerGroup.DELIVER, [Topic.SUBMITTED], handler(deliver_deps(runtime))
+    )
 
 
 async def run(runtime: Runtime, stop: asyncio.Event) -> None:

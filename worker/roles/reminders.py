@@ -11,16 +11,13 @@ deterministic and the rows are written ON CONFLICT DO NOTHING.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import datetime
 
-import asyncpg
-
 from worker import logs
-from worker.adapters.postgres import is_retryable
-from worker.adapters.reminders_repo import PostgresReminders
-from worker.bootstrap import Runtime, require_endpoints
+from worker.adapters.reminders_repo import AdvisoryLock
+from worker.bootstrap import Runtime, leader_lock, reminder_store
 from worker.core.errors import RetryableError
+from worker.periodic import pause
 from worker.services.clock import Clock, SystemClock
 from worker.services.reminders import RoundReport
 from worker.services.reminders import run_round as _run_round
@@ -34,13 +31,9 @@ LOCK_KEY = 0x72656D69
 async def run_round(runtime: Runtime, now: datetime) -> RoundReport:
     """One reminders round at `now` (tests drive it with a FakeClock's time)."""
     settings = runtime.settings
-    store = PostgresReminders(runtime.pool)
-    return await _run_round(store, runtime.publisher, settings.kafka, settings.reminders, now)
-
-
-async def _pause(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    return await _run_round(
+        reminder_store(runtime), runtime.publisher, settings.kafka, settings.reminders, now
+    )
 
 
 class ReminderProcess:
@@ -52,62 +45,48 @@ class ReminderProcess:
         self.active = False
         self.rounds = 0
 
-    async def _acquire(self, stop: asyncio.Event) -> asyncpg.Connection | None:
-        _, url = require_endpoints(self.runtime.settings)
+    async def _acquire(self, lock: AdvisoryLock, stop: asyncio.Event) -> bool:
         poll = self.runtime.settings.reminders.standby_poll_seconds
         announced = False
         while not stop.is_set():
             try:
-                conn = await asyncpg.connect(url)
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("reminders_lock_connect_failed", error=logs.safe_error_text(exc, 200))
-                await _pause(stop, poll)
-                continue
-            try:
-                while not stop.is_set():
-                    if await conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
-                        return conn
-                    if not announced:
-                        log.info("reminders_standby")
-                        announced = True
-                    await _pause(stop, poll)
-            except Exception as exc:
-                if not is_retryable(exc):
-                    raise
-                log.warning("reminders_lock_lost_connection", error=logs.safe_error_text(exc, 200))
-            await conn.close()
-        return None
+                if await lock.try_acquire():
+                    return True
+            except RetryableError as exc:
+                log.warning("reminders_lock_unavailable", error=logs.safe_error_text(exc, 200))
+                await lock.release()
+            else:
+                if not announced:
+                    log.info("reminders_standby")
+                    announced = True
+            await pause(stop, poll)
+        return False
 
-    async def _lead(self, conn: asyncpg.Connection, stop: asyncio.Event) -> None:
+    async def _lead(self, lock: AdvisoryLock, stop: asyncio.Event) -> None:
         interval = self.runtime.settings.reminders.interval_seconds
         while not stop.is_set():
-            await conn.execute("SELECT 1")  # the lock lives as long as this connection
+            await lock.check()  # the lock lives as long as its connection
             try:
                 await run_round(self.runtime, self.clock.now())
-            except Exception as exc:
-                if not (isinstance(exc, RetryableError) or is_retryable(exc)):
-                    raise
+            except RetryableError as exc:
                 log.warning("reminders_round_failed", error=logs.safe_error_text(exc))
             self.rounds += 1
-            await _pause(stop, interval)
+            await pause(stop, interval)
 
     async def run(self, stop: asyncio.Event) -> None:
+        lock = leader_lock(self.runtime, LOCK_KEY)
         while not stop.is_set():
-            conn = await self._acquire(stop)
-            if conn is None:
-                return
+            if not await self._acquire(lock, stop):
+                break
             self.active = True
             log.info("reminders_active")
             try:
-                await self._lead(conn, stop)
-            except Exception as exc:
-                if not is_retryable(exc):
-                    raise
+                await self._lead(lock, stop)
+            except RetryableError as exc:
                 log.warning("reminders_leadership_lost", error=logs.safe_error_text(exc, 200))
             finally:
                 self.active = False
-                with contextlib.suppress(Exception):
-                    await conn.close()  # closing the session releases the lock
+                await lock.release()  # closing the session releases the lock
         log.info("reminders_stopped", rounds=self.rounds)
 
 

@@ -62,6 +62,10 @@ class CallbackStore(Protocol):
 
     async def settle(self, key: str, outcome: str) -> None: ...
 
+    async def prune(self, older_than: datetime) -> int:
+        """Forget settled deliveries older than `older_than`; returns how many."""
+        ...
+
 
 class WebhookSender(Protocol):
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> None: ...
@@ -105,7 +109,7 @@ async def _post(job: _Job, deps: CallbackDeps) -> None:
         SIGNATURE_HEADER: signature(job.receiver.secret, body, stamp),
     }
     sender, url = deps.sender, job.receiver.url
-    await call_with_retry(lambda: sender.post(url, body, headers), 2)
+    await call_with_retry(lambda: sender.post(url, body, headers), deps.settings.call_attempts)
 
 
 def _retry(

@@ -1,10 +1,16 @@
-"""One send: the text for the citizen's language, then the push gateway or the mailer."""
+"""One send: the text for the citizen's language, then the push gateway or the mailer.
+
+A channel this process has no configuration for is an operator's fault, not the
+citizen's: its sends fail as `RetryableError`, so the notification waits THROTTLED in
+the retry tiers (sent once the channel is configured and the role restarted) and
+ends EXPIRED at its deadline, never FAILED.
+"""
 
 from __future__ import annotations
 
 from schemas.enums import Channel
 from schemas.events import NotificationRequest
-from worker.core.errors import PermanentError
+from worker.core.errors import PermanentError, RetryableError
 from worker.services.notification_text import email_text, language, push_text
 from worker.services.notify_ports import Channels, NotifyContext, Push
 from worker.services.retry import call_with_retry
@@ -26,7 +32,7 @@ async def send_one(
     org = sender.organization_name
     if request.channel is Channel.PUSH:
         if channels.push is None:
-            raise PermanentError("no push gateway configured")
+            raise RetryableError("no push gateway configured (POSTINO_PUSH_URL)")
         text = push_text(request.kind, lang, org, message.subject, secure=secure)
         push = Push(
             request.fiscal_code,
@@ -40,7 +46,7 @@ async def send_one(
         await call_with_retry(lambda: gateway.send(push), attempts)
         return
     if channels.mailer is None:
-        raise PermanentError("no SMTP server configured")
+        raise RetryableError("no SMTP server configured (POSTINO_SMTP_URL)")
     if not recipient.email or not recipient.email_validated:
         raise PermanentError("no validated e-mail address")
     mail = email_text(request.kind, lang, org, message.subject, message.markdown, secure=secure)

@@ -1,0 +1,143 @@
+"""callbacks' first attempt, retry copy and settlement, on in-memory fakes of its ports.
+
+The role's own handlers over fakes: no broker, no database, no receiver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from schemas import codecs
+from schemas.enums import MessageStatus
+from schemas.events import MessageStatusChanged
+from schemas.topics import Topic
+from tests.fakes import Clock, FakeCallbacks, FakeWebhookSender
+from worker.core.batch import BatchResult
+from worker.core.errors import PermanentError, RetryableError
+from worker.core.records import OutRecord, Record
+from worker.roles.callbacks import handlers
+from worker.services.callbacks import CallbackDeps, FirstAttempts, Receiver, event_key
+from worker.settings import CallbackSettings, KafkaSettings
+
+SERVICE = "svc-1"
+URL = "https://sender.example.org/hook"
+
+
+class Callbacks:
+    def __init__(self, sender: FakeWebhookSender, per_service: int = 10) -> None:
+        self.clock = Clock()
+        self.store = FakeCallbacks({SERVICE: Receiver(URL, "s3cret")})
+        self.sender = sender
+        settings = CallbackSettings(
+            timeout_seconds=1.0,
+            retry_delays=(10, 60),
+            call_attempts=1,
+            max_in_flight_per_service=per_service,
+        )
+        self.deps = CallbackDeps(self.store, sender, KafkaSettings(), settings, self.clock)
+        self.first_attempts = FirstAttempts(self.deps)
+        self.first, self.retry = handlers(self.deps, self.first_attempts)
+        self.offset = 0
+
+    def event(self, n: int = 1, service: str = SERVICE) -> OutRecord:
+        event = MessageStatusChanged(
+            message_id=f"01J0000000000000000000000{n}",
+            sender_service_id=service,
+            seq=1,
+            at=self.clock(),
+            status=MessageStatus.PROCESSED,
+        )
+        return OutRecord(Topic.STATUS, codecs.STATUS.encode(event))
+
+    async def run(self, handle_first: bool, *items: OutRecord) -> BatchResult:
+        records = []
+        for item in items:
+            self.offset += 1
+            records.append(
+                Record(item.topic, 0, self.offset, item.key, item.value, 0, item.headers)
+            )
+        return await (self.first if handle_first else self.retry)(records)
+
+    async def settle_first_attempts(self) -> None:
+        for _ in range(1000):  # polls the background tasks: each ends in a few steps
+            if not self.first_attempts.in_flight:
+                return
+            await asyncio.sleep(0)
+        raise AssertionError("first attempts still in flight")
+
+    def key(self, record: OutRecord) -> str:
+        return event_key(SERVICE, record.value)
+
+
+async def test_a_first_attempt_delivers_and_its_retry_copy_then_sends_nothing() -> None:
+    cb = Callbacks(FakeWebhookSender())
+    event = cb.event()
+    first = await cb.run(True, event)
+    await cb.settle_first_attempts()
+    (copy,) = first.out
+    assert copy.topic == Topic.CALLBACKS_RETRY_10S
+    assert cb.store.outcomes == {cb.key(event): "delivered"}
+    cb.clock.advance(10)
+    assert (await cb.run(False, copy)).out == []
+    assert len(cb.sender.posts) == 1
+    url, body, headers = cb.sender.posts[0]
+    assert url == URL and body == event.value and headers["Postino-Signature"].startswith("t=")
+
+
+async def test_the_copy_waits_until_the_first_attempt_has_surely_ended() -> None:
+    cb = Callbacks(FakeWebhookSender())
+    (copy,) = (await cb.run(True, cb.event())).out
+    await cb.settle_first_attempts()
+    due_ms = int(dict(copy.headers)["postino-due-at"])
+    # the first tier (10 s) here outlasts the grace of twice the timeout plus one second
+    assert due_ms == int((cb.clock() + timedelta(seconds=10)).timestamp() * 1000)
+
+
+async def test_a_transient_failure_leaves_the_event_to_its_copy_which_retries() -> None:
+    cb = Callbacks(FakeWebhookSender(errors={URL: [RetryableError("503")]}))
+    event = cb.event()
+    (copy,) = (await cb.run(True, event)).out
+    await cb.settle_first_attempts()
+    assert cb.store.outcomes == {}
+    cb.clock.advance(10)
+    assert (await cb.run(False, copy)).out == []
+    assert cb.store.outcomes == {cb.key(event): "delivered"}
+    assert len(cb.sender.posts) == 2
+
+
+async def test_a_failed_retry_goes_to_the_next_tier_with_its_attempt_count() -> None:
+    cb = Callbacks(FakeWebhookSender(errors={URL: [RetryableError("503")] * 2}))
+    (copy,) = (await cb.run(True, cb.event())).out
+    await cb.settle_first_attempts()
+    (again,) = (await cb.run(False, copy)).out
+    assert again.topic == Topic.CALLBACKS_RETRY_1M
+    assert dict(again.headers)["postino-attempt"] == b"2"
+
+
+async def test_a_refusal_is_settled_and_never_retried() -> None:
+    cb = Callbacks(FakeWebhookSender(errors={URL: [PermanentError("404")]}))
+    event = cb.event()
+    (copy,) = (await cb.run(True, event)).out
+    await cb.settle_first_attempts()
+    assert cb.store.outcomes == {cb.key(event): "refused"}
+    assert (await cb.run(False, copy)).out == []
+    assert len(cb.sender.posts) == 1
+
+
+async def test_beyond_the_per_service_bound_an_event_waits_for_its_copy() -> None:
+    cb = Callbacks(FakeWebhookSender(), per_service=1)
+    first = await cb.run(True, cb.event(1), cb.event(2))
+    await cb.settle_first_attempts()
+    assert len(first.out) == 2  # both have a copy
+    assert len(cb.sender.posts) == 1  # only one first attempt was launched
+    for copy in first.out:
+        await cb.run(False, copy)
+    assert len(cb.sender.posts) == 2  # the deferred one, by its copy; the other was settled
+
+
+async def test_an_event_of_a_service_without_a_callback_url_produces_nothing() -> None:
+    cb = Callbacks(FakeWebhookSender())
+    result = await cb.run(True, cb.event(service="svc-without-hook"))
+    await cb.settle_first_attempts()
+    assert result.out == [] and cb.sender.posts == []
