@@ -28,8 +28,8 @@ from worker.adapters.profiles_repo import PostgresProfiles
 from worker.adapters.push import HttpPushGateway
 from worker.adapters.reminders_repo import AdvisoryLock, PostgresReminders
 from worker.adapters.services_repo import ServicesRepo, UsageRepo
-from worker.adapters.upstream_admissions import PostgresAdmissions
 from worker.adapters.smtp import SmtpMailer
+from worker.adapters.upstream_admissions import PostgresAdmissions
 from worker.adapters.webhook import HttpWebhookSender, PostgresCallbacks
 from worker.consumers.runner import ConsumerRunner
 from worker.core.batch import BatchHandler, due_from_header
