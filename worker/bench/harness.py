@@ -91,6 +91,7 @@ class Bench:
             "POSTINO_DEFAULT_RATE_PER_SECOND": "1000000000",
             "POSTINO_DEFAULT_DAILY_QUOTA": "2000000000",
             "POSTINO_HTTP_HOST": "127.0.0.1",
+            "POSTINO_OPS_PORT": "0",  # several roles run side by side
             **extra,
         }
         if port is not None:
