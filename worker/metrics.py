@@ -29,3 +29,19 @@ NOTIFICATIONS = Counter(
     "postino_notifications_total", "Notification outcomes", ["channel", "status"]
 )
 CALLBACKS = Counter("postino_callbacks_total", "Sender callback outcomes", ["outcome"])
+REMOTE_CONTENT = Counter(
+    "postino_remote_content_calls_total",
+    "Remote content asked of senders for citizens (IO-RULES 7), by kind and outcome",
+    ["kind", "outcome"],
+)
+ACCEPT_TO_PROCESSED = Histogram(
+    "postino_accept_to_processed_seconds",
+    "From the ingress's accept to deliver's stored status",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+
+
+def count_delivered(status: str, seconds: float) -> None:
+    """A message stored with its final status, `seconds` after the ingress accepted it."""
+    MESSAGES.labels(status=status).inc()
+    ACCEPT_TO_PROCESSED.observe(max(0.0, seconds))

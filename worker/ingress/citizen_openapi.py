@@ -1,4 +1,4 @@
-"""OpenAPI declarations of the citizen app API and the status page.
+"""OpenAPI declarations of the citizen app API.
 
 The response structs mirror the views of `citizen_views` (which build plain dicts);
 a test of the citizen API decodes real answers with them, so they cannot drift.
@@ -82,16 +82,6 @@ class PreferenceView(msgspec.Struct):
     can_access_message_read_status: bool
 
 
-class OperatorStatusView(msgspec.Struct):
-    generated_at: str
-    uptime_seconds: float
-    topic_prefix: str
-    messages_by_status: dict[str, Any]
-    notifications_by_channel: dict[str, Any]
-    dlq_records: dict[str, Any]
-    consumer_lag: dict[str, Any]
-
-
 _MESSAGES = "/api/v1/citizen/messages"
 _PREFS = "/api/v1/citizen/services/{service_id}/preferences"
 
@@ -157,18 +147,3 @@ for _method, _summary, _body in (
         responses={200: PreferenceView},
         errors=(409,) if _body is not None else (),
     )
-openapi.declare(
-    "GET",
-    "/api/v1/status",
-    "Operators' status: counts by status, DLQ records, lag",
-    tag="operations",
-    responses={200: OperatorStatusView},
-)
-openapi.declare(
-    "GET",
-    "/status",
-    "Operators' status page (HTML)",
-    tag="operations",
-    responses={200: None},
-    content_type="text/html",
-)

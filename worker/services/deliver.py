@@ -16,7 +16,9 @@ Guarantees, per poll batch:
   whose service vanished are stored `FAILED` (see `decide`);
 - upstream records count against their service's rate and daily quota, shared with
   the ingress through PostgreSQL; over them they go to the DLQ with `rate_exceeded`
-  or `quota_exceeded` (see `upstream_limits`).
+  or `quota_exceeded` (see `upstream_limits`);
+- every dead-lettered record the ingress accepted is also stored `FAILED` with its
+  status event (`fail_dead_letters`): nothing that got a 201 stays `ACCEPTED`.
 """
 
 from __future__ import annotations
@@ -29,12 +31,13 @@ from schemas import codecs
 from schemas.enums import Channel, FailureReason, MessageStatus, NotificationKind, RejectionReason
 from schemas.events import MessagePaid, MessageStatusChanged, NotificationRequest
 from schemas.topics import Topic
-from worker import ids, logs
+from worker import ids, logs, metrics
 from worker.core.batch import BatchResult, DeadLetter
 from worker.core.records import OutRecord, Record
 from worker.services import delivery_rules, upstream_limits
 from worker.services.decide import decide, rpt_id, with_default_payee
 from worker.services.delivery_rules import Submitted
+from worker.services.failed import failed_rows
 from worker.services.model import DeliveryContext, InboxRow, StoredMessage
 from worker.services.ports import DeliverStore
 from worker.services.sender_events import shares_paid
@@ -208,6 +211,26 @@ def _limit_detail(code: str, c: upstream_limits.Candidate) -> str:
     return f"daily quota of {c.quota} exhausted for {c.day.isoformat()}"
 
 
+async def fail_dead_letters(dead: Sequence[DeadLetter], deps: DeliverDeps) -> list[OutRecord]:
+    """Every dead-lettered record the ingress accepted (a 201) is stored `FAILED` (with
+    a `failure_reason`) and its status event emitted, so whatever got a 201 ends final
+    (see `worker.services.failed`). Idempotent: rows are keyed by the message id."""
+    rows = failed_rows(dead, deps.signer.issued)
+    if not rows:
+        return []
+    wanted = {r.id: r for r in rows}
+    out: list[OutRecord] = []
+    for stored in await deps.store.save_messages(rows):
+        row = wanted.get(stored.id)
+        if row is not None and (stored.sender_service_id, stored.fiscal_code) == (
+            row.sender_service_id,
+            row.fiscal_code,
+        ):
+            out += follow_ups(stored, (), deps.kafka)
+    log.info("dead_letters_failed", dead=len(dead), failed=len(out))
+    return out
+
+
 async def deliver_batch(records: Sequence[Record], deps: DeliverDeps) -> BatchResult:
     """Handle one poll batch of `messages.submitted` (see the module's guarantees)."""
     items, dead = delivery_rules.decode(records, deps.signer)
@@ -233,6 +256,7 @@ async def deliver_batch(records: Sequence[Record], deps: DeliverDeps) -> BatchRe
         row = stored[p.row.id]
         if _same_message(p, row):
             out += follow_ups(row, p.channels, deps.kafka)
+            metrics.count_delivered(row.status, (row.processed_at - row.created_at).total_seconds())
         else:  # an upstream id already taken by another message: never overwrite it
             dead.append(DeadLetter(p.item.record, "duplicate_id", "id used by another message"))
     log.debug("batch_delivered", size=len(planned), out=len(out), dead=len(dead))
