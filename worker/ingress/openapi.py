@@ -251,7 +251,9 @@ def _operation(
     op: Operation, refs: dict[Any, dict[str, Any]], components: dict[str, Any]
 ) -> dict[str, Any]:
     responses: dict[str, Any] = {
-        str(status): _response(op, status, body, refs, components)
+        str(status): _problem(op, status, refs)
+        if status >= 400 and body is None
+        else _response(op, status, body, refs, components)
         for status, body in sorted(op.responses.items())
     }
     for status in error_statuses(op):
