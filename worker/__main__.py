@@ -9,8 +9,9 @@ from collections.abc import Callable, Sequence
 
 from worker import logs
 from worker.bootstrap import Stopped
+from worker.extras import MissingExtraError, require_embedded
 from worker.health import Health
-from worker.lifecycle import install_signal_handlers, operated, prepare, run_roles
+from worker.lifecycle import install_signal_handlers, migrate_database, operated, run_roles
 from worker.roles.registry import ROLES
 from worker.settings import ConfigError, Settings, load_settings
 
@@ -25,7 +26,7 @@ async def _run_roles(
     health: Health | None = None,
 ) -> int:
     """Run the roles until SIGINT/SIGTERM (or `stop`); waits for the database and the
-    broker first (not ready meanwhile), and a stop while waiting is a clean exit."""
+    broker first (alive, not ready meanwhile), and a stop while waiting is a clean exit."""
     if stop is None:
         stop = asyncio.Event()
         install_signal_handlers(stop)
@@ -38,13 +39,19 @@ async def _run_roles(
 
 
 def _cmd_dev(settings: Settings, _: argparse.Namespace) -> int:
+    require_embedded("dev")
     from worker.dev import run_dev
 
     return run_dev(settings)
 
 
-def _cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
-    asyncio.run(prepare(settings))
+def _cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    applied = asyncio.run(migrate_database(settings))
+    print(f"migrations applied: {', '.join(applied) or 'none pending'}")
+    if args.with_topics:
+        from worker.cli.topics import topics
+
+        return asyncio.run(topics(settings, dry_run=False, path=None, show=print))
     return 0
 
 
@@ -65,7 +72,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     commands: dict[str, Command] = {}
     sub.add_parser("dev", help="everything in one process on embedded PostgreSQL and Kafka")
     commands["dev"] = _cmd_dev
-    sub.add_parser("migrate", help="apply database migrations and create the topics")
+    migrate = sub.add_parser("migrate", help="apply the database migrations (only)")
+    migrate.add_argument(
+        "--with-topics", action="store_true", help="then apply deploy/topics.yaml (dev)"
+    )
     commands["migrate"] = _cmd_migrate
     for name in ROLES:
         sub.add_parser(name, help=f"run the {name} role")
@@ -92,6 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return commands[args.command](settings, args)
     except ConfigError as exc:
         print(f"postino: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except MissingExtraError as exc:
+        print(f"postino: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

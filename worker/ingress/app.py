@@ -15,7 +15,7 @@ from aiohttp import web
 
 from worker import logs, metrics
 from worker.bootstrap import Runtime, ingress_stores, timer_pulse
-from worker.ingress import admin, citizen, console, messages, openapi, profiles
+from worker.ingress import admin, citizen, console, messages, openapi, profiles, third_party
 from worker.ingress.keys import DIRECTORY, RUNTIME, STORES
 from worker.ingress.limits import limits_ctx
 from worker.ingress.problems import problem
@@ -37,7 +37,9 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
     except web.HTTPRequestEntityTooLarge:
         response = problem(413, "Payload too large", "the body exceeds the size limit")
     except web.HTTPException as exc:
-        response = problem(exc.status, exc.reason, exc.text or exc.reason)
+        # `Allow` is required on a 405 (RFC 9110 15.5.6); aiohttp's exception carries it
+        kept = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
+        response = problem(exc.status, exc.reason, exc.text or exc.reason, headers=kept or None)
     except Exception as exc:
         # Frames and a redacted first line only: request bodies carry personal data.
         log.error(
@@ -94,11 +96,13 @@ def create_app(runtime: Runtime) -> web.Application:
     app[DIRECTORY] = ServiceDirectory()
     app.cleanup_ctx.append(_directory_ctx)
     app.cleanup_ctx.append(limits_ctx)
+    app.cleanup_ctx.append(third_party.senders_ctx)
     app.add_routes(messages.routes)
     app.add_routes(profiles.routes)
     app.add_routes(admin.routes)
     app.add_routes(openapi.routes)
     app.add_routes(citizen.routes)
+    app.add_routes(third_party.routes)
     console.setup(app)
     return app
 
