@@ -14,14 +14,14 @@ class Topic(enum.StrEnum):
     SUBMITTED = "messages.submitted"
     STATUS = "messages.status"
     NOTIFICATIONS = "notifications.requested"
-    NOTIFICATIONS_RETRY_10S = "notifications.retry.10s"
-    NOTIFICATIONS_RETRY_1M = "notifications.retry.1m"
-    NOTIFICATIONS_RETRY_10M = "notifications.retry.10m"
-    NOTIFICATIONS_RETRY_1H = "notifications.retry.1h"
-    CALLBACKS_RETRY_10S = "callbacks.retry.10s"
-    CALLBACKS_RETRY_1M = "callbacks.retry.1m"
-    CALLBACKS_RETRY_10M = "callbacks.retry.10m"
-    CALLBACKS_RETRY_1H = "callbacks.retry.1h"
+    NOTIFICATIONS_RETRY_1 = "notifications.retry.1"
+    NOTIFICATIONS_RETRY_2 = "notifications.retry.2"
+    NOTIFICATIONS_RETRY_3 = "notifications.retry.3"
+    NOTIFICATIONS_RETRY_4 = "notifications.retry.4"
+    CALLBACKS_RETRY_1 = "callbacks.retry.1"
+    CALLBACKS_RETRY_2 = "callbacks.retry.2"
+    CALLBACKS_RETRY_3 = "callbacks.retry.3"
+    CALLBACKS_RETRY_4 = "callbacks.retry.4"
     PAYMENTS = "payments.updates"
 
     def dlq(self) -> str:
@@ -39,27 +39,32 @@ class ConsumerGroup(enum.StrEnum):
     CALLBACKS_RETRY = "callbacks-retry"
 
 
-#: Retry tiers in order, with the delay a record waits in each (seconds).
-NOTIFICATION_RETRY_TIERS: tuple[tuple[Topic, int], ...] = (
-    (Topic.NOTIFICATIONS_RETRY_10S, 10),
-    (Topic.NOTIFICATIONS_RETRY_1M, 60),
-    (Topic.NOTIFICATIONS_RETRY_10M, 600),
-    (Topic.NOTIFICATIONS_RETRY_1H, 3600),
+#: Retry tiers in order: attempt n waits in tier n, the last tier takes every later
+#: attempt. How long it waits is a setting, one delay per tier
+#: (`POSTINO_NOTIFY_RETRY_DELAYS`, `POSTINO_CALLBACK_RETRY_DELAYS`), carried by each
+#: record in its due header; one delay per tier keeps a tier in due order.
+NOTIFICATION_RETRY_TIERS: tuple[Topic, ...] = (
+    Topic.NOTIFICATIONS_RETRY_1,
+    Topic.NOTIFICATIONS_RETRY_2,
+    Topic.NOTIFICATIONS_RETRY_3,
+    Topic.NOTIFICATIONS_RETRY_4,
 )
-CALLBACK_RETRY_TIERS: tuple[tuple[Topic, int], ...] = (
-    (Topic.CALLBACKS_RETRY_10S, 10),
-    (Topic.CALLBACKS_RETRY_1M, 60),
-    (Topic.CALLBACKS_RETRY_10M, 600),
-    (Topic.CALLBACKS_RETRY_1H, 3600),
+CALLBACK_RETRY_TIERS: tuple[Topic, ...] = (
+    Topic.CALLBACKS_RETRY_1,
+    Topic.CALLBACKS_RETRY_2,
+    Topic.CALLBACKS_RETRY_3,
+    Topic.CALLBACKS_RETRY_4,
 )
+#: How many tiers each retry schedule has (so how many delays a setting may give).
+RETRY_TIER_COUNT = len(NOTIFICATION_RETRY_TIERS)
 
 #: Topics that a Postino consumer reads, and so have a DLQ.
 CONSUMED: tuple[Topic, ...] = (
     Topic.SUBMITTED,
     Topic.STATUS,
     Topic.NOTIFICATIONS,
-    *(t for t, _ in NOTIFICATION_RETRY_TIERS),
-    *(t for t, _ in CALLBACK_RETRY_TIERS),
+    *NOTIFICATION_RETRY_TIERS,
+    *CALLBACK_RETRY_TIERS,
     Topic.PAYMENTS,
 )
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+from schemas.patterns import SANDBOX_FISCAL_CODE
 from worker import logs
 from worker.adapters.services_repo import SNAPSHOT_IF_NONE
 from worker.bootstrap import Runtime, open_runtime
@@ -31,7 +32,7 @@ DEMO_SERVICE_ID = "demo-service"
 DEMO_API_KEY = "postino-demo-key"
 DEMO_CITIZENS = {
     # fiscal code: (email, inbox enabled)
-    "AAAAAA00A00A000A": ("sandbox@example.org", True),
+    SANDBOX_FISCAL_CODE: ("sandbox@example.org", True),
     "RSSMRA80A01H501U": ("mario.rossi@example.org", True),
     "VRDGPP80A01H501X": ("giuseppe.verdi@example.org", True),
 }

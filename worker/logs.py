@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import sys
 
 import structlog
+
+from schemas.patterns import PERSONAL_IN_TEXT
 
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -44,17 +45,10 @@ def configure(level: str = "info", fmt: str = "json") -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s %(message)s")
 
 
-_PERSONAL = re.compile(
-    r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]"
-    r"|[\w.%+-]+@[\w.-]+\.[A-Za-z]{2,}",
-    re.IGNORECASE,
-)
-
-
 def safe_error_text(exc: BaseException, limit: int = 300) -> str:
     """The first line of an error, with fiscal codes and e-mail addresses redacted."""
     first = str(exc).split("\n", 1)[0]
-    return _PERSONAL.sub("[redacted]", first)[:limit]
+    return PERSONAL_IN_TEXT.sub("[redacted]", first)[:limit]
 
 
 def mask(fiscal_code: str) -> str:

@@ -24,7 +24,6 @@ BATCH_SECONDS = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
 )
 LAG = Gauge("postino_consumer_lag", "Records behind the high watermark", ["role", "topic"])
-MESSAGES = Counter("postino_messages_total", "Messages by final status", ["status"])
 NOTIFICATIONS = Counter(
     "postino_notifications_total", "Notification outcomes", ["channel", "status"]
 )

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from schemas.topics import RETRY_TIER_COUNT
 
 T = TypeVar("T")
 
@@ -254,9 +256,6 @@ class Settings:
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)
     reminders: ReminderSettings = field(default_factory=ReminderSettings)
 
-    def with_(self, **changes: Any) -> Settings:
-        return replace(self, **changes)
-
 
 def _delays(env: _Env, name: str, default: tuple[float, ...]) -> tuple[float, ...]:
     raw = env.csv(name)
@@ -268,6 +267,8 @@ def _delays(env: _Env, name: str, default: tuple[float, ...]) -> tuple[float, ..
         raise ConfigError(f"POSTINO_{name}: expected comma-separated seconds") from exc
     if any(d <= 0 for d in delays):
         raise ConfigError(f"POSTINO_{name}: every delay must be > 0")
+    if len(delays) > RETRY_TIER_COUNT:
+        raise ConfigError(f"POSTINO_{name}: at most {RETRY_TIER_COUNT} delays, one per retry tier")
     return delays
 
 

@@ -76,7 +76,7 @@ async def test_a_first_attempt_delivers_and_its_retry_copy_then_sends_nothing() 
     first = await cb.run(True, event)
     await cb.settle_first_attempts()
     (copy,) = first.out
-    assert copy.topic == Topic.CALLBACKS_RETRY_10S
+    assert copy.topic == Topic.CALLBACKS_RETRY_1
     assert cb.store.outcomes == {cb.key(event): "delivered"}
     cb.clock.advance(10)
     assert (await cb.run(False, copy)).out == []
@@ -111,7 +111,7 @@ async def test_a_failed_retry_goes_to_the_next_tier_with_its_attempt_count() -> 
     (copy,) = (await cb.run(True, cb.event())).out
     await cb.settle_first_attempts()
     (again,) = (await cb.run(False, copy)).out
-    assert again.topic == Topic.CALLBACKS_RETRY_1M
+    assert again.topic == Topic.CALLBACKS_RETRY_2
     assert dict(again.headers)["postino-attempt"] == b"2"
 
 

@@ -112,7 +112,7 @@ async def test_a_transient_failure_waits_in_a_tier_then_the_retry_sends_it() -> 
     first = await notify.run(req)
     assert notify.row_status(req) is NotificationStatus.THROTTLED
     (retry,) = _retries(first)
-    assert retry.topic == Topic.NOTIFICATIONS_RETRY_10S
+    assert retry.topic == Topic.NOTIFICATIONS_RETRY_1
     assert codecs.NOTIFICATION.decode(retry.value).attempt == 1
     due = due_from_header(Record(retry.topic, 0, 0, None, retry.value, 0, retry.headers))
     assert due == (notify.clock() + timedelta(seconds=10)).timestamp()

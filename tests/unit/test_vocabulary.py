@@ -26,9 +26,9 @@ def _inventory() -> dict[str, Any]:
 def _references(topic: Topic) -> tuple[str, ...]:
     """How code names a topic: its enum member, or the tier table it belongs to."""
     names = [f"Topic.{topic.name}"]
-    if topic in {t for t, _ in NOTIFICATION_RETRY_TIERS}:
+    if topic in NOTIFICATION_RETRY_TIERS:
         names.append("NOTIFICATION_RETRY_TIERS")
-    if topic in {t for t, _ in CALLBACK_RETRY_TIERS}:
+    if topic in CALLBACK_RETRY_TIERS:
         names.append("CALLBACK_RETRY_TIERS")
     return tuple(names)
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from schemas.patterns import EMAIL_IN_TEXT, FISCAL_CODE_LIKE_IN_TEXT, is_fiscal_code
 from schemas.topics import CONSUMED, Topic
 from worker import logs
 from worker.adapters import kafka
@@ -39,10 +39,6 @@ from worker.settings import ConfigError, KafkaSettings, Settings
 
 REPLAY_ROLE = "dlq-replay"
 ERROR_HEADER_PREFIX = "postino-error-"
-_FISCAL_CODE = re.compile(
-    r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]"
-)
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
 
 def dlq_topic(ks: KafkaSettings, name: str) -> str:
@@ -57,8 +53,8 @@ def dlq_topic(ks: KafkaSettings, name: str) -> str:
 
 
 def redact(text: str) -> str:
-    text = _FISCAL_CODE.sub(lambda m: logs.mask(m.group(0)), text)
-    return _EMAIL.sub("<e-mail>", text)
+    text = FISCAL_CODE_LIKE_IN_TEXT.sub(lambda m: logs.mask(m.group(0)), text)
+    return EMAIL_IN_TEXT.sub("<e-mail>", text)
 
 
 @dataclass(slots=True)
@@ -211,7 +207,7 @@ def _key(key: bytes | None) -> str:
     if key is None:
         return "-"
     text = key.decode(errors="replace")
-    return logs.mask(text) if _FISCAL_CODE.fullmatch(text) else redact(text)
+    return logs.mask(text) if is_fiscal_code(text) else redact(text)
 
 
 def _detail(text: str) -> str:

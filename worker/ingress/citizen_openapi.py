@@ -1,7 +1,6 @@
 """OpenAPI declarations of the citizen app API and the status page.
 
-The response structs mirror the views of `citizen_views` (which build plain dicts);
-a test of the citizen API decodes real answers with them, so they cannot drift.
+The response structs are the ones `citizen_views` builds the answers with.
 """
 
 from __future__ import annotations
@@ -10,67 +9,18 @@ from typing import Any
 
 import msgspec
 
-from schemas.enums import PreferencesMode, ReminderConsent
 from worker.ingress import openapi
-from worker.ingress.citizen_views import MessageStatusBody, PreferencesBody, ProfilePatch
-
-
-class SessionView(msgspec.Struct):
-    token: str
-    expires_at: str
-
-
-class InboxItemView(msgspec.Struct, kw_only=True):
-    id: str
-    sender_service_id: str
-    service_name: str | None
-    organization_name: str | None
-    created_at: str
-    time_to_live: int
-    feature_level_type: str
-    subject: str | None
-    is_read: bool
-    is_archived: bool
-    payment_data: dict[str, Any] | None = None
-    due_date: str | None = None
-
-
-class InboxPageView(msgspec.Struct):
-    items: list[InboxItemView]
-    next: str | None
-
-
-class CitizenMessageView(InboxItemView, kw_only=True):
-    content: dict[str, Any]
-    read_at: str | None
-
-
-class MessageStateView(msgspec.Struct):
-    id: str
-    is_read: bool
-    is_archived: bool
-    read_at: str | None
-
-
-class CitizenProfileView(msgspec.Struct):
-    fiscal_code: str
-    inbox_enabled: bool
-    push_enabled: bool
-    email: str | None
-    email_validated: bool
-    email_enabled: bool
-    preferences_mode: PreferencesMode
-    blocked_channels: dict[str, list[str]]
-    reminder_consent: ReminderConsent
-    preferred_languages: list[str]
-
-
-class PreferenceView(msgspec.Struct):
-    service_id: str
-    is_inbox_enabled: bool
-    is_push_enabled: bool
-    is_email_enabled: bool
-    can_access_message_read_status: bool
+from worker.ingress.citizen_views import (
+    CitizenMessageView,
+    CitizenProfileView,
+    InboxPageView,
+    MessageStateView,
+    MessageStatusBody,
+    PreferencesBody,
+    PreferenceView,
+    ProfilePatch,
+    SessionView,
+)
 
 
 class OperatorStatusView(msgspec.Struct):

@@ -31,7 +31,7 @@ from worker.services.callbacks import (
 
 log = logs.get("postino.callbacks")
 
-RETRY_TOPICS = tuple(tier for tier, _ in CALLBACK_RETRY_TIERS)
+RETRY_TOPICS = CALLBACK_RETRY_TIERS
 _PRUNE_EVERY_SECONDS = 3600.0
 
 

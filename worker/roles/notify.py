@@ -22,7 +22,7 @@ from worker.services.notify import NotifyDeps, notify_batch
 from worker.services.notify_ports import Channels
 from worker.services.sweeper import SweepReport, sweep
 
-TOPICS = (Topic.NOTIFICATIONS, *(tier for tier, _ in NOTIFICATION_RETRY_TIERS))
+TOPICS = (Topic.NOTIFICATIONS, *NOTIFICATION_RETRY_TIERS)
 
 
 def utc_now() -> datetime:
