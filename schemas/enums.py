@@ -89,3 +89,11 @@ class ServiceState(enum.StrEnum):
 class ServiceScope(enum.StrEnum):
     NATIONAL = "NATIONAL"
     LOCAL = "LOCAL"
+
+
+class HasPrecondition(enum.StrEnum):
+    """When the app shows a third-party message's precondition before its content."""
+
+    ALWAYS = "ALWAYS"
+    ONCE = "ONCE"
+    NEVER = "NEVER"

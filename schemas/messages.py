@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from schemas.enums import FeatureLevel
+from schemas.enums import FeatureLevel, HasPrecondition
 from schemas.patterns import FISCAL_CODE_PATTERN
 
 ORGANIZATION_FISCAL_CODE_PATTERN = r"^[0-9]{11}$"
@@ -49,11 +49,24 @@ class PaymentData(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 class ThirdPartyData(msgspec.Struct, kw_only=True, omit_defaults=True):
-    id: Annotated[str, Meta(min_length=1)]
+    """IO's third-party message data (IO-RULES 7): content kept on the sender's systems,
+    fetched when the citizen opens the message. `has_remote_content`, `has_attachments`
+    and a `has_precondition` other than NEVER need the service's remote content
+    configuration."""
+
+    id: Annotated[str, Meta(min_length=1, description="The sender's correlation id")]
     has_attachments: bool = False
+    has_remote_content: bool = False
+    has_precondition: HasPrecondition | None = None
     original_sender: str | None = None
     original_receipt_date: str | None = None
     summary: str | None = None
+    configuration_id: str | None = None
+
+    @property
+    def needs_remote_content(self) -> bool:
+        precondition = self.has_precondition not in (None, HasPrecondition.NEVER)
+        return self.has_remote_content or self.has_attachments or precondition
 
 
 class MessageContent(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -29,6 +29,7 @@ from worker.adapters.push import HttpPushGateway
 from worker.adapters.reminders_repo import AdvisoryLock, PostgresReminders
 from worker.adapters.services_repo import ServicesRepo, UsageRepo
 from worker.adapters.smtp import SmtpMailer
+from worker.adapters.upstream_admissions import PostgresAdmissions
 from worker.adapters.webhook import HttpWebhookSender, PostgresCallbacks
 from worker.consumers.runner import ConsumerRunner
 from worker.core.batch import BatchHandler, due_from_header
@@ -117,7 +118,13 @@ def consumer_runner(
 
 
 def deliver_deps(runtime: Runtime) -> DeliverDeps:
-    return DeliverDeps(PostgresInbox(runtime.pool), runtime.settings.kafka, runtime.signer)
+    return DeliverDeps(
+        PostgresInbox(runtime.pool),
+        runtime.settings.kafka,
+        runtime.signer,
+        admissions=PostgresAdmissions(runtime.pool),
+        limits=runtime.settings.limits,
+    )
 
 
 def payment_store(runtime: Runtime) -> PaymentStore:

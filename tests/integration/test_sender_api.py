@@ -217,3 +217,38 @@ async def test_sender_allowed_follows_the_preferences_and_hides_unknown_citizens
     resp = await client.post("/api/v1/profiles", json={"fiscal_code": "bad"}, headers=headers)
     assert (await _problem(resp, 400))["detail"].startswith("fiscal_code:")
     await _problem(await client.get(f"/api/v1/profiles/{CITIZEN}"), 401)
+
+
+async def test_eu_covid_cert_needs_the_entitlement(runtime: Runtime, client: Client) -> None:
+    cert = message_body(CITIZEN, eu_covid_cert={"auth_code": "A1B2C3"})
+    plain = await _service(runtime, client)
+    problem = await _problem(await client.post("/api/v1/messages", json=cert, headers=plain), 400)
+    assert problem["detail"].startswith("content.eu_covid_cert:")
+    entitled = await _service(runtime, client, eu_covid_cert=True)
+    assert (await client.post("/api/v1/messages", json=cert, headers=entitled)).status == 201
+
+
+async def test_third_party_content_needs_the_remote_content_configuration(
+    runtime: Runtime, client: Client
+) -> None:
+    headers = await _service(runtime, client, premium=True)
+    for third_party in (
+        {"id": "pratica-1", "has_remote_content": True},
+        {"id": "pratica-1", "has_precondition": "ONCE"},
+        {"id": "pratica-1", "has_attachments": True},
+    ):
+        body = {**message_body(CITIZEN, third_party_data=third_party)}
+        body["feature_level_type"] = "ADVANCED"
+        resp = await client.post("/api/v1/messages", json=body, headers=headers)
+        assert "remote_content" in (await _problem(resp, 400))["detail"], third_party
+    bad = message_body(CITIZEN, third_party_data={"id": "x", "has_precondition": "SOMETIMES"})
+    resp = await client.post("/api/v1/messages", json=bad, headers=headers)
+    detail = (await _problem(resp, 400))["detail"]
+    assert detail.startswith("content.third_party_data.has_precondition:")
+    never = message_body(CITIZEN, third_party_data={"id": "x", "has_precondition": "NEVER"})
+    assert (await client.post("/api/v1/messages", json=never, headers=headers)).status == 201
+    configured = await _service(
+        runtime, client, remote_content_base_url="https://sender.example.org/io"
+    )
+    remote = message_body(CITIZEN, third_party_data={"id": "x", "has_remote_content": True})
+    assert (await client.post("/api/v1/messages", json=remote, headers=configured)).status == 201

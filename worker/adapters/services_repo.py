@@ -254,7 +254,8 @@ class UsageRepo:
         if not counts:
             return {}
         day = counts[0][1]
-        adding = [(sid, n) for sid, d, n in counts if d == day and n > 0]
+        # Sorted: rows are locked in the same order as deliver's upstream admissions.
+        adding = sorted((sid, n) for sid, d, n in counts if d == day and n > 0)
         reading = [sid for sid, d, n in counts if d == day and n == 0]
         rows = await self._pool.fetch(
             _ADD_USAGE, [s for s, _ in adding], day, [n for _, n in adding], reading

@@ -13,13 +13,16 @@ Guarantees, per poll batch:
     deadline `created_at + time_to_live`; the notify role writes `notifications`);
 - a record that cannot be decoded, or an upstream record that fails the ingress's
   rules, goes to `messages.submitted.dlq` (see `delivery_rules`); ingress records
-  whose service vanished are stored `FAILED` (see `decide`).
+  whose service vanished are stored `FAILED` (see `decide`);
+- upstream records count against their service's rate and daily quota, shared with
+  the ingress through PostgreSQL; over them they go to the DLQ with `rate_exceeded`
+  or `quota_exceeded` (see `upstream_limits`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from schemas import codecs
@@ -29,12 +32,13 @@ from schemas.topics import Topic
 from worker import ids, logs
 from worker.core.batch import BatchResult, DeadLetter
 from worker.core.records import OutRecord, Record
-from worker.services import delivery_rules
+from worker.services import delivery_rules, upstream_limits
 from worker.services.decide import decide, rpt_id, with_default_payee
 from worker.services.delivery_rules import Submitted
 from worker.services.model import DeliveryContext, InboxRow, StoredMessage
 from worker.services.ports import DeliverStore
-from worker.settings import KafkaSettings
+from worker.services.upstream_limits import AdmissionStore
+from worker.settings import KafkaSettings, LimitSettings
 
 log = logs.get("postino.deliver")
 
@@ -47,6 +51,10 @@ class DeliverDeps:
     store: DeliverStore
     kafka: KafkaSettings
     signer: ids.IdSigner
+    #: Where upstream records are admitted against the limits; None: no limits
+    #: (unit tests of the other rules).
+    admissions: AdmissionStore | None = None
+    limits: LimitSettings = field(default_factory=LimitSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +167,45 @@ def _same_message(planned: _Planned, stored: StoredMessage) -> bool:
     )
 
 
+async def _within_limits(
+    planned: list[_Planned], context: DeliveryContext, deps: DeliverDeps, dead: list[DeadLetter]
+) -> list[_Planned]:
+    """The planned records minus the upstream ones over their service's limits, which
+    are dead-lettered (ingress records were counted when the ingress accepted them)."""
+    upstream = [p for p in planned if not p.item.from_ingress]
+    if not upstream or deps.admissions is None:
+        return planned
+    candidates = []
+    for p in upstream:
+        service = context.services[p.row.sender_service_id]
+        candidates.append(
+            upstream_limits.candidate(
+                p.row.id,
+                service.id,
+                p.item.record.timestamp_ms,
+                rate=service.rate_per_second or deps.limits.default_rate_per_second,
+                quota=service.daily_quota or deps.limits.default_daily_quota,
+            )
+        )
+    verdicts = await deps.admissions.admit(
+        candidates, lambda usage: upstream_limits.judge(candidates, usage)
+    )
+    if not verdicts.refused:
+        return planned
+    by_id = {c.message_id: c for c in candidates}
+    for p in upstream:
+        code = verdicts.refused.get(p.row.id)
+        if code is not None:
+            dead.append(DeadLetter(p.item.record, code, _limit_detail(code, by_id[p.row.id])))
+    return [p for p in planned if p.row.id not in verdicts.refused]
+
+
+def _limit_detail(code: str, c: upstream_limits.Candidate) -> str:
+    if code == upstream_limits.RATE_EXCEEDED:
+        return f"rate of {c.rate} records per second exceeded"
+    return f"daily quota of {c.quota} exhausted for {c.day.isoformat()}"
+
+
 async def deliver_batch(records: Sequence[Record], deps: DeliverDeps) -> BatchResult:
     """Handle one poll batch of `messages.submitted` (see the module's guarantees)."""
     items, dead = delivery_rules.decode(records, deps.signer)
@@ -175,6 +222,7 @@ async def deliver_batch(records: Sequence[Record], deps: DeliverDeps) -> BatchRe
             planned.append(plan(item, context))
         else:
             dead.append(refusal)
+    planned = await _within_limits(planned, context, deps, dead)
     if not planned:
         return BatchResult(dead=dead)
     stored = {s.id: s for s in await deps.store.save_messages([p.row for p in planned])}

@@ -6,10 +6,11 @@ Two kinds of producers write `messages.submitted`:
   deliver never dead-letters them for a rule (a vanished service makes them FAILED);
 - upstream systems, producing straight to the topic. Their records get the same rules
   as the ingress (1.1: the types and `check_content`; 1.2 steps 1-4:
-  `check_service`), without the IP and rate checks. A record that fails goes to
+  `check_service`), without the IP check. A record that fails goes to
   `messages.submitted.dlq` with an error code (`empty_record`, `not_json`,
   `invalid_message`, `personal_data_in_subject`, `unknown_service`, the codes of
   `check_service` such as `recipient_forbidden`, or `duplicate_id`) and the detail.
+  The rate and the daily quota are applied after these rules (`upstream_limits`).
 
 The header alone does not make a record "ingress": its id must also verify as issued
 by the ingress for that service and citizen (`IdSigner.issued`), so an upstream

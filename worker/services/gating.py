@@ -69,7 +69,33 @@ def check_service(
             "third_party_data.has_attachments needs ADVANCED",
             "attachments_need_advanced",
         )
-    return _check_payment(service, content)
+    return _check_payment(service, content) or _check_extras(service, content)
+
+
+def _check_extras(service: Service, content: MessageContent) -> Refusal | None:
+    """Remote content needs its configuration (IO-RULES 7); `eu_covid_cert` needs the
+    entitlement (IO's `ApiMessageWriteEUCovidCert`)."""
+    third_party = content.third_party_data
+    if (
+        third_party is not None
+        and third_party.needs_remote_content
+        and service.remote_content_base_url is None
+    ):
+        return Refusal(
+            400,
+            "Invalid message structure",
+            "content.third_party_data: remote content, attachments or a precondition need"
+            " the service's remote_content configuration",
+            "remote_content_not_configured",
+        )
+    if content.eu_covid_cert is not None and not service.eu_covid_cert:
+        return Refusal(
+            400,
+            "Invalid message structure",
+            "content.eu_covid_cert: the service lacks the eu_covid_cert entitlement",
+            "eu_covid_cert_not_allowed",
+        )
+    return None
 
 
 def _check_payment(service: Service, content: MessageContent) -> Refusal | None:

@@ -1,0 +1,91 @@
+"""Upstream records count against the service's rate and daily quota (IO-RULES 1.2.6),
+shared with the ingress through PostgreSQL; over them they are dead-lettered and a
+replay delivers them once the limits allow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from schemas.topics import Topic
+from tests.factories import create_profile, create_service, message_body
+from tests.integration.deliver_helpers import citizen, rows
+from tests.integration.helpers import drain, read_topic
+from tests.integration.sender_helpers import key
+from tests.integration.test_deliver_upstream import body, encoded, header, produce
+from worker.adapters.inbox import PostgresInbox
+from worker.adapters.upstream_admissions import PostgresAdmissions
+from worker.bootstrap import Runtime
+from worker.cli import dlq
+from worker.ingress.app import reload_services
+from worker.ingress.limits import flush_now
+from worker.services.deliver import DeliverDeps, deliver_batch
+
+
+def _deps(runtime: Runtime) -> DeliverDeps:
+    return DeliverDeps(
+        PostgresInbox(runtime.pool),
+        runtime.settings.kafka,
+        runtime.signer,
+        admissions=PostgresAdmissions(runtime.pool),
+        limits=runtime.settings.limits,
+    )
+
+
+async def _dead_codes(runtime: Runtime) -> list[str]:
+    dead = await read_topic(runtime, Topic.SUBMITTED.dlq())
+    return [header(r, "postino-error-code") for r in dead]
+
+
+async def test_upstream_records_over_the_daily_quota_are_dead_lettered_then_replayed(
+    runtime: Runtime, client: TestClient[Any, Any]
+) -> None:
+    service_id, api_key = await create_service(runtime, daily_quota=3)
+    await reload_services(client.app)
+    await create_profile(runtime, citizen(1))
+    # one HTTP submit counts against the same quota as the upstream records
+    http = await client.post(
+        "/api/v1/messages", json=message_body(citizen(1)), headers=key(api_key)
+    )
+    assert http.status == 201
+    await flush_now(client.app)
+    await produce(runtime, *(encoded(body(service_id, citizen(1), id=f"up-{n}")) for n in range(4)))
+
+    await drain(runtime)
+
+    delivered = {i for i in await rows(runtime) if i.startswith("up-")}
+    assert delivered == {"up-0", "up-1"}
+    assert await _dead_codes(runtime) == ["quota_exceeded", "quota_exceeded"]
+    # redoing the batch changes nothing: admissions are kept per message id
+    redo = await deliver_batch(await read_topic(runtime, Topic.SUBMITTED), _deps(runtime))
+    assert sorted(d.code for d in redo.dead) == ["quota_exceeded", "quota_exceeded"]
+    used = await runtime.pool.fetchval(
+        "SELECT count FROM service_usage WHERE service_id = $1", service_id
+    )
+    assert used == 3
+
+    # the operator raises the quota (an operational setting: at once), then replays
+    await runtime.pool.execute("UPDATE services SET daily_quota = 10 WHERE id = $1", service_id)
+    replay = await dlq.replay_dlq(runtime.settings, "messages.submitted.dlq")
+    assert replay.replayed == 2
+    await drain(runtime)
+    assert {i for i in await rows(runtime) if i.startswith("up-")} == {f"up-{n}" for n in range(4)}
+
+
+async def test_upstream_records_over_the_rate_are_dead_lettered(runtime: Runtime) -> None:
+    service_id, _ = await create_service(runtime, rate_per_second=2)
+    await create_profile(runtime, citizen(1))
+    # produced in one batch, within the same second of their timestamps
+    values = [encoded(body(service_id, citizen(1), id=f"r-{n}")) for n in range(5)]
+    await produce(runtime, *values)
+
+    await drain(runtime)
+
+    source = await read_topic(runtime, Topic.SUBMITTED)
+    per_second: dict[int, int] = {}
+    for record in source:
+        per_second[record.timestamp_ms // 1000] = per_second.get(record.timestamp_ms // 1000, 0) + 1
+    expected_ok = sum(min(2, n) for n in per_second.values())
+    assert len(await rows(runtime)) == expected_ok
+    assert await _dead_codes(runtime) == ["rate_exceeded"] * (5 - expected_ok)
