@@ -1,4 +1,4 @@
-"""Every Kafka topic Postino knows, with the prefix applied in one place."""
+"""Every Kafka topic Postino knows, and `Topics`: their full names, the prefix applied once."""
 
 from __future__ import annotations
 
@@ -74,3 +74,28 @@ def all_topic_names() -> list[str]:
     names = [t.value for t in Topic]
     names += [t.dlq() for t in CONSUMED]
     return names
+
+
+class Topics:
+    """The full names of the topics under one prefix (`POSTINO_KAFKA_TOPIC_PREFIX`):
+    built once with the settings; services, roles and tools name topics through it."""
+
+    __slots__ = ("_names", "prefix")
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+        self._names = {t: f"{prefix}{t.value}" for t in Topic}
+
+    def name(self, topic: Topic) -> str:
+        return self._names[topic]
+
+    def dlq(self, topic: Topic) -> str:
+        return f"{self.prefix}{topic.dlq()}"
+
+    def base(self, full_name: str) -> str:
+        """A full name without the prefix."""
+        return full_name.removeprefix(self.prefix)
+
+    def all_names(self) -> list[str]:
+        """Every full name, DLQs included: what `postino dev` creates."""
+        return [f"{self.prefix}{n}" for n in all_topic_names()]

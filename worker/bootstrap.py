@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from schemas.topics import Topic
 from worker import logs
 from worker.adapters import kafka, postgres
 from worker.adapters.citizen_repo import PostgresCitizens
@@ -97,7 +98,7 @@ async def open_runtime(settings: Settings, role: str = "dev") -> AsyncIterator[R
 def consumer_runner(
     runtime: Runtime,
     group: str,
-    topics: Sequence[str],
+    topics: Sequence[Topic],
     handler: BatchHandler,
     *,
     scheduled: bool = False,
@@ -109,7 +110,7 @@ def consumer_runner(
     return ConsumerRunner(
         role=group,
         consumer=kafka.consumer(ks, runtime.bootstrap, ks.group(group), **consumer_overrides),
-        topics=[ks.topic(t) for t in topics],
+        topics=[ks.topics.name(t) for t in topics],
         handler=handler,
         publisher=runtime.publisher,
         direct=ks.assignment == "direct",
@@ -120,7 +121,7 @@ def consumer_runner(
 def deliver_deps(runtime: Runtime) -> DeliverDeps:
     return DeliverDeps(
         PostgresInbox(runtime.pool),
-        runtime.settings.kafka,
+        runtime.settings.kafka.topics,
         runtime.signer,
         admissions=PostgresAdmissions(runtime.pool),
         limits=runtime.settings.limits,

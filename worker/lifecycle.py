@@ -7,7 +7,6 @@ import signal
 import time
 from collections.abc import Sequence
 
-from schemas.topics import all_topic_names
 from worker import logs
 from worker.adapters import kafka, postgres
 from worker.bootstrap import Runtime, require_endpoints
@@ -32,7 +31,7 @@ async def prepare(settings: Settings) -> None:
     finally:
         await pool.close()
     await kafka.wait_for_broker(settings.kafka, bootstrap)
-    names = [settings.kafka.topic(n) for n in all_topic_names()]
+    names = settings.kafka.topics.all_names()
     await kafka.ensure_topics(
         settings.kafka,
         bootstrap,

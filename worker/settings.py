@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from schemas.topics import RETRY_TIER_COUNT
+from schemas.topics import RETRY_TIER_COUNT, Topics
 
 T = TypeVar("T")
 
@@ -150,9 +150,11 @@ class KafkaSettings:
     ssl_cert_file: str | None = None
     ssl_key_file: str | None = None
     ssl_key_password: str | None = None
+    #: The topics' full names under `topic_prefix` (derived, built once).
+    topics: Topics = field(init=False, repr=False, compare=False)
 
-    def topic(self, base: str) -> str:
-        return f"{self.topic_prefix}{base}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "topics", Topics(self.topic_prefix))
 
     def group(self, role: str) -> str:
         return f"{self.group_prefix}.{role}"

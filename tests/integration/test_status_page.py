@@ -24,7 +24,7 @@ async def _submit(runtime: Runtime, service_id: str, fiscal_code: str) -> None:
         fiscal_code=fiscal_code,
         content=MessageContent(subject="Avviso di pagamento TARI", markdown=MARKDOWN),
     )
-    topic = runtime.settings.kafka.topic(Topic.SUBMITTED)
+    topic = runtime.settings.kafka.topics.name(Topic.SUBMITTED)
     await runtime.publisher.publish(
         OutRecord(topic, codecs.SUBMITTED.encode(message), fiscal_code.encode())
     )
@@ -40,7 +40,7 @@ async def test_the_status_reports_messages_dlq_records_and_lag(
     runner = deliver.build(runtime)
     try:
         await runner.run_until_idle()
-        dlq = runtime.settings.kafka.topic(Topic.SUBMITTED.dlq())
+        dlq = runtime.settings.kafka.topics.dlq(Topic.SUBMITTED)
         await runtime.publisher.publish_many([OutRecord(dlq, b"{}"), OutRecord(dlq, b"[]")])
         await _submit(runtime, service_id, CITIZEN)  # not consumed yet: lag 1
 

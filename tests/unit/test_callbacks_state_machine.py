@@ -11,14 +11,14 @@ from datetime import timedelta
 from schemas import codecs
 from schemas.enums import MessageStatus
 from schemas.events import MessageStatusChanged
-from schemas.topics import Topic
+from schemas.topics import Topic, Topics
 from tests.fakes import Clock, FakeCallbacks, FakeWebhookSender
 from worker.core.batch import BatchResult
 from worker.core.errors import PermanentError, RetryableError
 from worker.core.records import OutRecord, Record
 from worker.roles.callbacks import handlers
 from worker.services.callbacks import CallbackDeps, FirstAttempts, Receiver, event_key
-from worker.settings import CallbackSettings, KafkaSettings
+from worker.settings import CallbackSettings
 
 SERVICE = "svc-1"
 URL = "https://sender.example.org/hook"
@@ -35,7 +35,7 @@ class Callbacks:
             call_attempts=1,
             max_in_flight_per_service=per_service,
         )
-        self.deps = CallbackDeps(self.store, sender, KafkaSettings(), settings, self.clock)
+        self.deps = CallbackDeps(self.store, sender, Topics(), settings, self.clock)
         self.first_attempts = FirstAttempts(self.deps)
         self.first, self.retry = handlers(self.deps, self.first_attempts)
         self.offset = 0

@@ -12,7 +12,7 @@ import pytest
 from schemas import codecs
 from schemas.enums import Channel, NotificationKind, NotificationStatus
 from schemas.events import NotificationRequest, NotificationStatusChanged
-from schemas.topics import Topic
+from schemas.topics import Topic, Topics
 from tests.fakes import Clock, FakeMailer, FakeNotifications, FakePushGateway
 from worker import ids
 from worker.core.batch import BatchResult, due_from_header
@@ -27,7 +27,7 @@ from worker.services.notify_ports import (
     Recipient,
     SenderInfo,
 )
-from worker.settings import KafkaSettings, NotifySettings
+from worker.settings import NotifySettings
 
 CITIZEN = "RSSMRA80A01H501U"
 MESSAGE = "01J00000000000000000000001"
@@ -50,7 +50,7 @@ class Notify:
         self.store = FakeNotifications(context=_context())
         self.push = push
         settings = NotifySettings(retry_delays=(10, 60), call_attempts=1)
-        deps = NotifyDeps(self.store, Channels(push, mailer), KafkaSettings(), settings, self.clock)
+        deps = NotifyDeps(self.store, Channels(push, mailer), Topics(), settings, self.clock)
         self.handle = handler(deps)
         self.offset = 0
 

@@ -11,6 +11,7 @@ import asyncio
 import time
 from typing import Any
 
+from schemas.topics import Topic
 from worker.adapters import kafka
 from worker.bench import pipeline, workload
 from worker.bench.harness import Bench
@@ -25,7 +26,7 @@ async def prefill(bench: Bench, prefix: str, count: int) -> None:
     producer = kafka.producer(settings.kafka, bench.bootstrap, "bench")
     await producer.start()
     try:
-        topic = settings.kafka.topic("messages.submitted")
+        topic = settings.kafka.topics.name(Topic.SUBMITTED)
         for start in range(0, len(records), 2000):
             futures = [
                 await producer.send(topic, value, key=key)

@@ -28,7 +28,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.patterns import EMAIL_IN_TEXT, FISCAL_CODE_LIKE_IN_TEXT, is_fiscal_code
-from schemas.topics import CONSUMED, Topic
+from schemas.topics import CONSUMED, DLQ_SUFFIX, Topic
 from worker import logs
 from worker.adapters import kafka
 from worker.adapters.kafka import Publisher, all_partitions, record_from_consumer
@@ -43,11 +43,10 @@ ERROR_HEADER_PREFIX = "postino-error-"
 
 def dlq_topic(ks: KafkaSettings, name: str) -> str:
     """The full DLQ topic name for a base topic name or DLQ name given by an operator."""
-    base = name.removeprefix(ks.topic_prefix) if ks.topic_prefix else name
-    base = base.removesuffix(".dlq")
+    base = ks.topics.base(name).removesuffix(DLQ_SUFFIX)
     for topic in CONSUMED:
         if topic.value == base:
-            return ks.topic(topic.dlq())
+            return ks.topics.dlq(topic)
     choices = ", ".join(t.value for t in CONSUMED)
     raise ConfigError(f"{name!r} is not a consumed topic with a DLQ; one of: {choices}")
 
@@ -136,7 +135,7 @@ def _replayable(ks: KafkaSettings, record: Record) -> OutRecord | str:
     """The record to re-publish, or why it cannot be."""
     raw = record.header("postino-original-topic")
     original = raw.decode(errors="replace") if raw is not None else ""
-    if original not in {ks.topic(t.value) for t in Topic}:
+    if original not in {ks.topics.name(t) for t in Topic}:
         return f"original topic {original!r} is not one of ours" if raw else "no original topic"
     headers = tuple((k, v) for k, v in record.headers if not k.startswith(ERROR_HEADER_PREFIX))
     return OutRecord(original, record.value or b"", record.key, headers)

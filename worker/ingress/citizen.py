@@ -118,7 +118,7 @@ async def message_status(request: web.Request, fiscal_code: str) -> web.Response
         state = await citizen.change_message_status(
             _store(request),
             runtime.publisher,
-            runtime.settings.kafka,
+            runtime.settings.kafka.topics,
             fiscal_code=fiscal_code,
             message_id=message_id,
             change=body.change(),

@@ -87,7 +87,7 @@ async def _submit(request: web.Request, path_fiscal_code: str | None) -> web.Res
             service,
             publisher=runtime.publisher,
             signer=runtime.signer,
-            kafka=runtime.settings.kafka,
+            topics=runtime.settings.kafka.topics,
             idempotency_key=request.headers.get("Idempotency-Key"),
         )
     except RetryableError:

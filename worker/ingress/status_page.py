@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from schemas.topics import CONSUMED, ConsumerGroup, Topic
+from schemas.topics import ConsumerGroup
 from worker.adapters.kafka import all_partitions
 from worker.adapters.kafka_offsets import committed, high_watermarks, inspector
 from worker.bootstrap import Runtime
@@ -57,7 +57,7 @@ async def _notifications(runtime: Runtime) -> dict[str, dict[str, int]]:
 async def _broker(runtime: Runtime) -> dict[str, Any]:
     """DLQ record counts and, per consumer group, lag per topic."""
     ks = runtime.settings.kafka
-    names = [ks.topic(t.value) for t in Topic] + [ks.topic(t.dlq()) for t in CONSUMED]
+    names = ks.topics.all_names()
     looker = inspector(runtime.settings.kafka, runtime.bootstrap)
     await looker.start()
     try:
@@ -69,7 +69,7 @@ async def _broker(runtime: Runtime) -> dict[str, Any]:
     dlq: dict[str, int] = {}
     for tp in tps:
         if tp.topic.endswith(".dlq"):
-            base = tp.topic.removeprefix(ks.topic_prefix)
+            base = ks.topics.base(tp.topic)
             dlq[base] = dlq.get(base, 0) + marks[tp] - starts[tp]
     lag = {role: await _lag(runtime, ks.group(role), marks) for role in ConsumerGroup}
     return {"dlq_records": dlq, "consumer_lag": {r: v for r, v in lag.items() if v}}
@@ -85,7 +85,7 @@ async def _lag(runtime: Runtime, group: str, marks: dict[Any, int]) -> dict[str,
         await consumer.stop()
     lag: dict[str, int] = {}
     for tp, offset in done.items():
-        base = tp.topic.removeprefix(ks.topic_prefix)
+        base = ks.topics.base(tp.topic)
         lag[base] = lag.get(base, 0) + max(0, marks[tp] - offset)
     return lag
 

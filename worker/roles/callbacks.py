@@ -43,7 +43,7 @@ class CallbacksRole:
     ) -> None:
         settings = runtime.settings
         self.deps = CallbackDeps(
-            callback_store(runtime), sender, settings.kafka, settings.callbacks, clock
+            callback_store(runtime), sender, settings.kafka.topics, settings.callbacks, clock
         )
         self.first_attempts = FirstAttempts(self.deps)
         handle_first, handle_retry = handlers(self.deps, self.first_attempts)

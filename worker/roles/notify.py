@@ -40,7 +40,9 @@ def build(
     runtime: Runtime, channels: Channels, clock: Callable[[], datetime] = utc_now
 ) -> ConsumerRunner:
     settings = runtime.settings
-    deps = NotifyDeps(notification_store(runtime), channels, settings.kafka, settings.notify, clock)
+    deps = NotifyDeps(
+        notification_store(runtime), channels, settings.kafka.topics, settings.notify, clock
+    )
     return consumer_runner(runtime, ConsumerGroup.NOTIFY, TOPICS, handler(deps), scheduled=True)
 
 
@@ -49,7 +51,7 @@ async def sweep_once(runtime: Runtime, now: datetime) -> SweepReport:
     return await sweep(
         store=notification_store(runtime),
         publisher=runtime.publisher,
-        kafka=settings.kafka,
+        topics=settings.kafka.topics,
         settings=settings.notify,
         now=now,
     )

@@ -30,13 +30,13 @@ import msgspec
 
 from schemas import codecs
 from schemas.events import StatusEvent
-from schemas.topics import CALLBACK_RETRY_TIERS
+from schemas.topics import CALLBACK_RETRY_TIERS, Topics
 from worker import logs, metrics
 from worker.core.batch import DUE_HEADER, BatchResult, DeadLetter, due_header
 from worker.core.errors import PermanentError, RetryableError
 from worker.core.records import OutRecord, Record
 from worker.services.retry import call_with_retry, next_retry
-from worker.settings import CallbackSettings, KafkaSettings
+from worker.settings import CallbackSettings
 
 log = logs.get("postino.callbacks")
 
@@ -75,7 +75,7 @@ class WebhookSender(Protocol):
 class CallbackDeps:
     store: CallbackStore
     sender: WebhookSender
-    kafka: KafkaSettings
+    topics: Topics
     settings: CallbackSettings
     clock: Callable[[], datetime]
 
@@ -129,7 +129,7 @@ def _retry(
         (ATTEMPT_HEADER, str(attempts_made).encode()),
         due_header(due_at.timestamp()),
     )
-    return OutRecord(deps.kafka.topic(retry.tier), job.record.value or b"", job.record.key, headers)
+    return OutRecord(deps.topics.name(retry.tier), job.record.value or b"", job.record.key, headers)
 
 
 async def _send(job: _Job, deps: CallbackDeps) -> str:

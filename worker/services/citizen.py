@@ -26,11 +26,10 @@ import msgspec
 from schemas import codecs
 from schemas.enums import BlockedChannel, PreferencesMode
 from schemas.events import MessageRead
-from schemas.topics import Topic
+from schemas.topics import Topic, Topics
 from worker.core.records import OutRecord
 from worker.services.model import Profile, ServicePreference
 from worker.services.ports import Publisher
-from worker.settings import KafkaSettings
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -194,7 +193,7 @@ def read_event(state: MessageState) -> MessageRead | None:
 async def change_message_status(
     store: CitizenStore,
     publisher: Publisher,
-    kafka: KafkaSettings,
+    topics: Topics,
     *,
     fiscal_code: str,
     message_id: str,
@@ -213,7 +212,7 @@ async def change_message_status(
     event = read_event(state) if change.is_read else None
     if event is not None:
         record = OutRecord(
-            kafka.topic(Topic.STATUS), codecs.STATUS.encode(event), message_id.encode()
+            topics.name(Topic.STATUS), codecs.STATUS.encode(event), message_id.encode()
         )
         await publisher.publish(record)
     return state
