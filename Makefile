@@ -44,8 +44,8 @@ typecheck: install ## mypy --strict on worker/ and schemas/
 	$(BIN)/mypy
 
 
-bench: install ## benchmarks: ceilings vs our ingress, deliver and end to end
-	$(BIN)/postino bench
+bench: install ## benchmarks: ceilings vs ours, end to end, full pipeline (BENCH_FLAGS=--profile: flame graphs)
+	$(BIN)/postino bench $(BENCH_FLAGS)
 
 load: install ## load tests against a running stack (make run in another shell)
 	$(BIN)/pytest -q -m load tests/load -s

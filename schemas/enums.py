@@ -86,6 +86,15 @@ class ServiceState(enum.StrEnum):
     DELETED = "deleted"
 
 
+class CallbackEventKind(enum.StrEnum):
+    """The kinds of status events a service may choose to receive (`callback_events`)."""
+
+    MESSAGE = "message"
+    NOTIFICATION = "notification"
+    READ = "read"
+    PAID = "paid"
+
+
 class ServiceScope(enum.StrEnum):
     NATIONAL = "NATIONAL"
     LOCAL = "LOCAL"

@@ -8,8 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from worker import logs
-from worker.bootstrap import open_runtime
-from worker.lifecycle import install_signal_handlers, prepare, run_roles
+from worker.lifecycle import install_signal_handlers, operated, prepare, run_roles
 from worker.roles.registry import ROLES
 from worker.settings import ConfigError, Settings, load_settings
 
@@ -19,7 +18,7 @@ Command = Callable[[Settings, argparse.Namespace], int]
 async def _run_roles(settings: Settings, names: Sequence[str]) -> int:
     stop = asyncio.Event()
     install_signal_handlers(stop)
-    async with open_runtime(settings, "-".join(names)) as runtime:
+    async with operated(settings, "-".join(names)) as runtime:
         return await run_roles(runtime, names, stop)
 
 

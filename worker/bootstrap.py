@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from worker.adapters.upstream_admissions import PostgresAdmissions
 from worker.adapters.webhook import HttpWebhookSender, PostgresCallbacks
 from worker.consumers.runner import ConsumerRunner
 from worker.core.batch import BatchHandler, due_from_header
+from worker.health import Health, Pulse
 from worker.ids import IdSigner
 from worker.services.callbacks import CallbackStore, WebhookSender
 from worker.services.deliver import DeliverDeps
@@ -52,6 +53,10 @@ class Runtime:
     publisher: Publisher
     bootstrap: str
     signer: IdSigner
+    #: Heartbeats and readiness marks, reported by the ops listener.
+    health: Health = field(default_factory=Health)
+    #: Where this process's ops listener listens (None: it has none, as in tests).
+    ops_port: int | None = None
 
 
 def require_endpoints(settings: Settings) -> tuple[str, str]:
@@ -77,7 +82,9 @@ def id_secret(settings: Settings) -> str:
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings, role: str = "dev") -> AsyncIterator[Runtime]:
+async def open_runtime(
+    settings: Settings, role: str = "dev", health: Health | None = None
+) -> AsyncIterator[Runtime]:
     """The pool and the producer (client id `postino-<role>`), closed in reverse order."""
     bootstrap, url = require_endpoints(settings)
     signer = IdSigner(id_secret(settings))
@@ -88,7 +95,9 @@ async def open_runtime(settings: Settings, role: str = "dev") -> AsyncIterator[R
         producer = kafka.producer(settings.kafka, bootstrap, role)
         await producer.start()
         try:
-            yield Runtime(settings, pool, Publisher(producer), bootstrap, signer)
+            yield Runtime(
+                settings, pool, Publisher(producer), bootstrap, signer, health or Health()
+            )
         finally:
             await producer.stop()
     finally:
@@ -115,7 +124,13 @@ def consumer_runner(
         publisher=runtime.publisher,
         direct=ks.assignment == "direct",
         due_at=due_from_header if scheduled else None,
+        pulse=runtime.health.pulse(f"consumer.{group}", runtime.settings.ops.liveness_seconds),
     )
+
+
+def timer_pulse(runtime: Runtime, name: str, interval: float) -> Pulse:
+    """A timer sleeps its interval: it is stalled when silent past interval + liveness."""
+    return runtime.health.pulse(f"timer.{name}", interval + runtime.settings.ops.liveness_seconds)
 
 
 def deliver_deps(runtime: Runtime) -> DeliverDeps:

@@ -17,11 +17,11 @@ from pathlib import Path
 from schemas.patterns import SANDBOX_FISCAL_CODE
 from worker import logs
 from worker.adapters.services_repo import SNAPSHOT_IF_NONE
-from worker.bootstrap import Runtime, open_runtime
+from worker.bootstrap import Runtime
 from worker.cli import endpoints
 from worker.devsinks import DevSinks
 from worker.embedded import EmbeddedBroker, EmbeddedPostgres
-from worker.lifecycle import install_signal_handlers, prepare, run_roles
+from worker.lifecycle import install_signal_handlers, operated, prepare, run_roles
 from worker.roles.registry import ROLES
 from worker.services.directory import hash_key
 from worker.settings import Settings
@@ -140,7 +140,7 @@ async def _serve(settings: Settings) -> int:
     sinks = DevSinks(Path(settings.data_dir))
     try:
         settings = await with_dev_sinks(settings, sinks)
-        async with open_runtime(settings) as runtime:
+        async with operated(settings, "dev") as runtime:
             await seed_demo(runtime)
             print(banner(settings), flush=True)  # noqa: T201 - the newcomer's instructions
             return await run_roles(runtime, list(ROLES), stop)

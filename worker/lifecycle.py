@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 from worker import logs
 from worker.adapters import kafka, postgres
-from worker.bootstrap import Runtime, require_endpoints
+from worker.bootstrap import Runtime, open_runtime, require_endpoints
+from worker.health import Health
+from worker.ops import OpsListener
 from worker.roles.registry import ROLES
 from worker.settings import Settings
 
@@ -39,6 +42,22 @@ async def prepare(settings: Settings) -> None:
         settings.kafka.partitions,
         settings.kafka.replication_factor,
     )
+
+
+@asynccontextmanager
+async def operated(settings: Settings, role: str) -> AsyncIterator[Runtime]:
+    """The ops listener first (alive, not ready), then the runtime it reports on;
+    closed in reverse order."""
+    health = Health()
+    listener = OpsListener(settings, health)
+    await listener.start()
+    try:
+        async with open_runtime(settings, role, health) as runtime:
+            listener.attach(runtime)
+            runtime.ops_port = listener.port
+            yield runtime
+    finally:
+        await listener.stop()
 
 
 async def run_roles(runtime: Runtime, names: Sequence[str], stop: asyncio.Event) -> int:

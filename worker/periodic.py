@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from worker import logs
 from worker.core.errors import RetryableError
+from worker.health import Pulse
 
 log = logs.get("postino.periodic")
 
@@ -26,9 +27,17 @@ async def pause(stop: asyncio.Event, seconds: float) -> bool:
 
 
 async def every(
-    seconds: float, stop: asyncio.Event, task: Callable[[], Awaitable[object]], *, name: str
+    seconds: float,
+    stop: asyncio.Event,
+    task: Callable[[], Awaitable[object]],
+    *,
+    name: str,
+    pulse: Pulse | None = None,
 ) -> None:
-    """Run `task` every `seconds` (the first run after one interval) until `stop`."""
+    """Run `task` every `seconds` (the first run after one interval) until `stop`.
+    `pulse` beats each time round (liveness: a run that hangs stalls it)."""
+    if pulse is not None:
+        pulse.beat()
     while not await pause(stop, seconds):
         try:
             await task()
@@ -39,15 +48,19 @@ async def every(
                 retryable=isinstance(exc, RetryableError),
                 error=f"{type(exc).__name__}: {logs.safe_error_text(exc)}",
             )
+        if pulse is not None:
+            pulse.beat()
+    if pulse is not None:
+        pulse.end()
 
 
 @contextlib.asynccontextmanager
 async def running_every(
-    seconds: float, task: Callable[[], Awaitable[object]], *, name: str
+    seconds: float, task: Callable[[], Awaitable[object]], *, name: str, pulse: Pulse | None = None
 ) -> AsyncIterator[None]:
     """`every` in the background for the duration of the block (ingress cleanup contexts)."""
     stop = asyncio.Event()
-    runner = asyncio.create_task(every(seconds, stop, task, name=name), name=name)
+    runner = asyncio.create_task(every(seconds, stop, task, name=name, pulse=pulse), name=name)
     try:
         yield
     finally:

@@ -178,6 +178,17 @@ class HttpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class OpsSettings:
+    """The ops listener every role serves: `/metrics`, `/healthz`, `/readyz`."""
+
+    host: str = "127.0.0.1"
+    #: 0: any free port (tests).
+    port: int = 8081
+    #: A loop (consumer, timer) silent for longer than this is stalled: `/healthz` 503.
+    liveness_seconds: float = 120.0
+
+
+@dataclass(frozen=True, slots=True)
 class LimitSettings:
     default_rate_per_second: int = 100
     default_daily_quota: int = 100_000
@@ -257,6 +268,7 @@ class Settings:
     notify: NotifySettings = field(default_factory=NotifySettings)
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)
     reminders: ReminderSettings = field(default_factory=ReminderSettings)
+    ops: OpsSettings = field(default_factory=OpsSettings)
 
 
 def _delays(env: _Env, name: str, default: tuple[float, ...]) -> tuple[float, ...]:
@@ -426,5 +438,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         id_secret=env.opt_str("ID_SECRET"),
         session_ttl_seconds=env.integer("SESSION_TTL_SECONDS", 24 * 3600, minimum=60),
         kafka=_kafka(env, profile),
+        ops=_ops(env),
         **_sections(env),
+    )
+
+
+def _ops(env: _Env) -> OpsSettings:
+    return OpsSettings(
+        # Where the HTTP ingress listens unless told otherwise (0.0.0.0 in a container).
+        host=env.text("OPS_HOST", env.text("HTTP_HOST", "127.0.0.1")),
+        port=env.integer("OPS_PORT", 8081, minimum=0, maximum=65535),
+        liveness_seconds=env.number("OPS_LIVENESS_SECONDS", 120.0, minimum=1.0),
     )

@@ -39,11 +39,13 @@ async def insert_message(runtime: Runtime, fiscal_code: str, service_id: str, **
 async def inbox_with_one_message(
     runtime: Runtime, client: TestClient[Any, Any], fiscal_code: str
 ) -> tuple[str, dict[str, str]]:
-    """A service, the citizen's profile, one inbox message from the service and a
-    session: (message id, session headers)."""
-    service_id, _ = await create_service(runtime)
+    """A premium service, the citizen's profile, one ADVANCED inbox message from the
+    service (its sender may learn of the read) and a session: (message id, headers)."""
+    service_id, _ = await create_service(runtime, premium=True)
     await create_profile(runtime, fiscal_code)
-    message_id = await insert_message(runtime, fiscal_code, service_id)
+    message_id = await insert_message(
+        runtime, fiscal_code, service_id, feature_level_type="ADVANCED"
+    )
     return message_id, await session(client, fiscal_code)
 
 

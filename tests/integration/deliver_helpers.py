@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.enums import FeatureLevel
 from schemas.messages import MessageContent, NewMessage
 from tests.factories import MARKDOWN, create_service
 from worker.adapters.services_repo import ServicesRepo
@@ -17,10 +18,17 @@ def citizen(n: int) -> str:
     return f"BNCMRA{n:02d}A01H501U"
 
 
-async def accepted(runtime: Runtime, service: Service, fiscal_code: str, **content: Any) -> str:
+async def accepted(
+    runtime: Runtime,
+    service: Service,
+    fiscal_code: str,
+    feature_level_type: FeatureLevel = FeatureLevel.STANDARD,
+    **content: Any,
+) -> str:
     """Publish a message exactly as the ingress does after its checks (201 given)."""
     message = NewMessage(
-        content=MessageContent(subject="Avviso di pagamento TARI", markdown=MARKDOWN, **content)
+        content=MessageContent(subject="Avviso di pagamento TARI", markdown=MARKDOWN, **content),
+        feature_level_type=feature_level_type,
     )
     return await accept.publish_message(
         message,
@@ -28,7 +36,7 @@ async def accepted(runtime: Runtime, service: Service, fiscal_code: str, **conte
         service,
         publisher=runtime.publisher,
         signer=runtime.signer,
-        kafka=runtime.settings.kafka,
+        topics=runtime.settings.kafka.topics,
     )
 
 

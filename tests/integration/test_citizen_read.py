@@ -41,11 +41,12 @@ async def _read(client: TestClient[Any, Any], message_id: str, headers: dict[str
 async def test_a_submitted_message_read_in_the_app_emits_read_after_processed(
     runtime: Runtime, client: TestClient[Any, Any]
 ) -> None:
-    _, key = await create_service(runtime)
+    _, key = await create_service(runtime, premium=True)
     await create_profile(runtime, CITIZEN)
     await reload_services(client.app)
+    body = {**message_body(CITIZEN), "feature_level_type": "ADVANCED"}
     sent = await client.post(
-        "/api/v1/messages", json=message_body(CITIZEN), headers={"Ocp-Apim-Subscription-Key": key}
+        "/api/v1/messages", json=body, headers={"Ocp-Apim-Subscription-Key": key}
     )
     message_id = (await sent.json())["id"]
     await drain(runtime)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from schemas.enums import FeatureLevel
 from schemas.events import MessagePaid, MessageStatusChanged
 from schemas.messages import Payee, PaymentData
 from tests.factories import create_profile
@@ -41,7 +42,11 @@ async def test_the_payee_defaults_to_the_organisation_and_the_rpt_id_is_stored(
 
 
 async def _paid_notice_arrives(
-    runtime: Runtime, service: Service, fiscal_code: str, event_id: str
+    runtime: Runtime,
+    service: Service,
+    fiscal_code: str,
+    event_id: str,
+    level: FeatureLevel = FeatureLevel.ADVANCED,
 ) -> str:
     """A payment for the notice is kept first; then the message arrives and is drained."""
     await runtime.pool.execute(
@@ -50,9 +55,8 @@ async def _paid_notice_arrives(
         ORG + NOTICE,
         PAID_AT,
     )
-    message_id = await accepted(
-        runtime, service, fiscal_code, payment_data=PaymentData(amount=1250, notice_number=NOTICE)
-    )
+    payment = PaymentData(amount=1250, notice_number=NOTICE)
+    message_id = await accepted(runtime, service, fiscal_code, level, payment_data=payment)
     await drain(runtime)
     return message_id
 
@@ -90,3 +94,17 @@ async def test_a_rejected_notice_is_not_a_payable_message(runtime: Runtime) -> N
     assert (row["status"], row["rpt_id"], row["paid_at"]) == ("REJECTED", None, None)
     events = await status_events(runtime)
     assert [type(e) for e in events] == [MessageStatusChanged]
+
+
+async def test_a_standard_notice_paid_on_arrival_tells_its_sender_nothing(
+    runtime: Runtime,
+) -> None:
+    service = await service_entry(runtime, payments=True, organization_fiscal_code=ORG)
+    await create_profile(runtime, citizen(1))
+    message_id = await _paid_notice_arrives(
+        runtime, service, citizen(1), "ev-std", FeatureLevel.STANDARD
+    )
+
+    paid_at = await runtime.pool.fetchval("SELECT paid_at FROM messages WHERE id = $1", message_id)
+    assert paid_at == PAID_AT
+    assert [type(e) for e in await status_events(runtime)] == [MessageStatusChanged]

@@ -42,10 +42,12 @@ class Target:
 
 async def _reachable(http: aiohttp.ClientSession) -> None:
     try:
-        async with http.get(f"{URL}/healthz", timeout=aiohttp.ClientTimeout(total=3)) as resp:
+        async with http.get(
+            f"{URL}/api/v1/openapi.json", timeout=aiohttp.ClientTimeout(total=3)
+        ) as resp:
             if resp.status == 200:
                 return
-            problem = f"GET {URL}/healthz answered {resp.status}"
+            problem = f"GET {URL}/api/v1/openapi.json answered {resp.status}"
     except (aiohttp.ClientError, TimeoutError) as exc:
         problem = f"{URL} is not reachable ({type(exc).__name__}: {exc})"
     pytest.fail(

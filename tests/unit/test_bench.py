@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -103,3 +104,42 @@ def test_report_table_shows_ratios_and_missed_targets() -> None:
     text = report.table(report.rows(_results(800.0, 2000.0)))
     assert "0.80" in text
     assert "MISSED" in text
+
+
+def _full_pipeline(push_p99: float) -> dict[str, object]:
+    latency = {"messages": 90, "missing": 0, "p50_ms": 40.0, "p99_ms": push_p99}
+    return {
+        "offered_per_second": 500,
+        "accept_to_push_sent": latency,
+        "accept_to_callback_push_sent": {**latency, "p99_ms": push_p99 + 50},
+        "accept_to_callback_processed": latency,
+        "accept_to_processed": {"p99_ms": 30.0},
+        "submit_latency": {"p99_ms": 20.0},
+        "cpu_us_per_message_total": 900.0,
+        "cpu_us_per_message": {"notify": 300.0},
+        "kafka_requests_per_message": {"notify": {"produce": 0.25, "fetch": 0.5, "other": 0.0}},
+        "rss_peak_mb": {"notify": 70.0},
+    }
+
+
+def test_report_judges_the_full_pipeline_and_lists_costs_per_process() -> None:
+    results = {**_results(800.0, 4000.0), "full_pipeline": _full_pipeline(180.0)}
+    found = {r.figure: r for r in report.rows(results)}
+    assert found["full p99 accept->push sent"].met is True
+    assert found["full CPU/msg notify"].value == 300.0
+    assert found["full produce req/msg notify"].value == 0.25
+    assert found["notify RSS peak (full)"].met is True
+    slow = {**_results(800.0, 4000.0), "full_pipeline": _full_pipeline(400.0)}
+    assert {r.figure: r.met for r in report.rows(slow)}["full p99 accept->push sent"] is False
+
+
+def test_report_shows_the_previous_run_next_to_each_figure(tmp_path: Path) -> None:
+    first = report.document(_results(800.0, 2000.0), options={}, seconds=1.0)
+    report.write(first, tmp_path)
+    previous = report.load_previous(tmp_path)
+    assert previous is not None
+    assert previous["ingress (ours)"] == 800.0
+    second = report.document(_results(900.0, 2000.0), options={}, seconds=1.0, previous=previous)
+    line = next(x for x in second["text"].splitlines() if x.startswith("ingress (ours)"))
+    assert line.split()[2] == "900.0" and line.endswith("800.0")
+    assert report.load_previous(tmp_path / "nowhere") is None

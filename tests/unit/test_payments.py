@@ -22,7 +22,10 @@ class FakeStore:
 
     async def apply_payments(self, payments: Sequence[PaymentRow]) -> list[PaidMessage]:
         self.applied += payments
-        return [PaidMessage("M1", "svc", p.rpt_id, p.paid_at or PAID_AT, 3) for p in payments]
+        return [
+            PaidMessage("M1", "svc", p.rpt_id, p.paid_at or PAID_AT, 3, "ADVANCED")
+            for p in payments
+        ]
 
     async def sweep(self, lookback_seconds: float) -> list[PaidMessage]:
         return []

@@ -10,6 +10,7 @@ from worker.adapters.postgres import Pool, repository
 from worker.adapters.services_repo import LIVE_FROM, live_columns
 from worker.services.citizen import Cursor, MessageState, StatusChange
 from worker.services.model import Profile, ServicePreference
+from worker.services.sender_events import read_status_allowed
 
 _PROFILE_COLUMNS = tuple(f.name for f in fields(Profile))
 _PREFERENCE_COLUMNS = tuple(f.name for f in fields(ServicePreference))
@@ -49,15 +50,25 @@ WHERE m.id = $2 AND m.fiscal_code = $1 AND m.status = 'PROCESSED'
 # Read is one-way: only an unread row moves, and it takes the next status_seq.
 _MARK_READ = """
 UPDATE messages SET is_read = true, read_at = now(),
-       status_seq = status_seq + 1, read_seq = status_seq + 1
+       status_seq = status_seq + 1, read_seq = status_seq + 1, read_consent = $3
 WHERE id = $2 AND fiscal_code = $1 AND status = 'PROCESSED' AND NOT is_read
+"""
+# The citizen's read-status consent for the message's sender, right now.
+_CONSENT = """
+SELECT p.preferences_mode, sp.can_access_message_read_status AS stored
+FROM messages m
+JOIN profiles p ON p.fiscal_code = m.fiscal_code
+LEFT JOIN service_preferences sp
+       ON sp.fiscal_code = m.fiscal_code AND sp.service_id = m.sender_service_id
+WHERE m.id = $2 AND m.fiscal_code = $1
 """
 _ARCHIVE = """
 UPDATE messages SET is_archived = $3
 WHERE id = $2 AND fiscal_code = $1 AND status = 'PROCESSED'
 """
 _STATE = """
-SELECT id, sender_service_id, is_read, is_archived, read_at, read_seq
+SELECT id, sender_service_id, feature_level_type, is_read, is_archived, read_at, read_seq,
+       read_consent
 FROM messages WHERE id = $2 AND fiscal_code = $1 AND status = 'PROCESSED'
 """
 _SERVICE_EXISTS = "SELECT EXISTS (SELECT 1 FROM services WHERE id = $1 AND state <> 'deleted')"
@@ -126,7 +137,11 @@ class PostgresCitizens:
     ) -> MessageState | None:
         async with self._pool.acquire() as conn, conn.transaction():
             if change.is_read:
-                await conn.execute(_MARK_READ, fiscal_code, message_id)
+                consent = await conn.fetchrow(_CONSENT, fiscal_code, message_id)
+                allowed = consent is None or read_status_allowed(
+                    consent["preferences_mode"], consent["stored"]
+                )
+                await conn.execute(_MARK_READ, fiscal_code, message_id, allowed)
             if change.is_archived is not None:
                 await conn.execute(_ARCHIVE, fiscal_code, message_id, change.is_archived)
             row = await conn.fetchrow(_STATE, fiscal_code, message_id)

@@ -31,7 +31,7 @@ FROM service_preferences WHERE fiscal_code = ANY($1::text[]) AND service_id = AN
 """
 _STORED_COLUMNS = (
     "id, fiscal_code, sender_service_id, status, rejection_reason, failure_reason,"
-    " created_at, time_to_live, processed_at, rpt_id, paid_at, paid_seq"
+    " created_at, time_to_live, processed_at, rpt_id, paid_at, paid_seq, feature_level_type"
 )
 # One statement: insert the batch, paying on arrival the rows whose rpt_id already has
 # a kept payment (the seq after the status event's: 2), and return every id's stored

@@ -95,6 +95,16 @@ class Publisher:
     def __init__(self, kafka_producer: AIOKafkaProducer) -> None:
         self._producer = kafka_producer
 
+    async def ping(self, timeout: float) -> None:
+        """A metadata refresh over the producer's own connections (no new client);
+        concurrent callers share one request. Raises `RetryableError` if it fails."""
+        try:
+            updated = await asyncio.wait_for(self._producer.client.force_metadata_update(), timeout)
+        except (KafkaError, TimeoutError) as exc:
+            raise RetryableError(f"broker metadata: {type(exc).__name__}") from exc
+        if not updated:
+            raise RetryableError("broker metadata: no broker answered")
+
     async def publish(self, record: OutRecord) -> tuple[int, int]:
         """Publish one record; returns (partition, offset) once acknowledged."""
         try:

@@ -31,11 +31,11 @@ WITH ev AS (
     SET paid_at = e.paid_at, status_seq = m.status_seq + 1, paid_seq = m.status_seq + 1
     FROM earliest e
     WHERE m.rpt_id = e.rpt_id AND m.paid_at IS NULL
-    RETURNING m.id, m.sender_service_id, m.rpt_id, m.paid_at, m.paid_seq
+    RETURNING m.id, m.sender_service_id, m.rpt_id, m.paid_at, m.paid_seq, m.feature_level_type
 )
-SELECT id, sender_service_id, rpt_id, paid_at, paid_seq FROM upd
+SELECT id, sender_service_id, rpt_id, paid_at, paid_seq, feature_level_type FROM upd
 UNION ALL
-SELECT id, sender_service_id, rpt_id, paid_at, COALESCE(paid_seq, status_seq)
+SELECT id, sender_service_id, rpt_id, paid_at, COALESCE(paid_seq, status_seq), feature_level_type
 FROM messages
 WHERE rpt_id IN (SELECT rpt_id FROM earliest) AND paid_at IS NOT NULL
 """
@@ -55,7 +55,7 @@ UPDATE messages m
 SET paid_at = d.paid_at, status_seq = m.status_seq + 1, paid_seq = m.status_seq + 1
 FROM due d
 WHERE m.rpt_id = d.rpt_id AND m.paid_at IS NULL
-RETURNING m.id, m.sender_service_id, m.rpt_id, m.paid_at, m.paid_seq
+RETURNING m.id, m.sender_service_id, m.rpt_id, m.paid_at, m.paid_seq, m.feature_level_type
 """
 
 

@@ -53,7 +53,7 @@ DIRECTORY_SELECT = f"SELECT {live_columns(_DIRECTORY_FIELDS)} FROM {LIVE_FROM}"
 VIEW_COLUMNS = (
     "id, version, name, organization_name, organization_fiscal_code, state, published,"
     " reject_reason, premium, payments, max_allowed_payment_amount, authorized_recipients,"
-    " authorized_cidrs, require_secure_channels, eu_covid_cert, callback_url,"
+    " authorized_cidrs, require_secure_channels, eu_covid_cert, callback_url, callback_events,"
     " rate_per_second, daily_quota, description, privacy_url, scope, email, pec, phone,"
     " support_url, remote_content_base_url, remote_content_header_key_name,"
     " secondary_key_hash IS NOT NULL AS has_secondary_key, created_at, updated_at"
@@ -96,6 +96,7 @@ _EDITABLE = frozenset(
         "authorized_cidrs",
         "callback_url",
         "callback_secret",
+        "callback_events",
         "rate_per_second",
         "daily_quota",
         "remote_content_base_url",

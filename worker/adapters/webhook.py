@@ -45,7 +45,7 @@ class HttpWebhookSender(HttpClient):
 
 
 _RECEIVERS = """
-SELECT id, callback_url, callback_secret FROM services
+SELECT id, callback_url, callback_secret, callback_events FROM services
 WHERE id = ANY($1::text[]) AND state <> 'deleted'
   AND callback_url IS NOT NULL AND callback_secret IS NOT NULL
 """
@@ -69,7 +69,14 @@ class PostgresCallbacks:
 
     async def receivers(self, service_ids: Sequence[str]) -> dict[str, Receiver]:
         rows = await self._pool.fetch(_RECEIVERS, list(service_ids))
-        return {r["id"]: Receiver(r["callback_url"], r["callback_secret"]) for r in rows}
+        return {
+            r["id"]: Receiver(
+                r["callback_url"],
+                r["callback_secret"],
+                None if r["callback_events"] is None else frozenset(r["callback_events"]),
+            )
+            for r in rows
+        }
 
     async def settled(self, keys: Sequence[str]) -> set[str]:
         return {r["event_key"] for r in await self._pool.fetch(_SETTLED, list(keys))}

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from schemas.topics import Topic
 from worker.adapters import kafka
-from worker.bench import pipeline, workload
+from worker.bench import kafkacount, pipeline, workload
 from worker.bench.harness import Bench
+from worker.consumers.runner import ConsumerRunner
 from worker.ids import IdSigner
 from worker.roles import deliver
+
+Drain = Callable[[Bench, int], Awaitable[tuple[float, float]]]
 
 
 async def prefill(bench: Bench, prefix: str, count: int) -> None:
@@ -48,6 +52,15 @@ async def ceiling(bench: Bench, count: int) -> tuple[float, float]:
     return seconds, time.process_time() - cpu0
 
 
+async def counted(bench: Bench, drain: Drain, count: int) -> tuple[float, float, dict[str, float]]:
+    """`drain` with the Kafka requests this process sent meanwhile, per message."""
+    counts = bench.counts("bench")
+    before = kafkacount.read(counts)
+    seconds, cpu = await drain(bench, count)
+    requests = kafkacount.delta(kafkacount.read(counts), before)
+    return seconds, cpu, kafkacount.per_message(requests, count)
+
+
 async def ours(bench: Bench, count: int) -> tuple[float, float]:
     """(seconds, CPU seconds of this process) to drain `count` records."""
     prefix = bench.prefix("deliver")
@@ -56,7 +69,7 @@ async def ours(bench: Bench, count: int) -> tuple[float, float]:
     async with bench.runtime(prefix) as runtime:
         runner = deliver.build(runtime)
         cpu0, started = time.process_time(), time.perf_counter()
-        drain = asyncio.create_task(runner.run_until_idle())
+        drain = asyncio.create_task(_until(runner, count))
         finished = started
         while not drain.done():
             if runner.processed < count:
@@ -70,10 +83,18 @@ async def ours(bench: Bench, count: int) -> tuple[float, float]:
         return finished - started, cpu
 
 
+async def _until(runner: ConsumerRunner, count: int, timeout: float = 120.0) -> None:
+    """Drain until `count` records are handled: a loaded machine can make the first
+    polls come back empty, which alone would end `run_until_idle`."""
+    deadline = time.monotonic() + timeout
+    while runner.processed < count and time.monotonic() < deadline:
+        await runner.run_until_idle()
+
+
 async def measure(bench: Bench) -> dict[str, Any]:
     count = bench.options.deliver_messages
-    raw, raw_cpu = await ceiling(bench, count)
-    ours_seconds, ours_cpu = await ours(bench, count)
+    raw, raw_cpu, raw_requests = await counted(bench, ceiling, count)
+    ours_seconds, ours_cpu, ours_requests = await counted(bench, ours, count)
     rows = await bench.sql("SELECT status, count(*) AS n FROM messages GROUP BY status")
     return {
         "messages": count,
@@ -81,11 +102,13 @@ async def measure(bench: Bench) -> dict[str, Any]:
             "messages_per_second": round(count / raw, 1),
             "seconds": round(raw, 2),
             "cpu_us_per_message": round(raw_cpu / count * 1e6, 1),
+            "kafka_requests_per_message": raw_requests,
         },
         "ours": {
             "messages_per_second": round(count / ours_seconds, 1),
             "seconds": round(ours_seconds, 2),
             "cpu_us_per_message": round(ours_cpu / count * 1e6, 1),
+            "kafka_requests_per_message": ours_requests,
             "statuses": {r["status"]: r["n"] for r in rows},
         },
     }

@@ -17,8 +17,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from worker.bench import ingress, loadgen, procs
+from worker.bench import flame, ingress, loadgen, procs
 from worker.bench.harness import Bench
+from worker.bench.meter import Meter
 
 _PHASE = """
 SELECT count(*) AS n,
@@ -59,23 +60,23 @@ async def settled(bench: Bench, since: datetime, until: datetime, expected: int)
 
 
 async def _phase(
-    bench: Bench, port: int, pids: list[int], open_rate: float | None
+    bench: Bench, port: int, meter: Meter, tag: str, open_rate: float | None
 ) -> dict[str, Any]:
     opts = bench.options
     requests = ingress.submit_requests(port, opts.citizens)
     gen = loadgen.LoadGenerator(ingress.HOST, port, requests)
     since = datetime.now(UTC)
-    stack = procs.stack_pids(bench.pgdata)
-    stack0 = procs.group_cpu(stack)
-    cpu0 = [procs.cpu_seconds(p) for p in pids]
+    recorder = profiler(bench, tag, meter)
+    busy0 = procs.machine_busy()
+    meter.start()
     if open_rate is not None:
         result = await gen.run_open(open_rate, opts.e2e_seconds)
     else:
         result = await gen.run_closed(opts.concurrency, opts.saturate_seconds)
     until = datetime.now(UTC)
     figures = await settled(bench, since, until, result.ok)
-    cpu = [round(procs.cpu_seconds(p) - c, 2) for p, c in zip(pids, cpu0, strict=True)]
-    stack_cpu = {k: round(v - stack0[k], 2) for k, v in procs.group_cpu(stack).items()}
+    costs = meter.figures(figures["rows"])
+    busy1 = procs.machine_busy()
     span = figures["span_seconds"] or result.seconds
     return {
         "offered_per_second": open_rate,
@@ -85,14 +86,21 @@ async def _phase(
         "accepted_per_second": round(result.rate, 1),
         "processed_per_second": round(figures["rows"] / span, 1) if span else 0.0,
         "accept_to_processed": figures,
-        "sut_cpu_seconds": {"ingress": cpu[0], "deliver": cpu[1]},
-        "stack_cpu_seconds": stack_cpu,
-        "cpu_us_per_message": {
-            name: round(value / max(figures["rows"], 1) * 1e6, 1)
-            for name, value in {"ingress": cpu[0], "deliver": cpu[1], **stack_cpu}.items()
-        },
+        **costs,
         "generator_cpu_seconds": round(result.cpu_seconds, 2),
+        "machine_busy": round((busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1.0), 3),
+        "profile": recorder.stop() if recorder else None,
     }
+
+
+def profiler(bench: Bench, tag: str, meter: Meter) -> flame.Recorder | None:
+    """With `--profile`: py-spy on every process of `meter`, started now."""
+    if bench.profile_dir is None:
+        return None
+    pids = {name: pid for name, (pid, _) in meter.ours.items()}
+    recorder = flame.Recorder(bench.profile_dir, tag, pids)
+    recorder.start()
+    return recorder
 
 
 async def measure(bench: Bench) -> dict[str, Any]:
@@ -101,19 +109,24 @@ async def measure(bench: Bench) -> dict[str, Any]:
     await bench.settings(prefix)
     await bench.reset_inbox()
     env = bench.env(prefix, port)
-    logs_dir = bench.workdir / "logs"
     with (
-        procs.Service("e2e-ingress", procs.postino("ingress"), env, logs_dir) as http,
-        procs.Service("e2e-deliver", procs.postino("deliver"), env, logs_dir) as worker,
+        bench.role("e2e-ingress", "ingress", env) as http,
+        bench.role("e2e-deliver", "deliver", env) as worker,
     ):
         await http.wait_http(ingress.HOST, port)
-        pids = [http.pid, worker.pid]
         warm = await loadgen.LoadGenerator(
             ingress.HOST, port, ingress.submit_requests(port, 50)
         ).run_open(200, 1.0)
         await settled(bench, datetime.fromtimestamp(0, UTC), datetime.now(UTC), warm.ok)
-        fixed = await _phase(bench, port, pids, float(bench.options.e2e_rate))
-        saturated = await _phase(bench, port, pids, None)
+        meter = Meter(
+            {
+                "ingress": (http.pid, bench.counts("e2e-ingress")),
+                "deliver": (worker.pid, bench.counts("e2e-deliver")),
+            },
+            procs.stack_pids(bench.pgdata, bench.bootstrap),
+        )
+        fixed = await _phase(bench, port, meter, "e2e-fixed", float(bench.options.e2e_rate))
+        saturated = await _phase(bench, port, meter, "e2e-saturation", None)
         rss = {
             "ingress": round(procs.memory_kb(http.pid) / 1024, 1),
             "deliver": round(procs.memory_kb(worker.pid) / 1024, 1),

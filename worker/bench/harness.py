@@ -1,9 +1,9 @@
-"""`postino bench`: one run on its own embedded stack, ceilings and ours side by side.
+"""What every part of a bench run shares: its options and its stack (`Bench`).
 
 The stack (PostgreSQL + broker) lives in a temporary directory and dies with the run;
-the processes under test are real `postino` subprocesses pointed at it, so their CPU
-and peak memory are their own. Results go to stdout (a table) and to
-`<data_dir>/bench/bench-<time>.json` (and `latest.json`).
+the processes under test are real `postino` subprocesses pointed at it (`role()`),
+each counting its Kafka requests into its own file, so their CPU, peak memory and
+requests are their own. The run itself is `worker.bench.run`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 
 from worker import logs
+from worker.bench import procs
 from worker.bootstrap import Runtime, open_runtime
 from worker.embedded import free_port
 from worker.lifecycle import prepare
@@ -28,7 +29,7 @@ log = logs.get("postino.bench")
 
 @dataclass(frozen=True, slots=True)
 class BenchOptions:
-    """Sizes of one run (the defaults take about 3 minutes on 2 cores)."""
+    """Sizes of one run (the defaults take about 4 minutes on 2 cores)."""
 
     concurrency: int = 32
     ingress_seconds: float = 30.0
@@ -36,6 +37,8 @@ class BenchOptions:
     e2e_rate: int = 1000
     e2e_seconds: float = 30.0
     saturate_seconds: float = 20.0
+    pipeline_rate: int = 500
+    pipeline_seconds: float = 15.0
     citizens: int = 3000
     partitions: int = 8
     profile: bool = False
@@ -47,6 +50,7 @@ class BenchOptions:
             deliver_messages=8000,
             e2e_seconds=6.0,
             saturate_seconds=4.0,
+            pipeline_seconds=5.0,
             citizens=1000,
         )
         return replace(base, **changes)
@@ -55,11 +59,14 @@ class BenchOptions:
 class Bench:
     """The stack's endpoints and the environment every process of the run shares."""
 
-    def __init__(self, options: BenchOptions, url: str, bootstrap: str, workdir: Path) -> None:
+    def __init__(
+        self, options: BenchOptions, url: str, bootstrap: str, workdir: Path, out_dir: Path
+    ) -> None:
         self.options = options
         self.url = url
         self.bootstrap = bootstrap
         self.workdir = workdir
+        self.profile_dir = out_dir / "profile" if options.profile else None
         self._prefixes = itertools.count()
 
     @property
@@ -84,6 +91,7 @@ class Bench:
             "POSTINO_DEFAULT_RATE_PER_SECOND": "1000000000",
             "POSTINO_DEFAULT_DAILY_QUOTA": "2000000000",
             "POSTINO_HTTP_HOST": "127.0.0.1",
+            "POSTINO_OPS_PORT": "0",  # several roles run side by side
             **extra,
         }
         if port is not None:
@@ -110,6 +118,20 @@ class Bench:
 
     async def reset_inbox(self) -> None:
         await self.sql("TRUNCATE messages, notifications")
+
+    def counts(self, name: str) -> Path:
+        """Where process `name` counts its Kafka requests (see `kafkacount`)."""
+        return self.workdir / "kafka-counts" / f"{name}.bin"
+
+    def role(self, name: str, role: str, env: dict[str, str]) -> procs.Service:
+        """`postino <role>` as a subprocess named `name`, counting its Kafka requests."""
+        return self.process(name, env, "worker", role)
+
+    def process(self, name: str, env: dict[str, str], module: str, *args: str) -> procs.Service:
+        """`python -m <module> <args>` as a subprocess named `name`, counting its requests."""
+        self.counts(name).parent.mkdir(parents=True, exist_ok=True)
+        argv = procs.counted(self.counts(name), module, *args)
+        return procs.Service(name, argv, env, self.workdir / "logs")
 
     @staticmethod
     def port() -> int:

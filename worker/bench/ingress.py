@@ -9,10 +9,12 @@ per request (the steadiest figure on a shared machine), plus the generator's CPU
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from worker.bench import loadgen, procs, workload
+from worker.bench import kafkacount, loadgen, procs, workload
 from worker.bench.harness import Bench
 from worker.ingress.auth import SENDER_HEADER
 
@@ -37,16 +39,20 @@ class Side:
     service: procs.Service
     port: int
     requests: list[bytes]
+    counts: Path
     result: loadgen.LoadResult = field(default_factory=loadgen.LoadResult)
     server_cpu: float = 0.0
     busy: float = 0.0
     total: float = 0.0
+    kafka: collections.Counter[str] = field(default_factory=collections.Counter)
 
     async def round(self, concurrency: int, seconds: float) -> None:
         cpu0, busy0 = procs.cpu_seconds(self.service.pid), procs.machine_busy()
+        counts0 = kafkacount.read(self.counts)
         gen = loadgen.LoadGenerator(HOST, self.port, self.requests)
         self.result.merge(await gen.run_closed(concurrency, seconds))
         self.server_cpu += procs.cpu_seconds(self.service.pid) - cpu0
+        self.kafka.update(kafkacount.delta(kafkacount.read(self.counts), counts0))
         busy1 = procs.machine_busy()
         self.busy += busy1[0] - busy0[0]
         self.total += busy1[1] - busy0[1]
@@ -60,6 +66,7 @@ class Side:
             **result.latencies.summary_ms(),
             "server_cpu_seconds": round(self.server_cpu, 2),
             "server_cpu_us_per_request": round(self.server_cpu / max(result.ok, 1) * 1e6, 1),
+            "kafka_requests_per_request": kafkacount.per_message(self.kafka, result.ok),
             "generator_cpu_seconds": round(result.cpu_seconds, 2),
             "machine_busy": round(self.busy / max(self.total, 1.0), 3),
             "seconds": round(result.seconds, 2),
@@ -67,13 +74,13 @@ class Side:
         }
 
 
-async def _start(bench: Bench, name: str, argv: list[str]) -> Side:
+async def _start(bench: Bench, name: str, *module: str) -> Side:
     port, prefix = bench.port(), bench.prefix(name)
     await bench.settings(prefix)
-    service = procs.Service(name, argv, bench.env(prefix, port), bench.workdir / "logs")
+    service = bench.process(name, bench.env(prefix, port), *module)
     service.start()
     await service.wait_http(HOST, port)
-    side = Side(service, port, submit_requests(port, bench.options.citizens))
+    side = Side(service, port, submit_requests(port, bench.options.citizens), bench.counts(name))
     await loadgen.LoadGenerator(HOST, port, side.requests).run_closed(8, 1.0)  # warm-up
     return side
 
@@ -88,8 +95,8 @@ async def drive(sides: list[Side], concurrency: int, seconds: float) -> None:
 async def measure(bench: Bench) -> dict[str, Any]:
     sides: list[Side] = []
     try:
-        sides.append(await _start(bench, "ingress-ceiling", procs.bare_ingress()))
-        sides.append(await _start(bench, "ingress", procs.postino("ingress")))
+        sides.append(await _start(bench, "ingress-ceiling", "worker.bench.bare_ingress"))
+        sides.append(await _start(bench, "ingress", "worker", "ingress"))
         await drive(sides, bench.options.concurrency, bench.options.ingress_seconds)
         ceiling, ours = (side.figures() for side in sides)
     finally:

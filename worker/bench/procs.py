@@ -35,8 +35,10 @@ def memory_kb(pid: int, field: str = "VmHWM") -> int:
     return 0
 
 
-def stack_pids(pgdata: Path) -> dict[str, list[int]]:
-    """The embedded stack's processes: the broker, and the postmaster with its backends."""
+def stack_pids(pgdata: Path, bootstrap: str) -> dict[str, list[int]]:
+    """The embedded stack's processes: the broker listening on `bootstrap`, and the
+    postmaster of `pgdata` with its backends (other runs' stacks on the machine excluded)."""
+    listener = f"tcp://{bootstrap} ".encode()
     found: dict[str, list[int]] = {"broker": [], "postgres": []}
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
@@ -49,7 +51,7 @@ def stack_pids(pgdata: Path) -> dict[str, list[int]]:
             )
         except (OSError, IndexError, ValueError):
             continue
-        if b"memory://tansu" in cmdline:
+        if b"tansu" in cmdline and listener in cmdline:
             found["broker"].append(int(entry.name))
         elif str(pgdata).encode() in cmdline and b"postgres" in cmdline:
             found["postgres"].append(int(entry.name))
@@ -133,12 +135,10 @@ class Service:
             self.stop()
 
 
-def postino(role: str, profile_to: Path | None = None) -> list[str]:
-    """argv of `postino <role>`, optionally under cProfile writing to `profile_to`."""
-    if profile_to is not None:
-        return [sys.executable, "-m", "cProfile", "-o", str(profile_to), "-m", "worker", role]
-    return [sys.executable, "-m", "worker", role]
+def counted(counts: Path, module: str, *args: str) -> list[str]:
+    """argv of `python -m <module> <args>` with its Kafka requests counted into `counts`."""
+    return [sys.executable, "-m", "worker.bench.kafkacount", str(counts), module, *args]
 
 
-def bare_ingress() -> list[str]:
-    return [sys.executable, "-m", "worker.bench.bare_ingress"]
+def sinks(http_port: int, smtp_port: int) -> list[str]:
+    return [sys.executable, "-m", "worker.bench.sinks", str(http_port), str(smtp_port)]

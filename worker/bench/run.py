@@ -1,4 +1,10 @@
-"""`postino bench`: the whole run, over the harness and the three measurements."""
+"""`postino bench`: one run on its own embedded stack, ceilings and ours side by side.
+
+Order: ingress vs its ceiling, deliver vs the pipeline ceiling, end to end (ingress +
+deliver), then the full pipeline (+ notify and callbacks, with local sinks). Results
+go to stdout (a table) and to `<out>/bench-<time>.json` and `<out>/latest.json`; the
+summary of the previous `latest.json` is compared with this run's.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,7 @@ from typing import Any
 
 import asyncpg
 
-from worker.bench import deliver, e2e, ingress, report, workload
-from worker.bench import profiling as profiler
+from worker.bench import deliver, e2e, fullpipe, ingress, kafkacount, report, workload
 from worker.bench.harness import Bench, BenchOptions
 from worker.embedded import embedded_stack
 
@@ -19,11 +24,14 @@ from worker.embedded import embedded_stack
 async def run_bench(options: BenchOptions, out_dir: Path) -> dict[str, Any]:
     """The whole run; returns the JSON document that was also written to `out_dir`."""
     started = time.monotonic()
+    previous = report.load_previous(out_dir)
     with (
         tempfile.TemporaryDirectory(prefix="postino-bench-") as tmp,
         embedded_stack(Path(tmp) / "stack") as (url, bootstrap),
     ):
-        bench = Bench(options, url, bootstrap, Path(tmp))
+        bench = Bench(options, url, bootstrap, Path(tmp), out_dir)
+        bench.counts("bench").parent.mkdir(parents=True)
+        kafkacount.install(bench.counts("bench"))  # this process's drains
         await bench.settings(bench.prefix("setup"))
         conn = await asyncpg.connect(url)
         try:
@@ -34,10 +42,10 @@ async def run_bench(options: BenchOptions, out_dir: Path) -> dict[str, Any]:
             "ingress": await ingress.measure(bench),
             "pipeline": await deliver.measure(bench),
             "e2e": await e2e.measure(bench),
+            "full_pipeline": await fullpipe.measure(bench),
         }
-        if options.profile:
-            out_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before profiling
-            results["profile"] = await profiler.profile_all(bench, out_dir)
-    document = report.document(results, options=asdict(options), seconds=time.monotonic() - started)
+    document = report.document(
+        results, options=asdict(options), seconds=time.monotonic() - started, previous=previous
+    )
     report.write(document, out_dir)
     return document

@@ -1,4 +1,4 @@
-"""`postino bench`: ceilings vs our ingress, deliver and end to end, in one run."""
+"""`postino bench`: ceilings vs our ingress, deliver, end to end and the full pipeline."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ _FLAGS: dict[str, tuple[type[int] | type[float], str]] = {
     "e2e_seconds": (float, "seconds of the fixed-rate end-to-end phase"),
     "saturate_seconds": (float, "seconds of the saturation end-to-end phase"),
     "citizens": (int, "distinct citizens (profiles) the messages go to"),
+    "pipeline_rate": (int, "offered msg/s of the full-pipeline phase"),
+    "pipeline_seconds": (float, "seconds of the full-pipeline phase"),
     "partitions": (int, "partitions of every bench topic"),
 }
 
@@ -26,7 +28,9 @@ def register(sub: Any, commands: dict[str, Callable[..., int]]) -> None:
     parser = sub.add_parser("bench", help="benchmarks: ceilings vs ours (own embedded stack)")
     parser.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
     parser.add_argument(
-        "--profile", action="store_true", help="also cProfile the ingress and deliver hot paths"
+        "--profile",
+        action="store_true",
+        help="py-spy flame graphs of every process under test (<out>/profile/)",
     )
     parser.add_argument("--out", type=Path, help="JSON directory (default <data dir>/bench)")
     for name, (kind, text) in _FLAGS.items():

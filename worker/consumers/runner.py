@@ -33,6 +33,7 @@ from worker.adapters.kafka import Publisher, all_partitions, record_from_consume
 from worker.core.batch import BatchHandler, BatchResult, DeadLetter, dead_letter_record, dlq_topic
 from worker.core.errors import RetryableError
 from worker.core.records import Record
+from worker.health import Pulse
 from worker.logs import safe_error_text
 
 log = logs.get("postino.consumer")
@@ -68,8 +69,11 @@ class ConsumerRunner:
         max_backoff: float = 5.0,
         due_at: Callable[[Record], float | None] | None = None,
         clock: Callable[[], float] = time.time,
+        pulse: Pulse | None = None,
     ) -> None:
         self.role = role
+        #: Liveness: beats on every poll and every retry; ended by `stop()`.
+        self._pulse = pulse
         self.batch_lock = asyncio.Lock()
         self._consumer = consumer
         self._topics = list(topics)
@@ -104,6 +108,8 @@ class ConsumerRunner:
     async def stop(self) -> None:
         """Idempotent: stop fetching and leave the group (the batch in hand is done)."""
         self._stop.set()
+        if self._pulse is not None:
+            self._pulse.end()
         if self._started:
             self._started = False
             await self._consumer.stop()
@@ -131,6 +137,8 @@ class ConsumerRunner:
         return count
 
     async def poll_once(self, timeout_ms: int) -> int:
+        if self._pulse is not None:
+            self._pulse.beat()
         self._resume_due_partitions()
         fetched = await self._consumer.getmany(timeout_ms=self._poll_timeout(timeout_ms))
         batches, not_due = self._split_not_due(fetched)
@@ -272,6 +280,8 @@ class ConsumerRunner:
             except Exception as exc:
                 if not isinstance(exc, RetryableError) or self._stop.is_set():
                     raise
+                if self._pulse is not None:
+                    self._pulse.beat()  # waiting out an outage on purpose is progress
                 metrics.RETRIES.labels(role=self.role, what=what).inc()
                 log.warning(
                     "transient_failure", role=self.role, what=what, error=safe_error_text(exc)

@@ -15,6 +15,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 from schemas.enums import (
     BlockedChannel,
+    CallbackEventKind,
     PreferencesMode,
     ReminderConsent,
     ServiceScope,
@@ -32,6 +33,24 @@ Recipients = Annotated[list[FiscalCode], Meta(max_length=10_000)]
 Cidrs = Annotated[list[Cidr], Meta(max_length=1_000)]
 Language = Annotated[str, Meta(pattern=r"^[a-z]{2}_[A-Z]{2}$")]
 Email = Annotated[str, Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+CallbackEvents = Annotated[
+    list[CallbackEventKind],
+    Meta(
+        max_length=len(CallbackEventKind),
+        description=(
+            "The status event kinds sent to the callback (null: every kind the service is"
+            " entitled to). read and paid are sent only for ADVANCED messages, read only"
+            " with the citizen's consent."
+        ),
+    ),
+]
+
+
+def _check_events(events: list[CallbackEventKind] | UnsetType | None) -> None:
+    if events and len(set(events)) != len(events):
+        raise ValueError("callback_events: each kind at most once")
+
+
 Description = Annotated[str, Meta(min_length=1, max_length=10_000)]
 HttpsUrl = Annotated[str, Meta(pattern=r"^https://[^\s/?#]+[^\s]*$", max_length=2048)]
 Phone = Annotated[str, Meta(pattern=r"^\+?[0-9][0-9 .\-/]{4,30}$")]
@@ -89,6 +108,7 @@ class ServiceCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     authorized_cidrs: Cidrs = msgspec.field(default_factory=list)
     require_secure_channels: bool = False
     callback_url: Url | None = None
+    callback_events: CallbackEvents | None = None
     rate_per_second: Rate | None = None
     daily_quota: Quota | None = None
     eu_covid_cert: bool = False
@@ -103,6 +123,7 @@ class ServiceCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     def __post_init__(self) -> None:
         _check_cidrs(self.authorized_cidrs)
+        _check_events(self.callback_events)
 
 
 class ServicePatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -118,6 +139,7 @@ class ServicePatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     authorized_cidrs: Cidrs | UnsetType = UNSET
     require_secure_channels: bool | UnsetType = UNSET
     callback_url: Url | UnsetType | None = UNSET
+    callback_events: CallbackEvents | UnsetType | None = UNSET
     rate_per_second: Rate | UnsetType | None = UNSET
     daily_quota: Quota | UnsetType | None = UNSET
     eu_covid_cert: bool | UnsetType = UNSET
@@ -132,10 +154,12 @@ class ServicePatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     def __post_init__(self) -> None:
         _check_cidrs(self.authorized_cidrs)
+        _check_events(self.callback_events)
 
     def changes(self) -> dict[str, Any]:
-        values = msgspec.structs.asdict(self)
-        return {k: v for k, v in values.items() if v is not UNSET}
+        """The fields given, as plain values (UNSET ones left out)."""
+        values: dict[str, Any] = msgspec.to_builtins(self)
+        return values
 
 
 class RejectBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -189,6 +213,7 @@ class ServiceView(msgspec.Struct, kw_only=True):
     updated_at: datetime
     reject_reason: str | None = None
     callback_url: str | None = None
+    callback_events: list[CallbackEventKind] | None = None
     rate_per_second: int | None = None
     daily_quota: int | None = None
     eu_covid_cert: bool = False

@@ -14,8 +14,8 @@ from typing import Any
 from aiohttp import web
 
 from worker import logs, metrics
-from worker.bootstrap import Runtime, ingress_stores
-from worker.ingress import admin, citizen, health, messages, openapi, profiles, status_page
+from worker.bootstrap import Runtime, ingress_stores, timer_pulse
+from worker.ingress import admin, citizen, messages, openapi, profiles, status_page
 from worker.ingress.keys import DIRECTORY, RUNTIME, STORES
 from worker.ingress.limits import limits_ctx
 from worker.ingress.problems import problem
@@ -77,7 +77,11 @@ async def refresh_directory(app: web.Application) -> None:
 async def _directory_ctx(app: web.Application) -> AsyncIterator[None]:
     await refresh_directory(app)
     interval = app[RUNTIME].settings.limits.service_refresh_seconds
-    async with running_every(interval, lambda: refresh_directory(app), name="service-refresh"):
+    # The ingress's timer: a hung refresh (or a blocked event loop) stalls the process.
+    pulse = timer_pulse(app[RUNTIME], "service-directory", interval)
+    async with running_every(
+        interval, lambda: refresh_directory(app), name="service-refresh", pulse=pulse
+    ):
         yield
 
 
@@ -90,7 +94,6 @@ def create_app(runtime: Runtime) -> web.Application:
     app[DIRECTORY] = ServiceDirectory()
     app.cleanup_ctx.append(_directory_ctx)
     app.cleanup_ctx.append(limits_ctx)
-    app.add_routes(health.routes)
     app.add_routes(messages.routes)
     app.add_routes(profiles.routes)
     app.add_routes(admin.routes)

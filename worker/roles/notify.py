@@ -12,7 +12,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from schemas.topics import NOTIFICATION_RETRY_TIERS, ConsumerGroup, Topic
-from worker.bootstrap import Runtime, consumer_runner, notification_store, notify_channels
+from worker.bootstrap import (
+    Runtime,
+    consumer_runner,
+    notification_store,
+    notify_channels,
+    timer_pulse,
+)
 from worker.consumers.runner import ConsumerRunner
 from worker.core.batch import BatchHandler, BatchResult
 from worker.core.records import Record
@@ -61,7 +67,13 @@ async def run(runtime: Runtime, stop: asyncio.Event) -> None:
     interval = runtime.settings.notify.sweeper_interval_seconds
     async with notify_channels(runtime.settings.notify) as channels:
         sweeper = asyncio.create_task(
-            every(interval, stop, lambda: sweep_once(runtime, utc_now()), name="notify-sweep"),
+            every(
+                interval,
+                stop,
+                lambda: sweep_once(runtime, utc_now()),
+                name="notify-sweep",
+                pulse=timer_pulse(runtime, "notify-sweeper", interval),
+            ),
             name="notify-sweeper",
         )
         try:

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 
 from schemas.topics import ConsumerGroup, Topic
-from worker.bootstrap import Runtime, consumer_runner, payment_store
+from worker.bootstrap import Runtime, consumer_runner, payment_store, timer_pulse
 from worker.consumers.runner import ConsumerRunner
 from worker.core.batch import BatchResult
 from worker.core.records import Record
@@ -39,7 +39,13 @@ async def run(runtime: Runtime, stop: asyncio.Event) -> None:
     """The consumer, and beside it the sweeper that pays messages that missed a payment."""
     halt = asyncio.Event()  # the sweeper ends with the consumer, however it ends
     sweeper = asyncio.create_task(
-        every(SWEEP_INTERVAL_SECONDS, halt, lambda: sweep_once(runtime), name="payments-sweep"),
+        every(
+            SWEEP_INTERVAL_SECONDS,
+            halt,
+            lambda: sweep_once(runtime),
+            name="payments-sweep",
+            pulse=timer_pulse(runtime, "payments-sweeper", SWEEP_INTERVAL_SECONDS),
+        ),
         name="payments-sweeper",
     )
     try:

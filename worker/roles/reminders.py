@@ -15,7 +15,7 @@ from datetime import datetime
 
 from worker import logs
 from worker.adapters.reminders_repo import AdvisoryLock
-from worker.bootstrap import Runtime, leader_lock, reminder_store
+from worker.bootstrap import Runtime, leader_lock, reminder_store, timer_pulse
 from worker.core.errors import RetryableError
 from worker.periodic import pause
 from worker.services.clock import Clock, SystemClock
@@ -44,6 +44,10 @@ class ReminderProcess:
         self.clock = clock or SystemClock()
         self.active = False
         self.rounds = 0
+        r = runtime.settings.reminders
+        self._pulse = timer_pulse(
+            runtime, "reminders", max(r.interval_seconds, r.standby_poll_seconds)
+        )
 
     async def _acquire(self, lock: AdvisoryLock, stop: asyncio.Event) -> bool:
         poll = self.runtime.settings.reminders.standby_poll_seconds
@@ -59,6 +63,7 @@ class ReminderProcess:
                 if not announced:
                     log.info("reminders_standby")
                     announced = True
+            self._pulse.beat()
             await pause(stop, poll)
         return False
 
@@ -71,6 +76,7 @@ class ReminderProcess:
             except RetryableError as exc:
                 log.warning("reminders_round_failed", error=logs.safe_error_text(exc))
             self.rounds += 1
+            self._pulse.beat()
             await pause(stop, interval)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -87,6 +93,7 @@ class ReminderProcess:
             finally:
                 self.active = False
                 await lock.release()  # closing the session releases the lock
+        self._pulse.end()
         log.info("reminders_stopped", rounds=self.rounds)
 
 

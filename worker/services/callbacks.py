@@ -1,6 +1,9 @@
 """callbacks: status events -> signed POSTs to the sending service's callback URL.
 
-IO-RULES 4. The body is the event exactly as it is on `messages.status`; the header
+IO-RULES 4. Only the kinds the service chose (`callback_events`, default all) are
+sent; `read` and `paid` reach `messages.status` only when the sender may learn them
+(`worker.services.sender_events`). The body is the event exactly as it is on
+`messages.status`; the header
 `Postino-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>" under the secret>`.
 A receiver may get an event more than once and orders events by `seq`.
 
@@ -36,6 +39,7 @@ from worker.core.batch import DUE_HEADER, BatchResult, DeadLetter, due_header
 from worker.core.errors import PermanentError, RetryableError
 from worker.core.records import OutRecord, Record
 from worker.services.retry import call_with_retry, next_retry
+from worker.services.sender_events import wanted
 from worker.settings import CallbackSettings
 
 log = logs.get("postino.callbacks")
@@ -53,6 +57,8 @@ def signature(secret: str, body: bytes, timestamp: int) -> str:
 class Receiver:
     url: str
     secret: str
+    #: The event kinds the service wants (`callback_events`); None: every kind.
+    events: frozenset[str] | None = None
 
 
 class CallbackStore(Protocol):
@@ -218,9 +224,10 @@ async def _jobs(
         return [], dead
     receivers = await deps.store.receivers(sorted({e.sender_service_id for _, e in decoded}))
     jobs = [
-        _Job(record, event, _attempt_of(record), receivers[event.sender_service_id])
+        _Job(record, event, _attempt_of(record), receiver)
         for record, event in decoded
-        if event.sender_service_id in receivers
+        if (receiver := receivers.get(event.sender_service_id)) is not None
+        and wanted(event, receiver.events)
     ]
     return jobs, dead
 

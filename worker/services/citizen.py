@@ -5,8 +5,10 @@ Guarantees:
   alone, so a citizen cannot reach another citizen's data (unknown and foreign ids
   look the same: not found);
 - read is one-way; marking a message read increments `messages.status_seq` in the
-  same transaction and stores it as `read_seq`, and the `MessageRead` event built
-  from the stored row is published (awaiting the ack) before the caller is answered.
+  same transaction and stores it as `read_seq`, with the citizen's read-status consent
+  for the sender at that moment (`read_consent`); the `MessageRead` event built from
+  the stored row is published (awaiting the ack) before the caller is answered, only
+  when the sender may learn of the read (`sender_events.shares_read`).
   A retry on an already-read message re-emits the identical event (same `seq`), so
   a failed publish is repaired by retrying the request.
 """
@@ -30,6 +32,7 @@ from schemas.topics import Topic, Topics
 from worker.core.records import OutRecord
 from worker.services.model import Profile, ServicePreference
 from worker.services.ports import Publisher
+from worker.services.sender_events import shares_read
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -80,6 +83,9 @@ class MessageState:
     is_archived: bool
     read_at: datetime | None
     read_seq: int | None
+    feature_level_type: str = "STANDARD"
+    #: The citizen's read-status consent for the sender when the message was read.
+    read_consent: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +186,10 @@ async def inbox_page(
 
 
 def read_event(state: MessageState) -> MessageRead | None:
+    """The sender's `read` event, only when it may learn of the read (IO-RULES 4)."""
     if not state.is_read or state.read_seq is None or state.read_at is None:
+        return None
+    if not shares_read(state.feature_level_type, bool(state.read_consent)):
         return None
     return MessageRead(
         message_id=state.id,

@@ -8,7 +8,7 @@ Guarantees, per poll batch:
   re-emits identical records, which consumers dedupe on (message id, seq) and on the
   notification id:
   - `MessageStatusChanged` (seq 1: a message row is born with its final status);
-  - `MessagePaid` (its stored `paid_seq`) when the message is paid;
+  - `MessagePaid` (its stored `paid_seq`) when an ADVANCED message is paid;
   - one `NotificationRequest` per channel of a PROCESSED message (key fiscal code,
     deadline `created_at + time_to_live`; the notify role writes `notifications`);
 - a record that cannot be decoded, or an upstream record that fails the ingress's
@@ -37,6 +37,7 @@ from worker.services.decide import decide, rpt_id, with_default_payee
 from worker.services.delivery_rules import Submitted
 from worker.services.model import DeliveryContext, InboxRow, StoredMessage
 from worker.services.ports import DeliverStore
+from worker.services.sender_events import shares_paid
 from worker.services.upstream_limits import AdmissionStore
 from worker.settings import LimitSettings
 
@@ -108,7 +109,8 @@ def status_event(row: StoredMessage) -> MessageStatusChanged:
 
 
 def paid_event(row: StoredMessage) -> MessagePaid | None:
-    if row.paid_seq is None or row.rpt_id is None:
+    """The sender's `paid` event of a message paid on arrival (ADVANCED only: IO-RULES 4)."""
+    if row.paid_seq is None or row.rpt_id is None or not shares_paid(row.feature_level_type):
         return None
     return MessagePaid(
         message_id=row.id,

@@ -73,3 +73,4 @@ class StoredMessage:
     paid_at: datetime | None = None
     #: Set when the message was paid (on arrival or later): the seq of its MessagePaid.
     paid_seq: int | None = None
+    feature_level_type: str = "STANDARD"

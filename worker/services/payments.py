@@ -6,7 +6,8 @@ Guarantees:
   on arrival when its `rpt_id` is already there);
 - EVERY message carrying the event's `rpt_id` is marked paid once: `paid_at` is set
   and `status_seq` incremented in the same transaction, the seq kept in `paid_seq`;
-- `MessagePaid` events are built from the stored rows, so a redone batch or a
+- `MessagePaid` events (ADVANCED messages only: a STANDARD sender never learns of
+  a payment) are built from the stored rows, so a redone batch or a
   duplicate event re-emits the identical event (same seq), harmless downstream;
 - an event that cannot be decoded goes to `payments.updates.dlq` with the reason.
 """
@@ -25,6 +26,7 @@ from worker import logs
 from worker.core.batch import BatchResult, DeadLetter, decode_value
 from worker.core.records import OutRecord, Record
 from worker.services.ports import Publisher
+from worker.services.sender_events import shares_paid
 
 log = logs.get("postino.payments")
 
@@ -48,6 +50,7 @@ class PaidMessage:
     rpt_id: str
     paid_at: datetime
     paid_seq: int
+    feature_level_type: str
 
 
 class PaymentStore(Protocol):
@@ -96,8 +99,13 @@ def paid_event(row: PaidMessage) -> MessagePaid:
 
 
 def paid_records(paid: Sequence[PaidMessage], topics: Topics) -> list[OutRecord]:
+    """The `paid` events a sender may learn: ADVANCED messages only (IO-RULES 4)."""
     topic = topics.name(Topic.STATUS)
-    return [OutRecord(topic, codecs.STATUS.encode(paid_event(p)), p.id.encode()) for p in paid]
+    return [
+        OutRecord(topic, codecs.STATUS.encode(paid_event(p)), p.id.encode())
+        for p in paid
+        if shares_paid(p.feature_level_type)
+    ]
 
 
 async def reconcile_batch(

@@ -1,0 +1,175 @@
+"""The full pipeline: HTTP submit -> inbox -> push SENT -> callback delivered.
+
+`postino ingress`, `deliver`, `notify` and `callbacks` run as separate processes; the
+outside world (push gateway, SMTP server, the sender's callback receiver) is the
+`sinks` process. `pipeline_rate` msg/s are offered for `pipeline_seconds`; then the
+run waits (up to `SETTLE_SECONDS`) until every processed message of the phase has had
+its push and the callback of its push `SENT` event. Latencies count from
+`messages.created_at` (set at acceptance) to the arrival at the sink: accept -> push
+sent, accept -> callback (`PROCESSED` event and push `SENT` event); what has not
+arrived when the wait ends counts as arriving then (`missing`: a lower bound).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+
+from worker.bench import ingress, loadgen, procs, sinks, workload
+from worker.bench.e2e import profiler, settled
+from worker.bench.harness import Bench
+from worker.bench.meter import Meter
+from worker.bench.stats import Latencies
+
+ROLES = ("ingress", "deliver", "notify", "callbacks")
+PUSH_SENT = "notification:PUSH:SENT"
+PROCESSED = "message:PROCESSED"
+SETTLE_SECONDS = 45.0
+CALLBACK_SECRET = "postino-bench-callback-secret"  # noqa: S105 - a local bench receiver
+
+
+async def _get(url: str) -> Any:
+    async with aiohttp.ClientSession() as session, session.get(url) as answer:
+        return await answer.json()
+
+
+async def _wait_counts(url: str, pushes: int, sent_callbacks: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        counts = await _get(url)
+        if counts["pushes"] >= pushes and counts["callbacks"].get(PUSH_SENT, 0) >= sent_callbacks:
+            return
+        await asyncio.sleep(0.25)
+
+
+async def _phase_messages(bench: Bench, since: datetime, until: datetime) -> dict[str, float]:
+    """id -> created_at (epoch seconds) of the phase's PROCESSED messages."""
+    rows = await bench.sql(
+        "SELECT id, extract(epoch FROM created_at)::float8 AS t FROM messages "
+        "WHERE created_at >= $1 AND created_at < $2 AND status = 'PROCESSED'",
+        since,
+        until,
+    )
+    return {r["id"]: float(r["t"]) for r in rows}
+
+
+def _latencies(created: dict[str, float], arrivals: list[list[Any]], gave_up: float) -> Any:
+    """First arrival per message of the phase, minus its acceptance. A message that had
+    none when the wait gave up counts as arriving then: its figure is a lower bound."""
+    first: dict[str, float] = {}
+    for message_id, *_, at in arrivals:
+        if message_id in created and message_id not in first:
+            first[message_id] = at
+    found = Latencies()
+    for message_id, accepted in created.items():
+        found.add(first.get(message_id, gave_up) - accepted)
+    missing = len(created) - len(first)
+    return {"messages": len(created), "missing": missing, **found.summary_ms()}
+
+
+async def _run_phase(bench: Bench, port: int, sink: str, meter: Meter) -> dict[str, Any]:
+    opts = bench.options
+    base = await _get(f"{sink}{sinks.COUNTS_PATH}")
+    gen = loadgen.LoadGenerator(ingress.HOST, port, ingress.submit_requests(port, opts.citizens))
+    since = datetime.now(UTC)
+    recorder = profiler(bench, "pipeline", meter)
+    busy0 = procs.machine_busy()
+    meter.start()
+    result = await gen.run_open(float(opts.pipeline_rate), opts.pipeline_seconds)
+    until = datetime.now(UTC)
+    inbox = await settled(bench, since, until, result.ok)
+    created = await _phase_messages(bench, since, until)
+    await _wait_counts(
+        f"{sink}{sinks.COUNTS_PATH}",
+        base["pushes"] + len(created),
+        base["callbacks"].get(PUSH_SENT, 0) + len(created),
+        SETTLE_SECONDS,
+    )
+    gave_up = time.time()
+    costs = meter.figures(inbox["rows"])
+    busy1 = procs.machine_busy()
+    profile = recorder.stop() if recorder else None
+    arrivals = await _get(f"{sink}{sinks.ARRIVALS_PATH}")
+    callbacks = arrivals["callbacks"]
+    return {
+        "offered_per_second": opts.pipeline_rate,
+        "accepted": result.ok,
+        "statuses": {str(k): v for k, v in sorted(result.statuses.items())},
+        "submit_latency": result.latencies.summary_ms(),
+        "accept_to_processed": inbox,
+        "processed_messages": len(created),
+        "accept_to_push_sent": _latencies(created, arrivals["pushes"], gave_up),
+        "accept_to_callback_processed": _latencies(
+            created, [c for c in callbacks if c[1] == PROCESSED], gave_up
+        ),
+        "accept_to_callback_push_sent": _latencies(
+            created, [c for c in callbacks if c[1] == PUSH_SENT], gave_up
+        ),
+        "mails": arrivals["mails"] - base["mails"],
+        **costs,
+        "generator_cpu_seconds": round(result.cpu_seconds, 2),
+        "machine_busy": round((busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1.0), 3),
+        "profile": profile,
+    }
+
+
+async def measure(bench: Bench) -> dict[str, Any]:
+    port, sink_port, smtp_port = bench.port(), bench.port(), bench.port()
+    prefix = bench.prefix("full")
+    await bench.settings(prefix)
+    await bench.reset_inbox()
+    sink = f"http://127.0.0.1:{sink_port}"
+    await bench.sql(
+        "UPDATE services SET callback_url = $2, callback_secret = $3 WHERE id = $1",
+        workload.SERVICE_ID,
+        f"{sink}{sinks.CALLBACK_PATH}",
+        CALLBACK_SECRET,
+    )
+    env = bench.env(
+        prefix,
+        port,
+        POSTINO_PUSH_URL=f"{sink}{sinks.PUSH_PATH}",
+        POSTINO_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}",
+        POSTINO_CALLBACK_ALLOW_LOOPBACK="true",
+    )
+    sink_proc = procs.Service("sinks", procs.sinks(sink_port, smtp_port), env, bench.workdir)
+    try:
+        with sink_proc:
+            await sink_proc.wait_http("127.0.0.1", sink_port)
+            return await _with_roles(bench, env, port, sink, sink_proc.pid)
+    finally:
+        await bench.sql(
+            "UPDATE services SET callback_url = NULL, callback_secret = NULL WHERE id = $1",
+            workload.SERVICE_ID,
+        )
+
+
+async def _with_roles(
+    bench: Bench, env: dict[str, str], port: int, sink: str, sink_pid: int
+) -> dict[str, Any]:
+    services = {role: bench.role(f"full-{role}", role, env) for role in ROLES}
+    try:
+        for service in services.values():
+            service.start()
+        await services["ingress"].wait_http(ingress.HOST, port)
+        warm = await loadgen.LoadGenerator(
+            ingress.HOST, port, ingress.submit_requests(port, 50)
+        ).run_open(100, 1.0)
+        epoch = datetime.fromtimestamp(0, UTC)
+        await settled(bench, epoch, datetime.now(UTC), warm.ok)
+        warmed = len(await _phase_messages(bench, epoch, datetime.now(UTC)))
+        await _wait_counts(f"{sink}{sinks.COUNTS_PATH}", warmed, warmed, 60)
+        ours = {role: (s.pid, bench.counts(f"full-{role}")) for role, s in services.items()}
+        meter = Meter(ours, procs.stack_pids(bench.pgdata, bench.bootstrap), {"sinks": [sink_pid]})
+        phase = await _run_phase(bench, port, sink, meter)
+        phase["rss_peak_mb"] = {
+            role: round(procs.memory_kb(s.pid) / 1024, 1) for role, s in services.items()
+        }
+        return phase
+    finally:
+        for service in services.values():
+            service.stop()

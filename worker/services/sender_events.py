@@ -1,0 +1,50 @@
+"""What a sender may learn about its messages (IO-RULES 3 and 4), in one place.
+
+Applied at the source of every sender-facing copy: the producers of `read` and
+`paid` events on `messages.status` emit them only when the sender may learn them,
+and the callbacks role sends a service only the kinds it chose (`callback_events`).
+
+- `read`: only for an ADVANCED message whose citizen allowed read status for that
+  service at the time of reading (decided then, and kept with the message);
+- `paid`: only for an ADVANCED message;
+- every other kind (processed, rejected, failed, channel outcomes): always.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from schemas.enums import CallbackEventKind, FeatureLevel, PreferencesMode
+from schemas.events import StatusEvent
+
+#: Every kind, what a service gets when it did not choose (`callback_events` unset).
+ALL_KINDS = frozenset(CallbackEventKind)
+
+
+def shares_read(feature_level: str, read_status_allowed: bool) -> bool:
+    """May the sender learn that the citizen read this message (decided at reading)?"""
+    return feature_level == FeatureLevel.ADVANCED and read_status_allowed
+
+
+def shares_paid(feature_level: str) -> bool:
+    return feature_level == FeatureLevel.ADVANCED
+
+
+def read_status_allowed(preferences_mode: str, stored: bool | None) -> bool:
+    """The citizen's read-status consent for one service, by preferences mode (as
+    `citizen.effective_preference`): LEGACY allows it; AUTO allows it unless the
+    stored preference denies it; MANUAL denies it unless the stored one allows it."""
+    if preferences_mode == PreferencesMode.LEGACY:
+        return True
+    if stored is not None:
+        return stored
+    return preferences_mode != PreferencesMode.MANUAL
+
+
+def kind_of(event: StatusEvent) -> CallbackEventKind:
+    return CallbackEventKind(str(event.__struct_config__.tag))
+
+
+def wanted(event: StatusEvent, kinds: Collection[str] | None) -> bool:
+    """Does the service want this event on its callback? None: every kind."""
+    return kinds is None or kind_of(event) in kinds
