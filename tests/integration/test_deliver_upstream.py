@@ -131,7 +131,7 @@ async def test_a_redone_batch_writes_nothing_new_and_re_emits_identical_records(
         encoded(body(service_id, citizen(4))),
     )
     records = await read_topic(runtime, Topic.SUBMITTED)
-    deps = DeliverDeps(PostgresInbox(runtime.pool), runtime.settings.kafka, runtime.signer)
+    deps = DeliverDeps(PostgresInbox(runtime.pool), runtime.settings.kafka.topics, runtime.signer)
 
     first = await deliver_batch(records, deps)
     before = await rows(runtime)
