@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TOPIC ?= messages.submitted
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint typecheck bench load dlq-show dlq-replay schemas clean
+.PHONY: help install run test chromium screenshots lint typecheck bench load dlq-show dlq-replay schemas clean
 
 help: ## list the targets
 	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -28,12 +28,21 @@ install: $(VENV)/.installed ## create .venv with the pinned dependencies (uv.loc
 run: install ## start the whole system on embedded PostgreSQL and Kafka (Ctrl-C stops it all)
 	$(BIN)/postino dev
 
-test: install ## lint, layering contracts, type-check, then the test suite on the embedded broker and PostgreSQL
+test: install chromium ## lint, layering contracts, type-check, then the test suite on the embedded broker and PostgreSQL
 	$(BIN)/ruff check worker schemas tests
 	$(BIN)/ruff format --check worker schemas tests
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+
+chromium: ## install Debian's chromium for the console's browser tests (only when missing; root or sudo)
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then sudo=; else sudo="sudo -n"; fi; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium; }
+
+screenshots: install chromium ## regenerate the console screenshots in docs/ (the browser test, with more traffic)
+	POSTINO_SCREENSHOTS=docs $(BIN)/pytest -q tests/browser -k live_flow
 
 lint: install ## ruff, and the layering contracts (import-linter)
 	$(BIN)/ruff check worker schemas tests

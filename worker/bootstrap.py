@@ -20,6 +20,7 @@ from schemas.topics import Topic
 from worker import logs
 from worker.adapters import kafka, postgres
 from worker.adapters.citizen_repo import PostgresCitizens
+from worker.adapters.console_repo import PostgresJournal
 from worker.adapters.inbox import PostgresInbox
 from worker.adapters.kafka import Publisher
 from worker.adapters.notifications_repo import PostgresNotifications
@@ -36,6 +37,7 @@ from worker.consumers.runner import ConsumerRunner
 from worker.core.batch import BatchHandler, due_from_header
 from worker.health import Health, Pulse
 from worker.ids import IdSigner
+from worker.services.attempts import AttemptJournal
 from worker.services.callbacks import CallbackStore, WebhookSender
 from worker.services.deliver import DeliverDeps
 from worker.services.notify_ports import Channels
@@ -164,6 +166,16 @@ def leader_lock(runtime: Runtime, key: int) -> AdvisoryLock:
 
 def callback_store(runtime: Runtime) -> CallbackStore:
     return PostgresCallbacks(runtime.pool)
+
+
+@asynccontextmanager
+async def attempt_journal(runtime: Runtime) -> AsyncIterator[AttemptJournal]:
+    """The attempts journal of notify and callbacks; what it queued is written on exit."""
+    journal = PostgresJournal(runtime.pool)
+    try:
+        yield journal
+    finally:
+        await journal.close()
 
 
 @asynccontextmanager

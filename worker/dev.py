@@ -101,7 +101,8 @@ def banner(settings: Settings) -> str:
         [
             "",
             "Postino is running (Ctrl-C stops everything).",
-            f"  API:         {base}/api/v1   (status page {base}/status)",
+            f"  API:         {base}/api/v1",
+            f"  console:     {base}/status#token={settings.admin_token}",
             f"  admin token: {settings.admin_token}",
             f"  demo key:    {DEMO_API_KEY}   (service {DEMO_SERVICE_ID})",
             f"  data dir:    {Path(settings.data_dir).resolve()}",

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from worker import logs
 from worker.adapters import kafka, postgres
 from worker.bootstrap import Runtime, open_runtime, require_endpoints
+from worker.console.sampler import FlowSampler
 from worker.health import Health
 from worker.ops import OpsListener
 from worker.roles.registry import ROLES
@@ -66,6 +67,11 @@ async def run_roles(runtime: Runtime, names: Sequence[str], stop: asyncio.Event)
     tasks: dict[asyncio.Task[None], str] = {
         asyncio.create_task(ROLES[n](runtime, stop), name=n): n for n in names
     }
+    sampling = runtime.settings.console.sample_seconds > 0
+    sampler = asyncio.create_task(
+        FlowSampler(runtime.pool, runtime.settings).run(stop) if sampling else stop.wait(),
+        name="flow-sampler",
+    )
     failed: list[str] = []
     pending = set(tasks)
     while pending:
@@ -81,6 +87,7 @@ async def run_roles(runtime: Runtime, names: Sequence[str], stop: asyncio.Event)
                 )
                 log.error("role_failed", role=tasks[task], error=error)
         stop.set()
+    await asyncio.gather(sampler, return_exceptions=True)
     log.info(
         "shutdown_complete",
         roles=list(names),

@@ -24,7 +24,19 @@ BATCH_SECONDS = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
 )
 LAG = Gauge("postino_consumer_lag", "Records behind the high watermark", ["role", "topic"])
+MESSAGES = Counter("postino_messages_total", "Messages by final status", ["status"])
 NOTIFICATIONS = Counter(
     "postino_notifications_total", "Notification outcomes", ["channel", "status"]
 )
 CALLBACKS = Counter("postino_callbacks_total", "Sender callback outcomes", ["outcome"])
+ACCEPT_TO_PROCESSED = Histogram(
+    "postino_accept_to_processed_seconds",
+    "From the ingress's accept to deliver's stored status",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+
+
+def count_delivered(status: str, seconds: float) -> None:
+    """A message stored with its final status, `seconds` after the ingress accepted it."""
+    MESSAGES.labels(status=status).inc()
+    ACCEPT_TO_PROCESSED.observe(max(0.0, seconds))

@@ -250,6 +250,16 @@ class ReminderSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsoleSettings:
+    #: The operator console's figures are at most this old (one refresher per ingress).
+    refresh_seconds: float = 3.0
+    #: Every process adds its counters' increments to `console_flow` this often (0: never).
+    sample_seconds: float = 1.0
+    #: Notification and callback attempts are kept this long for "where is my message?".
+    retention_days: int = 7
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     profile: str = "dev"
     data_dir: Path = Path("var")
@@ -269,6 +279,7 @@ class Settings:
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)
     reminders: ReminderSettings = field(default_factory=ReminderSettings)
     ops: OpsSettings = field(default_factory=OpsSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
 
 def _delays(env: _Env, name: str, default: tuple[float, ...]) -> tuple[float, ...]:
@@ -421,6 +432,11 @@ def _sections(env: _Env) -> dict[str, Any]:
             ),
             standby_poll_seconds=env.number("REMINDER_STANDBY_POLL_SECONDS", 2.0, minimum=0.05),
             round_limit=env.integer("REMINDER_ROUND_LIMIT", 10_000, minimum=1),
+        ),
+        "console": ConsoleSettings(
+            refresh_seconds=env.number("CONSOLE_REFRESH_SECONDS", 3.0, minimum=0.2),
+            sample_seconds=env.number("CONSOLE_SAMPLE_SECONDS", 1.0, minimum=0.0),
+            retention_days=env.integer("CONSOLE_RETENTION_DAYS", 7, minimum=1),
         ),
     }
 

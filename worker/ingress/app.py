@@ -15,7 +15,7 @@ from aiohttp import web
 
 from worker import logs, metrics
 from worker.bootstrap import Runtime, ingress_stores, timer_pulse
-from worker.ingress import admin, citizen, messages, openapi, profiles, status_page
+from worker.ingress import admin, citizen, console, messages, openapi, profiles
 from worker.ingress.keys import DIRECTORY, RUNTIME, STORES
 from worker.ingress.limits import limits_ctx
 from worker.ingress.problems import problem
@@ -99,7 +99,7 @@ def create_app(runtime: Runtime) -> web.Application:
     app.add_routes(admin.routes)
     app.add_routes(openapi.routes)
     app.add_routes(citizen.routes)
-    status_page.setup(app)
+    console.setup(app)
     return app
 
 

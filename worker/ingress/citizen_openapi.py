@@ -1,13 +1,9 @@
-"""OpenAPI declarations of the citizen app API and the status page.
+"""OpenAPI declarations of the citizen app API.
 
 The response structs are the ones `citizen_views` builds the answers with.
 """
 
 from __future__ import annotations
-
-from typing import Any
-
-import msgspec
 
 from worker.ingress import openapi
 from worker.ingress.citizen_views import (
@@ -21,17 +17,6 @@ from worker.ingress.citizen_views import (
     ProfilePatch,
     SessionView,
 )
-
-
-class OperatorStatusView(msgspec.Struct):
-    generated_at: str
-    uptime_seconds: float
-    topic_prefix: str
-    messages_by_status: dict[str, Any]
-    notifications_by_channel: dict[str, Any]
-    dlq_records: dict[str, Any]
-    consumer_lag: dict[str, Any]
-
 
 _MESSAGES = "/api/v1/citizen/messages"
 _PREFS = "/api/v1/citizen/services/{service_id}/preferences"
@@ -96,18 +81,3 @@ for _method, _summary, _body in (
         request=_body,
         responses={200: PreferenceView},
     )
-openapi.declare(
-    "GET",
-    "/api/v1/status",
-    "Operators' status: counts by status, DLQ records, lag",
-    tag="operations",
-    responses={200: OperatorStatusView},
-)
-openapi.declare(
-    "GET",
-    "/status",
-    "Operators' status page (HTML)",
-    tag="operations",
-    responses={200: None},
-    content_type="text/html",
-)

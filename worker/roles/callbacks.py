@@ -14,13 +14,20 @@ from datetime import datetime, timedelta
 
 from schemas.topics import CALLBACK_RETRY_TIERS, ConsumerGroup, Topic
 from worker import logs
-from worker.bootstrap import Runtime, callback_store, consumer_runner, webhook_sender
+from worker.bootstrap import (
+    Runtime,
+    attempt_journal,
+    callback_store,
+    consumer_runner,
+    webhook_sender,
+)
 from worker.consumers.runner import ConsumerRunner
 from worker.core.batch import BatchHandler, BatchResult
 from worker.core.records import Record
 from worker.periodic import every
 from worker.roles.common import run_until_stopped
 from worker.roles.notify import utc_now
+from worker.services.attempts import AttemptJournal, NoJournal
 from worker.services.callbacks import (
     CallbackDeps,
     FirstAttempts,
@@ -39,11 +46,20 @@ class CallbacksRole:
     """The two runners, the background first attempts and the sender they share."""
 
     def __init__(
-        self, runtime: Runtime, sender: WebhookSender, clock: Callable[[], datetime] = utc_now
+        self,
+        runtime: Runtime,
+        sender: WebhookSender,
+        clock: Callable[[], datetime] = utc_now,
+        journal: AttemptJournal | None = None,
     ) -> None:
         settings = runtime.settings
         self.deps = CallbackDeps(
-            callback_store(runtime), sender, settings.kafka.topics, settings.callbacks, clock
+            callback_store(runtime),
+            sender,
+            settings.kafka.topics,
+            settings.callbacks,
+            clock,
+            journal or NoJournal(),
         )
         self.first_attempts = FirstAttempts(self.deps)
         handle_first, handle_retry = handlers(self.deps, self.first_attempts)
@@ -84,8 +100,11 @@ def handlers(
 
 
 async def run(runtime: Runtime, stop: asyncio.Event) -> None:
-    async with webhook_sender(runtime.settings.callbacks) as sender:
-        role = CallbacksRole(runtime, sender)
+    async with (
+        webhook_sender(runtime.settings.callbacks) as sender,
+        attempt_journal(runtime) as journal,
+    ):
+        role = CallbacksRole(runtime, sender, journal=journal)
         try:
             await asyncio.gather(
                 run_until_stopped(role.main, stop),

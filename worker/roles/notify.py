@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from schemas.topics import NOTIFICATION_RETRY_TIERS, ConsumerGroup, Topic
 from worker.bootstrap import (
     Runtime,
+    attempt_journal,
     consumer_runner,
     notification_store,
     notify_channels,
@@ -24,6 +25,7 @@ from worker.core.batch import BatchHandler, BatchResult
 from worker.core.records import Record
 from worker.periodic import every
 from worker.roles.common import run_until_stopped
+from worker.services.attempts import AttemptJournal, NoJournal
 from worker.services.notify import NotifyDeps, notify_batch
 from worker.services.notify_ports import Channels
 from worker.services.sweeper import SweepReport, sweep
@@ -43,11 +45,19 @@ def handler(deps: NotifyDeps) -> BatchHandler:
 
 
 def build(
-    runtime: Runtime, channels: Channels, clock: Callable[[], datetime] = utc_now
+    runtime: Runtime,
+    channels: Channels,
+    clock: Callable[[], datetime] = utc_now,
+    journal: AttemptJournal | None = None,
 ) -> ConsumerRunner:
     settings = runtime.settings
     deps = NotifyDeps(
-        notification_store(runtime), channels, settings.kafka.topics, settings.notify, clock
+        notification_store(runtime),
+        channels,
+        settings.kafka.topics,
+        settings.notify,
+        clock,
+        journal or NoJournal(),
     )
     return consumer_runner(runtime, ConsumerGroup.NOTIFY, TOPICS, handler(deps), scheduled=True)
 
@@ -65,7 +75,10 @@ async def sweep_once(runtime: Runtime, now: datetime) -> SweepReport:
 
 async def run(runtime: Runtime, stop: asyncio.Event) -> None:
     interval = runtime.settings.notify.sweeper_interval_seconds
-    async with notify_channels(runtime.settings.notify) as channels:
+    async with (
+        notify_channels(runtime.settings.notify) as channels,
+        attempt_journal(runtime) as journal,
+    ):
         sweeper = asyncio.create_task(
             every(
                 interval,
@@ -77,7 +90,7 @@ async def run(runtime: Runtime, stop: asyncio.Event) -> None:
             name="notify-sweeper",
         )
         try:
-            await run_until_stopped(build(runtime, channels), stop)
+            await run_until_stopped(build(runtime, channels, journal=journal), stop)
         finally:
             stop.set()
             await sweeper

@@ -25,7 +25,7 @@ import asyncio
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -38,6 +38,7 @@ from worker import logs, metrics
 from worker.core.batch import DUE_HEADER, BatchResult, DeadLetter, due_header
 from worker.core.errors import PermanentError, RetryableError
 from worker.core.records import OutRecord, Record
+from worker.services.attempts import AttemptJournal, NoJournal, callback_attempt, trace_id
 from worker.services.retry import call_with_retry, next_retry
 from worker.services.sender_events import wanted
 from worker.settings import CallbackSettings
@@ -84,6 +85,7 @@ class CallbackDeps:
     topics: Topics
     settings: CallbackSettings
     clock: Callable[[], datetime]
+    journal: AttemptJournal = field(default_factory=NoJournal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,11 +143,12 @@ def _retry(
 async def _send(job: _Job, deps: CallbackDeps) -> str:
     """One attempt: "delivered", "refused" (settled either way) or "failed" (retry)."""
     context = {"message_id": job.event.message_id, "service_id": job.event.sender_service_id}
+    error: str | None = None
     try:
         await _post(job, deps)
     except PermanentError as exc:
         log.warning("callback_refused", error=logs.safe_error_text(exc, 200), **context)
-        outcome = "refused"
+        outcome, error = "refused", str(exc)
     except Exception as exc:
         if not isinstance(exc, RetryableError):
             log.error("callback_send_crashed", error=type(exc).__name__, **context)
@@ -155,12 +158,25 @@ async def _send(job: _Job, deps: CallbackDeps) -> str:
             error=logs.safe_error_text(exc, 200),
             **context,
         )
-        metrics.CALLBACKS.labels(outcome="failed").inc()
-        return "failed"
+        outcome, error = "failed", str(exc)
     else:
         outcome = "delivered"
         log.debug("callback_delivered", attempt=job.attempt + 1, **context)
     metrics.CALLBACKS.labels(outcome=outcome).inc()
+    deps.journal.add(
+        callback_attempt(
+            key=job.key,
+            event=job.event,
+            attempt=job.attempt + 1,
+            outcome=outcome,
+            at=deps.clock(),
+            topic=deps.topics.base(job.record.topic),
+            error=error,
+            trace=trace_id(job.record.headers),
+        )
+    )
+    if outcome == "failed":
+        return outcome
     await deps.store.settle(job.key, outcome)
     return outcome
 

@@ -29,7 +29,7 @@ from schemas import codecs
 from schemas.enums import Channel, FailureReason, MessageStatus, NotificationKind, RejectionReason
 from schemas.events import MessagePaid, MessageStatusChanged, NotificationRequest
 from schemas.topics import Topic, Topics
-from worker import ids, logs
+from worker import ids, logs, metrics
 from worker.core.batch import BatchResult, DeadLetter
 from worker.core.records import OutRecord, Record
 from worker.services import delivery_rules, upstream_limits
@@ -231,6 +231,7 @@ async def deliver_batch(records: Sequence[Record], deps: DeliverDeps) -> BatchRe
         row = stored[p.row.id]
         if _same_message(p, row):
             out += follow_ups(row, p.channels, deps.topics)
+            metrics.count_delivered(row.status, (row.processed_at - row.created_at).total_seconds())
         else:  # an upstream id already taken by another message: never overwrite it
             dead.append(DeadLetter(p.item.record, "duplicate_id", "id used by another message"))
     log.debug("batch_delivered", size=len(planned), out=len(out), dead=len(dead))

@@ -30,6 +30,7 @@ from worker import logs, metrics
 from worker.core.batch import BatchResult, DeadLetter, due_header
 from worker.core.errors import PermanentError, RetryableError
 from worker.core.records import OutRecord, Record
+from worker.services.attempts import AttemptJournal, NoJournal, notification_attempt
 from worker.services.notify_ports import (
     Channels,
     NotificationRow,
@@ -54,6 +55,7 @@ class NotifyDeps:
     topics: Topics
     settings: NotifySettings
     clock: Callable[[], datetime]
+    journal: AttemptJournal = field(default_factory=NoJournal)
 
 
 @dataclass(slots=True)
@@ -181,6 +183,7 @@ async def notify_batch(records: Sequence[Record], deps: NotifyDeps) -> BatchResu
     out = [_event_record(row, deps.topics) for row in plan.replay]
     for outcome, (row, changed) in zip(outcomes, stored, strict=True):
         metrics.NOTIFICATIONS.labels(channel=row.channel, status=outcome.status).inc()
+        deps.journal.add(notification_attempt(outcome, row.updated_at))
         if changed:
             out.append(_event_record(row, deps.topics))
         if outcome.tier is not None and row.status == NotificationStatus.THROTTLED:

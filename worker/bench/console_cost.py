@@ -1,0 +1,97 @@
+"""What the operator console costs the ingress: the same ingress twice, paired.
+
+`python -m worker.bench.console_cost [seconds]` starts an embedded stack and two
+`postino ingress` processes side by side: one with flow sampling off and nobody
+looking (`POSTINO_CONSOLE_SAMPLE_SECONDS=0`), one sampling every second with the
+console open (a poller asks for the flow and the dead letters every 3 s, as the
+page does). They take turns under the same closed-loop submit load (the ingress
+bench's rounds, so a background load hits both alike); printed: requests/s, p50,
+p99 and server CPU per request of each, and the ratios console/baseline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from worker.bench import ingress, loadgen, workload
+from worker.bench.harness import Bench, BenchOptions
+from worker.embedded import embedded_stack
+
+ADMIN = {"Authorization": "Bearer postino-bench-admin"}
+
+
+async def _start(bench: Bench, name: str, **env: str) -> ingress.Side:
+    port, prefix = bench.port(), bench.prefix(name)
+    await bench.settings(prefix)
+    service = bench.process(name, bench.env(prefix, port, **env), "worker", "ingress")
+    service.start()
+    await service.wait_http(ingress.HOST, port)
+    requests = ingress.submit_requests(port, bench.options.citizens)
+    side = ingress.Side(service, port, requests, bench.counts(name))
+    await loadgen.LoadGenerator(ingress.HOST, port, side.requests).run_closed(8, 1.0)
+    return side
+
+
+async def _watch(port: int, stop: asyncio.Event) -> int:
+    """Poll the console's data like an open page; returns the answers received."""
+    answers = 0
+    base = f"http://{ingress.HOST}:{port}/api/v1/status"
+    async with aiohttp.ClientSession(headers=ADMIN) as http:
+        while not stop.is_set():
+            for path in ("/flow", "/dlq"):
+                async with http.get(base + path) as resp:
+                    await resp.read()
+                    answers += resp.status == 200
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=3.0)
+    return answers
+
+
+async def measure(seconds: float) -> dict[str, Any]:
+    options = BenchOptions(ingress_seconds=seconds)
+    with (
+        tempfile.TemporaryDirectory(prefix="postino-console-bench-") as tmp,
+        embedded_stack(Path(tmp) / "stack") as (url, bootstrap),
+    ):
+        bench = Bench(options, url, bootstrap, Path(tmp), Path(tmp) / "out")
+        await bench.settings(bench.prefix("setup"))
+        conn = await asyncpg.connect(url)
+        try:
+            await workload.seed(conn, options.citizens)
+        finally:
+            await conn.close()
+        sides: list[ingress.Side] = []
+        stop = asyncio.Event()
+        try:
+            sides.append(await _start(bench, "baseline", POSTINO_CONSOLE_SAMPLE_SECONDS="0"))
+            sides.append(await _start(bench, "console", POSTINO_CONSOLE_SAMPLE_SECONDS="1"))
+            watcher = asyncio.create_task(_watch(sides[1].port, stop))
+            await ingress.drive(sides, options.concurrency, seconds)
+            stop.set()
+            polls = await watcher
+            baseline, console = (side.figures() for side in sides)
+        finally:
+            stop.set()
+            for side in sides:
+                side.service.stop()
+    keys = ("requests_per_second", "p50_ms", "p99_ms", "server_cpu_us_per_request")
+    ratios = {k: round(console[k] / baseline[k], 3) for k in keys if baseline.get(k)}
+    return {"baseline": baseline, "console": console, "console_polls": polls, "ratio": ratios}
+
+
+def main() -> None:
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 30.0
+    print(json.dumps(asyncio.run(measure(seconds)), indent=2))
+
+
+if __name__ == "__main__":
+    main()

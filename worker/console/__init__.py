@@ -1,0 +1,1 @@
+"""The operator console: flow sampling, broker watch, cached figures, timelines."""
