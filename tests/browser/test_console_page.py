@@ -98,7 +98,7 @@ async def test_the_console_shows_live_flow_and_a_message_timeline(
         )
         assert times == sorted(times)
         text = await page.evaluate("document.querySelector('#search-result').innerText")
-        assert "THROTTLED" in text and "503" in text and "notifications.retry.10s" in text
+        assert "THROTTLED" in text and "503" in text and "notifications.retry.1" in text
         if SHOTS:
             await page.screenshot(Path(SHOTS) / "timeline.png", "#lookup")
 
