@@ -29,6 +29,7 @@ from worker.adapters.postgres import Pool
 from worker.adapters.profiles_repo import PostgresProfiles
 from worker.adapters.push import HttpPushGateway
 from worker.adapters.reminders_repo import AdvisoryLock, PostgresReminders
+from worker.adapters.remote_content import HttpSenderClient
 from worker.adapters.services_repo import ServicesRepo, UsageRepo
 from worker.adapters.smtp import SmtpMailer
 from worker.adapters.upstream_admissions import PostgresAdmissions
@@ -43,6 +44,7 @@ from worker.services.deliver import DeliverDeps
 from worker.services.notify_ports import Channels
 from worker.services.payments import PaymentStore
 from worker.services.reminders import ReminderStore
+from worker.services.remote_content import SenderClient
 from worker.settings import CallbackSettings, ConfigError, NotifySettings, Settings
 
 log = logs.get("postino.bootstrap")
@@ -195,6 +197,18 @@ async def notify_channels(settings: NotifySettings) -> AsyncIterator[Channels]:
     finally:
         if push is not None:
             await push.stop()
+
+
+@asynccontextmanager
+async def sender_client(settings: Settings) -> AsyncIterator[SenderClient]:
+    """The client that fetches remote content from senders (SSRF rules of callbacks)."""
+    client = HttpSenderClient(
+        settings.remote_content, allow_loopback=settings.callbacks.allow_loopback
+    )
+    try:
+        yield client
+    finally:
+        await client.stop()
 
 
 @asynccontextmanager
