@@ -44,6 +44,8 @@ from worker.services.service_lifecycle import Action, InvalidTransition, Lifecyc
 
 log = logs.get("postino.admin")
 routes = web.RouteTableDef()
+#: Back-office text fields that may span lines (TAB, LF, CR allowed).
+_MULTILINE = frozenset({"description", "reason"})
 B = TypeVar("B")
 
 
@@ -60,7 +62,7 @@ def _repo(request: web.Request) -> ServicesRepo:
 
 
 async def _body(request: web.Request, body_type: type[B]) -> B | web.Response:
-    return await read_body(request, body_type, empty_as=b"{}")
+    return await read_body(request, body_type, multiline=_MULTILINE, empty_as=b"{}")
 
 
 async def _unsafe_url(request: web.Request, url: str | None, field: str) -> web.Response | None:
@@ -192,7 +194,7 @@ async def list_services(request: web.Request) -> web.Response:
     state, org = query.get("state"), query.get("organization_fiscal_code")
     if state is not None and state not in _STATES:
         return problem(400, "Bad request", f"state: one of {', '.join(sorted(_STATES))}")
-    if org is not None and not _ORGANIZATION.match(org):
+    if org is not None and not _ORGANIZATION.fullmatch(org):
         return problem(400, "Bad request", "organization_fiscal_code: 11 digits")
     size = query.get("page_size", "20")
     if not size.isdigit() or not 1 <= int(size) <= _MAX_PAGE:

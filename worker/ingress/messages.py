@@ -15,6 +15,7 @@ from aiohttp import web
 from schemas.messages import NewMessage
 from schemas.patterns import is_fiscal_code
 from worker.core.errors import RetryableError
+from worker.core.text_rules import MESSAGE_MULTILINE
 from worker.ingress import openapi
 from worker.ingress.auth import sender
 from worker.ingress.bodies import BodyError, decode_body
@@ -41,7 +42,7 @@ def decode_message(
     body: bytes, path_fiscal_code: str | None
 ) -> tuple[NewMessage, str] | web.Response:
     try:
-        message = decode_body(body, NewMessage)
+        message = decode_body(body, NewMessage, multiline=MESSAGE_MULTILINE)
     except BodyError as exc:
         return invalid(exc.detail)
     if (message.fiscal_code is None) == (path_fiscal_code is None):
@@ -57,7 +58,7 @@ async def _checked(
 ) -> tuple[NewMessage, str] | web.Response:
     """The checks of 1.1 and 1.2, in order; the message and its citizen when all pass."""
     idempotency_key = request.headers.get("Idempotency-Key")
-    if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
+    if idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
         return problem(400, "Bad request", "Idempotency-Key: 1 to 255 visible ASCII characters")
     decoded = decode_message(await request.read(), path_fiscal_code)
     if isinstance(decoded, web.Response):
