@@ -69,6 +69,16 @@ CONSUMED: tuple[Topic, ...] = (
 )
 
 
+#: What each consumer group reads: the roles build their runners from it, and lag
+#: (`postino topics --lag`, the console) is read per group over the same topics.
+GROUP_TOPICS: dict[ConsumerGroup, tuple[Topic, ...]] = {
+    ConsumerGroup.DELIVER: (Topic.SUBMITTED,),
+    ConsumerGroup.PAYMENTS: (Topic.PAYMENTS,),
+    ConsumerGroup.NOTIFY: (Topic.NOTIFICATIONS, *NOTIFICATION_RETRY_TIERS),
+    ConsumerGroup.CALLBACKS: (Topic.STATUS,),
+    ConsumerGroup.CALLBACKS_RETRY: CALLBACK_RETRY_TIERS,
+}
+
 def all_topic_names() -> list[str]:
     """Every base topic name, DLQs included: what `postino dev` creates."""
     names = [t.value for t in Topic]

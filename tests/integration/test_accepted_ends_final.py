@@ -153,7 +153,7 @@ async def _accepted_with(runtime: Runtime, service: Service, **content: Any) -> 
         service,
         publisher=runtime.publisher,
         signer=runtime.signer,
-        kafka=runtime.settings.kafka,
+        topics=runtime.settings.kafka.topics,
     )
 
 

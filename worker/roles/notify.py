@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from schemas.topics import NOTIFICATION_RETRY_TIERS, ConsumerGroup, Topic
+from schemas.topics import ConsumerGroup
 from worker.bootstrap import (
     Runtime,
     attempt_journal,
@@ -29,8 +29,6 @@ from worker.services.attempts import AttemptJournal, NoJournal
 from worker.services.notify import NotifyDeps, notify_batch
 from worker.services.notify_ports import Channels
 from worker.services.sweeper import SweepReport, sweep
-
-TOPICS = (Topic.NOTIFICATIONS, *NOTIFICATION_RETRY_TIERS)
 
 
 def utc_now() -> datetime:
@@ -59,7 +57,7 @@ def build(
         clock,
         journal or NoJournal(),
     )
-    return consumer_runner(runtime, ConsumerGroup.NOTIFY, TOPICS, handler(deps), scheduled=True)
+    return consumer_runner(runtime, ConsumerGroup.NOTIFY, handler(deps), scheduled=True)
 
 
 async def sweep_once(runtime: Runtime, now: datetime) -> SweepReport:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from schemas.topics import ConsumerGroup, Topic
+from schemas.topics import ConsumerGroup
 from worker.bootstrap import Runtime, consumer_runner, payment_store, timer_pulse
 from worker.consumers.runner import ConsumerRunner
 from worker.core.batch import BatchResult
@@ -25,7 +25,7 @@ def build(runtime: Runtime) -> ConsumerRunner:
     async def handle(records: Sequence[Record]) -> BatchResult:
         return await payments.reconcile_batch(records, store, topics)
 
-    return consumer_runner(runtime, ConsumerGroup.PAYMENTS, [Topic.PAYMENTS], handle)
+    return consumer_runner(runtime, ConsumerGroup.PAYMENTS, handle)
 
 
 async def sweep_once(runtime: Runtime) -> int:
