@@ -6,13 +6,23 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
+from importlib import metadata
 
-from worker import logs
+from worker import logs, tracing
 from worker.extras import MissingExtraError, require_embedded
 from worker.lifecycle import install_signal_handlers, migrate_database, operated, run_roles
 from worker.roles.registry import ROLES
 from worker.settings import ConfigError, Settings, load_settings
 
+
+def _version() -> str:
+    try:
+        return metadata.version("postino")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+VERSION = _version()
 Command = Callable[[Settings, argparse.Namespace], int]
 
 
@@ -87,7 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"postino: configuration error: {exc}", file=sys.stderr)
         return 2
-    logs.configure(settings.log_level, settings.log_format)
+    role = "-".join(args.roles) if args.command == "run" else args.command
+    logs.configure(settings.log_level, settings.log_format, role=role, version=VERSION)
+    tracing.configure(role, VERSION)  # on only when OTEL_EXPORTER_OTLP_ENDPOINT is set
     try:
         return commands[args.command](settings, args)
     except ConfigError as exc:
@@ -98,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    finally:
+        tracing.shutdown()  # flushes the spans still buffered
 
 
 if __name__ == "__main__":

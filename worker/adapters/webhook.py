@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from worker import tracing
 from worker.adapters.http import HttpClient
 from worker.adapters.pinned import pinned, pinned_connector
 from worker.adapters.postgres import Pool, repository
@@ -69,7 +70,12 @@ class HttpWebhookSender(HttpClient):
             raise PermanentError(str(exc)) from exc
         with pinned(urlsplit(url).hostname or "", addresses):
             await self._post(
-                url, "callback receiver", data=body, headers=dict(headers), allow_redirects=False
+                url,
+                "callback receiver",
+                message_id=tracing.message_id_of(body) if tracing.ENABLED else None,
+                data=body,
+                headers=dict(headers),
+                allow_redirects=False,
             )
 
 

@@ -14,6 +14,7 @@ import msgspec
 from aiohttp import web
 
 from schemas.messages import FISCAL_CODE_PATTERN, NewMessage
+from worker import logs
 from worker.core.errors import RetryableError
 from worker.core.text_rules import body_problem
 from worker.ingress import openapi
@@ -120,6 +121,7 @@ async def _submit(request: web.Request, path_fiscal_code: str | None) -> web.Res
         )
     except RetryableError:
         return problem(503, "Service unavailable", "the message could not be accepted; retry")
+    logs.bind(message_id=new_id)
     location = f"/api/v1/messages/{fiscal_code}/{new_id}"
     return json_response(MessageCreated(new_id), status=201, headers={"Location": location})
 
