@@ -79,6 +79,7 @@ GROUP_TOPICS: dict[ConsumerGroup, tuple[Topic, ...]] = {
     ConsumerGroup.CALLBACKS_RETRY: CALLBACK_RETRY_TIERS,
 }
 
+
 def all_topic_names() -> list[str]:
     """Every base topic name, DLQs included: what `postino dev` creates."""
     names = [t.value for t in Topic]

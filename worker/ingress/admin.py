@@ -12,7 +12,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from aiohttp import web
@@ -38,7 +38,7 @@ from worker.ingress.auth import Handler, admin_only
 from worker.ingress.bodies import read_body
 from worker.ingress.keys import DIRECTORY, RUNTIME, STORES
 from worker.ingress.problems import json_response, problem
-from worker.services.callback_url import UnsafeCallbackUrl, check_callback_url
+from worker.services.callback_url import DnsUnavailable, UnsafeCallbackUrl, check_callback_url
 from worker.services.directory import hash_key
 from worker.services.service_lifecycle import Action, InvalidTransition, Lifecycle, apply
 
@@ -69,10 +69,12 @@ async def _unsafe_url(request: web.Request, url: str | None, field: str) -> web.
     """400 when `url` breaks the SSRF rules of IO-RULES 4 (callbacks, remote content)."""
     if url is None:
         return None
-    allow = request.app[RUNTIME].settings.callbacks.allow_loopback
+    callbacks = request.app[RUNTIME].settings.callbacks
     try:
-        await check_callback_url(url, allow_loopback=allow)
-    except UnsafeCallbackUrl as exc:
+        await check_callback_url(
+            url, allow_loopback=callbacks.allow_loopback, allowed_ports=callbacks.allowed_ports
+        )
+    except (UnsafeCallbackUrl, DnsUnavailable) as exc:
         return problem(400, "Bad request", str(exc).replace("callback_url", field, 1))
     return None
 
@@ -212,6 +214,15 @@ async def list_services(request: web.Request) -> web.Response:
 
 
 _MAX_PAGE = 100
+
+
+class ServiceListQuery(msgspec.Struct):
+    """The query of `GET /api/v1/manage/services` (for the OpenAPI document)."""
+
+    state: ServiceState | None = None
+    organization_fiscal_code: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{11}$")] | None = None
+    cursor: Annotated[str, msgspec.Meta(description="`next` of the previous page")] | None = None
+    page_size: Annotated[int, msgspec.Meta(ge=1, le=_MAX_PAGE)] = 20
 
 
 @routes.get("/api/v1/manage/services/{id}")
@@ -372,7 +383,7 @@ def _declare() -> None:
         tag="back-office",
         security="admin",
         responses={200: ServicePage},
-        query=("state", "organization_fiscal_code", "cursor", "page_size"),
+        query=ServiceListQuery,
     )
     declare(
         "GET",
@@ -391,12 +402,27 @@ def _declare() -> None:
         security="admin",
         request=ServicePatch,
         responses=view,
+        errors=(409,),
     )
-    declare("DELETE", one, "Delete a service", tag="back-office", security="admin", responses=view)
+    declare(
+        "DELETE",
+        one,
+        "Delete a service",
+        tag="back-office",
+        security="admin",
+        responses=view,
+        errors=(409,),
+    )
     keys = [("POST", suffix, summary) for suffix, _, _, summary in _KEYS]
     for method, suffix, summary in (*((m, x, s) for m, x, _, s in _TRANSITIONS), *keys):
         declare(
-            method, f"{one}/{suffix}", summary, tag="back-office", security="admin", responses=view
+            method,
+            f"{one}/{suffix}",
+            summary,
+            tag="back-office",
+            security="admin",
+            responses=view,
+            errors=(409, 422) if suffix == "review" else (409,),
         )
     declare(
         "POST",
@@ -406,6 +432,7 @@ def _declare() -> None:
         security="admin",
         request=RejectBody,
         responses=view,
+        errors=(409,),
     )
     declare(
         "PUT",

@@ -18,7 +18,7 @@ from schemas.patterns import is_fiscal_code
 from worker import logs
 from worker.core.errors import RetryableError
 from worker.ingress import citizen_openapi  # noqa: F401 - declares these routes
-from worker.ingress.auth import Handler, admin_only, bearer
+from worker.ingress.auth import CITIZEN_REALM, Handler, admin_only, bearer, bearer_refusal
 from worker.ingress.bodies import read_body
 from worker.ingress.citizen_views import (
     MessageStatusBody,
@@ -60,7 +60,8 @@ def citizen_only(handler: CitizenHandler) -> Handler:
     async def guarded(request: web.Request) -> web.Response:
         fiscal_code = await citizen.authenticate(_store(request), bearer(request))
         if fiscal_code is None:
-            return problem(401, "Unauthorized", "missing, unknown or expired session token")
+            detail = "missing, unknown or expired session token"
+            return bearer_refusal(request, CITIZEN_REALM, detail)
         return await handler(request, fiscal_code)
 
     guarded.__name__ = handler.__name__

@@ -5,6 +5,10 @@ The response structs are the ones `citizen_views` builds the answers with.
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
+
 from worker.ingress import openapi
 from worker.ingress.citizen_views import (
     CitizenMessageView,
@@ -17,6 +21,16 @@ from worker.ingress.citizen_views import (
     ProfilePatch,
     SessionView,
 )
+from worker.services.citizen import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+
+class InboxQuery(msgspec.Struct):
+    """The query of the inbox (for the OpenAPI document; the handler parses it)."""
+
+    page_size: Annotated[int, msgspec.Meta(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE
+    cursor: Annotated[str, msgspec.Meta(description="`next` of the previous page")] | None = None
+    archived: bool = False
+
 
 _MESSAGES = "/api/v1/citizen/messages"
 _PREFS = "/api/v1/citizen/services/{service_id}/preferences"
@@ -36,7 +50,7 @@ openapi.declare(
     tag="citizen",
     security="citizen",
     responses={200: InboxPageView},
-    query=("page_size", "cursor", "archived"),
+    query=InboxQuery,
 )
 openapi.declare(
     "GET",
@@ -54,6 +68,7 @@ openapi.declare(
     security="citizen",
     request=MessageStatusBody,
     responses={200: MessageStateView},
+    errors=(503,),
 )
 for _method, _summary, _request in (
     ("GET", "The citizen's own profile", None),
@@ -80,4 +95,5 @@ for _method, _summary, _body in (
         security="citizen",
         request=_body,
         responses={200: PreferenceView},
+        errors=(409,) if _body is not None else (),
     )

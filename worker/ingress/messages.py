@@ -14,6 +14,7 @@ from aiohttp import web
 
 from schemas.messages import NewMessage
 from schemas.patterns import is_fiscal_code
+from worker import logs
 from worker.core.errors import RetryableError
 from worker.core.text_rules import MESSAGE_MULTILINE
 from worker.ingress import openapi
@@ -21,7 +22,7 @@ from worker.ingress.auth import sender
 from worker.ingress.bodies import BodyError, decode_body
 from worker.ingress.keys import RUNTIME
 from worker.ingress.limits import limit_refusal
-from worker.ingress.network import cidr_refusal
+from worker.ingress.network import cidr_refusal, networked_sender
 from worker.ingress.problems import invalid, json_response, problem
 from worker.ingress.sender_views import (
     MessageCreated,
@@ -93,6 +94,7 @@ async def _submit(request: web.Request, path_fiscal_code: str | None) -> web.Res
         )
     except RetryableError:
         return problem(503, "Service unavailable", "the message could not be accepted; retry")
+    logs.bind(message_id=new_id)
     location = f"/api/v1/messages/{fiscal_code}/{new_id}"
     return json_response(MessageCreated(new_id), status=201, headers={"Location": location})
 
@@ -123,7 +125,7 @@ FROM messages m WHERE m.id = $1
 
 @routes.get("/api/v1/messages/{fiscal_code}/{id}")
 async def status(request: web.Request) -> web.Response:
-    service = sender(request)
+    service = networked_sender(request)
     if isinstance(service, web.Response):
         return service
     fiscal_code, message_id = request.match_info["fiscal_code"], request.match_info["id"]
@@ -139,6 +141,17 @@ async def status(request: web.Request) -> web.Response:
 
 
 _SUBMITTED = {201: MessageCreated}
+_EXAMPLE = {
+    "fiscal_code": "RSSMRA80A01H501U",
+    "feature_level_type": "STANDARD",
+    "content": {
+        "subject": "Avviso di pagamento TARI 2026",
+        "markdown": "Gentile cittadino,\n\nè disponibile l'avviso di pagamento della **tassa sui"
+        " rifiuti** (TARI) per il 2026. Può pagarlo dall'app IO entro la scadenza indicata.",
+        "due_date": "2026-06-30T23:59:59Z",
+        "payment_data": {"amount": 12000, "notice_number": "012345678901234567"},
+    },
+}
 openapi.declare(
     "POST",
     "/api/v1/messages",
@@ -148,6 +161,9 @@ openapi.declare(
     request=NewMessage,
     responses=_SUBMITTED,
     headers=("Idempotency-Key",),
+    errors=(503,),
+    location=True,
+    example=_EXAMPLE,
 )
 openapi.declare(
     "POST",
@@ -158,6 +174,9 @@ openapi.declare(
     request=NewMessage,
     responses=_SUBMITTED,
     headers=("Idempotency-Key",),
+    errors=(503,),
+    location=True,
+    example={k: v for k, v in _EXAMPLE.items() if k != "fiscal_code"},
 )
 openapi.declare(
     "GET",
