@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Sequence
 
-from worker import logs
+from worker import eventloop, logs
 from worker.lifecycle import install_signal_handlers, operated, prepare, run_roles
 from worker.roles.registry import ROLES
 from worker.settings import ConfigError, Settings, load_settings
@@ -29,19 +29,19 @@ def _cmd_dev(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
-    asyncio.run(prepare(settings))
+    eventloop.run(prepare(settings), settings)
     return 0
 
 
 def _role_command(name: str) -> Command:
     def command(settings: Settings, _: argparse.Namespace) -> int:
-        return asyncio.run(_run_roles(settings, [name]))
+        return eventloop.run(_run_roles(settings, [name]), settings)
 
     return command
 
 
 def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    return asyncio.run(_run_roles(settings, args.roles))
+    return eventloop.run(_run_roles(settings, args.roles), settings)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
