@@ -276,7 +276,7 @@ class Settings:
     log_level: str = "info"
     log_format: str = "json"
     #: The event loop every process runs on: "uvloop" (libuv, faster I/O) or "asyncio".
-    event_loop: str = "asyncio"
+    event_loop: str = "uvloop"
     #: None: `postino dev` generates one and prints it.
     admin_token: str | None = None
     #: Secret that signs message ids, so the status route can tell an id it issued
@@ -471,7 +471,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         data_dir=Path(env.text("DATA_DIR", "var")),
         log_level=env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
         log_format=env.choice("LOG_FORMAT", "json", ("json", "console")),
-        event_loop=env.choice("EVENT_LOOP", "asyncio", ("asyncio", "uvloop")),
+        event_loop=env.choice("EVENT_LOOP", "uvloop", ("uvloop", "asyncio")),
         admin_token=env.opt_str("ADMIN_TOKEN"),
         id_secret=env.opt_str("ID_SECRET"),
         session_ttl_seconds=env.integer("SESSION_TTL_SECONDS", 24 * 3600, minimum=60),
