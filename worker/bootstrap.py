@@ -33,7 +33,7 @@ from worker.adapters.services_repo import ServicesRepo, UsageRepo
 from worker.adapters.smtp import SmtpMailer
 from worker.adapters.upstream_admissions import PostgresAdmissions
 from worker.adapters.webhook import HttpWebhookSender, PostgresCallbacks
-from worker.consumers.runner import ConsumerRunner
+from worker.consumers.runner import ConsumerRunner, DeadLetterHook
 from worker.core.batch import BatchHandler, due_from_header
 from worker.health import Health, Pulse
 from worker.ids import IdSigner
@@ -90,7 +90,9 @@ async def open_runtime(
 ) -> AsyncIterator[Runtime]:
     """The pool and the producer (client id `postino-<role>`), closed in reverse order."""
     bootstrap, url = require_endpoints(settings)
-    signer = IdSigner(id_secret(settings))
+    secret = id_secret(settings)
+    logs.use_mask_secret(settings.log_mask_secret or secret)
+    signer = IdSigner(secret)
     pool = await postgres.create_pool(
         url, min_size=settings.database.pool_min, max_size=settings.database.pool_max
     )
@@ -114,6 +116,7 @@ def consumer_runner(
     handler: BatchHandler,
     *,
     scheduled: bool = False,
+    on_dead_letters: DeadLetterHook | None = None,
     **consumer_overrides: Any,
 ) -> ConsumerRunner:
     """A runner for consumer group `group` over base topic names (prefix applied here).
@@ -127,6 +130,7 @@ def consumer_runner(
         publisher=runtime.publisher,
         direct=ks.assignment == "direct",
         due_at=due_from_header if scheduled else None,
+        on_dead_letters=on_dead_letters,
         pulse=runtime.health.pulse(f"consumer.{group}", runtime.settings.ops.liveness_seconds),
     )
 
@@ -196,13 +200,17 @@ async def notify_channels(settings: NotifySettings) -> AsyncIterator[Channels]:
     finally:
         if push is not None:
             await push.stop()
+        if mailer is not None:
+            await mailer.stop()  # QUIT on the process's kept SMTP connection
 
 
 @asynccontextmanager
 async def sender_client(settings: Settings) -> AsyncIterator[SenderClient]:
     """The client that fetches remote content from senders (SSRF rules of callbacks)."""
     client = HttpSenderClient(
-        settings.remote_content, allow_loopback=settings.callbacks.allow_loopback
+        settings.remote_content,
+        allow_loopback=settings.callbacks.allow_loopback,
+        allowed_ports=settings.callbacks.allowed_ports,
     )
     try:
         yield client
@@ -212,7 +220,11 @@ async def sender_client(settings: Settings) -> AsyncIterator[SenderClient]:
 
 @asynccontextmanager
 async def webhook_sender(settings: CallbackSettings) -> AsyncIterator[WebhookSender]:
-    sender = HttpWebhookSender(settings.timeout_seconds, allow_loopback=settings.allow_loopback)
+    sender = HttpWebhookSender(
+        settings.timeout_seconds,
+        allow_loopback=settings.allow_loopback,
+        allowed_ports=settings.allowed_ports,
+    )
     try:
         yield sender
     finally:

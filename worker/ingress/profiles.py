@@ -14,10 +14,11 @@ import msgspec
 from aiohttp import web
 
 from schemas.messages import FISCAL_CODE_PATTERN
+from worker.core.text_rules import body_problem
 from worker.ingress import openapi
-from worker.ingress.auth import sender
 from worker.ingress.keys import STORES
 from worker.ingress.messages import field_error
+from worker.ingress.network import networked_sender
 from worker.ingress.problems import json_response, problem
 from worker.ingress.sender_views import FiscalCodeBody, LimitedProfile
 from worker.services.decide import inbox_allowed
@@ -31,7 +32,7 @@ _BODY = msgspec.json.Decoder(FiscalCodeBody)
 async def _limited_profile(
     request: web.Request, service: Service, fiscal_code: str
 ) -> web.Response:
-    if not _FISCAL_CODE.match(fiscal_code):
+    if not _FISCAL_CODE.fullmatch(fiscal_code):
         return problem(400, "Bad request", "fiscal_code: not a valid fiscal code")
     if not service.can_send or not service.may_reach(fiscal_code):
         return problem(
@@ -48,7 +49,7 @@ async def _limited_profile(
 
 @routes.get("/api/v1/profiles/{fiscal_code}")
 async def get_profile(request: web.Request) -> web.Response:
-    service = sender(request)
+    service = networked_sender(request)
     if isinstance(service, web.Response):
         return service
     return await _limited_profile(request, service, request.match_info["fiscal_code"])
@@ -56,14 +57,18 @@ async def get_profile(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/profiles")
 async def post_profile(request: web.Request) -> web.Response:
-    service = sender(request)
+    service = networked_sender(request)
     if isinstance(service, web.Response):
         return service
+    raw = await request.read()
+    refused = body_problem(raw, multiline=())
+    if refused is not None:
+        return problem(400, "Bad request", refused.detail)
     try:
-        decoded = _BODY.decode(await request.read())
+        decoded = _BODY.decode(raw)
     except msgspec.ValidationError as exc:
         return problem(400, "Bad request", field_error(exc))
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return problem(400, "Bad request", "body: not valid JSON; expected a JSON object")
     return await _limited_profile(request, service, decoded.fiscal_code)
 
