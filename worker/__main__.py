@@ -6,12 +6,23 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
+from importlib import metadata
 
-from worker import logs
-from worker.lifecycle import install_signal_handlers, operated, prepare, run_roles
+from worker import logs, tracing
+from worker.extras import MissingExtraError, require_embedded
+from worker.lifecycle import install_signal_handlers, migrate_database, operated, run_roles
 from worker.roles.registry import ROLES
 from worker.settings import ConfigError, Settings, load_settings
 
+
+def _version() -> str:
+    try:
+        return metadata.version("postino")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+VERSION = _version()
 Command = Callable[[Settings, argparse.Namespace], int]
 
 
@@ -23,13 +34,19 @@ async def _run_roles(settings: Settings, names: Sequence[str]) -> int:
 
 
 def _cmd_dev(settings: Settings, _: argparse.Namespace) -> int:
+    require_embedded("dev")
     from worker.dev import run_dev
 
     return run_dev(settings)
 
 
-def _cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
-    asyncio.run(prepare(settings))
+def _cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    applied = asyncio.run(migrate_database(settings))
+    print(f"migrations applied: {', '.join(applied) or 'none pending'}")
+    if args.with_topics:
+        from worker.cli.topics import topics
+
+        return asyncio.run(topics(settings, dry_run=False, path=None, show=print))
     return 0
 
 
@@ -50,7 +67,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     commands: dict[str, Command] = {}
     sub.add_parser("dev", help="everything in one process on embedded PostgreSQL and Kafka")
     commands["dev"] = _cmd_dev
-    sub.add_parser("migrate", help="apply database migrations and create the topics")
+    migrate = sub.add_parser("migrate", help="apply the database migrations (only)")
+    migrate.add_argument(
+        "--with-topics", action="store_true", help="then apply deploy/topics.yaml (dev)"
+    )
     commands["migrate"] = _cmd_migrate
     for name in ROLES:
         sub.add_parser(name, help=f"run the {name} role")
@@ -72,14 +92,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"postino: configuration error: {exc}", file=sys.stderr)
         return 2
-    logs.configure(settings.log_level, settings.log_format)
+    role = "-".join(args.roles) if args.command == "run" else args.command
+    logs.configure(settings.log_level, settings.log_format, role=role, version=VERSION)
+    tracing.configure(role, VERSION)  # on only when OTEL_EXPORTER_OTLP_ENDPOINT is set
     try:
         return commands[args.command](settings, args)
     except ConfigError as exc:
         print(f"postino: configuration error: {exc}", file=sys.stderr)
         return 2
+    except MissingExtraError as exc:
+        print(f"postino: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
+    finally:
+        tracing.shutdown()  # flushes the spans still buffered
 
 
 if __name__ == "__main__":

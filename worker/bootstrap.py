@@ -28,11 +28,12 @@ from worker.adapters.postgres import Pool
 from worker.adapters.profiles_repo import PostgresProfiles
 from worker.adapters.push import HttpPushGateway
 from worker.adapters.reminders_repo import AdvisoryLock, PostgresReminders
+from worker.adapters.remote_content import HttpSenderClient
 from worker.adapters.services_repo import ServicesRepo, UsageRepo
 from worker.adapters.smtp import SmtpMailer
 from worker.adapters.upstream_admissions import PostgresAdmissions
 from worker.adapters.webhook import HttpWebhookSender, PostgresCallbacks
-from worker.consumers.runner import ConsumerRunner
+from worker.consumers.runner import ConsumerRunner, DeadLetterHook
 from worker.core.batch import BatchHandler, due_from_header
 from worker.health import Health, Pulse
 from worker.ids import IdSigner
@@ -42,6 +43,7 @@ from worker.services.deliver import DeliverDeps
 from worker.services.notify_ports import Channels
 from worker.services.payments import PaymentStore
 from worker.services.reminders import ReminderStore
+from worker.services.remote_content import SenderClient
 from worker.settings import CallbackSettings, ConfigError, NotifySettings, Settings
 
 log = logs.get("postino.bootstrap")
@@ -112,6 +114,7 @@ def consumer_runner(
     handler: BatchHandler,
     *,
     scheduled: bool = False,
+    on_dead_letters: DeadLetterHook | None = None,
     **consumer_overrides: Any,
 ) -> ConsumerRunner:
     """A runner for consumer group `group` over base topic names (prefix applied here).
@@ -125,6 +128,7 @@ def consumer_runner(
         publisher=runtime.publisher,
         direct=ks.assignment == "direct",
         due_at=due_from_header if scheduled else None,
+        on_dead_letters=on_dead_letters,
         pulse=runtime.health.pulse(f"consumer.{group}", runtime.settings.ops.liveness_seconds),
     )
 
@@ -194,6 +198,20 @@ async def notify_channels(settings: NotifySettings) -> AsyncIterator[Channels]:
     finally:
         if push is not None:
             await push.stop()
+        if mailer is not None:
+            await mailer.stop()  # QUIT on the process's kept SMTP connection
+
+
+@asynccontextmanager
+async def sender_client(settings: Settings) -> AsyncIterator[SenderClient]:
+    """The client that fetches remote content from senders (SSRF rules of callbacks)."""
+    client = HttpSenderClient(
+        settings.remote_content, allow_loopback=settings.callbacks.allow_loopback
+    )
+    try:
+        yield client
+    finally:
+        await client.stop()
 
 
 @asynccontextmanager

@@ -18,7 +18,7 @@ from worker import logs
 from worker.adapters.services_repo import SNAPSHOT_IF_NONE
 from worker.bootstrap import Runtime
 from worker.cli import endpoints
-from worker.devsinks import DevSinks
+from worker.devsinks import DemoSender, DevSinks
 from worker.embedded import EmbeddedBroker, EmbeddedPostgres
 from worker.lifecycle import install_signal_handlers, operated, prepare, run_roles
 from worker.roles.registry import ROLES
@@ -29,6 +29,9 @@ log = logs.get("postino.dev")
 
 DEMO_SERVICE_ID = "demo-service"
 DEMO_API_KEY = "postino-demo-key"
+#: How Postino authenticates to the demo sender's remote content (the dev sink).
+DEMO_REMOTE_HEADER = "X-Demo-Key"
+DEMO_REMOTE_KEY = "postino-demo-remote-content-key"
 DEMO_CITIZENS = {
     # fiscal code: (email, inbox enabled)
     "AAAAAA00A00A000A": ("sandbox@example.org", True),
@@ -55,9 +58,9 @@ def embedded_if_needed(settings: Settings) -> Iterator[Settings]:
         yield settings
 
 
-async def seed_demo(runtime: Runtime) -> None:
+async def seed_demo(runtime: Runtime, remote_url: str | None = None) -> None:
     """Idempotent: the demo service (published, premium, payments, limits high enough for
-    `make load`) and demo citizens."""
+    `make load`, remote content at `remote_url` when given) and demo citizens."""
     async with runtime.pool.acquire() as conn, conn.transaction():
         await conn.execute(
             """
@@ -77,6 +80,15 @@ async def seed_demo(runtime: Runtime) -> None:
         )
         # Its published copy (the approved version), unless it has one already.
         await conn.execute(SNAPSHOT_IF_NONE, DEMO_SERVICE_ID)
+        if remote_url is not None:  # operational: the sink's port changes every run
+            await conn.execute(
+                "UPDATE services SET remote_content_base_url = $2,"
+                " remote_content_header_key_name = $3, remote_content_key = $4 WHERE id = $1",
+                DEMO_SERVICE_ID,
+                remote_url,
+                DEMO_REMOTE_HEADER,
+                DEMO_REMOTE_KEY,
+            )
         for fiscal_code, (email, inbox) in DEMO_CITIZENS.items():
             await conn.execute(
                 """
@@ -116,6 +128,7 @@ def banner(settings: Settings) -> str:
             "Then read its status (use the Location header of the answer):",
             f"  curl -s {base}/api/v1/messages/RSSMRA80A01H501U/<id> "
             f"-H 'Ocp-Apim-Subscription-Key: {DEMO_API_KEY}'",
+            "Remote content and a PDF attachment: README, 'Remote content and attachments'.",
             "",
         ]
     )
@@ -137,11 +150,13 @@ async def _serve(settings: Settings) -> int:
     stop = asyncio.Event()
     install_signal_handlers(stop)
     await prepare(settings)
-    sinks = DevSinks(Path(settings.data_dir))
+    sinks = DevSinks(
+        Path(settings.data_dir), demo_sender=DemoSender(DEMO_REMOTE_HEADER, DEMO_REMOTE_KEY)
+    )
     try:
         settings = await with_dev_sinks(settings, sinks)
         async with operated(settings, "dev") as runtime:
-            await seed_demo(runtime)
+            await seed_demo(runtime, sinks.remote_url)
             print(banner(settings), flush=True)  # noqa: T201 - the newcomer's instructions
             return await run_roles(runtime, list(ROLES), stop)
     finally:

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import re
 import sys
+from typing import Any
 
 import structlog
 
@@ -22,26 +23,85 @@ _LEVELS = {
 }
 
 
-def configure(level: str = "info", fmt: str = "json") -> None:
+def configure(
+    level: str = "info", fmt: str = "json", *, role: str | None = None, version: str | None = None
+) -> None:
+    """One stream of JSON lines (or console lines) on stderr for Postino's own events
+    and for the standard library's loggers (aiokafka, asyncpg, asyncio, aiohttp...),
+    each with `logger`, `level`, `timestamp`, the bound context (request, message and
+    service ids), and the process's `role` and `version`."""
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
+    process = {k: v for k, v in (("role", role), ("version", version)) if v is not None}
+
+    def add_process(_: object, __: str, event: structlog.typing.EventDict) -> Any:
+        event.update(process)
+        return event
+
+    shared: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        add_process,
+    ]
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.stdlib.add_logger_name,
+            *shared,
             structlog.processors.format_exc_info,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
-        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
+        logger_factory=_named_writer,
         cache_logger_on_first_use=True,
     )
-    # aiokafka and asyncio log through the standard library; keep their warnings.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s %(message)s")
+    _route_stdlib(max(_LEVELS[level], logging.WARNING), shared, renderer)
+
+
+def _route_stdlib(
+    level: int, shared: list[structlog.typing.Processor], renderer: structlog.typing.Processor
+) -> None:
+    """The standard library's records through the same processors and renderer, their
+    text redacted like an error's (a driver's warning may quote a row)."""
+
+    def redact(_: object, __: str, event: structlog.typing.EventDict) -> Any:
+        event["event"] = _PERSONAL.sub("[redacted]", str(event.get("event", "")))[:2000]
+        return event
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, redact, *shared],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+
+
+def bind(**ids: str | None) -> None:
+    """Bind ids (`request_id`, `message_id`, `service_id`) to every log line of the
+    current task from now on; None values are skipped."""
+    structlog.contextvars.bind_contextvars(**{k: v for k, v in ids.items() if v is not None})
+
+
+def bound(**ids: str | None) -> Any:
+    """`bind` for the duration of a `with` block only."""
+    return structlog.contextvars.bound_contextvars(
+        **{k: v for k, v in ids.items() if v is not None}
+    )
+
+
+def clear() -> None:
+    structlog.contextvars.clear_contextvars()
 
 
 _PERSONAL = re.compile(
@@ -63,5 +123,18 @@ def mask(fiscal_code: str) -> str:
 
 
 def get(name: str) -> structlog.stdlib.BoundLogger:
+    """A logger whose lines say `"logger": name`."""
     logger: structlog.stdlib.BoundLogger = structlog.get_logger(name)
     return logger
+
+
+class _NamedWriter(structlog.WriteLogger):
+    """A `WriteLogger` that knows its name (for `add_logger_name`)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(sys.stderr)
+        self.name = name
+
+
+def _named_writer(*args: Any) -> _NamedWriter:
+    return _NamedWriter(str(args[0]) if args else "postino")

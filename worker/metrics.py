@@ -29,6 +29,11 @@ NOTIFICATIONS = Counter(
     "postino_notifications_total", "Notification outcomes", ["channel", "status"]
 )
 CALLBACKS = Counter("postino_callbacks_total", "Sender callback outcomes", ["outcome"])
+REMOTE_CONTENT = Counter(
+    "postino_remote_content_calls_total",
+    "Remote content asked of senders for citizens (IO-RULES 7), by kind and outcome",
+    ["kind", "outcome"],
+)
 ACCEPT_TO_PROCESSED = Histogram(
     "postino_accept_to_processed_seconds",
     "From the ingress's accept to deliver's stored status",

@@ -246,6 +246,20 @@ class ReminderSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RemoteContentSettings:
+    """Calls to senders for remote content and attachments (IO-RULES 7). The SSRF
+    rules are the callbacks' (`callbacks.allow_loopback` included)."""
+
+    #: Connect and read timeout of one call (an attachment may take longer in total,
+    #: as long as bytes keep coming).
+    timeout_seconds: float = 5.0
+    #: Largest attachment streamed to a citizen.
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    #: Largest JSON answer (details, precondition) read from a sender.
+    json_max_bytes: int = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
 class ConsoleSettings:
     #: The operator console's figures are at most this old (one refresher per ingress).
     refresh_seconds: float = 3.0
@@ -274,6 +288,7 @@ class Settings:
     notify: NotifySettings = field(default_factory=NotifySettings)
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)
     reminders: ReminderSettings = field(default_factory=ReminderSettings)
+    remote_content: RemoteContentSettings = field(default_factory=RemoteContentSettings)
     ops: OpsSettings = field(default_factory=OpsSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
@@ -402,6 +417,13 @@ def _sections(env: _Env) -> dict[str, Any]:
             sweeper_interval_seconds=env.number("SWEEPER_INTERVAL_SECONDS", 60.0, minimum=0.1),
             sweeper_grace_seconds=env.number("SWEEPER_GRACE_SECONDS", 600.0, minimum=0.0),
             call_attempts=env.integer("NOTIFY_CALL_ATTEMPTS", 2, minimum=1, maximum=5),
+        ),
+        "remote_content": RemoteContentSettings(
+            timeout_seconds=env.number("REMOTE_CONTENT_TIMEOUT_SECONDS", 5.0, minimum=0.1),
+            attachment_max_bytes=env.integer(
+                "ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024
+            ),
+            json_max_bytes=env.integer("REMOTE_CONTENT_JSON_MAX_BYTES", 1024 * 1024, minimum=1024),
         ),
         "callbacks": CallbackSettings(
             timeout_seconds=env.number("CALLBACK_TIMEOUT_SECONDS", 10.0, minimum=0.1),

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from worker.adapters.postgres import Pool, repository, translated
 from worker.services.directory import Service
+from worker.services.remote_content import RemoteConfig
 
 #: Reviewed content: while a service is published, its publication's copy of the last
 #: approved version is served instead of the working version (IO-RULES 5).
@@ -120,15 +120,6 @@ WHERE day = $2::date AND service_id = ANY($4::text[])
 Mutation = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-@dataclass(frozen=True, slots=True)
-class RemoteContent:
-    """Where and how Postino calls a sender for remote content (IO-RULES 7)."""
-
-    base_url: str
-    header_key_name: str
-    key: str
-
-
 def service_from_row(row: dict[str, Any]) -> Service:
     values = dict(row)
     values["api_key_hash"] = bytes(values["api_key_hash"])
@@ -232,12 +223,12 @@ class ServicesRepo:
         row = await self._pool.fetchrow(f"{DIRECTORY_SELECT} WHERE s.id = $1", service_id)
         return None if row is None else service_from_row(dict(row))
 
-    async def remote_content(self, service_id: str) -> RemoteContent | None:
+    async def remote_content(self, service_id: str) -> RemoteConfig | None:
         """The service's remote content configuration, key included (never shown)."""
         row = await self._pool.fetchrow(_REMOTE, service_id)
         if row is None or row["remote_content_key"] is None:
             return None
-        return RemoteContent(
+        return RemoteConfig(
             row["remote_content_base_url"],
             row["remote_content_header_key_name"],
             row["remote_content_key"],

@@ -14,6 +14,7 @@ from datetime import datetime
 
 import aiohttp
 
+from worker import tracing
 from worker.adapters.http import HttpClient
 from worker.adapters.postgres import Pool, repository
 from worker.core.errors import PermanentError
@@ -40,7 +41,12 @@ class HttpWebhookSender(HttpClient):
         except UnsafeCallbackUrl as exc:
             raise PermanentError(str(exc)) from exc
         await self._post(
-            url, "callback receiver", data=body, headers=dict(headers), allow_redirects=False
+            url,
+            "callback receiver",
+            message_id=tracing.message_id_of(body) if tracing.ENABLED else None,
+            data=body,
+            headers=dict(headers),
+            allow_redirects=False,
         )
 
 

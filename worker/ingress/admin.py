@@ -12,7 +12,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from aiohttp import web
@@ -20,6 +20,7 @@ from aiohttp import web
 from schemas.enums import ServiceState
 from worker import logs
 from worker.adapters.services_repo import ServicesRepo
+from worker.core.text_rules import body_problem
 from worker.ids import encode_ulid
 from worker.ingress import openapi
 from worker.ingress.admin_views import (
@@ -43,6 +44,8 @@ from worker.services.service_lifecycle import Action, InvalidTransition, Lifecyc
 
 log = logs.get("postino.admin")
 routes = web.RouteTableDef()
+#: Back-office text fields that may span lines (TAB, LF, CR allowed).
+_MULTILINE = frozenset({"description", "reason"})
 B = TypeVar("B")
 _FISCAL_CODE = re.compile(
     r"^[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$"
@@ -63,11 +66,14 @@ def _repo(request: web.Request) -> ServicesRepo:
 
 async def _body(request: web.Request, body_type: type[B]) -> B | web.Response:
     raw = await request.read()
+    refused = body_problem(raw, multiline=_MULTILINE)
+    if refused is not None:
+        return problem(400, "Bad request", refused.detail)
     try:
         return msgspec.json.decode(raw or b"{}", type=body_type)
     except msgspec.ValidationError as exc:
         return problem(400, "Bad request", field_error(exc))
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return problem(400, "Bad request", "body: not valid JSON; expected a JSON object")
 
 
@@ -200,7 +206,7 @@ async def list_services(request: web.Request) -> web.Response:
     state, org = query.get("state"), query.get("organization_fiscal_code")
     if state is not None and state not in _STATES:
         return problem(400, "Bad request", f"state: one of {', '.join(sorted(_STATES))}")
-    if org is not None and not _ORGANIZATION.match(org):
+    if org is not None and not _ORGANIZATION.fullmatch(org):
         return problem(400, "Bad request", "organization_fiscal_code: 11 digits")
     size = query.get("page_size", "20")
     if not size.isdigit() or not 1 <= int(size) <= _MAX_PAGE:
@@ -218,6 +224,15 @@ async def list_services(request: web.Request) -> web.Response:
 
 
 _MAX_PAGE = 100
+
+
+class ServiceListQuery(msgspec.Struct):
+    """The query of `GET /api/v1/manage/services` (for the OpenAPI document)."""
+
+    state: ServiceState | None = None
+    organization_fiscal_code: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{11}$")] | None = None
+    cursor: Annotated[str, msgspec.Meta(description="`next` of the previous page")] | None = None
+    page_size: Annotated[int, msgspec.Meta(ge=1, le=_MAX_PAGE)] = 20
 
 
 @routes.get("/api/v1/manage/services/{id}")
@@ -347,7 +362,7 @@ for _suffix, _column, _shown, _ in _KEYS:
 @admin_only
 async def put_profile(request: web.Request) -> web.Response:
     fiscal_code = request.match_info["fiscal_code"]
-    if not _FISCAL_CODE.match(fiscal_code):
+    if not _FISCAL_CODE.fullmatch(fiscal_code):
         return problem(400, "Bad request", "fiscal_code: not a valid fiscal code")
     body = await _body(request, ProfileBody)
     if isinstance(body, web.Response):
@@ -378,7 +393,7 @@ def _declare() -> None:
         tag="back-office",
         security="admin",
         responses={200: ServicePage},
-        query=("state", "organization_fiscal_code", "cursor", "page_size"),
+        query=ServiceListQuery,
     )
     declare(
         "GET",
@@ -397,12 +412,27 @@ def _declare() -> None:
         security="admin",
         request=ServicePatch,
         responses=view,
+        errors=(409,),
     )
-    declare("DELETE", one, "Delete a service", tag="back-office", security="admin", responses=view)
+    declare(
+        "DELETE",
+        one,
+        "Delete a service",
+        tag="back-office",
+        security="admin",
+        responses=view,
+        errors=(409,),
+    )
     keys = [("POST", suffix, summary) for suffix, _, _, summary in _KEYS]
     for method, suffix, summary in (*((m, x, s) for m, x, _, s in _TRANSITIONS), *keys):
         declare(
-            method, f"{one}/{suffix}", summary, tag="back-office", security="admin", responses=view
+            method,
+            f"{one}/{suffix}",
+            summary,
+            tag="back-office",
+            security="admin",
+            responses=view,
+            errors=(409, 422) if suffix == "review" else (409,),
         )
     declare(
         "POST",
@@ -412,6 +442,7 @@ def _declare() -> None:
         security="admin",
         request=RejectBody,
         responses=view,
+        errors=(409,),
     )
     declare(
         "PUT",

@@ -14,7 +14,9 @@ import msgspec
 from aiohttp import web
 
 from schemas.messages import FISCAL_CODE_PATTERN, NewMessage
+from worker import logs
 from worker.core.errors import RetryableError
+from worker.core.text_rules import body_problem
 from worker.ingress import openapi
 from worker.ingress.auth import sender
 from worker.ingress.keys import RUNTIME
@@ -51,21 +53,30 @@ def field_error(exc: msgspec.ValidationError) -> str:
     return f"{path or 'body'}: {what[:1].lower()}{what[1:]}"
 
 
+def _new_message(body: bytes) -> NewMessage | web.Response:
+    if not body.strip():
+        return invalid("body: empty; expected a JSON object")
+    refused = body_problem(body)
+    if refused is not None:  # before decoding: text no store can carry, or too deep
+        return invalid(refused.detail)
+    try:
+        return _NEW_MESSAGE.decode(body)
+    except msgspec.ValidationError as exc:
+        return invalid(field_error(exc))
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return invalid("body: not valid JSON; expected a JSON object")
+
+
 def decode_message(
     body: bytes, path_fiscal_code: str | None
 ) -> tuple[NewMessage, str] | web.Response:
-    if not body.strip():
-        return invalid("body: empty; expected a JSON object")
-    try:
-        message = _NEW_MESSAGE.decode(body)
-    except msgspec.ValidationError as exc:
-        return invalid(field_error(exc))
-    except msgspec.DecodeError:
-        return invalid("body: not valid JSON; expected a JSON object")
+    message = _new_message(body)
+    if isinstance(message, web.Response):
+        return message
     if (message.fiscal_code is None) == (path_fiscal_code is None):
         return invalid("fiscal_code: give it in the body or in the path, exactly once")
     fiscal_code = message.fiscal_code or path_fiscal_code or ""
-    if not _FISCAL_CODE.match(fiscal_code):
+    if not _FISCAL_CODE.fullmatch(fiscal_code):
         return invalid("fiscal_code: not a valid fiscal code")
     return message, fiscal_code
 
@@ -75,7 +86,7 @@ async def _checked(
 ) -> tuple[NewMessage, str] | web.Response:
     """The checks of 1.1 and 1.2, in order; the message and its citizen when all pass."""
     idempotency_key = request.headers.get("Idempotency-Key")
-    if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
+    if idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
         return problem(400, "Bad request", "Idempotency-Key: 1 to 255 visible ASCII characters")
     decoded = decode_message(await request.read(), path_fiscal_code)
     if isinstance(decoded, web.Response):
@@ -110,6 +121,7 @@ async def _submit(request: web.Request, path_fiscal_code: str | None) -> web.Res
         )
     except RetryableError:
         return problem(503, "Service unavailable", "the message could not be accepted; retry")
+    logs.bind(message_id=new_id)
     location = f"/api/v1/messages/{fiscal_code}/{new_id}"
     return json_response(MessageCreated(new_id), status=201, headers={"Location": location})
 
@@ -156,6 +168,17 @@ async def status(request: web.Request) -> web.Response:
 
 
 _SUBMITTED = {201: MessageCreated}
+_EXAMPLE = {
+    "fiscal_code": "RSSMRA80A01H501U",
+    "feature_level_type": "STANDARD",
+    "content": {
+        "subject": "Avviso di pagamento TARI 2026",
+        "markdown": "Gentile cittadino,\n\nè disponibile l'avviso di pagamento della **tassa sui"
+        " rifiuti** (TARI) per il 2026. Può pagarlo dall'app IO entro la scadenza indicata.",
+        "due_date": "2026-06-30T23:59:59Z",
+        "payment_data": {"amount": 12000, "notice_number": "012345678901234567"},
+    },
+}
 openapi.declare(
     "POST",
     "/api/v1/messages",
@@ -165,6 +188,9 @@ openapi.declare(
     request=NewMessage,
     responses=_SUBMITTED,
     headers=("Idempotency-Key",),
+    errors=(503,),
+    location=True,
+    example=_EXAMPLE,
 )
 openapi.declare(
     "POST",
@@ -175,6 +201,9 @@ openapi.declare(
     request=NewMessage,
     responses=_SUBMITTED,
     headers=("Idempotency-Key",),
+    errors=(503,),
+    location=True,
+    example={k: v for k, v in _EXAMPLE.items() if k != "fiscal_code"},
 )
 openapi.declare(
     "GET",

@@ -141,27 +141,27 @@ def _retry(
 
 
 async def _send(job: _Job, deps: CallbackDeps) -> str:
-    """One attempt: "delivered", "refused" (settled either way) or "failed" (retry)."""
-    context = {"message_id": job.event.message_id, "service_id": job.event.sender_service_id}
+    """One attempt: "delivered", "refused" (settled either way) or "failed" (retry),
+    its log lines bound to the event's message and service ids."""
+    with logs.bound(message_id=job.event.message_id, service_id=job.event.sender_service_id):
+        return await _attempt(job, deps)
+
+
+async def _attempt(job: _Job, deps: CallbackDeps) -> str:
     error: str | None = None
     try:
         await _post(job, deps)
     except PermanentError as exc:
-        log.warning("callback_refused", error=logs.safe_error_text(exc, 200), **context)
+        log.warning("callback_refused", error=logs.safe_error_text(exc, 200))
         outcome, error = "refused", str(exc)
     except Exception as exc:
         if not isinstance(exc, RetryableError):
-            log.error("callback_send_crashed", error=type(exc).__name__, **context)
-        log.info(
-            "callback_failed",
-            attempt=job.attempt + 1,
-            error=logs.safe_error_text(exc, 200),
-            **context,
-        )
+            log.error("callback_send_crashed", error=type(exc).__name__)
+        log.info("callback_failed", attempt=job.attempt + 1, error=logs.safe_error_text(exc, 200))
         outcome, error = "failed", str(exc)
     else:
         outcome = "delivered"
-        log.debug("callback_delivered", attempt=job.attempt + 1, **context)
+        log.debug("callback_delivered", attempt=job.attempt + 1)
     metrics.CALLBACKS.labels(outcome=outcome).inc()
     deps.journal.add(
         callback_attempt(

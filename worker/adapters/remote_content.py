@@ -1,0 +1,111 @@
+"""HTTP calls to senders for remote content and attachments (IO-RULES 7).
+
+Every call goes through the callbacks' SSRF rules (`check_callback_url`, IO-RULES 4)
+right before it is made, because DNS may have changed since the URL was set;
+redirects are not followed. Failures are classified here, once: 404 is `NotFound`,
+everything else `SenderFailed` with a short reason (`unsafe`, `timeout`,
+`unreachable`, `status`, `too_large`, `not_pdf`). The sender's body never travels
+further than this module on a failure.
+
+JSON answers are read up to `json_max_bytes`. Attachments are not read here: the
+download is handed over open, its `chunks()` yield what arrives (nothing is
+buffered whole) and stop with `SenderFailed("too_large")` past
+`attachment_max_bytes`. A declared `Content-Length` above it, or a content type
+other than `application/pdf`, fail before the first byte is sent on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+
+import aiohttp
+
+from worker.adapters.http import HttpClient
+from worker.services.callback_url import UnsafeCallbackUrl, check_callback_url
+from worker.services.remote_content import PDF, Download, NotFound, SenderFailed
+from worker.settings import RemoteContentSettings
+
+_CHUNK = 64 * 1024
+
+
+@dataclass(slots=True)
+class _Download:
+    response: aiohttp.ClientResponse
+    max_bytes: int
+    content_type: str
+    length: int | None
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        seen = 0
+        try:
+            async for chunk in self.response.content.iter_chunked(_CHUNK):
+                seen += len(chunk)
+                if seen > self.max_bytes:
+                    raise SenderFailed("too_large")
+                yield chunk
+        except TimeoutError as exc:
+            raise SenderFailed("timeout") from exc
+        except aiohttp.ClientError as exc:
+            raise SenderFailed("unreachable") from exc
+
+
+class HttpSenderClient(HttpClient):
+    """Owns one aiohttp session (`start()`/`stop()` paired, idempotent)."""
+
+    def __init__(self, settings: RemoteContentSettings, *, allow_loopback: bool) -> None:
+        super().__init__(settings.timeout_seconds)
+        # Per read, not in total: a large attachment may stream for longer.
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=settings.timeout_seconds, sock_read=settings.timeout_seconds
+        )
+        self._settings = settings
+        self._allow_loopback = allow_loopback
+
+    async def _checked(self, url: str) -> aiohttp.ClientSession:
+        try:
+            await check_callback_url(url, allow_loopback=self._allow_loopback)
+        except UnsafeCallbackUrl as exc:
+            raise SenderFailed("unsafe") from exc
+        return await self._ready()
+
+    @asynccontextmanager
+    async def _get(
+        self, url: str, headers: Mapping[str, str]
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        session = await self._checked(url)
+        try:
+            async with session.get(url, headers=dict(headers), allow_redirects=False) as resp:
+                if resp.status == 404:
+                    raise NotFound("the sender answered 404")
+                if not 200 <= resp.status < 300:
+                    raise SenderFailed("status")
+                yield resp
+        except TimeoutError as exc:
+            raise SenderFailed("timeout") from exc
+        except aiohttp.ClientError as exc:
+            raise SenderFailed("unreachable") from exc
+
+    async def get_json(self, url: str, headers: Mapping[str, str]) -> bytes:
+        limit = self._settings.json_max_bytes
+        async with self._get(url, headers) as resp:
+            body = await resp.content.read(limit + 1)
+            if len(body) > limit:
+                raise SenderFailed("too_large")
+            return body
+
+    def download(
+        self, url: str, headers: Mapping[str, str]
+    ) -> AbstractAsyncContextManager[Download]:
+        return self._download(url, headers)
+
+    @asynccontextmanager
+    async def _download(self, url: str, headers: Mapping[str, str]) -> AsyncIterator[Download]:
+        limit = self._settings.attachment_max_bytes
+        async with self._get(url, headers) as resp:
+            if resp.content_type != PDF:
+                raise SenderFailed("not_pdf")
+            if resp.content_length is not None and resp.content_length > limit:
+                raise SenderFailed("too_large")
+            yield _Download(resp, limit, PDF, resp.content_length)
