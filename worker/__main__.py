@@ -33,11 +33,11 @@ async def _run_roles(settings: Settings, names: Sequence[str]) -> int:
         return await run_roles(runtime, names, stop)
 
 
-def _cmd_dev(settings: Settings, _: argparse.Namespace) -> int:
+def _cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
     require_embedded("dev")
     from worker.dev import run_dev
 
-    return run_dev(settings)
+    return run_dev(settings, allow_external=args.allow_external)
 
 
 def _cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -65,7 +65,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     parser = argparse.ArgumentParser(prog="postino", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     commands: dict[str, Command] = {}
-    sub.add_parser("dev", help="everything in one process on embedded PostgreSQL and Kafka")
+    dev = sub.add_parser("dev", help="everything in one process on embedded PostgreSQL and Kafka")
+    dev.add_argument(
+        "--allow-external",
+        action="store_true",
+        help="run on the production profile or a POSTINO_DATABASE_URL (seeds demo data there)",
+    )
     commands["dev"] = _cmd_dev
     migrate = sub.add_parser("migrate", help="apply the database migrations (only)")
     migrate.add_argument(

@@ -1,15 +1,19 @@
 """structlog set-up: JSON lines with stable event names and bound context.
 
-Personal data never goes into a log: fiscal codes pass through `mask()` first, and
-exception text through `safe_error_text()` (first line only, fiscal codes and e-mail
-addresses redacted), because a driver error may quote a row.
+Personal data never goes into a log: fiscal codes pass through `mask()` first (an
+HMAC under a secret: few fiscal codes exist, so a plain hash would be reversed by
+trying them all), and exception text through `safe_error_text()` (first line only,
+cut to a bounded length before fiscal codes and e-mail addresses are redacted),
+because a driver error may quote a row.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import re
+import secrets
 import sys
 from typing import Any
 
@@ -104,22 +108,37 @@ def clear() -> None:
     structlog.contextvars.clear_contextvars()
 
 
+# An e-mail address starts where a run of its characters starts (the look-behind), so
+# a long run without "@" is tried once, not from each of its characters.
 _PERSONAL = re.compile(
     r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]"
-    r"|[\w.%+-]+@[\w.-]+\.[A-Za-z]{2,}",
+    r"|(?<![\w.%+-])[\w.%+-]+@[\w.-]+\.[A-Za-z]{2,}",
     re.IGNORECASE,
 )
+#: Text kept past the limit until redaction, so a value cut at the limit is still
+#: whole when redacted (an e-mail address has at most 254 characters).
+_REDACTION_MARGIN = 256
+_mask_key: bytes = secrets.token_bytes(32)
+
+
+def use_mask_secret(secret: str) -> None:
+    """Key `mask()` with a secret every process shares (the id secret, or its own):
+    the same fiscal code gets the same tag everywhere. Unset, a random per-process key."""
+    global _mask_key
+    _mask_key = hmac.new(secret.encode(), b"postino log mask", hashlib.sha256).digest()
 
 
 def safe_error_text(exc: BaseException, limit: int = 300) -> str:
-    """The first line of an error, with fiscal codes and e-mail addresses redacted."""
-    first = str(exc).split("\n", 1)[0]
+    """The first line of an error, cut, with fiscal codes and e-mail addresses redacted."""
+    first = str(exc).split("\n", 1)[0][: limit + _REDACTION_MARGIN]
     return _PERSONAL.sub("[redacted]", first)[:limit]
 
 
 def mask(fiscal_code: str) -> str:
-    """A stable, non-reversible tag for a fiscal code, safe to log and to correlate."""
-    return "fc:" + hashlib.sha256(fiscal_code.encode()).hexdigest()[:12]
+    """A stable, non-reversible tag for a fiscal code, safe to log and to correlate:
+    an HMAC under the mask secret, never a plain hash."""
+    digest = hmac.new(_mask_key, fiscal_code.encode(), hashlib.sha256).hexdigest()
+    return "fc:" + digest[:16]
 
 
 def get(name: str) -> structlog.stdlib.BoundLogger:

@@ -21,7 +21,7 @@ from worker.ingress import openapi
 from worker.ingress.auth import sender
 from worker.ingress.keys import RUNTIME
 from worker.ingress.limits import limit_refusal
-from worker.ingress.network import cidr_refusal
+from worker.ingress.network import cidr_refusal, networked_sender
 from worker.ingress.problems import invalid, json_response, problem
 from worker.ingress.sender_views import (
     MessageCreated,
@@ -152,7 +152,7 @@ FROM messages m WHERE m.id = $1
 
 @routes.get("/api/v1/messages/{fiscal_code}/{id}")
 async def status(request: web.Request) -> web.Response:
-    service = sender(request)
+    service = networked_sender(request)
     if isinstance(service, web.Response):
         return service
     fiscal_code, message_id = request.match_info["fiscal_code"], request.match_info["id"]
