@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from schemas.topics import GROUP_TOPICS, ConsumerGroup
 from worker import logs
 from worker.adapters import kafka, postgres
 from worker.adapters.citizen_repo import PostgresCitizens
@@ -154,7 +155,9 @@ async def open_runtime(
     reachable (or `Stopped`), `health` marked not ready meanwhile; closed in reverse
     order."""
     bootstrap, url = require_endpoints(settings)
-    signer = IdSigner(id_secret(settings))
+    secret = id_secret(settings)
+    logs.use_mask_secret(settings.log_mask_secret or secret)
+    signer = IdSigner(secret)
     health = health or Health()
     db = settings.database
 
@@ -176,21 +179,20 @@ async def open_runtime(
 
 def consumer_runner(
     runtime: Runtime,
-    group: str,
-    topics: Sequence[str],
+    group: ConsumerGroup,
     handler: BatchHandler,
     *,
     scheduled: bool = False,
     on_dead_letters: DeadLetterHook | None = None,
     **consumer_overrides: Any,
 ) -> ConsumerRunner:
-    """A runner for consumer group `group` over base topic names (prefix applied here).
+    """A runner for consumer group `group` over its topics (`GROUP_TOPICS`).
     `scheduled`: retry-tier records wait, partition by partition, until due."""
     ks = runtime.settings.kafka
     return ConsumerRunner(
         role=group,
         consumer=kafka.consumer(ks, runtime.bootstrap, ks.group(group), **consumer_overrides),
-        topics=[ks.topic(t) for t in topics],
+        topics=[ks.topics.name(t) for t in GROUP_TOPICS[group]],
         handler=handler,
         publisher=runtime.publisher,
         direct=ks.assignment == "direct",
@@ -208,7 +210,7 @@ def timer_pulse(runtime: Runtime, name: str, interval: float) -> Pulse:
 def deliver_deps(runtime: Runtime) -> DeliverDeps:
     return DeliverDeps(
         PostgresInbox(runtime.pool),
-        runtime.settings.kafka,
+        runtime.settings.kafka.topics,
         runtime.signer,
         admissions=PostgresAdmissions(runtime.pool),
         limits=runtime.settings.limits,
@@ -273,7 +275,9 @@ async def notify_channels(settings: NotifySettings) -> AsyncIterator[Channels]:
 async def sender_client(settings: Settings) -> AsyncIterator[SenderClient]:
     """The client that fetches remote content from senders (SSRF rules of callbacks)."""
     client = HttpSenderClient(
-        settings.remote_content, allow_loopback=settings.callbacks.allow_loopback
+        settings.remote_content,
+        allow_loopback=settings.callbacks.allow_loopback,
+        allowed_ports=settings.callbacks.allowed_ports,
     )
     try:
         yield client
@@ -283,7 +287,11 @@ async def sender_client(settings: Settings) -> AsyncIterator[SenderClient]:
 
 @asynccontextmanager
 async def webhook_sender(settings: CallbackSettings) -> AsyncIterator[WebhookSender]:
-    sender = HttpWebhookSender(settings.timeout_seconds, allow_loopback=settings.allow_loopback)
+    sender = HttpWebhookSender(
+        settings.timeout_seconds,
+        allow_loopback=settings.allow_loopback,
+        allowed_ports=settings.allowed_ports,
+    )
     try:
         yield sender
     finally:

@@ -154,12 +154,14 @@ async def test_a_batch_redone_after_a_crash_re_emits_the_event_and_the_retry_of_
         record = Record("t", 0, 0, CITIZEN.encode(), codecs.NOTIFICATION.encode(req), 0)
         async with notify_channels(settings.notify) as channels:
             store = PostgresNotifications(rt.pool)
-            deps = NotifyDeps(store, channels, settings.kafka, settings.notify, notify.utc_now)
+            deps = NotifyDeps(
+                store, channels, settings.kafka.topics, settings.notify, notify.utc_now
+            )
             first = await notify_batch([record], deps)
             # The crash came before `first.out` was acknowledged: the batch is redone.
             again = await notify_batch([record], deps)
     assert len(push.calls) == 1
-    retry_topic = settings.kafka.topic(Topic.NOTIFICATIONS_RETRY_10S)
+    retry_topic = settings.kafka.topics.name(Topic.NOTIFICATIONS_RETRY_1)
     assert sorted(r.topic for r in again.out) == sorted(r.topic for r in first.out)
     assert [r.value for r in again.out if r.topic == retry_topic] == [
         r.value for r in first.out if r.topic == retry_topic

@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from schemas.topics import NOTIFICATION_RETRY_TIERS, ConsumerGroup, Topic
+from schemas.topics import ConsumerGroup
 from worker import logs
 from worker.adapters.reminders_repo import AdvisoryLock
 from worker.bootstrap import (
@@ -43,8 +43,6 @@ from worker.services.notify_ports import Channels
 from worker.services.sweeper import SweepReport, sweep
 
 log = logs.get("postino.notify")
-
-TOPICS = (Topic.NOTIFICATIONS, *(tier for tier, _ in NOTIFICATION_RETRY_TIERS))
 
 
 def utc_now() -> datetime:
@@ -73,13 +71,13 @@ def build(
     deps = NotifyDeps(
         notification_store(runtime),
         channels,
-        settings.kafka,
+        settings.kafka.topics,
         settings.notify,
         clock,
         journal or NoJournal(),
         owner or owner_name(runtime),
     )
-    return consumer_runner(runtime, ConsumerGroup.NOTIFY, TOPICS, handler(deps), scheduled=True)
+    return consumer_runner(runtime, ConsumerGroup.NOTIFY, handler(deps), scheduled=True)
 
 
 async def sweep_once(runtime: Runtime, now: datetime) -> SweepReport:
@@ -87,7 +85,7 @@ async def sweep_once(runtime: Runtime, now: datetime) -> SweepReport:
     return await sweep(
         store=notification_store(runtime),
         publisher=runtime.publisher,
-        kafka=settings.kafka,
+        topics=settings.kafka.topics,
         settings=settings.notify,
         now=now,
     )

@@ -31,7 +31,7 @@ import msgspec
 from schemas import codecs
 from schemas.enums import Channel, NotificationStatus
 from schemas.events import NotificationRequest, NotificationStatusChanged
-from schemas.topics import NOTIFICATION_RETRY_TIERS, Topic
+from schemas.topics import NOTIFICATION_RETRY_TIERS, Topic, Topics
 from worker import logs, metrics
 from worker.core.batch import BatchResult, DeadLetter, due_header
 from worker.core.errors import PermanentError, RetryableError
@@ -47,7 +47,7 @@ from worker.services.notify_ports import (
 )
 from worker.services.notify_send import send_one
 from worker.services.retry import next_retry
-from worker.settings import KafkaSettings, NotifySettings
+from worker.settings import NotifySettings
 
 log = logs.get("postino.notify")
 
@@ -59,7 +59,7 @@ _MAX_CONCURRENT_SENDS = 50
 class NotifyDeps:
     store: NotifyStore
     channels: Channels
-    kafka: KafkaSettings
+    topics: Topics
     settings: NotifySettings
     clock: Callable[[], datetime]
     journal: AttemptJournal = field(default_factory=NoJournal)
@@ -161,44 +161,44 @@ def _retry_or_expire(
 
 
 def _retry_record(
-    request: NotificationRequest, tier: Topic, row: NotificationRow, kafka: KafkaSettings
+    request: NotificationRequest, tier: Topic, row: NotificationRow, topics: Topics
 ) -> OutRecord:
     if row.due_at is None:
         raise ValueError(f"notification {row.id} has no retry scheduled")
     request = msgspec.structs.replace(request, attempt=row.attempts, due_at=row.due_at)
     return OutRecord(
-        kafka.topic(tier),
+        topics.name(tier),
         codecs.NOTIFICATION.encode(request),
         request.fiscal_code.encode(),
         (due_header(row.due_at.timestamp()),),
     )
 
 
-def _event_record(row: NotificationRow, kafka: KafkaSettings) -> OutRecord:
+def _event_record(row: NotificationRow, topics: Topics) -> OutRecord:
     return OutRecord(
-        kafka.topic(Topic.STATUS), codecs.STATUS.encode(status_event(row)), row.message_id.encode()
+        topics.name(Topic.STATUS), codecs.STATUS.encode(status_event(row)), row.message_id.encode()
     )
 
 
 def _tier_of(attempts: int) -> Topic:
     """The retry tier that waits for attempt `attempts + 1` (as `next_retry` picks it)."""
-    return NOTIFICATION_RETRY_TIERS[min(attempts, len(NOTIFICATION_RETRY_TIERS)) - 1][0]
+    return NOTIFICATION_RETRY_TIERS[min(attempts, len(NOTIFICATION_RETRY_TIERS)) - 1]
 
 
 def _replayed(
-    request: NotificationRequest, row: NotificationRow, kafka: KafkaSettings
+    request: NotificationRequest, row: NotificationRow, topics: Topics
 ) -> list[OutRecord]:
     """What a redelivered request re-emits: the stored event, and the retry record when
     this request's attempt is the one that scheduled the row's next attempt (the
     crash may have come before that record was acknowledged)."""
-    out = [_event_record(row, kafka)]
+    out = [_event_record(row, topics)]
     if (
         row.status == NotificationStatus.THROTTLED
         and row.attempts == request.attempt + 1
         and row.due_at is not None
         and row.claimed_at is None
     ):
-        out.append(_retry_record(request, _tier_of(row.attempts), row, kafka))
+        out.append(_retry_record(request, _tier_of(row.attempts), row, topics))
     return out
 
 
@@ -266,14 +266,14 @@ async def notify_batch(records: Sequence[Record], deps: NotifyDeps) -> BatchResu
         results += zip(expired, await deps.store.record_outcomes(expired), strict=True)
     if plan.send:
         results += await _send_all(plan.send, deps)
-    out = [rec for request, row in plan.replay for rec in _replayed(request, row, deps.kafka)]
+    out = [rec for request, row in plan.replay for rec in _replayed(request, row, deps.topics)]
     for outcome, (row, changed) in results:
         metrics.NOTIFICATIONS.labels(channel=row.channel, status=outcome.status).inc()
         deps.journal.add(notification_attempt(outcome, row.updated_at))
         if changed:
-            out.append(_event_record(row, deps.kafka))
+            out.append(_event_record(row, deps.topics))
         if outcome.tier is not None and row.status == NotificationStatus.THROTTLED:
-            out.append(_retry_record(outcome.request, outcome.tier, row, deps.kafka))
+            out.append(_retry_record(outcome.request, outcome.tier, row, deps.topics))
         log.info(
             "notification_attempted",
             notification_id=row.id,
