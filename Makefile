@@ -10,6 +10,7 @@ TOPIC ?= messages.submitted
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test chromium screenshots lint typecheck bench load dlq-show dlq-replay schemas clean
+.PHONY: migrate topics lag
 
 help: ## list the targets
 	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -61,6 +62,15 @@ load: install ## load tests against a running stack (make run in another shell)
 
 schemas: install ## regenerate the JSON Schemas and the AsyncAPI document in schemas/generated
 	$(BIN)/postino contracts --write
+
+migrate: install ## apply the database migrations (only; see make topics)
+	$(BIN)/postino migrate
+
+topics: install ## apply deploy/topics.yaml to the cluster, diff first (DRY_RUN=1: diff only)
+	$(BIN)/postino topics $(if $(DRY_RUN),--dry-run)
+
+lag: install ## consumer lag per group and partition (GROUP=deliver: one group)
+	$(BIN)/postino lag $(if $(GROUP),--group $(GROUP))
 
 dlq-show: install ## list a DLQ: make dlq-show TOPIC=messages.submitted
 	$(BIN)/postino dlq list $(TOPIC)

@@ -28,6 +28,8 @@ class FailureReason(enum.StrEnum):
     SERVICE_NOT_FOUND = "SERVICE_NOT_FOUND"
     SERVICE_DELETED = "SERVICE_DELETED"
     PROCESSING_ERROR = "PROCESSING_ERROR"
+    #: The record broke the message rules (it is in the DLQ with the reason).
+    INVALID_MESSAGE = "INVALID_MESSAGE"
 
 
 class Channel(enum.StrEnum):

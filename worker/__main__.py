@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from worker import logs
-from worker.lifecycle import install_signal_handlers, operated, prepare, run_roles
+from worker.lifecycle import install_signal_handlers, migrate_database, operated, run_roles
 from worker.roles.registry import ROLES
 from worker.settings import ConfigError, Settings, load_settings
 
@@ -28,8 +28,13 @@ def _cmd_dev(settings: Settings, _: argparse.Namespace) -> int:
     return run_dev(settings)
 
 
-def _cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
-    asyncio.run(prepare(settings))
+def _cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    applied = asyncio.run(migrate_database(settings))
+    print(f"migrations applied: {', '.join(applied) or 'none pending'}")
+    if args.with_topics:
+        from worker.cli.topics import topics
+
+        return asyncio.run(topics(settings, dry_run=False, path=None, show=print))
     return 0
 
 
@@ -50,7 +55,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     commands: dict[str, Command] = {}
     sub.add_parser("dev", help="everything in one process on embedded PostgreSQL and Kafka")
     commands["dev"] = _cmd_dev
-    sub.add_parser("migrate", help="apply database migrations and create the topics")
+    migrate = sub.add_parser("migrate", help="apply the database migrations (only)")
+    migrate.add_argument(
+        "--with-topics", action="store_true", help="then apply deploy/topics.yaml (dev)"
+    )
     commands["migrate"] = _cmd_migrate
     for name in ROLES:
         sub.add_parser(name, help=f"run the {name} role")

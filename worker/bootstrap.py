@@ -33,7 +33,7 @@ from worker.adapters.services_repo import ServicesRepo, UsageRepo
 from worker.adapters.smtp import SmtpMailer
 from worker.adapters.upstream_admissions import PostgresAdmissions
 from worker.adapters.webhook import HttpWebhookSender, PostgresCallbacks
-from worker.consumers.runner import ConsumerRunner
+from worker.consumers.runner import ConsumerRunner, DeadLetterHook
 from worker.core.batch import BatchHandler, due_from_header
 from worker.health import Health, Pulse
 from worker.ids import IdSigner
@@ -114,6 +114,7 @@ def consumer_runner(
     handler: BatchHandler,
     *,
     scheduled: bool = False,
+    on_dead_letters: DeadLetterHook | None = None,
     **consumer_overrides: Any,
 ) -> ConsumerRunner:
     """A runner for consumer group `group` over base topic names (prefix applied here).
@@ -127,6 +128,7 @@ def consumer_runner(
         publisher=runtime.publisher,
         direct=ks.assignment == "direct",
         due_at=due_from_header if scheduled else None,
+        on_dead_letters=on_dead_letters,
         pulse=runtime.health.pulse(f"consumer.{group}", runtime.settings.ops.liveness_seconds),
     )
 

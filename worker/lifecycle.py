@@ -5,20 +5,22 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
-from schemas.topics import all_topic_names
 from worker import logs
 from worker.adapters import kafka, postgres
+from worker.adapters.kafka_topics import sync_topics
 from worker.bootstrap import Runtime, open_runtime, require_endpoints
 from worker.console.sampler import FlowSampler
+from worker.core.topic_plan import Plan
 from worker.health import Health
 from worker.ops import OpsListener
 from worker.roles.registry import ROLES
-from worker.settings import Settings
+from worker.settings import ConfigError, Settings
 
 log = logs.get("postino.lifecycle")
+Show = Callable[[str], None] | None
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:
@@ -27,23 +29,29 @@ def install_signal_handlers(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-async def prepare(settings: Settings) -> None:
-    """Apply migrations and create missing topics (idempotent, safe to run concurrently)."""
-    bootstrap, url = require_endpoints(settings)
+async def migrate_database(settings: Settings) -> list[str]:
+    """Apply pending migrations (idempotent, safe to run concurrently); the names applied."""
+    url = settings.database.url
+    if not url:
+        raise ConfigError("POSTINO_DATABASE_URL is required (or run `postino dev`)")
     pool = await postgres.create_pool(url, min_size=1, max_size=2)
     try:
-        await postgres.migrate(pool)
+        return await postgres.migrate(pool)
     finally:
         await pool.close()
+
+
+async def apply_topics(settings: Settings, *, dry_run: bool = False, show: Show = None) -> Plan:
+    """Bring the cluster's topics to `deploy/topics.yaml` (see `postino topics`)."""
+    bootstrap, _ = require_endpoints(settings)
     await kafka.wait_for_broker(settings.kafka, bootstrap)
-    names = [settings.kafka.topic(n) for n in all_topic_names()]
-    await kafka.ensure_topics(
-        settings.kafka,
-        bootstrap,
-        names,
-        settings.kafka.partitions,
-        settings.kafka.replication_factor,
-    )
+    return await sync_topics(settings.kafka, bootstrap, dry_run=dry_run, show=show)
+
+
+async def prepare(settings: Settings) -> None:
+    """Database migrations and topics, for `postino dev` and the tests."""
+    await migrate_database(settings)
+    await apply_topics(settings)
 
 
 @asynccontextmanager

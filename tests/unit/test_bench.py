@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from worker.bench import loadgen, report
+from worker.bench import ab, loadgen, report
 from worker.bench.stats import Latencies
 
 
@@ -143,3 +143,24 @@ def test_report_shows_the_previous_run_next_to_each_figure(tmp_path: Path) -> No
     line = next(x for x in second["text"].splitlines() if x.startswith("ingress (ours)"))
     assert line.split()[2] == "900.0" and line.endswith("800.0")
     assert report.load_previous(tmp_path / "nowhere") is None
+
+
+def test_ab_compares_medians_and_per_round_ratios() -> None:
+    a_runs = [{"p99_ms": 100.0, "rate": 1000.0}, {"p99_ms": 300.0, "rate": 900.0}]
+    b_runs = [{"p99_ms": 50.0, "rate": 1100.0}, {"p99_ms": 240.0, "rate": 990.0}]
+    figures = ab.compare(a_runs, b_runs)
+    assert figures["p99_ms"]["a_median"] == 200.0
+    assert figures["p99_ms"]["b_median"] == 145.0
+    assert figures["p99_ms"]["ratio_median"] == 0.65  # median of 0.5 and 0.8
+    assert figures["rate"]["ratio_median"] == 1.1
+
+
+def test_ab_flattens_numeric_figures_without_profiles_or_statuses() -> None:
+    doc = {"fixed": {"p99_ms": 9.5, "statuses": {"201": 10}, "profile": {"x": 1}}, "ok": True}
+    assert ab.flatten(doc) == {"fixed.p99_ms": 9.5}
+
+
+def test_ab_side_runs_its_tree_first_on_the_path(tmp_path: Path) -> None:
+    side = ab.Side("B", {"POSTINO_KAFKA_LINGER_MS": "5"}, tmp_path)
+    assert side.process_env() == {"POSTINO_KAFKA_LINGER_MS": "5", "PYTHONPATH": str(tmp_path)}
+    assert side.describe() == f"POSTINO_KAFKA_LINGER_MS=5, tree {tmp_path}"

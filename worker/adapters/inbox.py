@@ -107,7 +107,7 @@ class PostgresInbox:
             [r.created_at for r in rows],
             [r.time_to_live for r in rows],
             [r.feature_level_type for r in rows],
-            [_json.encode(r.content).decode() for r in rows],
+            ["{}" if r.content is None else _json.encode(r.content).decode() for r in rows],
             [r.status.value for r in rows],
             [r.rejection_reason.value if r.rejection_reason else None for r in rows],
             [r.failure_reason.value if r.failure_reason else None for r in rows],

@@ -7,14 +7,13 @@ Services never import aiokafka: they see `Record` (what was consumed) and `OutRe
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import struct
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from worker import logs
 from worker.adapters.kafka_client import client_options
@@ -185,35 +184,6 @@ def admin_client(
     settings: KafkaSettings, bootstrap: str, role: str = "admin", **overrides: Any
 ) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(**client_options(settings, bootstrap, role), **overrides)
-
-
-async def ensure_topics(
-    settings: KafkaSettings,
-    bootstrap: str,
-    names: Iterable[str],
-    partitions: int,
-    replication_factor: int = 1,
-) -> list[str]:
-    """Create the topics that do not exist yet; returns those created."""
-    admin = admin_client(settings, bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [n for n in names if n not in existing]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent start made them
-                await admin.create_topics(
-                    [
-                        NewTopic(
-                            n, num_partitions=partitions, replication_factor=replication_factor
-                        )
-                        for n in missing
-                    ]
-                )
-            log.info("topics_created", topics=missing, partitions=partitions)
-        return missing
-    finally:
-        await admin.close()
 
 
 async def wait_for_broker(settings: KafkaSettings, bootstrap: str, timeout: float = 30.0) -> None:

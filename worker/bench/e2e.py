@@ -103,15 +103,18 @@ def profiler(bench: Bench, tag: str, meter: Meter) -> flame.Recorder | None:
     return recorder
 
 
-async def measure(bench: Bench) -> dict[str, Any]:
+async def measure(
+    bench: Bench, tag: str = "e2e", extra_env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Both phases on one pair of fresh processes (`extra_env` added to their settings)."""
     port = bench.port()
-    prefix = bench.prefix("e2e")
+    prefix = bench.prefix(tag)
     await bench.settings(prefix)
     await bench.reset_inbox()
-    env = bench.env(prefix, port)
+    env = bench.env(prefix, port, **(extra_env or {}))
     with (
-        bench.role("e2e-ingress", "ingress", env) as http,
-        bench.role("e2e-deliver", "deliver", env) as worker,
+        bench.role(f"{tag}-ingress", "ingress", env) as http,
+        bench.role(f"{tag}-deliver", "deliver", env) as worker,
     ):
         await http.wait_http(ingress.HOST, port)
         warm = await loadgen.LoadGenerator(
@@ -120,13 +123,13 @@ async def measure(bench: Bench) -> dict[str, Any]:
         await settled(bench, datetime.fromtimestamp(0, UTC), datetime.now(UTC), warm.ok)
         meter = Meter(
             {
-                "ingress": (http.pid, bench.counts("e2e-ingress")),
-                "deliver": (worker.pid, bench.counts("e2e-deliver")),
+                "ingress": (http.pid, bench.counts(f"{tag}-ingress")),
+                "deliver": (worker.pid, bench.counts(f"{tag}-deliver")),
             },
             procs.stack_pids(bench.pgdata, bench.bootstrap),
         )
-        fixed = await _phase(bench, port, meter, "e2e-fixed", float(bench.options.e2e_rate))
-        saturated = await _phase(bench, port, meter, "e2e-saturation", None)
+        fixed = await _phase(bench, port, meter, f"{tag}-fixed", float(bench.options.e2e_rate))
+        saturated = await _phase(bench, port, meter, f"{tag}-saturation", None)
         rss = {
             "ingress": round(procs.memory_kb(http.pid) / 1024, 1),
             "deliver": round(procs.memory_kb(worker.pid) / 1024, 1),

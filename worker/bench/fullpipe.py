@@ -71,12 +71,12 @@ def _latencies(created: dict[str, float], arrivals: list[list[Any]], gave_up: fl
     return {"messages": len(created), "missing": missing, **found.summary_ms()}
 
 
-async def _run_phase(bench: Bench, port: int, sink: str, meter: Meter) -> dict[str, Any]:
+async def _run_phase(bench: Bench, port: int, sink: str, meter: Meter, tag: str) -> dict[str, Any]:
     opts = bench.options
     base = await _get(f"{sink}{sinks.COUNTS_PATH}")
     gen = loadgen.LoadGenerator(ingress.HOST, port, ingress.submit_requests(port, opts.citizens))
     since = datetime.now(UTC)
-    recorder = profiler(bench, "pipeline", meter)
+    recorder = profiler(bench, tag, meter)
     busy0 = procs.machine_busy()
     meter.start()
     result = await gen.run_open(float(opts.pipeline_rate), opts.pipeline_seconds)
@@ -117,9 +117,12 @@ async def _run_phase(bench: Bench, port: int, sink: str, meter: Meter) -> dict[s
     }
 
 
-async def measure(bench: Bench) -> dict[str, Any]:
+async def measure(
+    bench: Bench, tag: str = "full", extra_env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The phase on fresh processes (`extra_env` added to their settings)."""
     port, sink_port, smtp_port = bench.port(), bench.port(), bench.port()
-    prefix = bench.prefix("full")
+    prefix = bench.prefix(tag)
     await bench.settings(prefix)
     await bench.reset_inbox()
     sink = f"http://127.0.0.1:{sink_port}"
@@ -135,12 +138,14 @@ async def measure(bench: Bench) -> dict[str, Any]:
         POSTINO_PUSH_URL=f"{sink}{sinks.PUSH_PATH}",
         POSTINO_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}",
         POSTINO_CALLBACK_ALLOW_LOOPBACK="true",
+        **(extra_env or {}),
     )
-    sink_proc = procs.Service("sinks", procs.sinks(sink_port, smtp_port), env, bench.workdir)
+    sinks_argv = procs.sinks(sink_port, smtp_port)
+    sink_proc = procs.Service(f"{tag}-sinks", sinks_argv, env, bench.workdir / "logs")
     try:
         with sink_proc:
             await sink_proc.wait_http("127.0.0.1", sink_port)
-            return await _with_roles(bench, env, port, sink, sink_proc.pid)
+            return await _with_roles(bench, tag, env, (port, sink_proc.pid), sink)
     finally:
         await bench.sql(
             "UPDATE services SET callback_url = NULL, callback_secret = NULL WHERE id = $1",
@@ -149,9 +154,10 @@ async def measure(bench: Bench) -> dict[str, Any]:
 
 
 async def _with_roles(
-    bench: Bench, env: dict[str, str], port: int, sink: str, sink_pid: int
+    bench: Bench, tag: str, env: dict[str, str], ports: tuple[int, int], sink: str
 ) -> dict[str, Any]:
-    services = {role: bench.role(f"full-{role}", role, env) for role in ROLES}
+    port, sink_pid = ports
+    services = {role: bench.role(f"{tag}-{role}", role, env) for role in ROLES}
     try:
         for service in services.values():
             service.start()
@@ -163,9 +169,9 @@ async def _with_roles(
         await settled(bench, epoch, datetime.now(UTC), warm.ok)
         warmed = len(await _phase_messages(bench, epoch, datetime.now(UTC)))
         await _wait_counts(f"{sink}{sinks.COUNTS_PATH}", warmed, warmed, 60)
-        ours = {role: (s.pid, bench.counts(f"full-{role}")) for role, s in services.items()}
+        ours = {role: (s.pid, bench.counts(f"{tag}-{role}")) for role, s in services.items()}
         meter = Meter(ours, procs.stack_pids(bench.pgdata, bench.bootstrap), {"sinks": [sink_pid]})
-        phase = await _run_phase(bench, port, sink, meter)
+        phase = await _run_phase(bench, port, sink, meter, tag)
         phase["rss_peak_mb"] = {
             role: round(procs.memory_kb(s.pid) / 1024, 1) for role, s in services.items()
         }

@@ -55,6 +55,12 @@ class BenchOptions:
         )
         return replace(base, **changes)
 
+    @classmethod
+    def paired(cls, **changes: Any) -> BenchOptions:
+        """Shorter phases for A/B rounds (each side runs every round)."""
+        base = cls(e2e_seconds=10.0, saturate_seconds=8.0, pipeline_seconds=10.0)
+        return replace(base, **changes)
+
 
 class Bench:
     """The stack's endpoints and the environment every process of the run shares."""

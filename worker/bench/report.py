@@ -289,10 +289,11 @@ def document(
     }
 
 
-def write(doc: dict[str, Any], out_dir: Path) -> Path:
+def write(doc: dict[str, Any], out_dir: Path, stem: str = "bench") -> Path:
+    """`<stem>-<time>.json`, and the same as `latest.json` (`<stem>-latest.json`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path = out_dir / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     text = json.dumps(doc, indent=2, default=str)
     path.write_text(text)
-    (out_dir / "latest.json").write_text(text)
+    (out_dir / ("latest.json" if stem == "bench" else f"{stem}-latest.json")).write_text(text)
     return path

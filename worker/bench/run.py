@@ -8,6 +8,7 @@ summary of the previous `latest.json` is compared with this run's.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from dataclasses import asdict
@@ -23,7 +24,7 @@ from worker.embedded import embedded_stack
 
 async def run_bench(options: BenchOptions, out_dir: Path) -> dict[str, Any]:
     """The whole run; returns the JSON document that was also written to `out_dir`."""
-    started = time.monotonic()
+    started, load0 = time.monotonic(), os.getloadavg()
     previous = report.load_previous(out_dir)
     with (
         tempfile.TemporaryDirectory(prefix="postino-bench-") as tmp,
@@ -46,6 +47,10 @@ async def run_bench(options: BenchOptions, out_dir: Path) -> dict[str, Any]:
         }
     document = report.document(
         results, options=asdict(options), seconds=time.monotonic() - started, previous=previous
+    )
+    document["load_average"] = {"start": load0, "end": os.getloadavg()}
+    document["text"] += (
+        f"\nload average (1 min) at start / end: {load0[0]:.1f} / {os.getloadavg()[0]:.1f}"
     )
     report.write(document, out_dir)
     return document

@@ -19,3 +19,6 @@ def register_tools(sub: Any, commands: dict[str, Callable[..., int]]) -> None:
     from worker.cli import dlq
 
     dlq.register(sub, commands)
+    from worker.cli import topics
+
+    topics.register(sub, commands)

@@ -6,9 +6,12 @@ import argparse
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from worker.settings import Settings
+
+if TYPE_CHECKING:
+    from worker.bench.ab import Side
 
 _FLAGS: dict[str, tuple[type[int] | type[float], str]] = {
     "concurrency": (int, "connections of the closed-loop runs"),
@@ -35,11 +38,36 @@ def register(sub: Any, commands: dict[str, Callable[..., int]]) -> None:
     parser.add_argument("--out", type=Path, help="JSON directory (default <data dir>/bench)")
     for name, (kind, text) in _FLAGS.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind, help=text)
+    ab = parser.add_argument_group("paired A/B runs (instead of the full bench)")
+    for side in ("a", "b"):
+        ab.add_argument(
+            f"--ab-{side}",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help=f"a setting of side {side.upper()} (repeatable)",
+        )
+        ab.add_argument(
+            f"--ab-{side}-tree",
+            type=Path,
+            metavar="DIR",
+            help=f"a checkout whose code side {side.upper()} runs (PYTHONPATH)",
+        )
+    ab.add_argument("--ab-scenario", choices=("e2e", "full"), default="e2e")
+    ab.add_argument("--ab-rounds", type=int, default=3, help="rounds of A and B (default 3)")
     commands["bench"] = run
+
+
+def _side(name: str, pairs: list[str], tree: Path | None) -> Side:
+    from worker.bench.ab import Side
+
+    env = dict(pair.split("=", 1) for pair in pairs)
+    return Side(name, env, tree)
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     from worker import logs
+    from worker.bench.ab import run_ab
     from worker.bench.harness import BenchOptions
     from worker.bench.run import run_bench
 
@@ -47,8 +75,15 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
     given: dict[str, Any] = {n: getattr(args, n) for n in _FLAGS if getattr(args, n) is not None}
     given["profile"] = args.profile
-    options = BenchOptions.quick(**given) if args.quick else BenchOptions(**given)
     out_dir = args.out or Path(settings.data_dir) / "bench"
+    if args.ab_a or args.ab_b or args.ab_a_tree or args.ab_b_tree:
+        options = BenchOptions.paired(**given)
+        sides = (_side("A", args.ab_a, args.ab_a_tree), _side("B", args.ab_b, args.ab_b_tree))
+        doc = asyncio.run(run_ab(options, out_dir, sides, args.ab_scenario, args.ab_rounds))
+        print(doc["text"])
+        print(f"\nA/B took {doc['seconds']} s; JSON in {out_dir}/ab-latest.json")
+        return 0
+    options = BenchOptions.quick(**given) if args.quick else BenchOptions(**given)
     document = asyncio.run(run_bench(options, out_dir))
     print(document["text"])
     print(f"\nbench took {document['seconds']} s; JSON in {out_dir}/latest.json")

@@ -32,11 +32,14 @@ from worker import logs, metrics
 from worker.adapters.kafka import Publisher, all_partitions, record_from_consumer
 from worker.core.batch import BatchHandler, BatchResult, DeadLetter, dead_letter_record, dlq_topic
 from worker.core.errors import RetryableError
-from worker.core.records import Record
+from worker.core.records import OutRecord, Record
 from worker.health import Pulse
 from worker.logs import safe_error_text
 
 log = logs.get("postino.consumer")
+
+#: Given a batch's dead letters, record what they mean; returns records to produce.
+DeadLetterHook = Callable[[Sequence[DeadLetter]], Awaitable[list[OutRecord]]]
 T = TypeVar("T")
 
 
@@ -69,6 +72,7 @@ class ConsumerRunner:
         max_backoff: float = 5.0,
         due_at: Callable[[Record], float | None] | None = None,
         clock: Callable[[], float] = time.time,
+        on_dead_letters: DeadLetterHook | None = None,
         pulse: Pulse | None = None,
     ) -> None:
         self.role = role
@@ -83,6 +87,7 @@ class ConsumerRunner:
         self._max_backoff = max_backoff
         self._due_at = due_at
         self._clock = clock
+        self._on_dead_letters = on_dead_letters
         #: Partitions paused on a record not yet due -> when to resume (epoch seconds).
         self._paused: dict[TopicPartition, float] = {}
         self._stop = asyncio.Event()
@@ -220,7 +225,8 @@ class ConsumerRunner:
     async def _handle(self, records: list[Record]) -> None:
         started = time.perf_counter()
         result = await self._with_retries(lambda: self._process(records), what="batch")
-        out = result.out + [dead_letter_record(d, dlq_topic(d.record.topic)) for d in result.dead]
+        out = result.out + await self._settle_dead(result.dead)
+        out += [dead_letter_record(d, dlq_topic(d.record.topic)) for d in result.dead]
         await self._with_retries(lambda: self._publisher.publish_many(out), what="publish")
         self.dead_lettered += len(result.dead)
         for d in result.dead:
@@ -236,6 +242,23 @@ class ConsumerRunner:
         metrics.CONSUMED.labels(role=self.role).inc(len(records))
         metrics.PRODUCED.labels(role=self.role).inc(len(out))
         metrics.BATCH_SECONDS.labels(role=self.role).observe(time.perf_counter() - started)
+
+    async def _settle_dead(self, dead: list[DeadLetter]) -> list[OutRecord]:
+        """The hook's follow-up records for this batch's dead letters (before the offset
+        commit, so a crash redoes them). A hook that fails for good is logged; the dead
+        letters still go to the DLQ and the loop goes on."""
+        hook = self._on_dead_letters
+        if not dead or hook is None:
+            return []
+        try:
+            return await self._with_retries(lambda: hook(dead), what="dead_letters")
+        except Exception as exc:
+            if isinstance(exc, RetryableError):
+                raise
+            log.error(
+                "dead_letter_hook_failed", role=self.role, count=len(dead), error=type(exc).__name__
+            )
+            return []
 
     async def _process(self, records: list[Record]) -> BatchResult:
         try:

@@ -10,6 +10,7 @@ import msgspec
 
 from schemas.topics import DLQ_SUFFIX
 from worker.core.records import OutRecord, Record
+from worker.core.text_rules import too_deep
 
 T = TypeVar("T")
 
@@ -41,15 +42,19 @@ class DeadLetter:
 
 def decode_value(record: Record, decode: Callable[[bytes], T], invalid_code: str) -> T | DeadLetter:
     """The record's value decoded, or its dead letter: `empty_record` (no value),
-    `invalid_code` (JSON of the wrong shape) or `not_json`."""
+    `nested_too_deep` (checked before any decoder recurses), `invalid_code` (JSON of
+    the wrong shape) or `not_json` (not JSON, or not UTF-8)."""
     if record.value is None:
         return DeadLetter(record, "empty_record", "record has no value")
+    deep = too_deep(record.value)
+    if deep is not None:
+        return DeadLetter(record, deep.code, deep.detail)
     try:
         return decode(record.value)
     except msgspec.ValidationError as exc:
         return DeadLetter(record, invalid_code, str(exc))
-    except msgspec.DecodeError as exc:
-        return DeadLetter(record, "not_json", str(exc))
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        return DeadLetter(record, "not_json", str(exc)[:300])
 
 
 @dataclass(slots=True)

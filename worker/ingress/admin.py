@@ -20,6 +20,7 @@ from aiohttp import web
 from schemas.enums import ServiceState
 from worker import logs
 from worker.adapters.services_repo import ServicesRepo
+from worker.core.text_rules import body_problem
 from worker.ids import encode_ulid
 from worker.ingress import openapi
 from worker.ingress.admin_views import (
@@ -43,6 +44,8 @@ from worker.services.service_lifecycle import Action, InvalidTransition, Lifecyc
 
 log = logs.get("postino.admin")
 routes = web.RouteTableDef()
+#: Back-office text fields that may span lines (TAB, LF, CR allowed).
+_MULTILINE = frozenset({"description", "reason"})
 B = TypeVar("B")
 _FISCAL_CODE = re.compile(
     r"^[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$"
@@ -63,11 +66,14 @@ def _repo(request: web.Request) -> ServicesRepo:
 
 async def _body(request: web.Request, body_type: type[B]) -> B | web.Response:
     raw = await request.read()
+    refused = body_problem(raw, multiline=_MULTILINE)
+    if refused is not None:
+        return problem(400, "Bad request", refused.detail)
     try:
         return msgspec.json.decode(raw or b"{}", type=body_type)
     except msgspec.ValidationError as exc:
         return problem(400, "Bad request", field_error(exc))
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return problem(400, "Bad request", "body: not valid JSON; expected a JSON object")
 
 
@@ -200,7 +206,7 @@ async def list_services(request: web.Request) -> web.Response:
     state, org = query.get("state"), query.get("organization_fiscal_code")
     if state is not None and state not in _STATES:
         return problem(400, "Bad request", f"state: one of {', '.join(sorted(_STATES))}")
-    if org is not None and not _ORGANIZATION.match(org):
+    if org is not None and not _ORGANIZATION.fullmatch(org):
         return problem(400, "Bad request", "organization_fiscal_code: 11 digits")
     size = query.get("page_size", "20")
     if not size.isdigit() or not 1 <= int(size) <= _MAX_PAGE:
@@ -347,7 +353,7 @@ for _suffix, _column, _shown, _ in _KEYS:
 @admin_only
 async def put_profile(request: web.Request) -> web.Response:
     fiscal_code = request.match_info["fiscal_code"]
-    if not _FISCAL_CODE.match(fiscal_code):
+    if not _FISCAL_CODE.fullmatch(fiscal_code):
         return problem(400, "Bad request", "fiscal_code: not a valid fiscal code")
     body = await _body(request, ProfileBody)
     if isinstance(body, web.Response):

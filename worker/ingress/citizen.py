@@ -19,6 +19,7 @@ from aiohttp import web
 from schemas.messages import FISCAL_CODE_PATTERN
 from worker import logs
 from worker.core.errors import RetryableError
+from worker.core.text_rules import body_problem
 from worker.ingress import citizen_openapi  # noqa: F401 - declares these routes
 from worker.ingress.auth import Handler, admin_only, bearer
 from worker.ingress.citizen_views import (
@@ -56,11 +57,15 @@ def _not_found(what: str) -> web.Response:
 
 
 async def _body(request: web.Request, body_type: type[B]) -> B | web.Response:
+    raw = await request.read()
+    refused = body_problem(raw, multiline=())
+    if refused is not None:
+        return _bad_request(refused.detail)
     try:
-        return msgspec.json.decode(await request.read(), type=body_type)
+        return msgspec.json.decode(raw, type=body_type)
     except msgspec.ValidationError as exc:
         return _bad_request(str(exc))
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return _bad_request("body is not a JSON object")
 
 
@@ -81,7 +86,7 @@ def citizen_only(handler: CitizenHandler) -> Handler:
 @admin_only
 async def create_session(request: web.Request) -> web.Response:
     fiscal_code = request.match_info["fiscal_code"]
-    if not _FISCAL_CODE.match(fiscal_code):
+    if not _FISCAL_CODE.fullmatch(fiscal_code):
         return _bad_request("fiscal_code: not a valid fiscal code")
     ttl = request.app[RUNTIME].settings.session_ttl_seconds
     session = await citizen.issue_session(_store(request), fiscal_code, ttl, datetime.now(UTC))

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from schemas.messages import FISCAL_CODE_PATTERN, NewMessage
 from worker.core.errors import RetryableError
+from worker.core.text_rules import body_problem
 from worker.ingress import openapi
 from worker.ingress.auth import sender
 from worker.ingress.keys import RUNTIME
@@ -51,21 +52,30 @@ def field_error(exc: msgspec.ValidationError) -> str:
     return f"{path or 'body'}: {what[:1].lower()}{what[1:]}"
 
 
+def _new_message(body: bytes) -> NewMessage | web.Response:
+    if not body.strip():
+        return invalid("body: empty; expected a JSON object")
+    refused = body_problem(body)
+    if refused is not None:  # before decoding: text no store can carry, or too deep
+        return invalid(refused.detail)
+    try:
+        return _NEW_MESSAGE.decode(body)
+    except msgspec.ValidationError as exc:
+        return invalid(field_error(exc))
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return invalid("body: not valid JSON; expected a JSON object")
+
+
 def decode_message(
     body: bytes, path_fiscal_code: str | None
 ) -> tuple[NewMessage, str] | web.Response:
-    if not body.strip():
-        return invalid("body: empty; expected a JSON object")
-    try:
-        message = _NEW_MESSAGE.decode(body)
-    except msgspec.ValidationError as exc:
-        return invalid(field_error(exc))
-    except msgspec.DecodeError:
-        return invalid("body: not valid JSON; expected a JSON object")
+    message = _new_message(body)
+    if isinstance(message, web.Response):
+        return message
     if (message.fiscal_code is None) == (path_fiscal_code is None):
         return invalid("fiscal_code: give it in the body or in the path, exactly once")
     fiscal_code = message.fiscal_code or path_fiscal_code or ""
-    if not _FISCAL_CODE.match(fiscal_code):
+    if not _FISCAL_CODE.fullmatch(fiscal_code):
         return invalid("fiscal_code: not a valid fiscal code")
     return message, fiscal_code
 
@@ -75,7 +85,7 @@ async def _checked(
 ) -> tuple[NewMessage, str] | web.Response:
     """The checks of 1.1 and 1.2, in order; the message and its citizen when all pass."""
     idempotency_key = request.headers.get("Idempotency-Key")
-    if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
+    if idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
         return problem(400, "Bad request", "Idempotency-Key: 1 to 255 visible ASCII characters")
     decoded = decode_message(await request.read(), path_fiscal_code)
     if isinstance(decoded, web.Response):

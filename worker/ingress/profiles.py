@@ -14,6 +14,7 @@ import msgspec
 from aiohttp import web
 
 from schemas.messages import FISCAL_CODE_PATTERN
+from worker.core.text_rules import body_problem
 from worker.ingress import openapi
 from worker.ingress.auth import sender
 from worker.ingress.keys import STORES
@@ -31,7 +32,7 @@ _BODY = msgspec.json.Decoder(FiscalCodeBody)
 async def _limited_profile(
     request: web.Request, service: Service, fiscal_code: str
 ) -> web.Response:
-    if not _FISCAL_CODE.match(fiscal_code):
+    if not _FISCAL_CODE.fullmatch(fiscal_code):
         return problem(400, "Bad request", "fiscal_code: not a valid fiscal code")
     if not service.can_send or not service.may_reach(fiscal_code):
         return problem(
@@ -59,11 +60,15 @@ async def post_profile(request: web.Request) -> web.Response:
     service = sender(request)
     if isinstance(service, web.Response):
         return service
+    raw = await request.read()
+    refused = body_problem(raw, multiline=())
+    if refused is not None:
+        return problem(400, "Bad request", refused.detail)
     try:
-        decoded = _BODY.decode(await request.read())
+        decoded = _BODY.decode(raw)
     except msgspec.ValidationError as exc:
         return problem(400, "Bad request", field_error(exc))
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return problem(400, "Bad request", "body: not valid JSON; expected a JSON object")
     return await _limited_profile(request, service, decoded.fiscal_code)
 

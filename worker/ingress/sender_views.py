@@ -83,6 +83,13 @@ def _premium(row: dict[str, Any]) -> dict[str, Any]:
     return extra
 
 
+def _content(stored: Any) -> MessageContent | None:
+    """The stored content; None for a message refused after its 201 (kept empty)."""
+    if not stored:
+        return None
+    return msgspec.convert(stored, MessageContent, strict=False)
+
+
 def status_view(row: dict[str, Any]) -> MessageStatusView:
     """The view of a stored message (row of `messages` joined with what the sender sees)."""
     message = MessageView(
@@ -92,7 +99,7 @@ def status_view(row: dict[str, Any]) -> MessageStatusView:
         time_to_live=row["time_to_live"],
         created_at=row["created_at"],
         feature_level_type=FeatureLevel(row["feature_level_type"]),
-        content=msgspec.convert(row["content"], MessageContent, strict=False),
+        content=_content(row["content"]),
     )
     reason = row["rejection_reason"]
     return MessageStatusView(

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from schemas.topics import ConsumerGroup, Topic
 from worker.bootstrap import Runtime, consumer_runner, deliver_deps
 from worker.consumers.runner import ConsumerRunner
-from worker.core.batch import BatchHandler, BatchResult
-from worker.core.records import Record
+from worker.core.batch import BatchHandler, BatchResult, DeadLetter
+from worker.core.records import OutRecord, Record
 from worker.roles.common import run_until_stopped
-from worker.services.deliver import DeliverDeps, deliver_batch
+from worker.services.deliver import DeliverDeps, deliver_batch, fail_dead_letters
 
 
 def handler(deps: DeliverDeps) -> BatchHandler:
@@ -22,8 +22,13 @@ def handler(deps: DeliverDeps) -> BatchHandler:
 
 
 def build(runtime: Runtime) -> ConsumerRunner:
+    deps = deliver_deps(runtime)
+
+    async def settle(dead: Sequence[DeadLetter]) -> list[OutRecord]:
+        return await fail_dead_letters(dead, deps)
+
     return consumer_runner(
-        runtime, ConsumerGroup.DELIVER, [Topic.SUBMITTED], handler(deliver_deps(runtime))
+        runtime, ConsumerGroup.DELIVER, [Topic.SUBMITTED], handler(deps), on_dead_letters=settle
     )
 
 

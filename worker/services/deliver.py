@@ -16,7 +16,9 @@ Guarantees, per poll batch:
   whose service vanished are stored `FAILED` (see `decide`);
 - upstream records count against their service's rate and daily quota, shared with
   the ingress through PostgreSQL; over them they go to the DLQ with `rate_exceeded`
-  or `quota_exceeded` (see `upstream_limits`).
+  or `quota_exceeded` (see `upstream_limits`);
+- every dead-lettered record the ingress accepted is also stored `FAILED` with its
+  status event (`fail_dead_letters`): nothing that got a 201 stays `ACCEPTED`.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from worker.core.records import OutRecord, Record
 from worker.services import delivery_rules, upstream_limits
 from worker.services.decide import decide, rpt_id, with_default_payee
 from worker.services.delivery_rules import Submitted
+from worker.services.failed import failed_rows
 from worker.services.model import DeliveryContext, InboxRow, StoredMessage
 from worker.services.ports import DeliverStore
 from worker.services.sender_events import shares_paid
@@ -206,6 +209,26 @@ def _limit_detail(code: str, c: upstream_limits.Candidate) -> str:
     if code == upstream_limits.RATE_EXCEEDED:
         return f"rate of {c.rate} records per second exceeded"
     return f"daily quota of {c.quota} exhausted for {c.day.isoformat()}"
+
+
+async def fail_dead_letters(dead: Sequence[DeadLetter], deps: DeliverDeps) -> list[OutRecord]:
+    """Every dead-lettered record the ingress accepted (a 201) is stored `FAILED` (with
+    a `failure_reason`) and its status event emitted, so whatever got a 201 ends final
+    (see `worker.services.failed`). Idempotent: rows are keyed by the message id."""
+    rows = failed_rows(dead, deps.signer.issued)
+    if not rows:
+        return []
+    wanted = {r.id: r for r in rows}
+    out: list[OutRecord] = []
+    for stored in await deps.store.save_messages(rows):
+        row = wanted.get(stored.id)
+        if row is not None and (stored.sender_service_id, stored.fiscal_code) == (
+            row.sender_service_id,
+            row.fiscal_code,
+        ):
+            out += follow_ups(stored, (), deps.kafka)
+    log.info("dead_letters_failed", dead=len(dead), failed=len(out))
+    return out
 
 
 async def deliver_batch(records: Sequence[Record], deps: DeliverDeps) -> BatchResult:

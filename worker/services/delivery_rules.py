@@ -7,7 +7,8 @@ Two kinds of producers write `messages.submitted`:
 - upstream systems, producing straight to the topic. Their records get the same rules
   as the ingress (1.1: the types and `check_content`; 1.2 steps 1-4:
   `check_service`), without the IP check. A record that fails goes to
-  `messages.submitted.dlq` with an error code (`empty_record`, `not_json`,
+  `messages.submitted.dlq` with an error code (`empty_record`, `not_json`, the
+  text rules' `nested_too_deep`, `control_character` and `unpaired_surrogate`,
   `invalid_message`, `personal_data_in_subject`, `unknown_service`, the codes of
   `check_service` such as `recipient_forbidden`, or `duplicate_id`) and the detail.
   The rate and the daily quota are applied after these rules (`upstream_limits`).
@@ -32,6 +33,7 @@ from schemas.messages import SubmittedMessage
 from worker import ids
 from worker.core.batch import DeadLetter, decode_value
 from worker.core.records import Record
+from worker.core.text_rules import body_problem
 from worker.services.directory import Service
 from worker.services.gating import check_content, check_service
 from worker.services.ports import INGRESS_ORIGIN
@@ -83,6 +85,10 @@ def decode(
     good: dict[str, Submitted] = {}
     dead: list[DeadLetter] = []
     for record in records:
+        problem = body_problem(record.value or b"")
+        if problem is not None:
+            dead.append(DeadLetter(record, problem.code, problem.detail))
+            continue
         message = decode_value(record, codecs.SUBMITTED.decode, "invalid_message")
         if isinstance(message, DeadLetter):
             dead.append(message)

@@ -48,7 +48,8 @@ class InboxRow:
     created_at: datetime
     time_to_live: int
     feature_level_type: str
-    content: MessageContent
+    #: None: a record refused after its 201; its content stays in the DLQ only.
+    content: MessageContent | None
     status: MessageStatus
     rejection_reason: RejectionReason | None = None
     failure_reason: FailureReason | None = None

@@ -9,7 +9,9 @@ Guarantees:
 - `MessagePaid` events (ADVANCED messages only: a STANDARD sender never learns of
   a payment) are built from the stored rows, so a redone batch or a
   duplicate event re-emits the identical event (same seq), harmless downstream;
-- an event that cannot be decoded goes to `payments.updates.dlq` with the reason.
+- an event that cannot be decoded, or carries text no store can hold (control
+  characters, unpaired surrogates, nesting deeper than 32), goes to
+  `payments.updates.dlq` with the reason.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from schemas.topics import Topic
 from worker import logs
 from worker.core.batch import BatchResult, DeadLetter, decode_value
 from worker.core.records import OutRecord, Record
+from worker.core.text_rules import body_problem
 from worker.services.ports import Publisher
 from worker.services.sender_events import shares_paid
 from worker.settings import KafkaSettings
@@ -80,6 +83,10 @@ def decode(records: Sequence[Record]) -> tuple[list[PaymentRow], list[DeadLetter
     rows: list[PaymentRow] = []
     dead: list[DeadLetter] = []
     for record in records:
+        problem = body_problem(record.value or b"", multiline=())
+        if problem is not None:
+            dead.append(DeadLetter(record, problem.code, problem.detail))
+            continue
         event = decode_value(record, codecs.PAYMENT.decode, "invalid_payment")
         if isinstance(event, DeadLetter):
             dead.append(event)

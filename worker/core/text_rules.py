@@ -1,0 +1,145 @@
+"""Text no store or channel can carry is refused up front (IO-RULES 1.1, last paragraph).
+
+`body_problem(raw)` looks at a JSON body before it is decoded into its type and
+answers the first problem, naming the field:
+- nesting deeper than `MAX_DEPTH` levels (checked on the raw bytes, before any
+  decoder recurses into them);
+- a C0 or C1 control character in any string, keys included (TAB, LF and CR are
+  allowed only in the fields named multi-line, such as `content.markdown`);
+- an unpaired UTF-16 surrogate (an escape like `\\ud800` with no partner).
+
+The same check runs at the ingress (400, the detail names the field) and in deliver
+for records produced straight to Kafka (the DLQ, with the same code). It is cheap on
+the common path: a body with at most `MAX_DEPTH` brackets cannot be too deep, and one
+without escapes or C1 bytes cannot hold a control character or a surrogate, so only
+bodies that could fail are decoded a second time to find the field.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+MAX_DEPTH = 32
+#: The fields of a message where TAB, LF and CR are text, not control characters.
+MESSAGE_MULTILINE = frozenset({"content.markdown"})
+
+_CONTROL = re.compile(r"[\x00-\x1f\x80-\x9f]")
+_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x80-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},:]')
+_PATH_SHOWN = 4
+
+
+@dataclass(frozen=True, slots=True)
+class TextProblem:
+    """Why a body is refused: `code` for the DLQ, `detail` names the field."""
+
+    code: str
+    detail: str
+
+
+def _join(labels: list[str]) -> str:
+    """`content.x[2].y`, at most `_PATH_SHOWN` steps, unprintable characters as `?`."""
+    shown = [_CONTROL.sub("?", _SURROGATE.sub("?", label))[:64] for label in labels[:_PATH_SHOWN]]
+    path = "".join(f".{label}" if not label.startswith("[") else label for label in shown)
+    path = path.lstrip(".") or "body"
+    return path + ("..." if len(labels) > _PATH_SHOWN else "")
+
+
+def _key(token: bytes) -> str:
+    try:
+        return str(json.loads(token))
+    except ValueError:
+        return token[1:-1].decode("utf-8", "replace")
+
+
+def too_deep(raw: bytes, limit: int = MAX_DEPTH) -> TextProblem | None:
+    """Scan the tokens (strings skipped whole) for the first container past `limit`."""
+    kinds: list[bytes] = []
+    indexes: list[int] = []
+    labels: list[str] = []
+    last_string, key = b"", ""
+    for match in _TOKENS.finditer(raw):
+        token = match.group()
+        first = token[:1]
+        if first == b'"':
+            last_string = token
+        elif first == b":":
+            key = _key(last_string)
+        elif first == b",":
+            if kinds and kinds[-1] == b"[":
+                indexes[-1] += 1
+        elif first in (b"{", b"["):
+            if kinds:
+                labels.append(key if kinds[-1] == b"{" else f"[{indexes[-1]}]")
+            if len(kinds) >= limit:
+                return TextProblem(
+                    "nested_too_deep", f"{_join(labels)}: nested deeper than {limit} levels"
+                )
+            kinds.append(first)
+            indexes.append(0)
+        elif kinds:
+            kinds.pop()
+            indexes.pop()
+            if labels:
+                labels.pop()
+    return None
+
+
+def _strings(value: Any, labels: list[str]) -> Iterator[tuple[list[str], str, bool]]:
+    """(path, text, is_key) of every string in a decoded JSON value (depth is bounded)."""
+    if isinstance(value, str):
+        yield labels, value, False
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield [*labels, key], key, True
+            yield from _strings(item, [*labels, key])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, [*labels, f"[{index}]"])
+
+
+def _string_problem(text: str, multiline: bool) -> str | None:
+    """What is wrong with one string, or None. `isprintable()` (C speed) answers for
+    almost every string; the regexes only run on the rest."""
+    probe = text.replace("\n", "").replace("\r", "").replace("\t", "") if multiline else text
+    if probe.isprintable():
+        return None
+    if _SURROGATE.search(text):
+        return "contains an unpaired surrogate"
+    found = (_CONTROL_MULTILINE if multiline else _CONTROL).search(text)
+    if found is not None:
+        return f"contains the control character U+{ord(found.group()):04X}"
+    return None
+
+
+def _text_problem(value: Any, multiline: Collection[str]) -> TextProblem | None:
+    for labels, text, is_key in _strings(value, []):
+        path = _join(labels)
+        why = _string_problem(text, not is_key and path in multiline)
+        if why is not None:
+            code = "unpaired_surrogate" if "surrogate" in why else "control_character"
+            return TextProblem(code, f"{path}{' (a property name)' if is_key else ''}: {why}")
+    return None
+
+
+def body_problem(
+    raw: bytes, multiline: Collection[str] = MESSAGE_MULTILINE, max_depth: int = MAX_DEPTH
+) -> TextProblem | None:
+    """The first problem of a JSON body, or None (malformed JSON is left to the
+    typed decoder, which says so)."""
+    if raw.count(b"[") + raw.count(b"{") > max_depth:
+        deep = too_deep(raw, max_depth)
+        if deep is not None:
+            return deep
+    if b"\\" not in raw and b"\xc2" not in raw:
+        return None  # no escape and no C1 byte: no control character, no surrogate
+    try:
+        value = json.loads(raw)  # keeps unpaired surrogates, which msgspec refuses
+    except ValueError:
+        return None
+    return _text_problem(value, multiline)
