@@ -21,7 +21,7 @@ $(TOOLS)/bin/uv:
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.installed: pyproject.toml uv.lock $(TOOLS)/bin/uv
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet --extra embedded
 	@touch $@
 
 install: $(VENV)/.installed ## create .venv with the pinned dependencies (uv.lock)
@@ -60,7 +60,7 @@ bench: install ## benchmarks: ceilings vs ours, end to end, full pipeline (BENCH
 load: install ## load tests against a running stack (make run in another shell)
 	$(BIN)/pytest -q -m load tests/load -s
 
-schemas: install ## regenerate the JSON Schemas and the AsyncAPI document in schemas/generated
+schemas: install ## regenerate schemas/generated: topic JSON Schemas, AsyncAPI and OpenAPI documents
 	$(BIN)/postino contracts --write
 
 migrate: install ## apply the database migrations (only; see make topics)

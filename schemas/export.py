@@ -116,12 +116,32 @@ def _channel_id(address: str) -> str:
     return address.replace(".", "_")
 
 
+def _asyncapi_schema(node: Any) -> Any:
+    """msgspec writes a tagged union's `discriminator` the OpenAPI way (an object with
+    `propertyName` and `mapping`); an AsyncAPI Schema Object wants the property name, and
+    that property defined and required at the union itself."""
+    if isinstance(node, list):
+        return [_asyncapi_schema(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _asyncapi_schema(v) for k, v in node.items()}
+    found = out.get("discriminator")
+    if isinstance(found, dict):
+        tag = found["propertyName"]
+        out["discriminator"] = tag
+        out["properties"] = {tag: {"type": "string", "enum": sorted(found.get("mapping", {}))}}
+        out["required"] = [tag]
+    return out
+
+
 def _components() -> tuple[dict[str, Any], dict[str, Any]]:
-    """(payload schema by value name, component schemas)."""
+    """(payload schema by value name, component schemas), as AsyncAPI Schema Objects."""
     types = list(dict.fromkeys(value_type(t) for t in Topic if value_type(t) is not None))
     payloads, components = msgspec.json.schema_components(types, ref_template=_COMPONENT_REF)
-    by_name = {value_name(t): _tidy(p) for t, p in zip(types, payloads, strict=True)}
-    return by_name, _tidy(components)
+    by_name = {
+        value_name(t): _asyncapi_schema(_tidy(p)) for t, p in zip(types, payloads, strict=True)
+    }
+    return by_name, _asyncapi_schema(_tidy(components))
 
 
 def _message(name: str, payload: dict[str, Any], key: dict[str, str]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from worker import logs
+from worker.extras import MissingExtraError, require_embedded
 from worker.lifecycle import install_signal_handlers, migrate_database, operated, run_roles
 from worker.roles.registry import ROLES
 from worker.settings import ConfigError, Settings, load_settings
@@ -23,6 +24,7 @@ async def _run_roles(settings: Settings, names: Sequence[str]) -> int:
 
 
 def _cmd_dev(settings: Settings, _: argparse.Namespace) -> int:
+    require_embedded("dev")
     from worker.dev import run_dev
 
     return run_dev(settings)
@@ -85,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return commands[args.command](settings, args)
     except ConfigError as exc:
         print(f"postino: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except MissingExtraError as exc:
+        print(f"postino: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

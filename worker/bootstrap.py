@@ -198,6 +198,8 @@ async def notify_channels(settings: NotifySettings) -> AsyncIterator[Channels]:
     finally:
         if push is not None:
             await push.stop()
+        if mailer is not None:
+            await mailer.stop()  # QUIT on the process's kept SMTP connection
 
 
 @asynccontextmanager

@@ -141,6 +141,7 @@ class DevSinks:
         self._smtp_port = smtp_port
         self._push_port = push_port
         self._smtp: asyncio.base_events.Server | None = None
+        self._sessions: list[SMTP] = []
         self._web: web.AppRunner | None = None
         self._demo_sender = demo_sender
         #: Base URL of the demo sender's remote content, once started.
@@ -157,9 +158,17 @@ class DevSinks:
         """Start both sinks; returns (smtp url, push url)."""
         loop = asyncio.get_running_loop()
         handler = MailDirHandler(self.mail_dir)
-        self._smtp = await loop.create_server(
-            lambda: SMTP(handler, hostname="postino-dev", loop=loop), "127.0.0.1", self._smtp_port
-        )
+
+        def session() -> SMTP:
+            self._sessions = [
+                s
+                for s in self._sessions
+                if s.transport is not None and not s.transport.is_closing()
+            ]
+            self._sessions.append(SMTP(handler, hostname="postino-dev", loop=loop))
+            return self._sessions[-1]
+
+        self._smtp = await loop.create_server(session, "127.0.0.1", self._smtp_port)
         smtp_port = self._smtp.sockets[0].getsockname()[1]
         app = web.Application()
         app.router.add_post("/push", self._push)
@@ -176,10 +185,20 @@ class DevSinks:
         log.info("dev_sinks_started", smtp=smtp_url, push=push_url, mail_dir=str(self.mail_dir))
         return smtp_url, push_url
 
+    def drop_connections(self) -> None:
+        """Close every open SMTP connection from the server side (as an idle timeout does)."""
+        for smtp in self._sessions:
+            if smtp.transport is not None:
+                smtp.transport.close()
+        self._sessions.clear()
+
     async def stop(self) -> None:
         if self._smtp is not None:
             server, self._smtp = self._smtp, None
             server.close()
+            # clients keep their connection open (notify pools one): close ours, since
+            # wait_closed() waits for every connection from Python 3.12 on
+            self.drop_connections()
             await server.wait_closed()
         if self._web is not None:
             runner, self._web = self._web, None

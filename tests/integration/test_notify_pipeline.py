@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import email
+import email.message
+import email.policy
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -105,10 +107,14 @@ async def test_a_push_that_fails_twice_is_sent_on_the_third_attempt_and_the_emai
     sent = json.loads(push.calls[-1][1])
     assert (sent["title"], sent["body"]) == ("Comune di Esempio", "Avviso di pagamento TARI")
     assert sent["fiscal_code"] == CITIZEN and sent["kind"] == "MESSAGE"
-    mail = email.message_from_bytes(next(sinks.mail_dir.glob("*.eml")).read_bytes())
+    raw = next(sinks.mail_dir.glob("*.eml")).read_bytes()
+    mail = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(mail, email.message.EmailMessage)
     assert mail["To"] == "mario@example.org"
     assert "Comune di Esempio" in mail["Subject"]
-    assert "You received a message" in mail.get_payload()
+    text, html = mail.get_body(("plain",)), mail.get_body(("html",))
+    assert text is not None and "You received a message" in text.get_content()
+    assert html is not None and "<p>You received a message" in html.get_content()
 
     events = [e for e in await status_events(runtime) if isinstance(e, NotificationStatusChanged)]
     push_events = [(e.status, e.attempt) for e in events if e.channel is Channel.PUSH]

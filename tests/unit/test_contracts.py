@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft7Validator
+
 from schemas import export
 from schemas.codecs import TOPIC_VALUE_TYPES
 from schemas.topics import CONSUMED, Topic
@@ -79,3 +81,15 @@ def _resolve(document: dict[str, Any], ref: str) -> Any:
         if node is None:
             return None
     return node
+
+
+def test_the_asyncapi_document_validates_against_the_official_asyncapi_schema() -> None:
+    official = json.loads((Path(__file__).parents[1] / "data/asyncapi/3.0.0.json").read_text())
+    assert official["$id"] == "http://asyncapi.com/definitions/3.0.0/asyncapi.json"
+
+    errors = [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}"
+        for e in Draft7Validator(official).iter_errors(_asyncapi())
+    ]
+
+    assert errors == []

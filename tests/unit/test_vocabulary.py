@@ -71,7 +71,8 @@ def test_every_internally_produced_topic_is_named_by_some_producer_code() -> Non
 
 def test_every_role_has_a_service_in_compose_and_a_deployment_in_kubernetes() -> None:
     compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())
-    k8s = list(yaml.safe_load_all((ROOT / "deploy" / "k8s" / "postino.yaml").read_text()))
+    base = ROOT / "deploy" / "k8s" / "base"
+    k8s = [d for p in base.glob("*.yaml") for d in yaml.safe_load_all(p.read_text())]
     deployments = {d["metadata"]["name"] for d in k8s if d and d["kind"] == "Deployment"}
     for role in ROLES:
         assert compose["services"][role]["command"] == [role]

@@ -1,4 +1,13 @@
-"""E-mail through aiosmtplib; failures classified once, here.
+"""E-mail through aiosmtplib over one kept connection; failures classified once, here.
+
+Each e-mail is multipart/alternative: the text as written (markdown, readable as plain
+text) and its sanitized HTML rendering (`mail_html`), with `Date` and a `Message-ID`
+under the sender's domain.
+
+One SMTP connection per mailer (one mailer per notify process), opened on first use and
+kept open: sends take turns on it, as an SMTP session is one conversation. A connection
+the server closed while idle is reopened at once and the send tried again on it; any
+other failure closes it, and the next send opens a fresh one.
 
 Retryable: connection errors, timeouts, disconnections and SMTP 4xx answers
 (greylisting, mailbox busy). Permanent: SMTP 5xx answers and anything else the
@@ -8,12 +17,17 @@ server refuses for good. `POSTINO_SMTP_URL` is `smtp://[user:password@]host:port
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
+from worker.adapters.mail_html import html_document
 from worker.core.errors import PermanentError, RetryableError
 from worker.settings import ConfigError, NotifySettings
 
@@ -58,25 +72,28 @@ class SmtpMailer:
         )
         self._timeout = settings.smtp_timeout_seconds
         self._sender = settings.email_from
+        address = parseaddr(settings.email_from)[1]
+        self._domain = address.rpartition("@")[2] or "postino.local"
+        self._client: aiosmtplib.SMTP | None = None
+        self._turn = asyncio.Lock()
+        self.connections_opened = 0
 
-    async def send(self, to: str, subject: str, body: str) -> None:
+    def compose(self, to: str, subject: str, body: str) -> EmailMessage:
         message = EmailMessage()
         message["From"] = self._sender
         message["To"] = to
         message["Subject"] = subject
+        message["Date"] = format_datetime(datetime.now(UTC))
+        message["Message-ID"] = make_msgid(domain=self._domain)
         message.set_content(body)
-        target = self._target
+        message.add_alternative(html_document(subject, body), subtype="html")
+        return message
+
+    async def send(self, to: str, subject: str, body: str) -> None:
+        message = self.compose(to, subject, body)
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=target.host,
-                port=target.port,
-                use_tls=target.use_tls,
-                start_tls=target.start_tls,
-                username=target.username,
-                password=target.password,
-                timeout=self._timeout,
-            )
+            async with self._turn:
+                await self._send_on_connection(message)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [err.code for err in exc.recipients]
             raise _code_error(max(codes, default=550), "recipient refused") from exc
@@ -88,3 +105,64 @@ class SmtpMailer:
             raise RetryableError(f"SMTP connection lost: {type(exc).__name__}") from exc
         except aiosmtplib.SMTPException as exc:
             raise PermanentError(f"SMTP failed: {type(exc).__name__}") from exc
+
+    async def _send_on_connection(self, message: EmailMessage) -> None:
+        kept = self._client is not None and self._client.is_connected
+        try:
+            await self._send_or_close(await self._connection(), message)
+        except aiosmtplib.SMTPServerDisconnected:
+            if not kept:
+                raise
+            # the server closed the kept connection while it was idle: not a failure yet
+            await self._send_or_close(await self._connection(), message)
+
+    async def _send_or_close(self, client: aiosmtplib.SMTP, message: EmailMessage) -> None:
+        try:
+            await client.send_message(message)
+        except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException):
+            await self._reset(client)
+            raise
+        except BaseException:
+            await self._close()
+            raise
+
+    async def _connection(self) -> aiosmtplib.SMTP:
+        if self._client is not None and self._client.is_connected:
+            return self._client
+        target = self._target
+        client = aiosmtplib.SMTP(
+            hostname=target.host,
+            port=target.port,
+            use_tls=target.use_tls,
+            start_tls=target.start_tls,
+            username=target.username,
+            password=target.password,
+            timeout=self._timeout,
+            local_hostname=self._domain,
+        )
+        await client.connect()
+        self._client = client
+        self.connections_opened += 1
+        return client
+
+    async def _reset(self, client: aiosmtplib.SMTP) -> None:
+        """After a refused message the session goes on; RSET makes sure it starts clean."""
+        try:
+            await client.rset()
+        except (aiosmtplib.SMTPException, OSError):
+            await self._close()
+
+    async def _close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    async def stop(self) -> None:
+        """Say QUIT and close the connection (idempotent)."""
+        async with self._turn:
+            client, self._client = self._client, None
+            if client is not None and client.is_connected:
+                with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                    await client.quit()
+            if client is not None:
+                client.close()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from worker.extras import require_embedded
 from worker.settings import Settings
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ def _side(name: str, pairs: list[str], tree: Path | None) -> Side:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
+    require_embedded("bench")
     from worker import logs
     from worker.bench.ab import run_ab
     from worker.bench.harness import BenchOptions

@@ -12,7 +12,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from aiohttp import web
@@ -226,6 +226,15 @@ async def list_services(request: web.Request) -> web.Response:
 _MAX_PAGE = 100
 
 
+class ServiceListQuery(msgspec.Struct):
+    """The query of `GET /api/v1/manage/services` (for the OpenAPI document)."""
+
+    state: ServiceState | None = None
+    organization_fiscal_code: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{11}$")] | None = None
+    cursor: Annotated[str, msgspec.Meta(description="`next` of the previous page")] | None = None
+    page_size: Annotated[int, msgspec.Meta(ge=1, le=_MAX_PAGE)] = 20
+
+
 @routes.get("/api/v1/manage/services/{id}")
 @admin_only
 async def read_service(request: web.Request) -> web.Response:
@@ -384,7 +393,7 @@ def _declare() -> None:
         tag="back-office",
         security="admin",
         responses={200: ServicePage},
-        query=("state", "organization_fiscal_code", "cursor", "page_size"),
+        query=ServiceListQuery,
     )
     declare(
         "GET",
@@ -403,12 +412,27 @@ def _declare() -> None:
         security="admin",
         request=ServicePatch,
         responses=view,
+        errors=(409,),
     )
-    declare("DELETE", one, "Delete a service", tag="back-office", security="admin", responses=view)
+    declare(
+        "DELETE",
+        one,
+        "Delete a service",
+        tag="back-office",
+        security="admin",
+        responses=view,
+        errors=(409,),
+    )
     keys = [("POST", suffix, summary) for suffix, _, _, summary in _KEYS]
     for method, suffix, summary in (*((m, x, s) for m, x, _, s in _TRANSITIONS), *keys):
         declare(
-            method, f"{one}/{suffix}", summary, tag="back-office", security="admin", responses=view
+            method,
+            f"{one}/{suffix}",
+            summary,
+            tag="back-office",
+            security="admin",
+            responses=view,
+            errors=(409, 422) if suffix == "review" else (409,),
         )
     declare(
         "POST",
@@ -418,6 +442,7 @@ def _declare() -> None:
         security="admin",
         request=RejectBody,
         responses=view,
+        errors=(409,),
     )
     declare(
         "PUT",

@@ -37,7 +37,9 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
     except web.HTTPRequestEntityTooLarge:
         response = problem(413, "Payload too large", "the body exceeds the size limit")
     except web.HTTPException as exc:
-        response = problem(exc.status, exc.reason, exc.text or exc.reason)
+        # `Allow` is required on a 405 (RFC 9110 15.5.6); aiohttp's exception carries it
+        kept = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
+        response = problem(exc.status, exc.reason, exc.text or exc.reason, headers=kept or None)
     except Exception as exc:
         # Frames and a redacted first line only: request bodies carry personal data.
         log.error(

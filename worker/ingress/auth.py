@@ -15,6 +15,8 @@ from worker.ingress.problems import problem
 from worker.services.directory import Service
 
 SENDER_HEADER = "Ocp-Apim-Subscription-Key"
+#: The realm each bearer-token audience names in its `WWW-Authenticate` challenge.
+ADMIN_REALM, CITIZEN_REALM = "postino-admin", "postino-citizen"
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
@@ -22,6 +24,15 @@ def bearer(request: web.Request) -> str | None:
     value = request.headers.get("Authorization", "")
     scheme, _, token = value.partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def bearer_refusal(request: web.Request, realm: str, detail: str) -> web.Response:
+    """The 401 of a bearer-token route, with its challenge (RFC 6750): `invalid_token`
+    when a token was given, none when the request carried no credentials."""
+    challenge = f'Bearer realm="{realm}"'
+    if bearer(request) is not None:
+        challenge += ', error="invalid_token"'
+    return problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": challenge})
 
 
 def is_admin(request: web.Request) -> bool:
@@ -36,7 +47,7 @@ def admin_refusal(request: web.Request) -> web.Response | None:
     """None when the caller holds the admin token; else the 401 to answer."""
     if is_admin(request):
         return None
-    return problem(401, "Unauthorized", "missing or wrong back-office bearer token")
+    return bearer_refusal(request, ADMIN_REALM, "missing or wrong back-office bearer token")
 
 
 def admin_only(handler: Handler) -> Handler:

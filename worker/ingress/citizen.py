@@ -21,7 +21,7 @@ from worker import logs
 from worker.core.errors import RetryableError
 from worker.core.text_rules import body_problem
 from worker.ingress import citizen_openapi  # noqa: F401 - declares these routes
-from worker.ingress.auth import Handler, admin_only, bearer
+from worker.ingress.auth import CITIZEN_REALM, Handler, admin_only, bearer, bearer_refusal
 from worker.ingress.citizen_views import (
     MessageStatusBody,
     PreferencesBody,
@@ -75,7 +75,8 @@ def citizen_only(handler: CitizenHandler) -> Handler:
     async def guarded(request: web.Request) -> web.Response:
         fiscal_code = await citizen.authenticate(_store(request), bearer(request))
         if fiscal_code is None:
-            return problem(401, "Unauthorized", "missing, unknown or expired session token")
+            detail = "missing, unknown or expired session token"
+            return bearer_refusal(request, CITIZEN_REALM, detail)
         return await handler(request, fiscal_code)
 
     guarded.__name__ = handler.__name__

@@ -6,13 +6,22 @@ a test of the citizen API decodes real answers with them, so they cannot drift.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
 from schemas.enums import PreferencesMode, ReminderConsent
 from worker.ingress import openapi
 from worker.ingress.citizen_views import MessageStatusBody, PreferencesBody, ProfilePatch
+from worker.services.citizen import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+
+class InboxQuery(msgspec.Struct):
+    """The query of the inbox (for the OpenAPI document; the handler parses it)."""
+
+    page_size: Annotated[int, msgspec.Meta(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE
+    cursor: Annotated[str, msgspec.Meta(description="`next` of the previous page")] | None = None
+    archived: bool = False
 
 
 class SessionView(msgspec.Struct):
@@ -91,7 +100,7 @@ openapi.declare(
     tag="citizen",
     security="citizen",
     responses={200: InboxPageView},
-    query=("page_size", "cursor", "archived"),
+    query=InboxQuery,
 )
 openapi.declare(
     "GET",
@@ -109,6 +118,7 @@ openapi.declare(
     security="citizen",
     request=MessageStatusBody,
     responses={200: MessageStateView},
+    errors=(503,),
 )
 for _method, _summary, _request in (
     ("GET", "The citizen's own profile", None),
@@ -135,4 +145,5 @@ for _method, _summary, _body in (
         security="citizen",
         request=_body,
         responses={200: PreferenceView},
+        errors=(409,) if _body is not None else (),
     )

@@ -18,7 +18,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from aiohttp import web
@@ -93,6 +93,14 @@ class ServiceMessagesView(msgspec.Struct):
     messages: list[ServiceMessageView]
 
 
+class ServiceMessagesQuery(msgspec.Struct):
+    """The query of `/api/v1/status/messages` (for the OpenAPI document)."""
+
+    service_id: Annotated[str, msgspec.Meta(min_length=1)]
+    since: datetime | None = None
+    until: datetime | None = None
+
+
 def _declare() -> None:
     cached = (
         ("/api/v1/status", "Lag per consumer group and DLQ counts (cached)", OverviewView),
@@ -117,7 +125,7 @@ def _declare() -> None:
         "A service's messages in a time range (at most 31 days, 100 messages)",
         tag="operations",
         security="admin",
-        query=("service_id", "since", "until"),
+        query=ServiceMessagesQuery,
         responses={200: ServiceMessagesView, 400: None},
     )
     for path, summary in (

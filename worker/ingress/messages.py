@@ -166,6 +166,17 @@ async def status(request: web.Request) -> web.Response:
 
 
 _SUBMITTED = {201: MessageCreated}
+_EXAMPLE = {
+    "fiscal_code": "RSSMRA80A01H501U",
+    "feature_level_type": "STANDARD",
+    "content": {
+        "subject": "Avviso di pagamento TARI 2026",
+        "markdown": "Gentile cittadino,\n\nè disponibile l'avviso di pagamento della **tassa sui"
+        " rifiuti** (TARI) per il 2026. Può pagarlo dall'app IO entro la scadenza indicata.",
+        "due_date": "2026-06-30T23:59:59Z",
+        "payment_data": {"amount": 12000, "notice_number": "012345678901234567"},
+    },
+}
 openapi.declare(
     "POST",
     "/api/v1/messages",
@@ -175,6 +186,9 @@ openapi.declare(
     request=NewMessage,
     responses=_SUBMITTED,
     headers=("Idempotency-Key",),
+    errors=(503,),
+    location=True,
+    example=_EXAMPLE,
 )
 openapi.declare(
     "POST",
@@ -185,6 +199,9 @@ openapi.declare(
     request=NewMessage,
     responses=_SUBMITTED,
     headers=("Idempotency-Key",),
+    errors=(503,),
+    location=True,
+    example={k: v for k, v in _EXAMPLE.items() if k != "fiscal_code"},
 )
 openapi.declare(
     "GET",

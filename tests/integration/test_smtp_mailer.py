@@ -1,0 +1,120 @@
+"""The SMTP adapter against the dev SMTP sink (aiosmtpd): what a citizen's mailbox gets,
+and one kept connection per mailer."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from collections.abc import AsyncIterator
+from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import pytest
+
+from worker.adapters.smtp import SmtpMailer
+from worker.core.errors import RetryableError
+from worker.devsinks import DevSinks
+from worker.settings import NotifySettings
+
+MARKDOWN = (
+    "# Tassa sui rifiuti\n\n"
+    "Gentile cittadino, l'importo è **120 €**. Paga dal [portale](https://example.org/pay).\n\n"
+    "<script>alert('x')</script>\n\n"
+    "[Non cliccare](javascript:alert(1))\n"
+)
+
+
+@pytest.fixture
+async def sink(tmp_path: Path) -> AsyncIterator[tuple[DevSinks, str]]:
+    sinks = DevSinks(tmp_path)
+    smtp_url, _ = await sinks.start()
+    try:
+        yield sinks, smtp_url
+    finally:
+        await sinks.stop()
+
+
+@pytest.fixture
+async def mailer(sink: tuple[DevSinks, str]) -> AsyncIterator[SmtpMailer]:
+    settings = NotifySettings(smtp_url=sink[1], email_from="IO <noreply@io.example.org>")
+    mailer = SmtpMailer(settings)
+    try:
+        yield mailer
+    finally:
+        await mailer.stop()
+
+
+def _received(sinks: DevSinks) -> list[EmailMessage]:
+    found = []
+    for path in sorted(sinks.mail_dir.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        found.append(message)
+    return found
+
+
+async def test_an_email_is_plain_text_and_sanitized_html_with_id_and_date(
+    mailer: SmtpMailer, sink: tuple[DevSinks, str]
+) -> None:
+    await mailer.send("mario.rossi@example.org", "Comune: Tassa sui rifiuti", MARKDOWN)
+
+    [message] = _received(sink[0])
+    assert message.get_content_type() == "multipart/alternative"
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert text is not None and html is not None
+    assert text.get_content().replace("\r\n", "\n") == MARKDOWN
+    rendered = html.get_content()
+    assert "<h1>Tassa sui rifiuti</h1>" in rendered
+    assert "<strong>120 €</strong>" in rendered
+    assert '<a href="https://example.org/pay" rel="noopener noreferrer">portale</a>' in rendered
+    assert "<script" not in rendered and "alert" not in rendered
+    assert "javascript" not in rendered and "Non cliccare" in rendered
+    assert re.fullmatch(r"<[^@>]+@io\.example\.org>", message["Message-ID"])
+    assert parsedate_to_datetime(message["Date"]).tzinfo is not None
+    assert message["From"] == "IO <noreply@io.example.org>"
+
+
+async def test_e_mails_share_one_connection(mailer: SmtpMailer, sink: tuple[DevSinks, str]) -> None:
+    for n in range(3):
+        await mailer.send(f"citizen{n}@example.org", f"Avviso {n}", "Testo")
+
+    assert len(_received(sink[0])) == 3
+    assert mailer.connections_opened == 1
+    ids = {m["Message-ID"] for m in _received(sink[0])}
+    assert len(ids) == 3
+
+
+async def test_a_connection_the_server_closed_while_idle_is_reopened_at_once(
+    mailer: SmtpMailer, sink: tuple[DevSinks, str]
+) -> None:
+    await mailer.send("a@example.org", "Uno", "Testo")
+    sink[0].drop_connections()
+
+    await mailer.send("b@example.org", "Due", "Testo")
+
+    assert sorted(m["Subject"] for m in _received(sink[0])) == ["Due", "Uno"]
+    assert mailer.connections_opened == 2
+
+
+async def test_after_a_failed_send_the_next_e_mail_opens_a_fresh_connection(
+    mailer: SmtpMailer, sink: tuple[DevSinks, str]
+) -> None:
+    await mailer.send("a@example.org", "Uno", "Testo")
+    await sink[0].stop()  # closes the server and the kept connection, as an idle timeout would
+    with pytest.raises(RetryableError):
+        await mailer.send("b@example.org", "Due", "Testo")
+
+    port = int(sink[1].rsplit(":", 1)[1])
+    restarted = DevSinks(sink[0].mail_dir.parent / "restarted", smtp_port=port)
+    await restarted.start()
+    try:
+        await mailer.send("c@example.org", "Tre", "Testo")
+    finally:
+        await restarted.stop()
+
+    assert [m["Subject"] for m in _received(sink[0])] == ["Uno"]
+    assert [m["Subject"] for m in _received(restarted)] == ["Tre"]
+    assert mailer.connections_opened == 2
