@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TOPIC ?= messages.submitted
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test chromium screenshots lint typecheck bench load dlq-show dlq-replay schemas clean
+.PHONY: help install run test chromium screenshots lint typecheck bench load dlq-show dlq-replay schemas clean fuzz
 .PHONY: migrate topics lag
 
 help: ## list the targets
@@ -44,6 +44,10 @@ chromium: ## install Debian's chromium for the console's browser tests (only whe
 
 screenshots: install chromium ## regenerate the console screenshots in docs/ (the browser test, with more traffic)
 	POSTINO_SCREENSHOTS=docs $(BIN)/pytest -q tests/browser -k live_flow
+
+fuzz: install ## fuzz the API (schemathesis) and the consumers (hypothesis) longer; prints cases by route and outcome
+	POSTINO_FUZZ_EXAMPLES=$${POSTINO_FUZZ_EXAMPLES:-60} POSTINO_FUZZ_RANDOM=1 \
+		$(BIN)/pytest -q -s tests/fuzz
 
 lint: install ## ruff, and the layering contracts (import-linter)
 	$(BIN)/ruff check worker schemas tests
