@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from schemas.enums import FailureReason, FeatureLevel, MessageStatus
-from schemas.messages import FISCAL_CODE_PATTERN
+from schemas.patterns import is_fiscal_code
 from worker.core.batch import DeadLetter
 from worker.core.text_rules import top_level_strings
 from worker.services.model import InboxRow
@@ -29,7 +29,6 @@ from worker.services.model import InboxRow
 #: (message id, service id, fiscal code) -> did the ingress issue this id?
 Issued = Callable[[str, str, str], bool]
 _ID = re.compile(r"[\x21-\x7e]{1,64}")
-_FISCAL_CODE = re.compile(FISCAL_CODE_PATTERN.removeprefix("^").removesuffix("$"))
 #: Dead letters that are not a message of their own (another message holds the id).
 _NOT_A_MESSAGE = frozenset({"duplicate_id"})
 _REASONS = {
@@ -58,7 +57,7 @@ def failed_row(dead: DeadLetter, issued: Issued) -> InboxRow | None:
     fiscal_code = named.get("fiscal_code", "")
     if not (_ID.fullmatch(message_id) and _ID.fullmatch(service_id)):
         return None
-    if not _FISCAL_CODE.fullmatch(fiscal_code):
+    if not is_fiscal_code(fiscal_code):
         return None
     if not issued(message_id, service_id, fiscal_code):
         return None
