@@ -15,7 +15,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from schemas.messages import SANDBOX_FISCAL_CODE
+from schemas.patterns import FISCAL_CODE_BODY, SANDBOX_FISCAL_CODE
 from schemas.topics import Topic
 from tests.factories import MARKDOWN, create_profile, create_service
 from tests.fuzz.generate import SCALE, Tally, deep, examples, poisoned
@@ -29,7 +29,7 @@ from worker.services.ports import INGRESS_ORIGIN
 
 CITIZEN = "RSSMRA80A01H501U"
 FINAL = {"PROCESSED", "REJECTED", "FAILED"}
-_FC = r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]"
+_FC = FISCAL_CODE_BODY
 
 fiscal_codes = st.one_of(
     st.sampled_from([CITIZEN, SANDBOX_FISCAL_CODE]),
@@ -159,7 +159,7 @@ async def test_fuzzed_submitted_records_are_stored_or_dead_lettered_with_a_code(
     service = await _service(runtime, service_id)
     upstream = examples(upstream_records(service_id), SCALE * 6)
     accepted = examples(submitted_values(service_id), SCALE * 3)
-    topic = runtime.settings.kafka.topic(Topic.SUBMITTED)
+    topic = runtime.settings.kafka.topics.name(Topic.SUBMITTED)
     signed: list[str] = []
     out = [OutRecord(topic, value, b"k") for value in upstream]
     for value in accepted:  # as the ingress writes them after a 201 (an older ingress)
@@ -204,7 +204,7 @@ async def test_fuzzed_payment_events_are_kept_or_dead_lettered_with_a_code(
     runtime: Runtime,
 ) -> None:
     values = examples(payment_values, SCALE * 6)
-    topic = runtime.settings.kafka.topic(Topic.PAYMENTS)
+    topic = runtime.settings.kafka.topics.name(Topic.PAYMENTS)
     await runtime.publisher.publish_many([OutRecord(topic, v, b"k") for v in values])
 
     handled = await drain(runtime, payments.build)
