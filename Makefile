@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TOPIC ?= messages.submitted
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test chromium screenshots lint typecheck bench load dlq-show dlq-replay schemas clean fuzz
+.PHONY: help install run test chromium screenshots lint typecheck bench load chaos dlq-show dlq-replay schemas clean fuzz
 .PHONY: migrate topics lag
 
 help: ## list the targets
@@ -63,6 +63,9 @@ bench: install ## benchmarks: ceilings vs ours, end to end, full pipeline (BENCH
 
 load: install ## load tests against a running stack (make run in another shell)
 	$(BIN)/pytest -q -m load tests/load -s
+
+chaos: install ## kill -9 every role, the broker and PostgreSQL, break the network: 10,000 messages, all zeros or FAIL (~10 min)
+	$(BIN)/pytest -q -m chaos tests/chaos -s
 
 schemas: install ## regenerate schemas/generated: topic JSON Schemas, AsyncAPI and OpenAPI documents
 	$(BIN)/postino contracts --write
