@@ -200,7 +200,7 @@ async def chaos_stack(plan: Plan):  # type: ignore[no-untyped-def]
     broker = EmbeddedBroker(
         folder / "broker", port=broker_port, advertised_port=proxy.port, storage="durable"
     )
-    sinks = Sinks()
+    sinks = Sinks(folder / "arrivals.jsonl")
     http_port = free_port()
     env = _env(folder, url, proxy, sinks, http_port=http_port, plan=plan)
     stack = Stack(folder, pg, broker, proxy, sinks, env, http_port)
@@ -254,6 +254,7 @@ async def _warm_up(stack: Stack, timeout: float = 90.0) -> None:
         await _offer(session, stack, offer, time.time() + timeout)
     deadline = time.time() + timeout
     while offer.message_id not in stack.sinks.pushes:
+        stack.sinks.refresh()
         if time.time() > deadline:
             raise RuntimeError("the warm-up message was not pushed: see the role logs")
         await asyncio.sleep(0.2)
@@ -288,6 +289,7 @@ async def _settle(stack: Stack, offers: Sequence[Offer], deadline: float) -> Non
     """Until every accepted message had its push and its e-mail, or the deadline."""
     sinks = stack.sinks
     while time.time() < deadline:
+        sinks.refresh()
         pending = [
             o
             for o in offers
@@ -351,6 +353,7 @@ async def _books(
 ) -> list[Row]:
     by_token, status, channels = await _inbox(stack.pg.url)
     sinks = stack.sinks
+    sinks.refresh()
     rows = [Row(name) for name, _ in marks]
     members: list[list[Offer]] = [[] for _ in marks]
     for offer in offers:

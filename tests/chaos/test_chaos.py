@@ -27,7 +27,7 @@ SHORT = Plan(
 
 FULL = Plan(
     messages=10_000,
-    rate=40.0,
+    rate=34.0,
     faults=[
         faults.kill_restart("deliver", at=12.0),
         faults.kill_restart("notify", at=27.0),
@@ -43,6 +43,7 @@ FULL = Plan(
         faults.to_group_mode(at=180.0),
         faults.kill_one_of_each(at=210.0),
     ],
+    drain_seconds=200.0,
 )
 
 
