@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from worker import logs
+from worker import eventloop, logs
 from worker.adapters.services_repo import SNAPSHOT_IF_NONE
 from worker.bootstrap import Runtime
 from worker.cli import endpoints
@@ -186,4 +186,4 @@ def run_dev(settings: Settings, *, allow_external: bool = False) -> int:
         settings = replace(settings, admin_token=secrets.token_urlsafe(24))
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     with embedded_if_needed(settings) as ready, endpoints.published(ready):
-        return asyncio.run(_serve(ready))
+        return eventloop.run(_serve(ready), ready)

@@ -277,6 +277,8 @@ class Settings:
     data_dir: Path = Path("var")
     log_level: str = "info"
     log_format: str = "json"
+    #: The event loop every process runs on: "uvloop" (libuv, faster I/O) or "asyncio".
+    event_loop: str = "uvloop"
     #: None: `postino dev` generates one and prints it.
     admin_token: str | None = None
     #: Secret that signs message ids, so the status route can tell an id it issued
@@ -526,6 +528,7 @@ def _load(env: _Env) -> Settings:
         data_dir=Path(env.text("DATA_DIR", "var")),
         log_level=env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
         log_format=env.choice("LOG_FORMAT", "json", ("json", "console")),
+        event_loop=env.choice("EVENT_LOOP", "uvloop", ("uvloop", "asyncio")),
         admin_token=env.opt_str("ADMIN_TOKEN"),
         id_secret=env.opt_str("ID_SECRET"),
         log_mask_secret=env.opt_str("LOG_MASK_SECRET"),

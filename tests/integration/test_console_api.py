@@ -162,9 +162,12 @@ async def test_a_message_timeline_shows_each_step_in_order(runtime: Runtime) -> 
     assert [(p["outcome"], p["attempt"]) for p in pushes] == [("THROTTLED", 1), ("SENT", 2)]
     assert pushes[0]["tier"] == "notifications.retry.10s"
     assert "503" in pushes[0]["reason"]
-    callbacks = [s for s in timeline["steps"] if s["kind"] == "callback"]
-    assert callbacks[0]["outcome"] == "failed" and callbacks[0]["status_code"] == 503
-    assert any(c["outcome"] == "delivered" for c in callbacks)
+    callbacks = [s for s in timeline["steps"] if s.get("channel") == "message PROCESSED"]
+    assert [(c["outcome"], c["attempt"], c["status_code"]) for c in callbacks] == [
+        ("failed", 1, 503),
+        ("delivered", 2, None),
+    ]
+    assert callbacks[1]["tier"] == "callbacks.retry.10s"
     assert kinds[-1] == "note"  # STANDARD: read and paid are not the sender's to see
     times = [s["at"] for s in timeline["steps"] if s["at"]]
     assert times == sorted(times)

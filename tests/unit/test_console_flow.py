@@ -130,3 +130,16 @@ def test_attempt_entries_carry_tier_status_code_trace_and_no_personal_data() -> 
     )
     assert (sent.status_code, sent.trace_id, sent.channel) == (503, trace, "message PROCESSED")
     assert trace_id([("other", b"x")]) is None
+
+
+def test_a_tracing_context_gives_its_trace_id_to_the_attempt() -> None:
+    from opentelemetry import trace
+
+    from worker.adapters.console_repo import trace_id_of
+
+    span = trace.NonRecordingSpan(
+        trace.SpanContext(0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7, is_remote=True)
+    )
+    context = trace.set_span_in_context(span)
+    assert trace_id_of(context) == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert trace_id_of(None) is None
