@@ -106,10 +106,10 @@ def test_attempt_entries_carry_tier_status_code_trace_and_no_personal_data() -> 
     )
     error = "SMTP 451 for mario.rossi@example.org (RSSMRA80A01H501U)"
     outcome = Outcome(
-        request, NotificationStatus.THROTTLED, 1, error, T0, Topic.NOTIFICATIONS_RETRY_10S
+        request, NotificationStatus.THROTTLED, 1, error, T0, Topic.NOTIFICATIONS_RETRY_1
     )
     entry = notification_attempt(outcome, T0)
-    assert (entry.channel, entry.tier, entry.attempt) == ("EMAIL", "notifications.retry.10s", 1)
+    assert (entry.channel, entry.tier, entry.attempt) == ("EMAIL", "notifications.retry.1", 1)
     assert entry.detail is not None
     assert "mario.rossi" not in entry.detail and "RSSMRA80A01H501U" not in entry.detail
 
@@ -124,7 +124,7 @@ def test_attempt_entries_carry_tier_status_code_trace_and_no_personal_data() -> 
         attempt=2,
         outcome="failed",
         at=T0,
-        topic="callbacks.retry.10s",
+        topic="callbacks.retry.1",
         error="callback receiver answered 503",
         trace=trace_id(headers),
     )

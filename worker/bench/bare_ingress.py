@@ -29,7 +29,7 @@ async def serve() -> None:
     bootstrap = settings.kafka.bootstrap or "127.0.0.1:9092"
     producer = kafka.producer(settings.kafka, bootstrap, "bench")
     await producer.start()
-    topic = settings.kafka.topic(Topic.SUBMITTED)
+    topic = settings.kafka.topics.name(Topic.SUBMITTED)
 
     async def submit(request: web.Request) -> web.Response:
         body = await request.read()

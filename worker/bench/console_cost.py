@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 
 from worker import logs
-from worker.bench import ingress, loadgen, workload
+from worker.bench import ingress, loadgen
 from worker.bench.harness import Bench, BenchOptions
 from worker.embedded import embedded_stack
 
@@ -65,12 +64,7 @@ async def measure(seconds: float, watch: bool = True) -> dict[str, Any]:
         embedded_stack(Path(tmp) / "stack") as (url, bootstrap),
     ):
         bench = Bench(options, url, bootstrap, Path(tmp), Path(tmp) / "out")
-        await bench.settings(bench.prefix("setup"))
-        conn = await asyncpg.connect(url)
-        try:
-            await workload.seed(conn, options.citizens)
-        finally:
-            await conn.close()
+        await bench.seed()
         sides: list[ingress.Side] = []
         stop = asyncio.Event()
         try:

@@ -18,9 +18,9 @@ from typing import Any
 import asyncpg
 
 from worker import logs
-from worker.bench import procs
+from worker.bench import procs, workload
 from worker.bootstrap import Runtime, open_runtime
-from worker.embedded import free_port
+from worker.embedded import MEMORY_FETCH_MAX_WAIT_MS, free_port
 from worker.lifecycle import prepare
 from worker.settings import Settings, load_settings
 
@@ -88,6 +88,7 @@ class Bench:
             "POSTINO_DATABASE_URL": self.url,
             "POSTINO_KAFKA_BOOTSTRAP": self.bootstrap,
             "POSTINO_KAFKA_ASSIGNMENT": "direct",
+            "POSTINO_KAFKA_FETCH_MAX_WAIT_MS": str(MEMORY_FETCH_MAX_WAIT_MS),
             "POSTINO_KAFKA_PARTITIONS": str(self.options.partitions),
             "POSTINO_TOPIC_PREFIX": prefix,
             "POSTINO_ID_SECRET": "postino-bench-id-secret",
@@ -119,6 +120,15 @@ class Bench:
         conn = await asyncpg.connect(self.url)
         try:
             return list(await conn.fetch(query, *args))
+        finally:
+            await conn.close()
+
+    async def seed(self) -> None:
+        """The schema and topics, then the workload's service and citizens."""
+        await self.settings(self.prefix("setup"))
+        conn = await asyncpg.connect(self.url)
+        try:
+            await workload.seed(conn, self.options.citizens)
         finally:
             await conn.close()
 

@@ -33,7 +33,7 @@ import msgspec
 
 from schemas import codecs
 from schemas.events import StatusEvent
-from schemas.topics import CALLBACK_RETRY_TIERS
+from schemas.topics import CALLBACK_RETRY_TIERS, Topics
 from worker import logs, metrics
 from worker.core.batch import DUE_HEADER, BatchResult, DeadLetter, due_header
 from worker.core.errors import PermanentError, RetryableError
@@ -41,11 +41,12 @@ from worker.core.records import OutRecord, Record
 from worker.services.attempts import AttemptJournal, NoJournal, callback_attempt, trace_id
 from worker.services.retry import call_with_retry, next_retry
 from worker.services.sender_events import wanted
-from worker.settings import CallbackSettings, KafkaSettings
+from worker.settings import CallbackSettings
 
 log = logs.get("postino.callbacks")
 
 SIGNATURE_HEADER = "Postino-Signature"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 ATTEMPT_HEADER = "postino-attempt"
 
 
@@ -82,7 +83,7 @@ class WebhookSender(Protocol):
 class CallbackDeps:
     store: CallbackStore
     sender: WebhookSender
-    kafka: KafkaSettings
+    topics: Topics
     settings: CallbackSettings
     clock: Callable[[], datetime]
     journal: AttemptJournal = field(default_factory=NoJournal)
@@ -117,6 +118,8 @@ async def _post(job: _Job, deps: CallbackDeps) -> None:
     headers = {
         "Content-Type": "application/json",
         SIGNATURE_HEADER: signature(job.receiver.secret, body, stamp),
+        # The same for every attempt of one event: a receiver may drop a repeat by it.
+        IDEMPOTENCY_HEADER: job.key,
     }
     sender, url = deps.sender, job.receiver.url
     await call_with_retry(lambda: sender.post(url, body, headers), deps.settings.call_attempts)
@@ -139,7 +142,7 @@ def _retry(
         (ATTEMPT_HEADER, str(attempts_made).encode()),
         due_header(due_at.timestamp()),
     )
-    return OutRecord(deps.kafka.topic(retry.tier), job.record.value or b"", job.record.key, headers)
+    return OutRecord(deps.topics.name(retry.tier), job.record.value or b"", job.record.key, headers)
 
 
 async def _send(job: _Job, deps: CallbackDeps) -> str:
@@ -172,7 +175,7 @@ async def _attempt(job: _Job, deps: CallbackDeps) -> str:
             attempt=job.attempt + 1,
             outcome=outcome,
             at=deps.clock(),
-            topic=job.record.topic.removeprefix(deps.kafka.topic_prefix),
+            topic=deps.topics.base(job.record.topic),
             error=error,
             trace=trace_id(job.record.headers),
         )
@@ -255,8 +258,15 @@ async def _jobs(
 async def first_attempts_batch(
     records: Sequence[Record], deps: CallbackDeps, attempts: FirstAttempts
 ) -> BatchResult:
-    """`messages.status`: a retry-tier copy of each event, and a background first attempt."""
+    """`messages.status`: a retry-tier copy of each event, and a background first attempt.
+
+    Events already settled are skipped: a batch redone after a crash does not post
+    again what its first run delivered (each attempt is settled right after its POST,
+    so a crash leaves at most the POSTs in flight in doubt)."""
     jobs, dead = await _jobs(records, deps)
+    if jobs:
+        settled = await deps.store.settled(sorted({job.key for job in jobs}))
+        jobs = [job for job in jobs if job.key not in settled]
     # The copy is due only after the first attempt has surely ended (its timeout).
     grace = deps.settings.timeout_seconds * 2 + 1
     out = [r for r in (_retry(job, 1, deps, min_delay=grace) for job in jobs) if r is not None]

@@ -30,9 +30,10 @@ from datetime import timedelta
 from schemas import codecs
 from schemas.enums import Channel, FailureReason, MessageStatus, NotificationKind, RejectionReason
 from schemas.events import MessagePaid, MessageStatusChanged, NotificationRequest
-from schemas.topics import Topic
+from schemas.topics import Topic, Topics
 from worker import ids, logs, metrics
 from worker.core.batch import BatchResult, DeadLetter
+from worker.core.errors import RetryableError
 from worker.core.records import OutRecord, Record
 from worker.services import delivery_rules, upstream_limits
 from worker.services.decide import decide, rpt_id, with_default_payee
@@ -42,7 +43,7 @@ from worker.services.model import DeliveryContext, InboxRow, StoredMessage
 from worker.services.ports import DeliverStore
 from worker.services.sender_events import shares_paid
 from worker.services.upstream_limits import AdmissionStore
-from worker.settings import KafkaSettings, LimitSettings
+from worker.settings import LimitSettings
 
 log = logs.get("postino.deliver")
 
@@ -53,7 +54,7 @@ FIRST_SEQ = 1
 @dataclass(frozen=True, slots=True)
 class DeliverDeps:
     store: DeliverStore
-    kafka: KafkaSettings
+    topics: Topics
     signer: ids.IdSigner
     #: Where upstream records are admitted against the limits; None: no limits
     #: (unit tests of the other rules).
@@ -146,16 +147,14 @@ def notification_requests(
     ]
 
 
-def follow_ups(
-    row: StoredMessage, channels: Sequence[Channel], kafka: KafkaSettings
-) -> list[OutRecord]:
+def follow_ups(row: StoredMessage, channels: Sequence[Channel], topics: Topics) -> list[OutRecord]:
     """Status event, paid event and notification requests of one stored message."""
     key = row.id.encode()
-    out = [OutRecord(kafka.topic(Topic.STATUS), codecs.STATUS.encode(status_event(row)), key)]
+    out = [OutRecord(topics.name(Topic.STATUS), codecs.STATUS.encode(status_event(row)), key)]
     paid = paid_event(row)
     if paid is not None:
-        out.append(OutRecord(kafka.topic(Topic.STATUS), codecs.STATUS.encode(paid), key))
-    notifications = kafka.topic(Topic.NOTIFICATIONS)
+        out.append(OutRecord(topics.name(Topic.STATUS), codecs.STATUS.encode(paid), key))
+    notifications = topics.name(Topic.NOTIFICATIONS)
     fc_key = row.fiscal_code.encode()
     out += [
         OutRecord(notifications, codecs.NOTIFICATION.encode(request), fc_key)
@@ -211,6 +210,26 @@ def _limit_detail(code: str, c: upstream_limits.Candidate) -> str:
     return f"daily quota of {c.quota} exhausted for {c.day.isoformat()}"
 
 
+async def _save_each_if_needed(rows: Sequence[InboxRow], deps: DeliverDeps) -> list[StoredMessage]:
+    """One write for all; when it fails for good, one per row, so one row the database
+    refuses (the reason its record was dead-lettered, say) fails none of the others."""
+    try:
+        return await deps.store.save_messages(rows)
+    except RetryableError:
+        raise
+    except Exception as exc:
+        log.warning("failed_rows_retried_one_by_one", count=len(rows), error=type(exc).__name__)
+    stored: list[StoredMessage] = []
+    for row in rows:
+        try:
+            stored += await deps.store.save_messages([row])
+        except RetryableError:
+            raise
+        except Exception as exc:
+            log.error("failed_row_not_saved", message_id=row.id, error=type(exc).__name__)
+    return stored
+
+
 async def fail_dead_letters(dead: Sequence[DeadLetter], deps: DeliverDeps) -> list[OutRecord]:
     """Every dead-lettered record the ingress accepted (a 201) is stored `FAILED` (with
     a `failure_reason`) and its status event emitted, so whatever got a 201 ends final
@@ -220,13 +239,13 @@ async def fail_dead_letters(dead: Sequence[DeadLetter], deps: DeliverDeps) -> li
         return []
     wanted = {r.id: r for r in rows}
     out: list[OutRecord] = []
-    for stored in await deps.store.save_messages(rows):
+    for stored in await _save_each_if_needed(rows, deps):
         row = wanted.get(stored.id)
         if row is not None and (stored.sender_service_id, stored.fiscal_code) == (
             row.sender_service_id,
             row.fiscal_code,
         ):
-            out += follow_ups(stored, (), deps.kafka)
+            out += follow_ups(stored, (), deps.topics)
     log.info("dead_letters_failed", dead=len(dead), failed=len(out))
     return out
 
@@ -255,7 +274,7 @@ async def deliver_batch(records: Sequence[Record], deps: DeliverDeps) -> BatchRe
     for p in planned:
         row = stored[p.row.id]
         if _same_message(p, row):
-            out += follow_ups(row, p.channels, deps.kafka)
+            out += follow_ups(row, p.channels, deps.topics)
             metrics.count_delivered(row.status, (row.processed_at - row.created_at).total_seconds())
         else:  # an upstream id already taken by another message: never overwrite it
             dead.append(DeadLetter(p.item.record, "duplicate_id", "id used by another message"))
