@@ -389,7 +389,7 @@ def _check_security(found: dict[str, Any]) -> None:
 def _sections(env: _Env) -> dict[str, Any]:
     return {
         "database": DatabaseSettings(
-            url=env.opt_str("DATABASE_URL"),
+            url=env.secret("DATABASE_URL"),
             pool_min=env.integer("DATABASE_POOL_MIN", 1, minimum=1),
             pool_max=env.integer("DATABASE_POOL_MAX", 10, minimum=1),
         ),
@@ -408,7 +408,7 @@ def _sections(env: _Env) -> dict[str, Any]:
         "notify": NotifySettings(
             push_url=env.opt_str("PUSH_URL"),
             push_timeout_seconds=env.number("PUSH_TIMEOUT_SECONDS", 5.0, minimum=0.1),
-            smtp_url=env.opt_str("SMTP_URL"),
+            smtp_url=env.secret("SMTP_URL"),
             smtp_starttls=env.flag("SMTP_STARTTLS", False),
             smtp_tls=env.flag("SMTP_TLS", False),
             smtp_timeout_seconds=env.number("SMTP_TIMEOUT_SECONDS", 10.0, minimum=0.1),
@@ -469,8 +469,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         data_dir=Path(env.text("DATA_DIR", "var")),
         log_level=env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
         log_format=env.choice("LOG_FORMAT", "json", ("json", "console")),
-        admin_token=env.opt_str("ADMIN_TOKEN"),
-        id_secret=env.opt_str("ID_SECRET"),
+        admin_token=env.secret("ADMIN_TOKEN"),
+        id_secret=env.secret("ID_SECRET"),
         session_ttl_seconds=env.integer("SESSION_TTL_SECONDS", 24 * 3600, minimum=60),
         kafka=_kafka(env, profile),
         ops=_ops(env),
