@@ -6,13 +6,23 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
+from importlib import metadata
 
-from worker import logs
+from worker import logs, tracing
 from worker.extras import MissingExtraError, require_embedded
 from worker.lifecycle import install_signal_handlers, migrate_database, operated, run_roles
 from worker.roles.registry import ROLES
 from worker.settings import ConfigError, Settings, load_settings
 
+
+def _version() -> str:
+    try:
+        return metadata.version("postino")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+VERSION = _version()
 Command = Callable[[Settings, argparse.Namespace], int]
 
 
@@ -23,11 +33,11 @@ async def _run_roles(settings: Settings, names: Sequence[str]) -> int:
         return await run_roles(runtime, names, stop)
 
 
-def _cmd_dev(settings: Settings, _: argparse.Namespace) -> int:
+def _cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
     require_embedded("dev")
     from worker.dev import run_dev
 
-    return run_dev(settings)
+    return run_dev(settings, allow_external=args.allow_external)
 
 
 def _cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -55,7 +65,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     parser = argparse.ArgumentParser(prog="postino", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     commands: dict[str, Command] = {}
-    sub.add_parser("dev", help="everything in one process on embedded PostgreSQL and Kafka")
+    dev = sub.add_parser("dev", help="everything in one process on embedded PostgreSQL and Kafka")
+    dev.add_argument(
+        "--allow-external",
+        action="store_true",
+        help="run on the production profile or a POSTINO_DATABASE_URL (seeds demo data there)",
+    )
     commands["dev"] = _cmd_dev
     migrate = sub.add_parser("migrate", help="apply the database migrations (only)")
     migrate.add_argument(
@@ -82,7 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"postino: configuration error: {exc}", file=sys.stderr)
         return 2
-    logs.configure(settings.log_level, settings.log_format)
+    role = "-".join(args.roles) if args.command == "run" else args.command
+    logs.configure(settings.log_level, settings.log_format, role=role, version=VERSION)
+    tracing.configure(role, VERSION)  # on only when OTEL_EXPORTER_OTLP_ENDPOINT is set
     try:
         return commands[args.command](settings, args)
     except ConfigError as exc:
@@ -93,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    finally:
+        tracing.shutdown()  # flushes the spans still buffered
 
 
 if __name__ == "__main__":

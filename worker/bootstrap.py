@@ -90,7 +90,9 @@ async def open_runtime(
 ) -> AsyncIterator[Runtime]:
     """The pool and the producer (client id `postino-<role>`), closed in reverse order."""
     bootstrap, url = require_endpoints(settings)
-    signer = IdSigner(id_secret(settings))
+    secret = id_secret(settings)
+    logs.use_mask_secret(settings.log_mask_secret or secret)
+    signer = IdSigner(secret)
     pool = await postgres.create_pool(
         url, min_size=settings.database.pool_min, max_size=settings.database.pool_max
     )
@@ -206,7 +208,9 @@ async def notify_channels(settings: NotifySettings) -> AsyncIterator[Channels]:
 async def sender_client(settings: Settings) -> AsyncIterator[SenderClient]:
     """The client that fetches remote content from senders (SSRF rules of callbacks)."""
     client = HttpSenderClient(
-        settings.remote_content, allow_loopback=settings.callbacks.allow_loopback
+        settings.remote_content,
+        allow_loopback=settings.callbacks.allow_loopback,
+        allowed_ports=settings.callbacks.allowed_ports,
     )
     try:
         yield client
@@ -216,7 +220,11 @@ async def sender_client(settings: Settings) -> AsyncIterator[SenderClient]:
 
 @asynccontextmanager
 async def webhook_sender(settings: CallbackSettings) -> AsyncIterator[WebhookSender]:
-    sender = HttpWebhookSender(settings.timeout_seconds, allow_loopback=settings.allow_loopback)
+    sender = HttpWebhookSender(
+        settings.timeout_seconds,
+        allow_loopback=settings.allow_loopback,
+        allowed_ports=settings.allowed_ports,
+    )
     try:
         yield sender
     finally:

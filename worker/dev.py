@@ -23,7 +23,7 @@ from worker.embedded import EmbeddedBroker, EmbeddedPostgres
 from worker.lifecycle import install_signal_handlers, operated, prepare, run_roles
 from worker.roles.registry import ROLES
 from worker.services.directory import hash_key
-from worker.settings import Settings
+from worker.settings import ConfigError, Settings
 
 log = logs.get("postino.dev")
 
@@ -163,7 +163,25 @@ async def _serve(settings: Settings) -> int:
         await sinks.stop()
 
 
-def run_dev(settings: Settings) -> int:
+def refuse_unsafe(settings: Settings, *, allow_external: bool) -> None:
+    """`postino dev` seeds a fixed demo key: only into its own embedded database, and
+    never on the production profile, unless told `--allow-external`."""
+    if allow_external:
+        return
+    if settings.profile == "production":
+        raise ConfigError(
+            "POSTINO_PROFILE=production: `postino dev` is for development"
+            " (pass --allow-external to run it anyway)"
+        )
+    if settings.database.url:
+        raise ConfigError(
+            "POSTINO_DATABASE_URL is set: `postino dev` seeds a demo service with a fixed key"
+            " into its database; it uses its embedded one unless given --allow-external"
+        )
+
+
+def run_dev(settings: Settings, *, allow_external: bool = False) -> int:
+    refuse_unsafe(settings, allow_external=allow_external)
     if not settings.admin_token:
         settings = replace(settings, admin_token=secrets.token_urlsafe(24))
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)

@@ -64,6 +64,11 @@ class Health:
             if now - beat.last > beat.max_silence
         }
 
+    def silences(self) -> dict[str, float]:
+        """Every loop -> seconds since its last beat."""
+        now = self.clock()
+        return {name: now - beat.last for name, beat in self._beats.items()}
+
     def loops(self) -> list[str]:
         return sorted(self._beats)
 

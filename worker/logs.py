@@ -1,16 +1,21 @@
 """structlog set-up: JSON lines with stable event names and bound context.
 
-Personal data never goes into a log: fiscal codes pass through `mask()` first, and
-exception text through `safe_error_text()` (first line only, fiscal codes and e-mail
-addresses redacted), because a driver error may quote a row.
+Personal data never goes into a log: fiscal codes pass through `mask()` first (an
+HMAC under a secret: few fiscal codes exist, so a plain hash would be reversed by
+trying them all), and exception text through `safe_error_text()` (first line only,
+cut to a bounded length before fiscal codes and e-mail addresses are redacted),
+because a driver error may quote a row.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import re
+import secrets
 import sys
+from typing import Any
 
 import structlog
 
@@ -22,46 +27,133 @@ _LEVELS = {
 }
 
 
-def configure(level: str = "info", fmt: str = "json") -> None:
+def configure(
+    level: str = "info", fmt: str = "json", *, role: str | None = None, version: str | None = None
+) -> None:
+    """One stream of JSON lines (or console lines) on stderr for Postino's own events
+    and for the standard library's loggers (aiokafka, asyncpg, asyncio, aiohttp...),
+    each with `logger`, `level`, `timestamp`, the bound context (request, message and
+    service ids), and the process's `role` and `version`."""
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
+    process = {k: v for k, v in (("role", role), ("version", version)) if v is not None}
+
+    def add_process(_: object, __: str, event: structlog.typing.EventDict) -> Any:
+        event.update(process)
+        return event
+
+    shared: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        add_process,
+    ]
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.stdlib.add_logger_name,
+            *shared,
             structlog.processors.format_exc_info,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
-        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
+        logger_factory=_named_writer,
         cache_logger_on_first_use=True,
     )
-    # aiokafka and asyncio log through the standard library; keep their warnings.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s %(message)s")
+    _route_stdlib(max(_LEVELS[level], logging.WARNING), shared, renderer)
 
 
+def _route_stdlib(
+    level: int, shared: list[structlog.typing.Processor], renderer: structlog.typing.Processor
+) -> None:
+    """The standard library's records through the same processors and renderer, their
+    text redacted like an error's (a driver's warning may quote a row)."""
+
+    def redact(_: object, __: str, event: structlog.typing.EventDict) -> Any:
+        event["event"] = _PERSONAL.sub("[redacted]", str(event.get("event", "")))[:2000]
+        return event
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, redact, *shared],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+
+
+def bind(**ids: str | None) -> None:
+    """Bind ids (`request_id`, `message_id`, `service_id`) to every log line of the
+    current task from now on; None values are skipped."""
+    structlog.contextvars.bind_contextvars(**{k: v for k, v in ids.items() if v is not None})
+
+
+def bound(**ids: str | None) -> Any:
+    """`bind` for the duration of a `with` block only."""
+    return structlog.contextvars.bound_contextvars(
+        **{k: v for k, v in ids.items() if v is not None}
+    )
+
+
+def clear() -> None:
+    structlog.contextvars.clear_contextvars()
+
+
+# An e-mail address starts where a run of its characters starts (the look-behind), so
+# a long run without "@" is tried once, not from each of its characters.
 _PERSONAL = re.compile(
     r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]"
-    r"|[\w.%+-]+@[\w.-]+\.[A-Za-z]{2,}",
+    r"|(?<![\w.%+-])[\w.%+-]+@[\w.-]+\.[A-Za-z]{2,}",
     re.IGNORECASE,
 )
+#: Text kept past the limit until redaction, so a value cut at the limit is still
+#: whole when redacted (an e-mail address has at most 254 characters).
+_REDACTION_MARGIN = 256
+_mask_key: bytes = secrets.token_bytes(32)
+
+
+def use_mask_secret(secret: str) -> None:
+    """Key `mask()` with a secret every process shares (the id secret, or its own):
+    the same fiscal code gets the same tag everywhere. Unset, a random per-process key."""
+    global _mask_key
+    _mask_key = hmac.new(secret.encode(), b"postino log mask", hashlib.sha256).digest()
 
 
 def safe_error_text(exc: BaseException, limit: int = 300) -> str:
-    """The first line of an error, with fiscal codes and e-mail addresses redacted."""
-    first = str(exc).split("\n", 1)[0]
+    """The first line of an error, cut, with fiscal codes and e-mail addresses redacted."""
+    first = str(exc).split("\n", 1)[0][: limit + _REDACTION_MARGIN]
     return _PERSONAL.sub("[redacted]", first)[:limit]
 
 
 def mask(fiscal_code: str) -> str:
-    """A stable, non-reversible tag for a fiscal code, safe to log and to correlate."""
-    return "fc:" + hashlib.sha256(fiscal_code.encode()).hexdigest()[:12]
+    """A stable, non-reversible tag for a fiscal code, safe to log and to correlate:
+    an HMAC under the mask secret, never a plain hash."""
+    digest = hmac.new(_mask_key, fiscal_code.encode(), hashlib.sha256).hexdigest()
+    return "fc:" + digest[:16]
 
 
 def get(name: str) -> structlog.stdlib.BoundLogger:
+    """A logger whose lines say `"logger": name`."""
     logger: structlog.stdlib.BoundLogger = structlog.get_logger(name)
     return logger
+
+
+class _NamedWriter(structlog.WriteLogger):
+    """A `WriteLogger` that knows its name (for `add_logger_name`)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(sys.stderr)
+        self.name = name
+
+
+def _named_writer(*args: Any) -> _NamedWriter:
+    return _NamedWriter(str(args[0]) if args else "postino")

@@ -41,6 +41,17 @@ ACCEPT_TO_PROCESSED = Histogram(
 )
 
 
+LOOPS_STALLED = Gauge(
+    "postino_loops_stalled",
+    "Loops (consumers, timers) silent past their liveness limit; /healthz is 503 while > 0",
+)
+LOOP_SILENCE = Gauge(
+    "postino_loop_silence_seconds",
+    "Seconds since each loop's last heartbeat (set when /metrics is scraped)",
+    ["loop"],
+)
+
+
 def count_delivered(status: str, seconds: float) -> None:
     """A message stored with its final status, `seconds` after the ingress accepted it."""
     MESSAGES.labels(status=status).inc()

@@ -25,7 +25,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from worker import logs
+from worker import logs, metrics
 from worker.bootstrap import Runtime
 from worker.health import Health
 from worker.settings import Settings
@@ -87,6 +87,9 @@ class OpsListener:
         return _json({"ready": ready, "checks": checks}, status=200 if ready else 503)
 
     async def _metrics(self, _: web.Request) -> web.Response:
+        metrics.LOOPS_STALLED.set(len(self.health.stalled()))
+        for loop, seconds in self.health.silences().items():
+            metrics.LOOP_SILENCE.labels(loop=loop).set(round(seconds, 3))
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def readiness(self) -> tuple[bool, dict[str, str]]:

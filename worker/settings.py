@@ -221,6 +221,8 @@ class CallbackSettings:
     max_in_flight_per_service: int = 10
     #: Development only: allow http:// and loopback callback URLs.
     allow_loopback: bool = False
+    #: Ports a callback (or remote content) URL may use; empty: any (dev's default).
+    allowed_ports: tuple[int, ...] = (443, 8443)
     max_in_flight: int = 100
     #: In-process attempts of one webhook POST (tenacity) before a retry tier.
     call_attempts: int = 2
@@ -280,6 +282,8 @@ class Settings:
     #: Secret that signs message ids, so the status route can tell an id it issued
     #: from one it never did. Every ingress process must share it.
     id_secret: str | None = None
+    #: Key of the fiscal-code tags in logs (`logs.mask`); None: the id secret.
+    log_mask_secret: str | None = None
     session_ttl_seconds: int = 24 * 3600
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -386,7 +390,23 @@ def _check_security(found: dict[str, Any]) -> None:
         raise ConfigError(f"POSTINO_KAFKA_SASL_USERNAME and _PASSWORD are required for {mechanism}")
 
 
-def _sections(env: _Env) -> dict[str, Any]:
+def _ports(env: _Env, name: str, profile: str) -> tuple[int, ...]:
+    """Comma-separated ports, or `any`; default 443 and 8443 outside dev, any in dev."""
+    raw = env.raw(name)
+    if raw is None:
+        return () if profile == "dev" else (443, 8443)
+    if raw.strip().lower() == "any":
+        return ()
+    try:
+        ports = tuple(int(part) for part in env.csv(name))
+    except ValueError as exc:
+        raise ConfigError(f"POSTINO_{name}={raw!r}: expected ports (1..65535) or any") from exc
+    if not ports or any(not 1 <= p <= 65535 for p in ports):
+        raise ConfigError(f"POSTINO_{name}={raw!r}: expected ports (1..65535) or any")
+    return ports
+
+
+def _sections(env: _Env, profile: str) -> dict[str, Any]:
     return {
         "database": DatabaseSettings(
             url=env.secret("DATABASE_URL"),
@@ -430,6 +450,7 @@ def _sections(env: _Env) -> dict[str, Any]:
             max_age_seconds=env.integer("CALLBACK_MAX_AGE_SECONDS", 24 * 3600, minimum=1),
             retry_delays=_delays(env, "CALLBACK_RETRY_DELAYS", (10, 60, 600, 3600)),
             allow_loopback=env.flag("CALLBACK_ALLOW_LOOPBACK", False),
+            allowed_ports=_ports(env, "CALLBACK_ALLOWED_PORTS", profile),
             max_in_flight=env.integer("CALLBACK_MAX_IN_FLIGHT", 100, minimum=1),
             max_in_flight_per_service=env.integer(
                 "CALLBACK_MAX_IN_FLIGHT_PER_SERVICE", 10, minimum=1
@@ -460,9 +481,45 @@ def _sections(env: _Env) -> dict[str, Any]:
     }
 
 
+#: A production secret needs at least this many characters.
+MIN_SECRET_LENGTH = 32
+
+
+def _weak(secret: str) -> bool:
+    return len(secret) < MIN_SECRET_LENGTH or secret.strip().lower().startswith("change-me")
+
+
+def check_production(settings: Settings) -> None:
+    """The production profile refuses weak settings, naming the variable (never its value)."""
+    if settings.profile != "production":
+        return
+    secrets = (
+        ("ADMIN_TOKEN", settings.admin_token),
+        ("ID_SECRET", settings.id_secret),
+        ("LOG_MASK_SECRET", settings.log_mask_secret),
+    )
+    for name, value in secrets:
+        if value is not None and _weak(value):
+            raise ConfigError(
+                f"POSTINO_{name}: too weak for the production profile (at least"
+                f" {MIN_SECRET_LENGTH} characters, not a change-me placeholder)"
+            )
+    if settings.callbacks.allow_loopback:
+        raise ConfigError(
+            "POSTINO_CALLBACK_ALLOW_LOOPBACK=true: refused in the production profile"
+            " (http and loopback callbacks are for development)"
+        )
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Build the settings from the environment (or the mapping given, for tests)."""
-    env = _Env(os.environ if environ is None else environ)
+    """Build the settings from the environment (or the mapping given, for tests).
+    The production profile refuses weak secrets and loopback callbacks."""
+    settings = _load(_Env(os.environ if environ is None else environ))
+    check_production(settings)
+    return settings
+
+
+def _load(env: _Env) -> Settings:
     profile = env.choice("PROFILE", "dev", ("dev", "production"))
     return Settings(
         profile=profile,
@@ -471,10 +528,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_format=env.choice("LOG_FORMAT", "json", ("json", "console")),
         admin_token=env.secret("ADMIN_TOKEN"),
         id_secret=env.secret("ID_SECRET"),
+        log_mask_secret=env.secret("LOG_MASK_SECRET"),
         session_ttl_seconds=env.integer("SESSION_TTL_SECONDS", 24 * 3600, minimum=60),
         kafka=_kafka(env, profile),
         ops=_ops(env),
-        **_sections(env),
+        **_sections(env, profile),
     )
 
 

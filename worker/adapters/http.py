@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+from opentelemetry.trace import SpanKind
 
+from worker import tracing
 from worker.core.errors import PermanentError, RetryableError
 
 _RETRYABLE_STATUS = frozenset({408, 429})
@@ -56,8 +58,27 @@ class HttpClient:
             raise RuntimeError("session not started")
         return self._session
 
-    async def _post(self, url: str, what: str, **kwargs: Any) -> None:
-        """POST and read the answer; raise RetryableError or PermanentError on failure."""
+    async def _post(
+        self, url: str, what: str, *, message_id: str | None = None, **kwargs: Any
+    ) -> None:
+        """POST and read the answer; raise RetryableError or PermanentError on failure.
+        Traced as a client span in the trace of `message_id`, `traceparent` sent on."""
+        if not tracing.ENABLED:
+            await self._send(url, what, **kwargs)
+            return
+        parent = tracing.context_of(message_id)
+        with tracing.span(
+            f"POST {what}", kind=SpanKind.CLIENT, parent=parent, attributes={"http.method": "POST"}
+        ) as current:
+            headers = dict(kwargs.pop("headers", None) or {})
+            tracing.inject_http(headers)
+            try:
+                await self._send(url, what, headers=headers, **kwargs)
+            except Exception as exc:
+                tracing.failed(current, exc)
+                raise
+
+    async def _send(self, url: str, what: str, **kwargs: Any) -> None:
         session = await self._ready()
         try:
             async with session.post(url, **kwargs) as resp:

@@ -14,14 +14,19 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+from opentelemetry.trace import SpanKind
 
-from worker import logs
+from worker import logs, tracing
 from worker.adapters.kafka_client import client_options
 from worker.core.errors import RetryableError
 from worker.core.records import OutRecord, Record
 from worker.settings import KafkaSettings
 
 log = logs.get("postino.kafka")
+
+
+def _messaging(topic: str) -> dict[str, str]:
+    return {"messaging.system": "kafka", "messaging.destination.name": topic}
 
 
 def record_from_consumer(rec: ConsumerRecord[bytes, bytes]) -> Record:
@@ -106,6 +111,18 @@ class Publisher:
 
     async def publish(self, record: OutRecord) -> tuple[int, int]:
         """Publish one record; returns (partition, offset) once acknowledged."""
+        if not tracing.ENABLED:
+            return await self._publish(record)
+        with tracing.span(
+            f"produce {record.topic}", kind=SpanKind.PRODUCER, attributes=_messaging(record.topic)
+        ) as current:
+            try:
+                return await self._publish(tracing.with_context(record))
+            except Exception as exc:
+                tracing.failed(current, exc)
+                raise
+
+    async def _publish(self, record: OutRecord) -> tuple[int, int]:
         try:
             partitions = await self._partitions(record.topic)
             meta = await self._producer.send_and_wait(
@@ -126,6 +143,21 @@ class Publisher:
         """
         if not records:
             return
+        if not tracing.ENABLED:
+            await self._publish_many(records)
+            return
+        with tracing.span(
+            f"produce {len(records)} records",
+            kind=SpanKind.PRODUCER,
+            attributes={"messaging.system": "kafka", "messaging.batch.message_count": len(records)},
+        ) as current:
+            try:
+                await self._publish_many([tracing.with_context(r) for r in records])
+            except Exception as exc:
+                tracing.failed(current, exc)
+                raise
+
+    async def _publish_many(self, records: Sequence[OutRecord]) -> None:
         try:
             groups = await self._by_partition(records)
             futures: list[asyncio.Future[Any]] = []

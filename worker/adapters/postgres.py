@@ -17,8 +17,9 @@ from typing import Any, TypeVar, cast
 
 import asyncpg
 import msgspec
+from opentelemetry.trace import SpanKind
 
-from worker import logs
+from worker import logs, tracing
 from worker.core.errors import PermanentError, RetryableError
 
 log = logs.get("postino.postgres")
@@ -124,12 +125,20 @@ def classified(exc: Exception) -> RetryableError | PermanentError | None:
     return None
 
 
+_DB = {"db.system": "postgresql"}
+
+
 def translated(fn: F) -> F:
     """`fn` raising only the taxonomy's errors for the driver's (chained with `from`)."""
+
+    group = f"db {fn.__qualname__}"
 
     @functools.wraps(fn)
     async def call(*args: Any, **kwargs: Any) -> Any:
         try:
+            if tracing.ENABLED:  # one span per statement group (a repository call)
+                with tracing.span(group, kind=SpanKind.CLIENT, attributes=_DB):
+                    return await fn(*args, **kwargs)
             return await fn(*args, **kwargs)
         except Exception as exc:
             mapped = classified(exc)

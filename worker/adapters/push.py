@@ -29,4 +29,4 @@ class HttpPushGateway(HttpClient):
             "title": push.title,
             "body": push.body,
         }
-        await self._post(self._url, "push gateway", json=payload)
+        await self._post(self._url, "push gateway", message_id=push.message_id, json=payload)

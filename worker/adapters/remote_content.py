@@ -1,7 +1,8 @@
 """HTTP calls to senders for remote content and attachments (IO-RULES 7).
 
 Every call goes through the callbacks' SSRF rules (`check_callback_url`, IO-RULES 4)
-right before it is made, because DNS may have changed since the URL was set;
+right before it is made, because DNS may have changed since the URL was set, and
+connects only to the addresses that check passed (`worker.adapters.pinned`);
 redirects are not followed. Failures are classified here, once: 404 is `NotFound`,
 everything else `SenderFailed` with a short reason (`unsafe`, `timeout`,
 `unreachable`, `status`, `too_large`, `not_pdf`). The sender's body never travels
@@ -16,14 +17,21 @@ other than `application/pdf`, fail before the first byte is sent on.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from worker.adapters.http import HttpClient
-from worker.services.callback_url import UnsafeCallbackUrl, check_callback_url
+from worker.adapters.pinned import pinned, pinned_connector
+from worker.services.callback_url import (
+    DnsUnavailable,
+    IPAddress,
+    UnsafeCallbackUrl,
+    check_callback_url,
+)
 from worker.services.remote_content import PDF, Download, NotFound, SenderFailed
 from worker.settings import RemoteContentSettings
 
@@ -54,7 +62,13 @@ class _Download:
 class HttpSenderClient(HttpClient):
     """Owns one aiohttp session (`start()`/`stop()` paired, idempotent)."""
 
-    def __init__(self, settings: RemoteContentSettings, *, allow_loopback: bool) -> None:
+    def __init__(
+        self,
+        settings: RemoteContentSettings,
+        *,
+        allow_loopback: bool,
+        allowed_ports: Collection[int] = (),
+    ) -> None:
         super().__init__(settings.timeout_seconds)
         # Per read, not in total: a large attachment may stream for longer.
         self._timeout = aiohttp.ClientTimeout(
@@ -62,26 +76,35 @@ class HttpSenderClient(HttpClient):
         )
         self._settings = settings
         self._allow_loopback = allow_loopback
+        self._allowed_ports = allowed_ports
 
-    async def _checked(self, url: str) -> aiohttp.ClientSession:
+    def _new_session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(timeout=self._timeout, connector=pinned_connector())
+
+    async def _checked(self, url: str) -> list[IPAddress]:
         try:
-            await check_callback_url(url, allow_loopback=self._allow_loopback)
+            return await check_callback_url(
+                url, allow_loopback=self._allow_loopback, allowed_ports=self._allowed_ports
+            )
+        except DnsUnavailable as exc:
+            raise SenderFailed("timeout") from exc
         except UnsafeCallbackUrl as exc:
             raise SenderFailed("unsafe") from exc
-        return await self._ready()
 
     @asynccontextmanager
     async def _get(
         self, url: str, headers: Mapping[str, str]
     ) -> AsyncIterator[aiohttp.ClientResponse]:
-        session = await self._checked(url)
+        addresses = await self._checked(url)
+        session = await self._ready()
         try:
-            async with session.get(url, headers=dict(headers), allow_redirects=False) as resp:
-                if resp.status == 404:
-                    raise NotFound("the sender answered 404")
-                if not 200 <= resp.status < 300:
-                    raise SenderFailed("status")
-                yield resp
+            with pinned(urlsplit(url).hostname or "", addresses):
+                async with session.get(url, headers=dict(headers), allow_redirects=False) as resp:
+                    if resp.status == 404:
+                        raise NotFound("the sender answered 404")
+                    if not 200 <= resp.status < 300:
+                        raise SenderFailed("status")
+                    yield resp
         except TimeoutError as exc:
             raise SenderFailed("timeout") from exc
         except aiohttp.ClientError as exc:

@@ -1,47 +1,82 @@
 """Sender webhooks: one signed JSON POST per status event.
 
 The URL is checked again right before each POST (`check_callback_url`: https only,
-public addresses only, loopback only when allowed), because DNS may have changed
-since the URL was set. An unsafe URL is a permanent failure; HTTP failures are
-classified in `worker.adapters.http` (retryable: timeouts, connection errors, 408,
-429 and 5xx; any other non-2xx answer is permanent).
+allowed ports, public addresses only, loopback only when allowed), because DNS may
+have changed since the URL was set, and the connection goes only to the addresses
+that check passed: the session's resolver answers with those pinned addresses and
+never looks the host up again, so a DNS answer that changes in between (rebinding)
+reaches nothing. The URL's host still names the peer (TLS SNI, certificate check,
+`Host`). An unsafe URL is a permanent failure, a lookup that timed out a transient
+one; HTTP failures are classified in `worker.adapters.http` (retryable: timeouts,
+connection errors, 408, 429 and 5xx; any other non-2xx answer is permanent).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import aiohttp
 
+from worker import tracing
 from worker.adapters.http import HttpClient
+from worker.adapters.pinned import pinned, pinned_connector
 from worker.adapters.postgres import Pool, repository
-from worker.core.errors import PermanentError
-from worker.services.callback_url import UnsafeCallbackUrl, check_callback_url
+from worker.core.errors import PermanentError, RetryableError
+from worker.services.callback_url import (
+    DnsUnavailable,
+    Resolver,
+    UnsafeCallbackUrl,
+    check_callback_url,
+    system_resolver,
+)
 from worker.services.callbacks import Receiver
 
 
 class HttpWebhookSender(HttpClient):
     """Owns one aiohttp session (`start()`/`stop()` paired, idempotent)."""
 
-    def __init__(self, timeout_seconds: float, *, allow_loopback: bool) -> None:
+    def __init__(
+        self,
+        timeout_seconds: float,
+        *,
+        allow_loopback: bool,
+        allowed_ports: Collection[int] = (),
+        resolver: Resolver = system_resolver,
+    ) -> None:
         super().__init__(timeout_seconds)
         self._allow_loopback = allow_loopback
+        self._allowed_ports = allowed_ports
+        self._resolver = resolver
 
     def _new_session(self) -> aiohttp.ClientSession:
         # No connection reuse across receivers' limits: a slow receiver must not
         # hold connections another receiver needs.
-        connector = aiohttp.TCPConnector(limit=0, limit_per_host=20)
+        connector = pinned_connector(limit=0, limit_per_host=20)
         return aiohttp.ClientSession(timeout=self._timeout, connector=connector)
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> None:
         try:
-            await check_callback_url(url, allow_loopback=self._allow_loopback)
+            addresses = await check_callback_url(
+                url,
+                allow_loopback=self._allow_loopback,
+                allowed_ports=self._allowed_ports,
+                resolver=self._resolver,
+            )
+        except DnsUnavailable as exc:
+            raise RetryableError(str(exc)) from exc
         except UnsafeCallbackUrl as exc:
             raise PermanentError(str(exc)) from exc
-        await self._post(
-            url, "callback receiver", data=body, headers=dict(headers), allow_redirects=False
-        )
+        with pinned(urlsplit(url).hostname or "", addresses):
+            await self._post(
+                url,
+                "callback receiver",
+                message_id=tracing.message_id_of(body) if tracing.ENABLED else None,
+                data=body,
+                headers=dict(headers),
+                allow_redirects=False,
+            )
 
 
 _RECEIVERS = """

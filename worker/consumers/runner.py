@@ -28,7 +28,7 @@ from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 
-from worker import logs, metrics
+from worker import logs, metrics, tracing
 from worker.adapters.kafka import Publisher, all_partitions, record_from_consumer
 from worker.core.batch import BatchHandler, BatchResult, DeadLetter, dead_letter_record, dlq_topic
 from worker.core.errors import RetryableError
@@ -223,10 +223,25 @@ class ConsumerRunner:
         return max(0, min(timeout_ms, int(wait_ms) + 1))
 
     async def _handle(self, records: list[Record]) -> None:
+        if not tracing.ENABLED:
+            await self._handle_batch(records, None)
+            return
+        spans = tracing.BatchSpans(self.role, records)
+        try:
+            with spans.current():
+                await self._handle_batch(records, spans)
+        except BaseException as exc:
+            spans.end(exc)
+            raise
+        spans.end()
+
+    async def _handle_batch(self, records: list[Record], spans: tracing.BatchSpans | None) -> None:
         started = time.perf_counter()
         result = await self._with_retries(lambda: self._process(records), what="batch")
         out = result.out + await self._settle_dead(result.dead)
         out += [dead_letter_record(d, dlq_topic(d.record.topic)) for d in result.dead]
+        if spans is not None:
+            out = spans.follow(out)
         await self._with_retries(lambda: self._publisher.publish_many(out), what="publish")
         self.dead_lettered += len(result.dead)
         for d in result.dead:

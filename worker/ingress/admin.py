@@ -38,7 +38,7 @@ from worker.ingress.auth import Handler, admin_only
 from worker.ingress.keys import DIRECTORY, RUNTIME, STORES
 from worker.ingress.messages import field_error
 from worker.ingress.problems import json_response, problem
-from worker.services.callback_url import UnsafeCallbackUrl, check_callback_url
+from worker.services.callback_url import DnsUnavailable, UnsafeCallbackUrl, check_callback_url
 from worker.services.directory import hash_key
 from worker.services.service_lifecycle import Action, InvalidTransition, Lifecycle, apply
 
@@ -81,10 +81,12 @@ async def _unsafe_url(request: web.Request, url: str | None, field: str) -> web.
     """400 when `url` breaks the SSRF rules of IO-RULES 4 (callbacks, remote content)."""
     if url is None:
         return None
-    allow = request.app[RUNTIME].settings.callbacks.allow_loopback
+    callbacks = request.app[RUNTIME].settings.callbacks
     try:
-        await check_callback_url(url, allow_loopback=allow)
-    except UnsafeCallbackUrl as exc:
+        await check_callback_url(
+            url, allow_loopback=callbacks.allow_loopback, allowed_ports=callbacks.allowed_ports
+        )
+    except (UnsafeCallbackUrl, DnsUnavailable) as exc:
         return problem(400, "Bad request", str(exc).replace("callback_url", field, 1))
     return None
 

@@ -6,14 +6,17 @@ the service directory and the task that keeps it fresh.
 
 from __future__ import annotations
 
+import re
+import secrets
 import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from worker import logs, metrics
+from worker import logs, metrics, tracing
 from worker.bootstrap import Runtime, ingress_stores, timer_pulse
 from worker.ingress import admin, citizen, console, messages, openapi, profiles, third_party
 from worker.ingress.keys import DIRECTORY, RUNTIME, STORES
@@ -23,15 +26,67 @@ from worker.periodic import running_every
 from worker.services.directory import ServiceDirectory
 
 log = logs.get("postino.ingress")
+#: One line per request: method, route template (never the path: it may hold a fiscal
+#: code), status, duration, and the bound request, service and message ids.
+access = logs.get("postino.access")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+REQUEST_ID = "X-Request-Id"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def request_id(given: str | None) -> str:
+    """The caller's `X-Request-Id` when it is a plain token, else a new one."""
+    if given is not None and _REQUEST_ID.fullmatch(given):
+        return given
+    return secrets.token_hex(16)
+
+
 @web.middleware
 async def errors_and_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Errors as problems, metrics, the request id (bound to every log line of the
+    request, echoed back), the access log line, and the request's server span."""
     started = time.perf_counter()
     route = request.match_info.route.resource
     name = route.canonical if route is not None else "unmatched"
+    rid = request_id(request.headers.get(REQUEST_ID))
+    logs.clear()  # one connection's task serves its requests one after the other
+    logs.bind(request_id=rid)
+    if tracing.ENABLED:
+        parent = tracing.extract_http(request.headers)
+        with tracing.span(
+            f"{request.method} {name}",
+            kind=SpanKind.SERVER,
+            parent=parent,
+            attributes={"http.request.method": request.method, "http.route": name},
+        ) as current:
+            response = await _answer(request, handler, name)
+            if current is not None:
+                current.set_attribute("http.response.status_code", response.status)
+                if response.status >= 500:
+                    current.set_status(Status(StatusCode.ERROR))
+    else:
+        response = await _answer(request, handler, name)
+    if not response.prepared:
+        response.headers[REQUEST_ID] = rid
+    elapsed = time.perf_counter() - started
+    counter, latency = _metric_children(name, request.method, response.status)
+    counter.inc()
+    latency.observe(elapsed)
+    access.info(
+        "http_request",
+        method=request.method,
+        route=name,
+        status=response.status,
+        duration_ms=round(elapsed * 1000, 2),
+    )
+    logs.clear()
+    return response
+
+
+async def _answer(request: web.Request, handler: Handler, name: str) -> web.StreamResponse:
     try:
         response = await handler(request)
     except web.HTTPRequestEntityTooLarge:
@@ -50,9 +105,6 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
             trace="".join(traceback.format_tb(exc.__traceback__, limit=8))[-2000:],
         )
         response = problem(500, "Internal error", "unexpected error; it has been logged")
-    counter, latency = _metric_children(name, request.method, response.status)
-    counter.inc()
-    latency.observe(time.perf_counter() - started)
     return response
 
 

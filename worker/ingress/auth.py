@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from worker import logs
 from worker.ingress.keys import DIRECTORY, RUNTIME
 from worker.ingress.problems import problem
 from worker.services.directory import Service
@@ -65,4 +66,5 @@ def sender(request: web.Request) -> Service | web.Response:
     service = request.app[DIRECTORY].authenticate(request.headers.get(SENDER_HEADER))
     if service is None:
         return problem(401, "Unauthorized", f"missing or unknown {SENDER_HEADER}")
+    logs.bind(service_id=service.id)
     return service

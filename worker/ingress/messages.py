@@ -14,13 +14,14 @@ import msgspec
 from aiohttp import web
 
 from schemas.messages import FISCAL_CODE_PATTERN, NewMessage
+from worker import logs
 from worker.core.errors import RetryableError
 from worker.core.text_rules import body_problem
 from worker.ingress import openapi
 from worker.ingress.auth import sender
 from worker.ingress.keys import RUNTIME
 from worker.ingress.limits import limit_refusal
-from worker.ingress.network import cidr_refusal
+from worker.ingress.network import cidr_refusal, networked_sender
 from worker.ingress.problems import invalid, json_response, problem
 from worker.ingress.sender_views import (
     MessageCreated,
@@ -120,6 +121,7 @@ async def _submit(request: web.Request, path_fiscal_code: str | None) -> web.Res
         )
     except RetryableError:
         return problem(503, "Service unavailable", "the message could not be accepted; retry")
+    logs.bind(message_id=new_id)
     location = f"/api/v1/messages/{fiscal_code}/{new_id}"
     return json_response(MessageCreated(new_id), status=201, headers={"Location": location})
 
@@ -150,7 +152,7 @@ FROM messages m WHERE m.id = $1
 
 @routes.get("/api/v1/messages/{fiscal_code}/{id}")
 async def status(request: web.Request) -> web.Response:
-    service = sender(request)
+    service = networked_sender(request)
     if isinstance(service, web.Response):
         return service
     fiscal_code, message_id = request.match_info["fiscal_code"], request.match_info["id"]

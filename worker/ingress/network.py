@@ -1,5 +1,8 @@
 """The caller's address and the service's authorized CIDRs (IO-RULES 1.2.5).
 
+Every sender route checks them: submit at its place in the order of 1.2, the status
+and profile routes first of all (`networked_sender`), before any lookup.
+
 The address is the socket peer. `X-Forwarded-For` is believed only when the peer is
 one of `settings.http.trusted_proxies`; then the right-most address that is not a
 trusted proxy is the client (the left part of the header is the client's to forge).
@@ -12,6 +15,7 @@ from functools import lru_cache
 
 from aiohttp import web
 
+from worker.ingress.auth import sender
 from worker.ingress.keys import RUNTIME
 from worker.ingress.problems import problem
 from worker.services.directory import Service
@@ -71,3 +75,13 @@ def cidr_refusal(request: web.Request, service: Service) -> web.Response | None:
     return problem(
         403, "Forbidden", "the caller's address is not in the service's authorized_cidrs"
     )
+
+
+def networked_sender(request: web.Request) -> Service | web.Response:
+    """The authenticated sender, or the refusal: 401 without a valid key, 403 from
+    outside the service's `authorized_cidrs`. Every sender route but submit calls it
+    before any lookup (submit checks the CIDRs at their place in IO-RULES 1.2)."""
+    service = sender(request)
+    if isinstance(service, web.Response):
+        return service
+    return cidr_refusal(request, service) or service

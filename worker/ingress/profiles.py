@@ -16,9 +16,9 @@ from aiohttp import web
 from schemas.messages import FISCAL_CODE_PATTERN
 from worker.core.text_rules import body_problem
 from worker.ingress import openapi
-from worker.ingress.auth import sender
 from worker.ingress.keys import STORES
 from worker.ingress.messages import field_error
+from worker.ingress.network import networked_sender
 from worker.ingress.problems import json_response, problem
 from worker.ingress.sender_views import FiscalCodeBody, LimitedProfile
 from worker.services.decide import inbox_allowed
@@ -49,7 +49,7 @@ async def _limited_profile(
 
 @routes.get("/api/v1/profiles/{fiscal_code}")
 async def get_profile(request: web.Request) -> web.Response:
-    service = sender(request)
+    service = networked_sender(request)
     if isinstance(service, web.Response):
         return service
     return await _limited_profile(request, service, request.match_info["fiscal_code"])
@@ -57,7 +57,7 @@ async def get_profile(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/profiles")
 async def post_profile(request: web.Request) -> web.Response:
-    service = sender(request)
+    service = networked_sender(request)
     if isinstance(service, web.Response):
         return service
     raw = await request.read()

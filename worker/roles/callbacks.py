@@ -94,7 +94,7 @@ def handlers(
         return await first_attempts_batch(records, deps, first_attempts)
 
     async def handle_retry(records: Sequence[Record]) -> BatchResult:
-        return await retry_batch(records, deps)
+        return await retry_batch(records, deps, first_attempts)
 
     return handle_first, handle_retry
 

@@ -25,7 +25,7 @@ import asyncio
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -94,6 +94,8 @@ class _Job:
     event: StatusEvent
     attempt: int
     receiver: Receiver
+    #: No copy follows this attempt (past `max_age_seconds`): failing, it gives up.
+    last: bool = False
 
     @property
     def key(self) -> str:
@@ -141,27 +143,27 @@ def _retry(
 
 
 async def _send(job: _Job, deps: CallbackDeps) -> str:
-    """One attempt: "delivered", "refused" (settled either way) or "failed" (retry)."""
-    context = {"message_id": job.event.message_id, "service_id": job.event.sender_service_id}
+    """One attempt: "delivered", "refused" (settled either way) or "failed" (retry),
+    its log lines bound to the event's message and service ids."""
+    with logs.bound(message_id=job.event.message_id, service_id=job.event.sender_service_id):
+        return await _attempt(job, deps)
+
+
+async def _attempt(job: _Job, deps: CallbackDeps) -> str:
     error: str | None = None
     try:
         await _post(job, deps)
     except PermanentError as exc:
-        log.warning("callback_refused", error=logs.safe_error_text(exc, 200), **context)
+        log.warning("callback_refused", error=logs.safe_error_text(exc, 200))
         outcome, error = "refused", str(exc)
     except Exception as exc:
         if not isinstance(exc, RetryableError):
-            log.error("callback_send_crashed", error=type(exc).__name__, **context)
-        log.info(
-            "callback_failed",
-            attempt=job.attempt + 1,
-            error=logs.safe_error_text(exc, 200),
-            **context,
-        )
+            log.error("callback_send_crashed", error=type(exc).__name__)
+        log.info("callback_failed", attempt=job.attempt + 1, error=logs.safe_error_text(exc, 200))
         outcome, error = "failed", str(exc)
     else:
         outcome = "delivered"
-        log.debug("callback_delivered", attempt=job.attempt + 1, **context)
+        log.debug("callback_delivered", attempt=job.attempt + 1)
     metrics.CALLBACKS.labels(outcome=outcome).inc()
     deps.journal.add(
         callback_attempt(
@@ -182,8 +184,8 @@ async def _send(job: _Job, deps: CallbackDeps) -> str:
 
 
 class FirstAttempts:
-    """Background first attempts, bounded per service; `stop()` cancels what is left
-    (each has its retry-tier copy, so nothing is lost)."""
+    """Background attempts (first ones and retries), bounded per service; `stop()`
+    cancels what is left (each has its next retry-tier copy, so nothing is lost)."""
 
     def __init__(self, deps: CallbackDeps) -> None:
         self._deps = deps
@@ -205,7 +207,9 @@ class FirstAttempts:
     async def _run(self, job: _Job) -> None:
         try:
             async with self._gate:
-                await _send(job, self._deps)
+                outcome = await _send(job, self._deps)
+            if outcome == "failed" and job.last:
+                _given_up(job)
         except Exception as exc:  # settle failed (database): the copy will retry
             log.warning("callback_settle_failed", error=type(exc).__name__)
         finally:
@@ -261,22 +265,32 @@ async def first_attempts_batch(
     return BatchResult(out=out, dead=dead)
 
 
-async def retry_batch(records: Sequence[Record], deps: CallbackDeps) -> BatchResult:
-    """The retry tiers: skip what is settled, send the rest concurrently, schedule again."""
+def _given_up(job: _Job) -> None:
+    metrics.CALLBACKS.labels(outcome="given_up").inc()
+    log.warning("callback_given_up", message_id=job.event.message_id)
+
+
+async def retry_batch(
+    records: Sequence[Record], deps: CallbackDeps, attempts: FirstAttempts
+) -> BatchResult:
+    """The retry tiers, handled like `messages.status`: skip what is settled; for the
+    rest, publish the next tier's copy (due after the attempt has surely ended) and
+    start the attempt in the background, at most `max_in_flight_per_service` per
+    service. The batch never waits for a receiver, so a slow or dead one delays no
+    other service's retries; a service over its bound waits for its copy."""
     jobs, dead = await _jobs(records, deps)
     settled = await deps.store.settled(sorted({job.key for job in jobs}))
-    pending = [job for job in jobs if job.key not in settled]
-    gate = asyncio.Semaphore(deps.settings.max_in_flight)
-
-    async def bounded(job: _Job) -> OutRecord | None:
-        async with gate:
-            if await _send(job, deps) != "failed":
-                return None
-        retry = _retry(job, job.attempt + 1, deps)
-        if retry is None:
-            metrics.CALLBACKS.labels(outcome="given_up").inc()
-            log.warning("callback_given_up", message_id=job.event.message_id)
-        return retry
-
-    retries = await asyncio.gather(*(bounded(job) for job in pending))
-    return BatchResult(out=[r for r in retries if r is not None], dead=dead)
+    grace = deps.settings.timeout_seconds * 2 + 1
+    out: list[OutRecord] = []
+    for job in (j for j in jobs if j.key not in settled):
+        copy = _retry(job, job.attempt + 1, deps, min_delay=grace)
+        if attempts.launch(replace(job, last=copy is None)):
+            if copy is not None:
+                out.append(copy)
+            continue
+        deferred = _retry(job, job.attempt, deps, min_delay=grace)  # no attempt made
+        if deferred is None:
+            _given_up(job)
+        else:
+            out.append(deferred)
+    return BatchResult(out=out, dead=dead)
