@@ -17,7 +17,7 @@ import msgspec
 
 from schemas import events, messages
 from schemas.codecs import TOPIC_VALUE_TYPES
-from schemas.messages import FISCAL_CODE_PATTERN
+from schemas.patterns import FISCAL_CODE_PATTERN
 from schemas.topics import CALLBACK_RETRY_TIERS, CONSUMED, NOTIFICATION_RETRY_TIERS, Topic
 
 CONTRACT_VERSION = "1.0.0"
@@ -64,9 +64,9 @@ _EXTERNAL_PRODUCERS: dict[Topic, str] = {Topic.PAYMENTS: "pagoPA"}
 
 def family(topic: Topic) -> Topic:
     """The topic whose value and key a retry tier shares (itself for the others)."""
-    if any(topic is t for t, _ in NOTIFICATION_RETRY_TIERS):
+    if topic in NOTIFICATION_RETRY_TIERS:
         return Topic.NOTIFICATIONS
-    if any(topic is t for t, _ in CALLBACK_RETRY_TIERS):
+    if topic in CALLBACK_RETRY_TIERS:
         return Topic.STATUS
     return topic
 

@@ -14,13 +14,10 @@ import msgspec
 from msgspec import Meta
 
 from schemas.enums import FeatureLevel, HasPrecondition
+from schemas.patterns import FISCAL_CODE_PATTERN
 
-FISCAL_CODE_PATTERN = (
-    r"^[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$"
-)
 ORGANIZATION_FISCAL_CODE_PATTERN = r"^[0-9]{11}$"
 NOTICE_NUMBER_PATTERN = r"^[0123][0-9]{17}$"
-SANDBOX_FISCAL_CODE = "AAAAAA00A00A000A"
 
 FiscalCode = Annotated[str, Meta(pattern=FISCAL_CODE_PATTERN, description="Citizen fiscal code")]
 OrganizationFiscalCode = Annotated[str, Meta(pattern=ORGANIZATION_FISCAL_CODE_PATTERN)]

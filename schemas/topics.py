@@ -1,4 +1,4 @@
-"""Every Kafka topic Postino knows, with the prefix applied in one place."""
+"""Every Kafka topic Postino knows, and `Topics`: their full names, the prefix applied once."""
 
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ class Topic(enum.StrEnum):
     SUBMITTED = "messages.submitted"
     STATUS = "messages.status"
     NOTIFICATIONS = "notifications.requested"
-    NOTIFICATIONS_RETRY_10S = "notifications.retry.10s"
-    NOTIFICATIONS_RETRY_1M = "notifications.retry.1m"
-    NOTIFICATIONS_RETRY_10M = "notifications.retry.10m"
-    NOTIFICATIONS_RETRY_1H = "notifications.retry.1h"
-    CALLBACKS_RETRY_10S = "callbacks.retry.10s"
-    CALLBACKS_RETRY_1M = "callbacks.retry.1m"
-    CALLBACKS_RETRY_10M = "callbacks.retry.10m"
-    CALLBACKS_RETRY_1H = "callbacks.retry.1h"
+    NOTIFICATIONS_RETRY_1 = "notifications.retry.1"
+    NOTIFICATIONS_RETRY_2 = "notifications.retry.2"
+    NOTIFICATIONS_RETRY_3 = "notifications.retry.3"
+    NOTIFICATIONS_RETRY_4 = "notifications.retry.4"
+    CALLBACKS_RETRY_1 = "callbacks.retry.1"
+    CALLBACKS_RETRY_2 = "callbacks.retry.2"
+    CALLBACKS_RETRY_3 = "callbacks.retry.3"
+    CALLBACKS_RETRY_4 = "callbacks.retry.4"
     PAYMENTS = "payments.updates"
 
     def dlq(self) -> str:
@@ -39,29 +39,45 @@ class ConsumerGroup(enum.StrEnum):
     CALLBACKS_RETRY = "callbacks-retry"
 
 
-#: Retry tiers in order, with the delay a record waits in each (seconds).
-NOTIFICATION_RETRY_TIERS: tuple[tuple[Topic, int], ...] = (
-    (Topic.NOTIFICATIONS_RETRY_10S, 10),
-    (Topic.NOTIFICATIONS_RETRY_1M, 60),
-    (Topic.NOTIFICATIONS_RETRY_10M, 600),
-    (Topic.NOTIFICATIONS_RETRY_1H, 3600),
+#: Retry tiers in order: attempt n waits in tier n, the last tier takes every later
+#: attempt. How long it waits is a setting, one delay per tier
+#: (`POSTINO_NOTIFY_RETRY_DELAYS`, `POSTINO_CALLBACK_RETRY_DELAYS`), carried by each
+#: record in its due header; one delay per tier keeps a tier in due order.
+NOTIFICATION_RETRY_TIERS: tuple[Topic, ...] = (
+    Topic.NOTIFICATIONS_RETRY_1,
+    Topic.NOTIFICATIONS_RETRY_2,
+    Topic.NOTIFICATIONS_RETRY_3,
+    Topic.NOTIFICATIONS_RETRY_4,
 )
-CALLBACK_RETRY_TIERS: tuple[tuple[Topic, int], ...] = (
-    (Topic.CALLBACKS_RETRY_10S, 10),
-    (Topic.CALLBACKS_RETRY_1M, 60),
-    (Topic.CALLBACKS_RETRY_10M, 600),
-    (Topic.CALLBACKS_RETRY_1H, 3600),
+CALLBACK_RETRY_TIERS: tuple[Topic, ...] = (
+    Topic.CALLBACKS_RETRY_1,
+    Topic.CALLBACKS_RETRY_2,
+    Topic.CALLBACKS_RETRY_3,
+    Topic.CALLBACKS_RETRY_4,
 )
+#: How many tiers each retry schedule has (so how many delays a setting may give).
+RETRY_TIER_COUNT = len(NOTIFICATION_RETRY_TIERS)
 
 #: Topics that a Postino consumer reads, and so have a DLQ.
 CONSUMED: tuple[Topic, ...] = (
     Topic.SUBMITTED,
     Topic.STATUS,
     Topic.NOTIFICATIONS,
-    *(t for t, _ in NOTIFICATION_RETRY_TIERS),
-    *(t for t, _ in CALLBACK_RETRY_TIERS),
+    *NOTIFICATION_RETRY_TIERS,
+    *CALLBACK_RETRY_TIERS,
     Topic.PAYMENTS,
 )
+
+
+#: What each consumer group reads: the roles build their runners from it, and lag
+#: (`postino topics --lag`, the console) is read per group over the same topics.
+GROUP_TOPICS: dict[ConsumerGroup, tuple[Topic, ...]] = {
+    ConsumerGroup.DELIVER: (Topic.SUBMITTED,),
+    ConsumerGroup.PAYMENTS: (Topic.PAYMENTS,),
+    ConsumerGroup.NOTIFY: (Topic.NOTIFICATIONS, *NOTIFICATION_RETRY_TIERS),
+    ConsumerGroup.CALLBACKS: (Topic.STATUS,),
+    ConsumerGroup.CALLBACKS_RETRY: CALLBACK_RETRY_TIERS,
+}
 
 
 def all_topic_names() -> list[str]:
@@ -69,3 +85,28 @@ def all_topic_names() -> list[str]:
     names = [t.value for t in Topic]
     names += [t.dlq() for t in CONSUMED]
     return names
+
+
+class Topics:
+    """The full names of the topics under one prefix (`POSTINO_KAFKA_TOPIC_PREFIX`):
+    built once with the settings; services, roles and tools name topics through it."""
+
+    __slots__ = ("_names", "prefix")
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+        self._names = {t: f"{prefix}{t.value}" for t in Topic}
+
+    def name(self, topic: Topic) -> str:
+        return self._names[topic]
+
+    def dlq(self, topic: Topic) -> str:
+        return f"{self.prefix}{topic.dlq()}"
+
+    def base(self, full_name: str) -> str:
+        """A full name without the prefix."""
+        return full_name.removeprefix(self.prefix)
+
+    def all_names(self) -> list[str]:
+        """Every full name, DLQs included: what `postino dev` creates."""
+        return [f"{self.prefix}{n}" for n in all_topic_names()]

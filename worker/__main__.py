@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
 
-from worker import logs, tracing
+from worker import eventloop, logs, tracing
 from worker.extras import MissingExtraError, require_embedded
 from worker.lifecycle import install_signal_handlers, migrate_database, operated, run_roles
 from worker.roles.registry import ROLES
@@ -52,13 +52,13 @@ def _cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 def _role_command(name: str) -> Command:
     def command(settings: Settings, _: argparse.Namespace) -> int:
-        return asyncio.run(_run_roles(settings, [name]))
+        return eventloop.run(_run_roles(settings, [name]), settings)
 
     return command
 
 
 def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    return asyncio.run(_run_roles(settings, args.roles))
+    return eventloop.run(_run_roles(settings, args.roles), settings)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:

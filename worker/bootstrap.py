@@ -10,12 +10,13 @@ on in-memory fakes of the ports (`tests/fakes.py`).
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from schemas.topics import GROUP_TOPICS, ConsumerGroup
 from worker import logs
 from worker.adapters import kafka, postgres
 from worker.adapters.citizen_repo import PostgresCitizens
@@ -111,21 +112,20 @@ async def open_runtime(
 
 def consumer_runner(
     runtime: Runtime,
-    group: str,
-    topics: Sequence[str],
+    group: ConsumerGroup,
     handler: BatchHandler,
     *,
     scheduled: bool = False,
     on_dead_letters: DeadLetterHook | None = None,
     **consumer_overrides: Any,
 ) -> ConsumerRunner:
-    """A runner for consumer group `group` over base topic names (prefix applied here).
+    """A runner for consumer group `group` over its topics (`GROUP_TOPICS`).
     `scheduled`: retry-tier records wait, partition by partition, until due."""
     ks = runtime.settings.kafka
     return ConsumerRunner(
         role=group,
         consumer=kafka.consumer(ks, runtime.bootstrap, ks.group(group), **consumer_overrides),
-        topics=[ks.topic(t) for t in topics],
+        topics=[ks.topics.name(t) for t in GROUP_TOPICS[group]],
         handler=handler,
         publisher=runtime.publisher,
         direct=ks.assignment == "direct",
@@ -143,7 +143,7 @@ def timer_pulse(runtime: Runtime, name: str, interval: float) -> Pulse:
 def deliver_deps(runtime: Runtime) -> DeliverDeps:
     return DeliverDeps(
         PostgresInbox(runtime.pool),
-        runtime.settings.kafka,
+        runtime.settings.kafka.topics,
         runtime.signer,
         admissions=PostgresAdmissions(runtime.pool),
         limits=runtime.settings.limits,

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from worker import logs
+from schemas.patterns import SANDBOX_FISCAL_CODE
+from worker import eventloop, logs
 from worker.adapters.services_repo import SNAPSHOT_IF_NONE
 from worker.bootstrap import Runtime
 from worker.cli import endpoints
@@ -34,7 +35,7 @@ DEMO_REMOTE_HEADER = "X-Demo-Key"
 DEMO_REMOTE_KEY = "postino-demo-remote-content-key"
 DEMO_CITIZENS = {
     # fiscal code: (email, inbox enabled)
-    "AAAAAA00A00A000A": ("sandbox@example.org", True),
+    SANDBOX_FISCAL_CODE: ("sandbox@example.org", True),
     "RSSMRA80A01H501U": ("mario.rossi@example.org", True),
     "VRDGPP80A01H501X": ("giuseppe.verdi@example.org", True),
 }
@@ -186,4 +187,4 @@ def run_dev(settings: Settings, *, allow_external: bool = False) -> int:
         settings = replace(settings, admin_token=secrets.token_urlsafe(24))
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     with embedded_if_needed(settings) as ready, endpoints.published(ready):
-        return asyncio.run(_serve(ready))
+        return eventloop.run(_serve(ready), ready)

@@ -18,7 +18,6 @@ import time
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _CANONICAL = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")  # 26 Crockford characters, <= 128 bits
 _AS_BASE32_DIGITS = str.maketrans(CROCKFORD, "0123456789abcdefghijklmnopqrstuv")
-_TIME_BITS = 48
 _RANDOM_BYTES = 10
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import re
 import secrets
 import sys
 from typing import Any
 
 import structlog
+
+from schemas.patterns import PERSONAL_IN_TEXT
 
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -72,7 +73,7 @@ def _route_stdlib(
     text redacted like an error's (a driver's warning may quote a row)."""
 
     def redact(_: object, __: str, event: structlog.typing.EventDict) -> Any:
-        event["event"] = _PERSONAL.sub("[redacted]", str(event.get("event", "")))[:2000]
+        event["event"] = PERSONAL_IN_TEXT.sub("[redacted]", str(event.get("event", "")))[:2000]
         return event
 
     handler = logging.StreamHandler(sys.stderr)
@@ -108,13 +109,6 @@ def clear() -> None:
     structlog.contextvars.clear_contextvars()
 
 
-# An e-mail address starts where a run of its characters starts (the look-behind), so
-# a long run without "@" is tried once, not from each of its characters.
-_PERSONAL = re.compile(
-    r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]"
-    r"|(?<![\w.%+-])[\w.%+-]+@[\w.-]+\.[A-Za-z]{2,}",
-    re.IGNORECASE,
-)
 #: Text kept past the limit until redaction, so a value cut at the limit is still
 #: whole when redacted (an e-mail address has at most 254 characters).
 _REDACTION_MARGIN = 256
@@ -131,7 +125,7 @@ def use_mask_secret(secret: str) -> None:
 def safe_error_text(exc: BaseException, limit: int = 300) -> str:
     """The first line of an error, cut, with fiscal codes and e-mail addresses redacted."""
     first = str(exc).split("\n", 1)[0][: limit + _REDACTION_MARGIN]
-    return _PERSONAL.sub("[redacted]", first)[:limit]
+    return PERSONAL_IN_TEXT.sub("[redacted]", first)[:limit]
 
 
 def mask(fiscal_code: str) -> str:

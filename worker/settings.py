@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from schemas.topics import RETRY_TIER_COUNT, Topics
 
 T = TypeVar("T")
 
@@ -148,9 +150,11 @@ class KafkaSettings:
     ssl_cert_file: str | None = None
     ssl_key_file: str | None = None
     ssl_key_password: str | None = None
+    #: The topics' full names under `topic_prefix` (derived, built once).
+    topics: Topics = field(init=False, repr=False, compare=False)
 
-    def topic(self, base: str) -> str:
-        return f"{self.topic_prefix}{base}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "topics", Topics(self.topic_prefix))
 
     def group(self, role: str) -> str:
         return f"{self.group_prefix}.{role}"
@@ -277,6 +281,8 @@ class Settings:
     data_dir: Path = Path("var")
     log_level: str = "info"
     log_format: str = "json"
+    #: The event loop every process runs on: "uvloop" (libuv, faster I/O) or "asyncio".
+    event_loop: str = "uvloop"
     #: None: `postino dev` generates one and prints it.
     admin_token: str | None = None
     #: Secret that signs message ids, so the status route can tell an id it issued
@@ -296,9 +302,6 @@ class Settings:
     ops: OpsSettings = field(default_factory=OpsSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
-    def with_(self, **changes: Any) -> Settings:
-        return replace(self, **changes)
-
 
 def _delays(env: _Env, name: str, default: tuple[float, ...]) -> tuple[float, ...]:
     raw = env.csv(name)
@@ -310,6 +313,8 @@ def _delays(env: _Env, name: str, default: tuple[float, ...]) -> tuple[float, ..
         raise ConfigError(f"POSTINO_{name}: expected comma-separated seconds") from exc
     if any(d <= 0 for d in delays):
         raise ConfigError(f"POSTINO_{name}: every delay must be > 0")
+    if len(delays) > RETRY_TIER_COUNT:
+        raise ConfigError(f"POSTINO_{name}: at most {RETRY_TIER_COUNT} delays, one per retry tier")
     return delays
 
 
@@ -526,6 +531,7 @@ def _load(env: _Env) -> Settings:
         data_dir=Path(env.text("DATA_DIR", "var")),
         log_level=env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
         log_format=env.choice("LOG_FORMAT", "json", ("json", "console")),
+        event_loop=env.choice("EVENT_LOOP", "uvloop", ("uvloop", "asyncio")),
         admin_token=env.secret("ADMIN_TOKEN"),
         id_secret=env.secret("ID_SECRET"),
         log_mask_secret=env.secret("LOG_MASK_SECRET"),

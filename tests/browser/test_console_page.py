@@ -48,7 +48,7 @@ async def _traffic(flow: Pipeline, http: TestClient[Any, Any]) -> str:
     first = await flow.submit(http)
     if SHOTS:  # a livelier picture for the README
         await create_profile(flow.runtime, "VRDGPP80A01H501X", inbox_enabled=False)
-        dlq_source = flow.runtime.settings.kafka.topic(Topic.SUBMITTED)
+        dlq_source = flow.runtime.settings.kafka.topics.name(Topic.SUBMITTED)
         for second in range(40):
             for _ in range(1 + second % 5):
                 await flow.submit(http)
@@ -98,7 +98,7 @@ async def test_the_console_shows_live_flow_and_a_message_timeline(
         )
         assert times == sorted(times)
         text = await page.evaluate("document.querySelector('#search-result').innerText")
-        assert "THROTTLED" in text and "503" in text and "notifications.retry.10s" in text
+        assert "THROTTLED" in text and "503" in text and "notifications.retry.1" in text
         if SHOTS:
             await page.screenshot(Path(SHOTS) / "timeline.png", "#lookup")
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from tests.conftest import eventually
@@ -40,6 +42,25 @@ class FlakyPush:
 
 
 @dataclass
+class FirstEventRefused(Receiver):
+    """Answers 503 to the first two POSTs of each message's `message` event (both
+    in-process tries of its first attempt), 200 to everything else."""
+
+    refused: dict[str, int] = field(default_factory=dict)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.calls.append((dict(request.headers), body))
+        event = json.loads(body)
+        if event.get("kind") == "message":
+            seen = self.refused.get(event["message_id"], 0)
+            if seen < 2:
+                self.refused[event["message_id"]] = seen + 1
+                return web.Response(status=503)
+        return web.json_response({"ok": True})
+
+
+@dataclass
 class Pipeline:
     runtime: Runtime
     service_id: str
@@ -67,9 +88,9 @@ def fast(runtime: Runtime) -> Runtime:
 @contextlib.asynccontextmanager
 async def pipeline(runtime: Runtime) -> AsyncIterator[Pipeline]:
     """deliver, notify and callbacks running, the sampler writing the flow; the webhook
-    answers 503 to its first two calls (both in-process tries of the first attempt), then 200."""
+    refuses each message's first `message` event once (503), then accepts."""
     runtime = fast(runtime)
-    async with serving(Receiver(failures=2)) as hook:
+    async with serving(FirstEventRefused()) as hook:
         service_id, api_key = await create_service(
             runtime, callback_url=hook.url, callback_secret=CALLBACK_SECRET
         )
@@ -102,12 +123,12 @@ async def admin_get(client: TestClient[Any, Any], path: str) -> tuple[int, Any]:
 
 
 async def settled_timeline(client: TestClient[Any, Any], message_id: str) -> dict[str, Any]:
-    """The timeline once its push was sent and its callback delivered."""
+    """The timeline once its push was sent and its `message` event delivered."""
 
     def complete(found: tuple[int, Any]) -> bool:
         status, body = found
-        outcomes = {(s["kind"], s.get("outcome")) for s in body.get("steps", [])}
-        return status == 200 and {("notification", "SENT"), ("callback", "delivered")} <= outcomes
+        outcomes = {(s.get("channel"), s.get("outcome")) for s in body.get("steps", [])}
+        return status == 200 and {("PUSH", "SENT"), ("message PROCESSED", "delivered")} <= outcomes
 
     _, body = await eventually(
         lambda: admin_get(client, f"/api/v1/status/messages/{message_id}"), complete, timeout=20

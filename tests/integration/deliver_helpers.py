@@ -36,7 +36,7 @@ async def accepted(
         service,
         publisher=runtime.publisher,
         signer=runtime.signer,
-        kafka=runtime.settings.kafka,
+        topics=runtime.settings.kafka.topics,
     )
 
 

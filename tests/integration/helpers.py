@@ -42,7 +42,7 @@ async def read_topic(runtime: Runtime, base_topic: str) -> list[Record]:
     consumer = kafka.consumer(ks, runtime.bootstrap, f"reader-{next(_groups)}")
     await consumer.start()
     try:
-        topic = ks.topic(base_topic)
+        topic = f"{ks.topics.prefix}{base_topic}"
         consumer.assign([TopicPartition(topic, p) for p in range(ks.partitions)])
         await consumer.seek_to_beginning()
         found: list[Record] = []

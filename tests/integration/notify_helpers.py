@@ -99,7 +99,7 @@ def request(
 
 
 async def publish_requests(runtime: Runtime, *requests: NotificationRequest) -> None:
-    topic = runtime.settings.kafka.topic(Topic.NOTIFICATIONS)
+    topic = runtime.settings.kafka.topics.name(Topic.NOTIFICATIONS)
     await runtime.publisher.publish_many(
         [OutRecord(topic, codecs.NOTIFICATION.encode(r), r.fiscal_code.encode()) for r in requests]
     )

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from schemas.topics import Topic
 from tests.factories import insert_row
 from worker.bootstrap import Runtime
 from worker.core.records import OutRecord
@@ -43,6 +44,6 @@ def payment_event(event_id: str, notice: str = NOTICE, **overrides: Any) -> byte
     return json.dumps(body).encode()
 
 
-async def publish(runtime: Runtime, base_topic: str, value: bytes, key: bytes = b"k") -> None:
-    topic = runtime.settings.kafka.topic(base_topic)
+async def publish(runtime: Runtime, base_topic: Topic, value: bytes, key: bytes = b"k") -> None:
+    topic = runtime.settings.kafka.topics.name(base_topic)
     await runtime.publisher.publish_many([OutRecord(topic, value, key)])

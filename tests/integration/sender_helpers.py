@@ -9,12 +9,13 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from schemas.patterns import SANDBOX_FISCAL_CODE
 from worker.bootstrap import Runtime
 from worker.ingress.app import create_app
 
 CITIZEN = "RSSMRA80A01H501U"
 OTHER = "VRDGPP80A01H501X"
-SANDBOX = "AAAAAA00A00A000A"
+SANDBOX = SANDBOX_FISCAL_CODE
 
 
 def key(api_key: str) -> dict[str, str]:

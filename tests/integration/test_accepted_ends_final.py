@@ -128,7 +128,7 @@ async def test_an_upstream_record_with_a_nul_goes_to_the_dlq_with_the_same_code(
         "fiscal_code": CITIZEN,
         "content": {"subject": "Promemoria TARI\u0000 2026", "markdown": MARKDOWN},
     }
-    topic = runtime.settings.kafka.topic(Topic.SUBMITTED)
+    topic = runtime.settings.kafka.topics.name(Topic.SUBMITTED)
     await runtime.publisher.publish(OutRecord(topic, json.dumps(value).encode(), b"k"))
     await drain(runtime)
 
@@ -153,7 +153,7 @@ async def _accepted_with(runtime: Runtime, service: Service, **content: Any) -> 
         service,
         publisher=runtime.publisher,
         signer=runtime.signer,
-        kafka=runtime.settings.kafka,
+        topics=runtime.settings.kafka.topics,
     )
 
 
@@ -198,7 +198,7 @@ async def test_payment_events_get_the_same_text_rules(runtime: Runtime) -> None:
         b'{"id": "evt-deep", "x": ' + b"[" * 40 + b"]" * 40 + b"}",
         json.dumps({"id": "evt-ok", **good}).encode(),
     ]
-    topic = runtime.settings.kafka.topic(Topic.PAYMENTS)
+    topic = runtime.settings.kafka.topics.name(Topic.PAYMENTS)
     await runtime.publisher.publish_many([OutRecord(topic, v, b"k") for v in values])
     await drain(runtime, payments.build)
 

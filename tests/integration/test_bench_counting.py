@@ -15,7 +15,7 @@ async def test_requests_are_counted_by_api_while_installed(
     runtime: Runtime, tmp_path: Path
 ) -> None:
     counts = tmp_path / "counts.bin"
-    topic = runtime.settings.kafka.topic(Topic.STATUS)
+    topic = runtime.settings.kafka.topics.name(Topic.STATUS)
     await runtime.publisher.publish(OutRecord(topic, b"warm", b"k"))  # metadata known
     uninstall = kafkacount.install(counts)
     try:

@@ -32,7 +32,7 @@ def _retry_copy(runtime: Runtime, service_id: str, message_id: str) -> OutRecord
         status=MessageStatus.PROCESSED,
     )
     headers = ((ATTEMPT_HEADER, b"1"), due_header(time.time()))
-    topic = runtime.settings.kafka.topic(Topic.CALLBACKS_RETRY_10S)
+    topic = runtime.settings.kafka.topics.name(Topic.CALLBACKS_RETRY_1)
     return OutRecord(topic, codecs.STATUS.encode(event), message_id.encode(), headers)
 
 

@@ -37,7 +37,7 @@ async def _publish_status(runtime: Runtime, service_id: str, message_id: str) ->
         status=MessageStatus.PROCESSED,
     )
     value = codecs.STATUS.encode(event)
-    topic = runtime.settings.kafka.topic(Topic.STATUS)
+    topic = runtime.settings.kafka.topics.name(Topic.STATUS)
     await runtime.publisher.publish(OutRecord(topic, value, message_id.encode()))
     return value
 

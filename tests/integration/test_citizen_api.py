@@ -12,7 +12,7 @@ from tests.factories import create_profile, create_service
 from tests.integration.citizen_helpers import inbox_with_one_message, insert_message
 from tests.integration.helpers import ADMIN, session
 from worker.bootstrap import Runtime
-from worker.ingress import citizen_openapi as views
+from worker.ingress import citizen_views as views
 from worker.ingress import openapi
 
 CITIZEN = "RSSMRA80A01H501U"

@@ -51,7 +51,7 @@ async def test_the_status_page_is_a_shell_with_no_data_and_nothing_external(
     console: TestClient[Any, Any], runtime: Runtime
 ) -> None:
     await runtime.publisher.publish(
-        OutRecord(runtime.settings.kafka.topic(Topic.SUBMITTED.dlq()), b"{}")
+        OutRecord(runtime.settings.kafka.topics.dlq(Topic.SUBMITTED), b"{}")
     )
     resp = await console.get("/status")
     assert resp.status == 200
@@ -71,14 +71,14 @@ async def test_lag_is_reported_per_real_consumer_group_callbacks_retry_included(
     console: TestClient[Any, Any], runtime: Runtime
 ) -> None:
     ks = runtime.settings.kafka
-    retry_tier = ks.topic(Topic.CALLBACKS_RETRY_10S)
+    retry_tier = ks.topics.name(Topic.CALLBACKS_RETRY_1)
     await runtime.publisher.publish_many([OutRecord(retry_tier, b"{}") for _ in range(3)])
-    await runtime.publisher.publish(OutRecord(ks.topic(Topic.SUBMITTED), b"{}", b"k"))
+    await runtime.publisher.publish(OutRecord(ks.topics.name(Topic.SUBMITTED), b"{}", b"k"))
 
     status, overview = await admin_get(console, "/api/v1/status")
 
     assert status == 200
-    assert overview["consumer_lag"]["callbacks-retry"]["callbacks.retry.10s"] == 3
+    assert overview["consumer_lag"]["callbacks-retry"]["callbacks.retry.1"] == 3
     assert overview["consumer_lag"]["deliver"]["messages.submitted"] == 1
     assert set(overview["consumer_lag"]) == set(CONSUMER_GROUPS)
     assert set(overview["dlq_records"]) == {t.dlq() for t in CONSUMED}
@@ -89,7 +89,7 @@ async def test_dead_letters_show_code_origin_and_the_replay_command_without_pers
 ) -> None:
     ks = runtime.settings.kafka
     await runtime.publisher.publish(
-        OutRecord(ks.topic(Topic.SUBMITTED), b'{"fiscal_code": "' + CITIZEN.encode() + b'"}')
+        OutRecord(ks.topics.name(Topic.SUBMITTED), b'{"fiscal_code": "' + CITIZEN.encode() + b'"}')
     )
     runner = deliver.build(runtime)
     try:
@@ -160,11 +160,14 @@ async def test_a_message_timeline_shows_each_step_in_order(runtime: Runtime) -> 
     assert kinds[:2] == ["accepted", "stored"]
     pushes = [s for s in timeline["steps"] if s["kind"] == "notification"]
     assert [(p["outcome"], p["attempt"]) for p in pushes] == [("THROTTLED", 1), ("SENT", 2)]
-    assert pushes[0]["tier"] == "notifications.retry.10s"
+    assert pushes[0]["tier"] == "notifications.retry.1"
     assert "503" in pushes[0]["reason"]
-    callbacks = [s for s in timeline["steps"] if s["kind"] == "callback"]
-    assert callbacks[0]["outcome"] == "failed" and callbacks[0]["status_code"] == 503
-    assert any(c["outcome"] == "delivered" for c in callbacks)
+    callbacks = [s for s in timeline["steps"] if s.get("channel") == "message PROCESSED"]
+    assert [(c["outcome"], c["attempt"], c["status_code"]) for c in callbacks] == [
+        ("failed", 1, 503),
+        ("delivered", 2, None),
+    ]
+    assert callbacks[1]["tier"] == "callbacks.retry.1"
     assert kinds[-1] == "note"  # STANDARD: read and paid are not the sender's to see
     times = [s["at"] for s in timeline["steps"] if s["at"]]
     assert times == sorted(times)

@@ -32,7 +32,7 @@ def body(service_id: str, fiscal_code: str, **extra: Any) -> dict[str, Any]:
 
 async def produce(runtime: Runtime, *values: bytes, headers: Any = ()) -> None:
     """All on one partition (same key), in this order."""
-    topic = runtime.settings.kafka.topic(Topic.SUBMITTED)
+    topic = runtime.settings.kafka.topics.name(Topic.SUBMITTED)
     await runtime.publisher.publish_many(
         [OutRecord(topic, value, citizen(1).encode(), headers) for value in values]
     )
@@ -66,7 +66,9 @@ async def test_a_poison_record_between_two_valid_ones_delays_neither(runtime: Ru
     assert dead.key == citizen(1).encode()
     assert header(dead, "postino-error-code") == "not_json"
     assert header(dead, "postino-error-detail")
-    assert header(dead, "postino-original-topic") == runtime.settings.kafka.topic(Topic.SUBMITTED)
+    assert header(dead, "postino-original-topic") == runtime.settings.kafka.topics.name(
+        Topic.SUBMITTED
+    )
     source = await read_topic(runtime, Topic.SUBMITTED)
     poison = next(r for r in source if r.value == b"{not json")
     assert header(dead, "postino-original-partition") == str(poison.partition)
@@ -129,7 +131,7 @@ async def test_a_redone_batch_writes_nothing_new_and_re_emits_identical_records(
         encoded(body(service_id, citizen(4))),
     )
     records = await read_topic(runtime, Topic.SUBMITTED)
-    deps = DeliverDeps(PostgresInbox(runtime.pool), runtime.settings.kafka, runtime.signer)
+    deps = DeliverDeps(PostgresInbox(runtime.pool), runtime.settings.kafka.topics, runtime.signer)
 
     first = await deliver_batch(records, deps)
     before = await rows(runtime)

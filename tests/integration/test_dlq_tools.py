@@ -27,7 +27,7 @@ async def _submit(runtime: Runtime, service_id: str, message_id: str) -> None:
         fiscal_code=CITIZEN,
         content=MessageContent(subject=SUBJECT, markdown=MARKDOWN),
     )
-    topic = runtime.settings.kafka.topic(Topic.SUBMITTED)
+    topic = runtime.settings.kafka.topics.name(Topic.SUBMITTED)
     await runtime.publisher.publish(
         OutRecord(topic, codecs.SUBMITTED.encode(message), CITIZEN.encode())
     )
@@ -67,7 +67,7 @@ async def test_a_poison_record_is_listed_then_replayed_after_the_fix(runtime: Ru
         await runtime.pool.execute("ALTER TABLE messages DROP CONSTRAINT dlq_test_refuses")
 
     replay = await dlq.replay_dlq(runtime.settings, "messages.submitted.dlq")
-    submitted = runtime.settings.kafka.topic(Topic.SUBMITTED)
+    submitted = runtime.settings.kafka.topics.name(Topic.SUBMITTED)
     assert (replay.replayed, replay.to_topics, replay.refused) == (1, {submitted: 1}, [])
     assert await drain(runtime) == 1
     assert (await _statuses(runtime))[POISON_ID] == "PROCESSED"
@@ -80,7 +80,7 @@ async def test_a_poison_record_is_listed_then_replayed_after_the_fix(runtime: Ru
 
 async def test_a_dlq_record_without_a_known_origin_is_left_in_place(runtime: Runtime) -> None:
     ks = runtime.settings.kafka
-    dlq_name = ks.topic(Topic.SUBMITTED.dlq())
+    dlq_name = ks.topics.dlq(Topic.SUBMITTED)
     body = msgspec.json.encode({"not": "a message"})
     stray = OutRecord(dlq_name, body, CITIZEN.encode(), (("postino-error-code", b"x"),))
     foreign = OutRecord(

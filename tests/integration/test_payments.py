@@ -92,7 +92,7 @@ async def test_malformed_events_go_to_the_dlq_with_their_reason(runtime: Runtime
     assert by_key[b"bad-1"].header("postino-error-code") == b"not_json"
     assert by_key[b"bad-2"].header("postino-error-code") == b"invalid_payment"
     assert b"noticeNumber" in (by_key[b"bad-2"].header("postino-error-detail") or b"")
-    original = runtime.settings.kafka.topic(Topic.PAYMENTS).encode()
+    original = runtime.settings.kafka.topics.name(Topic.PAYMENTS).encode()
     assert by_key[b"bad-2"].header("postino-original-topic") == original
     assert by_key[b"bad-2"].value == payment_event("evt-2", notice="12")
     paid = await runtime.pool.fetchval("SELECT paid_at IS NOT NULL FROM messages WHERE id = 'M-A'")

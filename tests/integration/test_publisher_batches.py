@@ -31,7 +31,7 @@ def _default_partition(key: bytes, partitions: int) -> int:
 
 async def test_publish_many_keeps_partition_and_order_per_key(runtime: Runtime) -> None:
     ks = runtime.settings.kafka
-    status, notifications = ks.topic(Topic.STATUS), ks.topic(Topic.NOTIFICATIONS)
+    status, notifications = ks.topics.name(Topic.STATUS), ks.topics.name(Topic.NOTIFICATIONS)
     keys = [f"RSSMRA80A01H5{n:02d}U".encode() for n in range(12)]
     filler = b"x" * 3000  # 120 records of 3 KB per topic: several batches per partition
     records = [
@@ -61,5 +61,7 @@ async def test_publish_many_keeps_partition_and_order_per_key(runtime: Runtime) 
 async def test_publish_puts_a_key_on_the_default_partition(runtime: Runtime) -> None:
     ks = runtime.settings.kafka
     key = b"VRDGPP80A01H501X"
-    partition, _ = await runtime.publisher.publish(OutRecord(ks.topic(Topic.STATUS), b"one", key))
+    partition, _ = await runtime.publisher.publish(
+        OutRecord(ks.topics.name(Topic.STATUS), b"one", key)
+    )
     assert partition == _default_partition(key, ks.partitions)

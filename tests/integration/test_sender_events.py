@@ -149,7 +149,7 @@ async def test_a_service_receives_only_the_event_kinds_it_chose(
         assert created.status == 201, await created.text()
         service = await created.json()
         assert service["callback_events"] == ["message", "paid"]
-        topic = runtime.settings.kafka.topic(Topic.STATUS)
+        topic = runtime.settings.kafka.topics.name(Topic.STATUS)
         await runtime.publisher.publish_many(
             [OutRecord(topic, codecs.STATUS.encode(e), b"M1") for e in _events(service["id"])]
         )

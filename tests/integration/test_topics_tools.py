@@ -68,10 +68,10 @@ async def test_topics_creates_every_topic_with_its_configs_then_has_nothing_to_d
     assert code == 0
     assert len([line for line in lines if line.startswith("+ create")]) == len(all_topic_names())
     assert lines[-1] == "topics: applied"
-    assert await existing(settings) == {settings.kafka.topic(n) for n in all_topic_names()}
-    dlq = await topic_config(settings, settings.kafka.topic("messages.submitted.dlq"))
+    assert await existing(settings) == set(settings.kafka.topics.all_names())
+    dlq = await topic_config(settings, settings.kafka.topics.dlq(Topic.SUBMITTED))
     assert dlq["retention.ms"] == str(30 * DAY_MS)
-    status = await topic_config(settings, settings.kafka.topic(Topic.STATUS))
+    status = await topic_config(settings, settings.kafka.topics.name(Topic.STATUS))
     assert (status["cleanup.policy"], status["retention.ms"]) == ("delete", str(7 * DAY_MS))
 
     assert await run_topics(settings) == (0, ["topics: nothing to change"])
@@ -81,7 +81,7 @@ async def test_a_dry_run_prints_the_diff_and_changes_nothing(migrated: Settings)
     settings = fresh(migrated)
     code, lines = await run_topics(settings, dry_run=True)
     assert code == 0
-    assert f"+ create {settings.kafka.topic(Topic.SUBMITTED)} partitions=2" in lines[0]
+    assert f"+ create {settings.kafka.topics.name(Topic.SUBMITTED)} partitions=2" in lines[0]
     assert lines[-1] == "topics: dry run, nothing applied"
     assert await existing(settings) == set()
 
@@ -99,7 +99,7 @@ async def test_the_diff_against_the_cluster_shows_raised_partitions_and_changed_
     }
     changed = tmp_path / "topics.yaml"
     changed.write_text(yaml.safe_dump(inventory))
-    payments = settings.kafka.topic(Topic.PAYMENTS)
+    payments = settings.kafka.topics.name(Topic.PAYMENTS)
     code, lines = await run_topics(settings, dry_run=True, path=changed)
     assert code == 0
     assert lines == [
@@ -122,7 +122,7 @@ async def test_migrate_touches_only_the_database(migrated: Settings) -> None:
 async def test_lag_per_group_and_partition_falls_to_zero_once_consumed(
     runtime: Runtime,
 ) -> None:
-    topic = runtime.settings.kafka.topic(Topic.SUBMITTED)
+    topic = runtime.settings.kafka.topics.name(Topic.SUBMITTED)
     await runtime.publisher.publish_many(
         [OutRecord(topic, b"{}", key=f"k{i}".encode()) for i in range(3)]
     )

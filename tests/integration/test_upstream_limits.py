@@ -26,7 +26,7 @@ from worker.services.deliver import DeliverDeps, deliver_batch
 def _deps(runtime: Runtime) -> DeliverDeps:
     return DeliverDeps(
         PostgresInbox(runtime.pool),
-        runtime.settings.kafka,
+        runtime.settings.kafka.topics,
         runtime.signer,
         admissions=PostgresAdmissions(runtime.pool),
         limits=runtime.settings.limits,

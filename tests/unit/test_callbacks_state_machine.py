@@ -11,14 +11,14 @@ from datetime import timedelta
 from schemas import codecs
 from schemas.enums import MessageStatus
 from schemas.events import MessageStatusChanged
-from schemas.topics import Topic
+from schemas.topics import Topic, Topics
 from tests.fakes import Clock, FakeCallbacks, FakeWebhookSender
 from worker.core.batch import BatchResult
 from worker.core.errors import PermanentError, RetryableError
 from worker.core.records import OutRecord, Record
 from worker.roles.callbacks import handlers
 from worker.services.callbacks import CallbackDeps, FirstAttempts, Receiver, event_key
-from worker.settings import CallbackSettings, KafkaSettings
+from worker.settings import CallbackSettings
 
 SERVICE = "svc-1"
 URL = "https://sender.example.org/hook"
@@ -35,7 +35,7 @@ class Callbacks:
             call_attempts=1,
             max_in_flight_per_service=per_service,
         )
-        self.deps = CallbackDeps(self.store, sender, KafkaSettings(), settings, self.clock)
+        self.deps = CallbackDeps(self.store, sender, Topics(), settings, self.clock)
         self.first_attempts = FirstAttempts(self.deps)
         self.first, self.retry = handlers(self.deps, self.first_attempts)
         self.offset = 0
@@ -76,7 +76,7 @@ async def test_a_first_attempt_delivers_and_its_retry_copy_then_sends_nothing() 
     first = await cb.run(True, event)
     await cb.settle_first_attempts()
     (copy,) = first.out
-    assert copy.topic == Topic.CALLBACKS_RETRY_10S
+    assert copy.topic == Topic.CALLBACKS_RETRY_1
     assert cb.store.outcomes == {cb.key(event): "delivered"}
     cb.clock.advance(10)
     assert (await cb.run(False, copy)).out == []
@@ -104,7 +104,7 @@ async def test_a_transient_failure_leaves_the_event_to_its_copy_which_retries() 
     retried = await cb.run(False, copy)
     await cb.settle_first_attempts()
     # the retry runs in the background, backed by the next tier's copy (skipped: settled)
-    assert [o.topic for o in retried.out] == [Topic.CALLBACKS_RETRY_1M]
+    assert [o.topic for o in retried.out] == [Topic.CALLBACKS_RETRY_2]
     assert cb.store.outcomes == {cb.key(event): "delivered"}
     assert len(cb.sender.posts) == 2
 
@@ -114,7 +114,7 @@ async def test_a_failed_retry_goes_to_the_next_tier_with_its_attempt_count() -> 
     (copy,) = (await cb.run(True, cb.event())).out
     await cb.settle_first_attempts()
     (again,) = (await cb.run(False, copy)).out
-    assert again.topic == Topic.CALLBACKS_RETRY_1M
+    assert again.topic == Topic.CALLBACKS_RETRY_2
     assert dict(again.headers)["postino-attempt"] == b"2"
 
 

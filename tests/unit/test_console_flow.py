@@ -106,10 +106,10 @@ def test_attempt_entries_carry_tier_status_code_trace_and_no_personal_data() -> 
     )
     error = "SMTP 451 for mario.rossi@example.org (RSSMRA80A01H501U)"
     outcome = Outcome(
-        request, NotificationStatus.THROTTLED, 1, error, T0, Topic.NOTIFICATIONS_RETRY_10S
+        request, NotificationStatus.THROTTLED, 1, error, T0, Topic.NOTIFICATIONS_RETRY_1
     )
     entry = notification_attempt(outcome, T0)
-    assert (entry.channel, entry.tier, entry.attempt) == ("EMAIL", "notifications.retry.10s", 1)
+    assert (entry.channel, entry.tier, entry.attempt) == ("EMAIL", "notifications.retry.1", 1)
     assert entry.detail is not None
     assert "mario.rossi" not in entry.detail and "RSSMRA80A01H501U" not in entry.detail
 
@@ -124,9 +124,22 @@ def test_attempt_entries_carry_tier_status_code_trace_and_no_personal_data() -> 
         attempt=2,
         outcome="failed",
         at=T0,
-        topic="callbacks.retry.10s",
+        topic="callbacks.retry.1",
         error="callback receiver answered 503",
         trace=trace_id(headers),
     )
     assert (sent.status_code, sent.trace_id, sent.channel) == (503, trace, "message PROCESSED")
     assert trace_id([("other", b"x")]) is None
+
+
+def test_a_tracing_context_gives_its_trace_id_to_the_attempt() -> None:
+    from opentelemetry import trace
+
+    from worker.adapters.console_repo import trace_id_of
+
+    span = trace.NonRecordingSpan(
+        trace.SpanContext(0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7, is_remote=True)
+    )
+    context = trace.set_span_in_context(span)
+    assert trace_id_of(context) == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert trace_id_of(None) is None

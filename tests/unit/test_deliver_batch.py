@@ -10,6 +10,7 @@ from typing import Any
 
 from schemas import codecs
 from schemas.events import MessageStatusChanged
+from schemas.topics import Topics
 from tests.factories import MARKDOWN
 from worker.core.records import Record
 from worker.ids import IdSigner, record_id
@@ -17,7 +18,6 @@ from worker.services.deliver import DeliverDeps, deliver_batch
 from worker.services.directory import Service
 from worker.services.model import DeliveryContext, InboxRow, Profile, StoredMessage
 from worker.services.ports import INGRESS_ORIGIN
-from worker.settings import KafkaSettings
 
 FC = "RSSMRA80A01H501U"
 TOPIC = "messages.submitted"
@@ -65,7 +65,7 @@ def body(**extra: Any) -> dict[str, Any]:
 
 
 def deps(store: FakeStore) -> DeliverDeps:
-    return DeliverDeps(store, KafkaSettings(), SIGNER)
+    return DeliverDeps(store, Topics(), SIGNER)
 
 
 async def test_a_batch_is_one_context_load_and_one_write() -> None:

@@ -26,11 +26,11 @@ def test_each_failed_attempt_waits_in_the_next_tier_and_the_last_repeats() -> No
     deadline = NOW + timedelta(days=1)
     plan = [next_retry(n, NOW, deadline, DELAYS, NOTIFICATION_RETRY_TIERS) for n in (1, 2, 3, 4, 9)]
     assert [p.tier for p in plan if p] == [
-        Topic.NOTIFICATIONS_RETRY_10S,
-        Topic.NOTIFICATIONS_RETRY_1M,
-        Topic.NOTIFICATIONS_RETRY_10M,
-        Topic.NOTIFICATIONS_RETRY_1H,
-        Topic.NOTIFICATIONS_RETRY_1H,
+        Topic.NOTIFICATIONS_RETRY_1,
+        Topic.NOTIFICATIONS_RETRY_2,
+        Topic.NOTIFICATIONS_RETRY_3,
+        Topic.NOTIFICATIONS_RETRY_4,
+        Topic.NOTIFICATIONS_RETRY_4,
     ]
     assert [p.due_at - NOW for p in plan if p][-1] == timedelta(seconds=600)
 

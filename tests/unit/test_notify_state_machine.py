@@ -12,7 +12,7 @@ import pytest
 from schemas import codecs
 from schemas.enums import Channel, NotificationKind, NotificationStatus
 from schemas.events import NotificationRequest, NotificationStatusChanged
-from schemas.topics import Topic
+from schemas.topics import Topic, Topics
 from tests.fakes import Clock, FakeMailer, FakeNotifications, FakePushGateway
 from worker import ids
 from worker.core.batch import BatchResult, due_from_header
@@ -27,7 +27,7 @@ from worker.services.notify_ports import (
     Recipient,
     SenderInfo,
 )
-from worker.settings import KafkaSettings, NotifySettings
+from worker.settings import NotifySettings
 
 CITIZEN = "RSSMRA80A01H501U"
 MESSAGE = "01J00000000000000000000001"
@@ -50,7 +50,7 @@ class Notify:
         self.store = FakeNotifications(context=_context())
         self.push = push
         settings = NotifySettings(retry_delays=(10, 60), call_attempts=1)
-        deps = NotifyDeps(self.store, Channels(push, mailer), KafkaSettings(), settings, self.clock)
+        deps = NotifyDeps(self.store, Channels(push, mailer), Topics(), settings, self.clock)
         self.handle = handler(deps)
         self.offset = 0
 
@@ -112,7 +112,7 @@ async def test_a_transient_failure_waits_in_a_tier_then_the_retry_sends_it() -> 
     first = await notify.run(req)
     assert notify.row_status(req) is NotificationStatus.THROTTLED
     (retry,) = _retries(first)
-    assert retry.topic == Topic.NOTIFICATIONS_RETRY_10S
+    assert retry.topic == Topic.NOTIFICATIONS_RETRY_1
     assert codecs.NOTIFICATION.decode(retry.value).attempt == 1
     due = due_from_header(Record(retry.topic, 0, 0, None, retry.value, 0, retry.headers))
     assert due == (notify.clock() + timedelta(seconds=10)).timestamp()

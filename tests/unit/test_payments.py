@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 from schemas import codecs
 from schemas.events import MessagePaid
+from schemas.topics import Topics
 from worker.core.records import Record
 from worker.services.payments import PaidMessage, PaymentRow, reconcile_batch
-from worker.settings import KafkaSettings
 
-KAFKA = KafkaSettings(topic_prefix="x.")
+TOPICS = Topics("x.")
 PAID_AT = datetime(2024, 5, 2, 9, 30, tzinfo=UTC)
 
 
@@ -49,7 +49,7 @@ def record(value: bytes | None, offset: int = 0) -> Record:
 
 async def test_the_rpt_id_is_the_creditor_fiscal_code_and_the_notice_number() -> None:
     store = FakeStore()
-    result = await reconcile_batch([record(json.dumps(event()).encode())], store, KAFKA)
+    result = await reconcile_batch([record(json.dumps(event()).encode())], store, TOPICS)
     assert store.applied == [PaymentRow("evt-1", "12345678901302000000000000001", PAID_AT, "12.50")]
     assert [o.topic for o in result.out] == ["x.messages.status"]
     paid = codecs.STATUS.decode(result.out[0].value)
@@ -66,7 +66,7 @@ async def test_malformed_events_are_dead_lettered_with_their_reason_the_rest_app
         record(None, 2),
         record(json.dumps(event(id="evt-3")).encode(), 3),
     ]
-    result = await reconcile_batch(records, store, KAFKA)
+    result = await reconcile_batch(records, store, TOPICS)
     assert [(d.record.offset, d.code) for d in result.dead] == [
         (0, "not_json"),
         (1, "invalid_payment"),

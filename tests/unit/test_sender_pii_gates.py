@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 
+from schemas.patterns import EMAIL_IN_TEXT, FISCAL_CODE_IN_TEXT
 from worker.services import pii
 
 FRAGMENTS = (
@@ -42,9 +43,9 @@ SEPARATORS = (" ", " - ", ", ", ": ", "/", ".", "")
 
 
 def _ungated(subject: str) -> str | None:
-    if pii._FISCAL_CODE.search(subject):
+    if FISCAL_CODE_IN_TEXT.search(subject):
         return "fiscal code"
-    if pii._EMAIL.search(subject):
+    if EMAIL_IN_TEXT.search(subject):
         return "e-mail address"
     if pii._has_iban(subject):
         return "IBAN"

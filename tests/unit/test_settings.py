@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from schemas.topics import Topic
 from worker.settings import ConfigError, load_settings
 
 
@@ -12,7 +13,7 @@ def test_defaults_need_no_environment() -> None:
     assert settings.http.port == 8080
     assert settings.profile == "dev"
     assert settings.kafka.assignment == "direct"
-    assert settings.kafka.topic("messages.submitted") == "messages.submitted"
+    assert settings.kafka.topics.name(Topic.SUBMITTED) == "messages.submitted"
 
 
 def test_the_production_profile_uses_groups_and_the_idempotent_producer() -> None:
@@ -23,7 +24,7 @@ def test_the_production_profile_uses_groups_and_the_idempotent_producer() -> Non
 
 def test_a_topic_prefix_applies_to_every_topic() -> None:
     settings = load_settings({"POSTINO_TOPIC_PREFIX": "staging."})
-    assert settings.kafka.topic("messages.status") == "staging.messages.status"
+    assert settings.kafka.topics.name(Topic.STATUS) == "staging.messages.status"
 
 
 @pytest.mark.parametrize(

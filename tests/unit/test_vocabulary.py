@@ -11,7 +11,14 @@ from typing import Any
 
 import yaml
 
-from schemas.topics import CALLBACK_RETRY_TIERS, CONSUMED, NOTIFICATION_RETRY_TIERS, Topic
+from schemas.topics import (
+    CALLBACK_RETRY_TIERS,
+    CONSUMED,
+    GROUP_TOPICS,
+    NOTIFICATION_RETRY_TIERS,
+    ConsumerGroup,
+    Topic,
+)
 from worker.roles.registry import ROLES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,9 +33,9 @@ def _inventory() -> dict[str, Any]:
 def _references(topic: Topic) -> tuple[str, ...]:
     """How code names a topic: its enum member, or the tier table it belongs to."""
     names = [f"Topic.{topic.name}"]
-    if topic in {t for t, _ in NOTIFICATION_RETRY_TIERS}:
+    if topic in NOTIFICATION_RETRY_TIERS:
         names.append("NOTIFICATION_RETRY_TIERS")
-    if topic in {t for t, _ in CALLBACK_RETRY_TIERS}:
+    if topic in CALLBACK_RETRY_TIERS:
         names.append("CALLBACK_RETRY_TIERS")
     return tuple(names)
 
@@ -56,7 +63,8 @@ def test_each_consuming_role_really_reads_its_topics() -> None:
         topic = Topic(name)
         for role in entry["consumers"]:
             source = (ROOT / "worker" / "roles" / f"{role}.py").read_text()
-            assert any(ref in source for ref in _references(topic)), f"{role} does not read {name}"
+            runs = [g for g in ConsumerGroup if f"ConsumerGroup.{g.name}" in source]
+            assert any(topic in GROUP_TOPICS[g] for g in runs), f"{role} does not read {name}"
 
 
 def test_every_internally_produced_topic_is_named_by_some_producer_code() -> None:

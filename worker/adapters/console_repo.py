@@ -9,14 +9,27 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from worker import logs
+from opentelemetry import trace
+from opentelemetry.context import Context
+
+from worker import logs, tracing
 from worker.adapters.postgres import Pool
 from worker.services.attempts import Attempt
 
 log = logs.get("postino.console")
+
+
+def trace_id_of(context: Context | None) -> str | None:
+    """The W3C trace id (32 hex digits) of a tracing context, if it holds a valid one."""
+    if context is None:
+        return None
+    found = trace.get_current_span(context).get_span_context()
+    return format(found.trace_id, "032x") if found.is_valid else None
+
 
 _ADD_FLOW = """
 INSERT INTO console_flow (bucket, series, source, value)
@@ -138,6 +151,9 @@ class PostgresJournal:
     def add(self, attempt: Attempt) -> None:
         if len(self._queued) >= self._MAX_QUEUED:
             return  # the database is not keeping up: drop, never grow without bound
+        if attempt.trace_id is None and tracing.ENABLED:
+            found = trace_id_of(tracing.context_of(attempt.message_id))
+            attempt = replace(attempt, trace_id=found) if found else attempt
         self._queued.append(attempt)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._write())

@@ -20,9 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
-from worker.bench import e2e, fullpipe, procs, report, workload
+from worker.bench import e2e, fullpipe, procs, report
 from worker.bench.harness import Bench, BenchOptions
 from worker.embedded import embedded_stack
 
@@ -148,12 +146,7 @@ async def run_ab(
         embedded_stack(Path(tmp) / "stack") as (url, bootstrap),
     ):
         bench = Bench(options, url, bootstrap, Path(tmp), out_dir)
-        await bench.settings(bench.prefix("setup"))
-        conn = await asyncpg.connect(url)
-        try:
-            await workload.seed(conn, options.citizens)
-        finally:
-            await conn.close()
+        await bench.seed()
         for n in range(rounds):
             for side in sides if n % 2 == 0 else sides[::-1]:
                 tag = f"{scenario}-{side.name}{n}"

@@ -2,8 +2,9 @@
 
 One aiohttp route that reads the body, decodes it with msgspec (no validation), and
 publishes it with the same producer settings as ours (acks=all, same linger), then
-answers 201. Run as its own process: `python -m worker.bench.bare_ingress`, with
-`POSTINO_KAFKA_BOOTSTRAP`, `POSTINO_HTTP_PORT` and `POSTINO_TOPIC_PREFIX`.
+answers 201, on the same event loop (`POSTINO_EVENT_LOOP`). Run as its own process:
+`python -m worker.bench.bare_ingress`, with `POSTINO_KAFKA_BOOTSTRAP`,
+`POSTINO_HTTP_PORT` and `POSTINO_TOPIC_PREFIX`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import msgspec
 from aiohttp import web
 
 from schemas.topics import Topic
+from worker import eventloop
 from worker.adapters import kafka
 from worker.lifecycle import install_signal_handlers
 from worker.settings import load_settings
@@ -27,7 +29,7 @@ async def serve() -> None:
     bootstrap = settings.kafka.bootstrap or "127.0.0.1:9092"
     producer = kafka.producer(settings.kafka, bootstrap, "bench")
     await producer.start()
-    topic = settings.kafka.topic(Topic.SUBMITTED)
+    topic = settings.kafka.topics.name(Topic.SUBMITTED)
 
     async def submit(request: web.Request) -> web.Response:
         body = await request.read()
@@ -50,4 +52,4 @@ async def serve() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve())
+    eventloop.run(serve(), load_settings())  # the same event loop as our ingress

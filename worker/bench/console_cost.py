@@ -6,7 +6,8 @@ looking (`POSTINO_CONSOLE_SAMPLE_SECONDS=0`), one sampling every second with the
 console open (a poller asks for the flow and the dead letters every 3 s, as the
 page does). They take turns under the same closed-loop submit load (the ingress
 bench's rounds, so a background load hits both alike); printed: requests/s, p50,
-p99 and server CPU per request of each, and the ratios console/baseline.
+p99 and server CPU per request of each, and the ratios console/baseline. With
+`--no-watch` nobody opens the console: what every process pays for sampling alone.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 
-from worker.bench import ingress, loadgen, workload
+from worker import logs
+from worker.bench import ingress, loadgen
 from worker.bench.harness import Bench, BenchOptions
 from worker.embedded import embedded_stack
 
@@ -56,25 +57,22 @@ async def _watch(port: int, stop: asyncio.Event) -> int:
     return answers
 
 
-async def measure(seconds: float) -> dict[str, Any]:
+async def measure(seconds: float, watch: bool = True) -> dict[str, Any]:
     options = BenchOptions(ingress_seconds=seconds)
     with (
         tempfile.TemporaryDirectory(prefix="postino-console-bench-") as tmp,
         embedded_stack(Path(tmp) / "stack") as (url, bootstrap),
     ):
         bench = Bench(options, url, bootstrap, Path(tmp), Path(tmp) / "out")
-        await bench.settings(bench.prefix("setup"))
-        conn = await asyncpg.connect(url)
-        try:
-            await workload.seed(conn, options.citizens)
-        finally:
-            await conn.close()
+        await bench.seed()
         sides: list[ingress.Side] = []
         stop = asyncio.Event()
         try:
             sides.append(await _start(bench, "baseline", POSTINO_CONSOLE_SAMPLE_SECONDS="0"))
             sides.append(await _start(bench, "console", POSTINO_CONSOLE_SAMPLE_SECONDS="1"))
-            watcher = asyncio.create_task(_watch(sides[1].port, stop))
+            watcher = asyncio.create_task(
+                _watch(sides[1].port, stop) if watch else asyncio.sleep(0, 0)
+            )
             await ingress.drive(sides, options.concurrency, seconds)
             stop.set()
             polls = await watcher
@@ -89,8 +87,10 @@ async def measure(seconds: float) -> dict[str, Any]:
 
 
 def main() -> None:
+    logs.configure("warning", "console")
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 30.0
-    print(json.dumps(asyncio.run(measure(seconds)), indent=2))
+    watch = "--no-watch" not in sys.argv
+    print(json.dumps(asyncio.run(measure(seconds, watch)), indent=2))
 
 
 if __name__ == "__main__":

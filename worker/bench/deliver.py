@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from schemas.topics import Topic
 from worker.adapters import kafka
 from worker.bench import kafkacount, pipeline, workload
 from worker.bench.harness import Bench
@@ -29,7 +30,7 @@ async def prefill(bench: Bench, prefix: str, count: int) -> None:
     producer = kafka.producer(settings.kafka, bench.bootstrap, "bench")
     await producer.start()
     try:
-        topic = settings.kafka.topic("messages.submitted")
+        topic = settings.kafka.topics.name(Topic.SUBMITTED)
         for start in range(0, len(records), 2000):
             futures = [
                 await producer.send(topic, value, key=key)

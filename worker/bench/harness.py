@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 
 from worker import logs
-from worker.bench import procs
+from worker.bench import procs, workload
 from worker.bootstrap import Runtime, open_runtime
 from worker.embedded import free_port
 from worker.lifecycle import prepare
@@ -119,6 +119,15 @@ class Bench:
         conn = await asyncpg.connect(self.url)
         try:
             return list(await conn.fetch(query, *args))
+        finally:
+            await conn.close()
+
+    async def seed(self) -> None:
+        """The schema and topics, then the workload's service and citizens."""
+        await self.settings(self.prefix("setup"))
+        conn = await asyncpg.connect(self.url)
+        try:
+            await workload.seed(conn, self.options.citizens)
         finally:
             await conn.close()
 

@@ -13,6 +13,7 @@ import asyncpg
 import msgspec
 
 from schemas import codecs
+from schemas.topics import Topic
 from worker.adapters import kafka
 from worker.settings import KafkaSettings
 
@@ -33,7 +34,7 @@ async def drain(settings: KafkaSettings, bootstrap: str, url: str, expected: int
     started = time.perf_counter()
     await consumer.start()
     try:
-        topic = settings.topic("messages.submitted")
+        topic = settings.topics.name(Topic.SUBMITTED)
         consumer.assign(await kafka.all_partitions(consumer, [topic]))
         done = 0
         while done < expected:

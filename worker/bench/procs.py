@@ -97,21 +97,29 @@ class Service:
             self._argv, env=self._env, stdout=self._log, stderr=subprocess.STDOUT
         )
 
-    async def wait_http(self, host: str, port: int, timeout: float = 30.0) -> None:
+    async def wait_http(self, host: str, port: int, timeout: float = 90.0) -> None:
         """Wait until the process accepts TCP connections on (host, port)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited early: see {self._log_path}")
+                raise RuntimeError(f"{self.name} exited early:\n{self.log_tail()}")
             try:
                 _, writer = await asyncio.open_connection(host, port)
                 writer.close()
                 return
             except OSError:
                 if loop.time() > deadline:
-                    raise RuntimeError(f"{self.name} is not listening on {port}") from None
+                    raise RuntimeError(
+                        f"{self.name} is not listening on {port}:\n{self.log_tail()}"
+                    ) from None
                 await asyncio.sleep(0.1)
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self._log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None

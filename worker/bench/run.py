@@ -15,9 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
-from worker.bench import deliver, e2e, fullpipe, ingress, kafkacount, report, workload
+from worker.bench import deliver, e2e, fullpipe, ingress, kafkacount, report
 from worker.bench.harness import Bench, BenchOptions
 from worker.embedded import embedded_stack
 
@@ -33,12 +31,7 @@ async def run_bench(options: BenchOptions, out_dir: Path) -> dict[str, Any]:
         bench = Bench(options, url, bootstrap, Path(tmp), out_dir)
         bench.counts("bench").parent.mkdir(parents=True)
         kafkacount.install(bench.counts("bench"))  # this process's drains
-        await bench.settings(bench.prefix("setup"))
-        conn = await asyncpg.connect(url)
-        try:
-            await workload.seed(conn, options.citizens)
-        finally:
-            await conn.close()
+        await bench.seed()
         results = {
             "ingress": await ingress.measure(bench),
             "pipeline": await deliver.measure(bench),

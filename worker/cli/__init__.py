@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from typing import Any
 
 
 def register_tools(sub: Any, commands: dict[str, Callable[..., int]]) -> None:
     """Add the operator subcommands. Each tool module owns its parser and its command."""
-    _ = (argparse, sub, commands)
     from worker.cli import bench
 
     bench.register(sub, commands)

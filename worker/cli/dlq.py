@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,7 +27,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from schemas.topics import CONSUMED, Topic
+from schemas.patterns import EMAIL_IN_TEXT, FISCAL_CODE_LIKE_IN_TEXT, is_fiscal_code
+from schemas.topics import CONSUMED, DLQ_SUFFIX, Topic
 from worker import logs
 from worker.adapters import kafka
 from worker.adapters.kafka import Publisher, all_partitions, record_from_consumer
@@ -39,26 +39,21 @@ from worker.settings import ConfigError, KafkaSettings, Settings
 
 REPLAY_ROLE = "dlq-replay"
 ERROR_HEADER_PREFIX = "postino-error-"
-_FISCAL_CODE = re.compile(
-    r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]"
-)
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
 
 def dlq_topic(ks: KafkaSettings, name: str) -> str:
     """The full DLQ topic name for a base topic name or DLQ name given by an operator."""
-    base = name.removeprefix(ks.topic_prefix) if ks.topic_prefix else name
-    base = base.removesuffix(".dlq")
+    base = ks.topics.base(name).removesuffix(DLQ_SUFFIX)
     for topic in CONSUMED:
         if topic.value == base:
-            return ks.topic(topic.dlq())
+            return ks.topics.dlq(topic)
     choices = ", ".join(t.value for t in CONSUMED)
     raise ConfigError(f"{name!r} is not a consumed topic with a DLQ; one of: {choices}")
 
 
 def redact(text: str) -> str:
-    text = _FISCAL_CODE.sub(lambda m: logs.mask(m.group(0)), text)
-    return _EMAIL.sub("<e-mail>", text)
+    text = FISCAL_CODE_LIKE_IN_TEXT.sub(lambda m: logs.mask(m.group(0)), text)
+    return EMAIL_IN_TEXT.sub("<e-mail>", text)
 
 
 @dataclass(slots=True)
@@ -140,7 +135,7 @@ def _replayable(ks: KafkaSettings, record: Record) -> OutRecord | str:
     """The record to re-publish, or why it cannot be."""
     raw = record.header("postino-original-topic")
     original = raw.decode(errors="replace") if raw is not None else ""
-    if original not in {ks.topic(t.value) for t in Topic}:
+    if original not in {ks.topics.name(t) for t in Topic}:
         return f"original topic {original!r} is not one of ours" if raw else "no original topic"
     headers = tuple((k, v) for k, v in record.headers if not k.startswith(ERROR_HEADER_PREFIX))
     return OutRecord(original, record.value or b"", record.key, headers)
@@ -211,7 +206,7 @@ def _key(key: bytes | None) -> str:
     if key is None:
         return "-"
     text = key.decode(errors="replace")
-    return logs.mask(text) if _FISCAL_CODE.fullmatch(text) else redact(text)
+    return logs.mask(text) if is_fiscal_code(text) else redact(text)
 
 
 def _detail(text: str) -> str:

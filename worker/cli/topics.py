@@ -12,23 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from schemas.topics import ConsumerGroup, Topic
+from schemas.topics import GROUP_TOPICS, ConsumerGroup
 from worker.adapters.kafka import all_partitions
 from worker.adapters.kafka_offsets import committed, high_watermarks, inspector
 from worker.adapters.kafka_topics import TopicsError, load_inventory, sync_topics
 from worker.bootstrap import require_endpoints
 from worker.cli import endpoints
-from worker.roles import callbacks, notify
 from worker.settings import Settings
 
 #: The topics each consumer group reads.
-GROUP_TOPICS: dict[str, tuple[str, ...]] = {
-    ConsumerGroup.DELIVER: (Topic.SUBMITTED,),
-    ConsumerGroup.PAYMENTS: (Topic.PAYMENTS,),
-    ConsumerGroup.NOTIFY: tuple(notify.TOPICS),
-    ConsumerGroup.CALLBACKS: (Topic.STATUS,),
-    ConsumerGroup.CALLBACKS_RETRY: tuple(callbacks.RETRY_TOPICS),
-}
 
 
 async def topics(
@@ -64,7 +56,9 @@ class Lag:
         return self.end - (self.committed or 0)
 
 
-async def lag(settings: Settings, groups: Sequence[str] = tuple(GROUP_TOPICS)) -> list[Lag]:
+async def lag(
+    settings: Settings, groups: Sequence[ConsumerGroup] = tuple(GROUP_TOPICS)
+) -> list[Lag]:
     """Per group and partition: committed offset, high watermark, records behind."""
     ks = settings.kafka
     bootstrap, _ = require_endpoints(settings)
@@ -73,7 +67,7 @@ async def lag(settings: Settings, groups: Sequence[str] = tuple(GROUP_TOPICS)) -
         consumer = inspector(ks, bootstrap, ks.group(group))
         await consumer.start()
         try:
-            tps = await all_partitions(consumer, [ks.topic(t) for t in GROUP_TOPICS[group]])
+            tps = await all_partitions(consumer, [ks.topics.name(t) for t in GROUP_TOPICS[group]])
             marks = await high_watermarks(consumer, tps)
             done = await committed(consumer, tps)
             found += [

@@ -25,13 +25,7 @@ import msgspec
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from schemas.topics import (
-    CALLBACK_RETRY_TIERS,
-    CONSUMED,
-    NOTIFICATION_RETRY_TIERS,
-    ConsumerGroup,
-    Topic,
-)
+from schemas.topics import CONSUMED, GROUP_TOPICS
 from worker.adapters.kafka import all_partitions, record_from_consumer
 from worker.adapters.kafka_client import client_options
 from worker.adapters.kafka_offsets import high_watermarks, inspector
@@ -42,14 +36,7 @@ from worker.settings import KafkaSettings
 #: Consumer group (by role name, as `KafkaSettings.group` prefixes it) -> topics read.
 #: A test keeps it equal to the runners the roles build.
 CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
-    ConsumerGroup.DELIVER: (Topic.SUBMITTED.value,),
-    ConsumerGroup.PAYMENTS: (Topic.PAYMENTS.value,),
-    ConsumerGroup.NOTIFY: (
-        Topic.NOTIFICATIONS.value,
-        *(t.value for t, _ in NOTIFICATION_RETRY_TIERS),
-    ),
-    ConsumerGroup.CALLBACKS: (Topic.STATUS.value,),
-    ConsumerGroup.CALLBACKS_RETRY: tuple(t.value for t, _ in CALLBACK_RETRY_TIERS),
+    group: tuple(t.value for t in topics) for group, topics in GROUP_TOPICS.items()
 }
 REPLAY_GROUP = "dlq-replay"
 #: Dead letters kept per DLQ partition for the glance and the message search.
@@ -151,13 +138,13 @@ class BrokerWatch:
             await admin.close()
 
     def _base(self, topic: str) -> str:
-        return topic.removeprefix(self._kafka.topic_prefix)
+        return self._kafka.topics.base(topic)
 
     async def look(self) -> BrokerLook:
         looker, admin = await self._clients()
         ks = self._kafka
-        names = [ks.topic(t.value) for t in CONSUMED]
-        dlqs = [ks.topic(t.dlq()) for t in CONSUMED]
+        names = [ks.topics.name(t) for t in CONSUMED]
+        dlqs = [ks.topics.dlq(t) for t in CONSUMED]
         tps = await all_partitions(looker, names + dlqs)
         try:
             marks = await high_watermarks(looker, tps)

@@ -18,9 +18,9 @@ import msgspec
 from aiohttp import web
 
 from schemas.enums import ServiceState
+from schemas.patterns import is_fiscal_code
 from worker import logs
 from worker.adapters.services_repo import ServicesRepo
-from worker.core.text_rules import body_problem
 from worker.ids import encode_ulid
 from worker.ingress import openapi
 from worker.ingress.admin_views import (
@@ -35,8 +35,8 @@ from worker.ingress.admin_views import (
     service_view,
 )
 from worker.ingress.auth import Handler, admin_only
+from worker.ingress.bodies import read_body
 from worker.ingress.keys import DIRECTORY, RUNTIME, STORES
-from worker.ingress.messages import field_error
 from worker.ingress.problems import json_response, problem
 from worker.services.callback_url import DnsUnavailable, UnsafeCallbackUrl, check_callback_url
 from worker.services.directory import hash_key
@@ -47,9 +47,6 @@ routes = web.RouteTableDef()
 #: Back-office text fields that may span lines (TAB, LF, CR allowed).
 _MULTILINE = frozenset({"description", "reason"})
 B = TypeVar("B")
-_FISCAL_CODE = re.compile(
-    r"^[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$"
-)
 
 
 def new_api_key() -> str:
@@ -65,16 +62,7 @@ def _repo(request: web.Request) -> ServicesRepo:
 
 
 async def _body(request: web.Request, body_type: type[B]) -> B | web.Response:
-    raw = await request.read()
-    refused = body_problem(raw, multiline=_MULTILINE)
-    if refused is not None:
-        return problem(400, "Bad request", refused.detail)
-    try:
-        return msgspec.json.decode(raw or b"{}", type=body_type)
-    except msgspec.ValidationError as exc:
-        return problem(400, "Bad request", field_error(exc))
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        return problem(400, "Bad request", "body: not valid JSON; expected a JSON object")
+    return await read_body(request, body_type, multiline=_MULTILINE, empty_as=b"{}")
 
 
 async def _unsafe_url(request: web.Request, url: str | None, field: str) -> web.Response | None:
@@ -364,7 +352,7 @@ for _suffix, _column, _shown, _ in _KEYS:
 @admin_only
 async def put_profile(request: web.Request) -> web.Response:
     fiscal_code = request.match_info["fiscal_code"]
-    if not _FISCAL_CODE.fullmatch(fiscal_code):
+    if not is_fiscal_code(fiscal_code):
         return problem(400, "Bad request", "fiscal_code: not a valid fiscal code")
     body = await _body(request, ProfileBody)
     if isinstance(body, web.Response):

@@ -8,28 +8,27 @@ like an unknown one.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
-import msgspec
 from aiohttp import web
 
-from schemas.messages import FISCAL_CODE_PATTERN
+from schemas.patterns import is_fiscal_code
 from worker import logs
 from worker.core.errors import RetryableError
-from worker.core.text_rules import body_problem
 from worker.ingress import citizen_openapi  # noqa: F401 - declares these routes
 from worker.ingress.auth import CITIZEN_REALM, Handler, admin_only, bearer, bearer_refusal
+from worker.ingress.bodies import read_body
 from worker.ingress.citizen_views import (
     MessageStatusBody,
     PreferencesBody,
     ProfilePatch,
-    inbox_item,
+    inbox_page,
     message_view,
     preference_view,
     profile_view,
+    session_view,
     state_view,
 )
 from worker.ingress.keys import RUNTIME, STORES
@@ -39,7 +38,6 @@ from worker.services.model import Profile
 
 log = logs.get("postino.citizen")
 routes = web.RouteTableDef()
-_FISCAL_CODE = re.compile(FISCAL_CODE_PATTERN)
 B = TypeVar("B")
 CitizenHandler = Callable[[web.Request, str], Awaitable[web.Response]]
 
@@ -54,19 +52,6 @@ def _bad_request(detail: str) -> web.Response:
 
 def _not_found(what: str) -> web.Response:
     return problem(404, "Not found", f"no such {what}")
-
-
-async def _body(request: web.Request, body_type: type[B]) -> B | web.Response:
-    raw = await request.read()
-    refused = body_problem(raw, multiline=())
-    if refused is not None:
-        return _bad_request(refused.detail)
-    try:
-        return msgspec.json.decode(raw, type=body_type)
-    except msgspec.ValidationError as exc:
-        return _bad_request(str(exc))
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        return _bad_request("body is not a JSON object")
 
 
 def citizen_only(handler: CitizenHandler) -> Handler:
@@ -87,15 +72,14 @@ def citizen_only(handler: CitizenHandler) -> Handler:
 @admin_only
 async def create_session(request: web.Request) -> web.Response:
     fiscal_code = request.match_info["fiscal_code"]
-    if not _FISCAL_CODE.fullmatch(fiscal_code):
+    if not is_fiscal_code(fiscal_code):
         return _bad_request("fiscal_code: not a valid fiscal code")
     ttl = request.app[RUNTIME].settings.session_ttl_seconds
     session = await citizen.issue_session(_store(request), fiscal_code, ttl, datetime.now(UTC))
     if session is None:
         return _not_found("profile")
     log.info("citizen_session_issued", citizen=logs.mask(fiscal_code))
-    body = {"token": session.token, "expires_at": session.expires_at.isoformat()}
-    return json_response(body, status=201)
+    return json_response(session_view(session.token, session.expires_at), status=201)
 
 
 @routes.get("/api/v1/citizen/messages")
@@ -112,7 +96,7 @@ async def inbox(request: web.Request, fiscal_code: str) -> web.Response:
         )
     except citizen.InvalidRequest as exc:
         return _bad_request(str(exc))
-    return json_response({"items": [inbox_item(r) for r in page.items], "next": page.next})
+    return json_response(inbox_page(page.items, page.next))
 
 
 @routes.get("/api/v1/citizen/messages/{id}")
@@ -127,7 +111,7 @@ async def one_message(request: web.Request, fiscal_code: str) -> web.Response:
 @routes.put("/api/v1/citizen/messages/{id}/message-status")
 @citizen_only
 async def message_status(request: web.Request, fiscal_code: str) -> web.Response:
-    body = await _body(request, MessageStatusBody)
+    body = await read_body(request, MessageStatusBody)
     if isinstance(body, web.Response):
         return body
     runtime, message_id = request.app[RUNTIME], request.match_info["id"]
@@ -135,7 +119,7 @@ async def message_status(request: web.Request, fiscal_code: str) -> web.Response
         state = await citizen.change_message_status(
             _store(request),
             runtime.publisher,
-            runtime.settings.kafka,
+            runtime.settings.kafka.topics,
             fiscal_code=fiscal_code,
             message_id=message_id,
             change=body.change(),
@@ -162,7 +146,7 @@ async def get_profile(request: web.Request, fiscal_code: str) -> web.Response:
 @routes.patch("/api/v1/citizen/profile")
 @citizen_only
 async def patch_profile(request: web.Request, fiscal_code: str) -> web.Response:
-    body = await _body(request, ProfilePatch)
+    body = await read_body(request, ProfilePatch)
     if isinstance(body, web.Response):
         return body
     profile = await _store(request).update_profile(fiscal_code, body.changes())
@@ -204,7 +188,7 @@ async def put_preferences(request: web.Request, fiscal_code: str) -> web.Respons
     if isinstance(target, web.Response):
         return target
     profile, service_id = target
-    body = await _body(request, PreferencesBody)
+    body = await read_body(request, PreferencesBody)
     if isinstance(body, web.Response):
         return body
     try:

@@ -1,18 +1,26 @@
 """OpenAPI declarations of the citizen app API.
 
-The response structs mirror the views of `citizen_views` (which build plain dicts);
-a test of the citizen API decodes real answers with them, so they cannot drift.
+The response structs are the ones `citizen_views` builds the answers with.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 
-from schemas.enums import PreferencesMode, ReminderConsent
 from worker.ingress import openapi
-from worker.ingress.citizen_views import MessageStatusBody, PreferencesBody, ProfilePatch
+from worker.ingress.citizen_views import (
+    CitizenMessageView,
+    CitizenProfileView,
+    InboxPageView,
+    MessageStateView,
+    MessageStatusBody,
+    PreferencesBody,
+    PreferenceView,
+    ProfilePatch,
+    SessionView,
+)
 from worker.services.citizen import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 
@@ -22,64 +30,6 @@ class InboxQuery(msgspec.Struct):
     page_size: Annotated[int, msgspec.Meta(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE
     cursor: Annotated[str, msgspec.Meta(description="`next` of the previous page")] | None = None
     archived: bool = False
-
-
-class SessionView(msgspec.Struct):
-    token: str
-    expires_at: str
-
-
-class InboxItemView(msgspec.Struct, kw_only=True):
-    id: str
-    sender_service_id: str
-    service_name: str | None
-    organization_name: str | None
-    created_at: str
-    time_to_live: int
-    feature_level_type: str
-    subject: str | None
-    is_read: bool
-    is_archived: bool
-    payment_data: dict[str, Any] | None = None
-    due_date: str | None = None
-
-
-class InboxPageView(msgspec.Struct):
-    items: list[InboxItemView]
-    next: str | None
-
-
-class CitizenMessageView(InboxItemView, kw_only=True):
-    content: dict[str, Any]
-    read_at: str | None
-
-
-class MessageStateView(msgspec.Struct):
-    id: str
-    is_read: bool
-    is_archived: bool
-    read_at: str | None
-
-
-class CitizenProfileView(msgspec.Struct):
-    fiscal_code: str
-    inbox_enabled: bool
-    push_enabled: bool
-    email: str | None
-    email_validated: bool
-    email_enabled: bool
-    preferences_mode: PreferencesMode
-    blocked_channels: dict[str, list[str]]
-    reminder_consent: ReminderConsent
-    preferred_languages: list[str]
-
-
-class PreferenceView(msgspec.Struct):
-    service_id: str
-    is_inbox_enabled: bool
-    is_push_enabled: bool
-    is_email_enabled: bool
-    can_access_message_read_status: bool
 
 
 _MESSAGES = "/api/v1/citizen/messages"

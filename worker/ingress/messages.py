@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import re
 
-import msgspec
 from aiohttp import web
 
-from schemas.messages import FISCAL_CODE_PATTERN, NewMessage
+from schemas.messages import NewMessage
+from schemas.patterns import is_fiscal_code
 from worker import logs
 from worker.core.errors import RetryableError
-from worker.core.text_rules import body_problem
+from worker.core.text_rules import MESSAGE_MULTILINE
 from worker.ingress import openapi
 from worker.ingress.auth import sender
+from worker.ingress.bodies import BodyError, decode_body
 from worker.ingress.keys import RUNTIME
 from worker.ingress.limits import limit_refusal
 from worker.ingress.network import cidr_refusal, networked_sender
@@ -33,50 +34,22 @@ from worker.services import accept
 from worker.services.directory import Service
 from worker.services.gating import check_content, check_service
 
-_FISCAL_CODE = re.compile(FISCAL_CODE_PATTERN)
-_NEW_MESSAGE = msgspec.json.Decoder(NewMessage)
-_AT = re.compile(r"^(?P<what>.*?) - at `\$(?P<path>[^`]*)`$")
-_MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`$")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 routes = web.RouteTableDef()
 
 
-def field_error(exc: msgspec.ValidationError) -> str:
-    """msgspec's "Expected ... - at `$.content.subject`" as "content.subject: expected ..."."""
-    text = str(exc)
-    match = _AT.match(text)
-    path, what = (match["path"].lstrip("."), match["what"]) if match else ("", text)
-    missing = _MISSING.match(what)
-    if missing is not None:
-        return f"{path + '.' if path else ''}{missing['field']}: required"
-    return f"{path or 'body'}: {what[:1].lower()}{what[1:]}"
-
-
-def _new_message(body: bytes) -> NewMessage | web.Response:
-    if not body.strip():
-        return invalid("body: empty; expected a JSON object")
-    refused = body_problem(body)
-    if refused is not None:  # before decoding: text no store can carry, or too deep
-        return invalid(refused.detail)
-    try:
-        return _NEW_MESSAGE.decode(body)
-    except msgspec.ValidationError as exc:
-        return invalid(field_error(exc))
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        return invalid("body: not valid JSON; expected a JSON object")
-
-
 def decode_message(
     body: bytes, path_fiscal_code: str | None
 ) -> tuple[NewMessage, str] | web.Response:
-    message = _new_message(body)
-    if isinstance(message, web.Response):
-        return message
+    try:
+        message = decode_body(body, NewMessage, multiline=MESSAGE_MULTILINE)
+    except BodyError as exc:
+        return invalid(exc.detail)
     if (message.fiscal_code is None) == (path_fiscal_code is None):
         return invalid("fiscal_code: give it in the body or in the path, exactly once")
     fiscal_code = message.fiscal_code or path_fiscal_code or ""
-    if not _FISCAL_CODE.fullmatch(fiscal_code):
+    if not is_fiscal_code(fiscal_code):
         return invalid("fiscal_code: not a valid fiscal code")
     return message, fiscal_code
 
@@ -116,7 +89,7 @@ async def _submit(request: web.Request, path_fiscal_code: str | None) -> web.Res
             service,
             publisher=runtime.publisher,
             signer=runtime.signer,
-            kafka=runtime.settings.kafka,
+            topics=runtime.settings.kafka.topics,
             idempotency_key=request.headers.get("Idempotency-Key"),
         )
     except RetryableError:

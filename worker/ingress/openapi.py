@@ -28,7 +28,7 @@ from typing import Any, Literal
 import msgspec
 from aiohttp import web
 
-from schemas.messages import FISCAL_CODE_PATTERN
+from schemas.patterns import FISCAL_CODE_PATTERN
 from worker.ingress.auth import ADMIN_REALM, CITIZEN_REALM
 from worker.ingress.openapi_examples import example
 from worker.ingress.problems import PROBLEM, Problem

@@ -8,16 +8,12 @@ decision (`worker.services.decide.inbox_allowed`), the same code deliver runs.
 
 from __future__ import annotations
 
-import re
-
-import msgspec
 from aiohttp import web
 
-from schemas.messages import FISCAL_CODE_PATTERN
-from worker.core.text_rules import body_problem
+from schemas.patterns import is_fiscal_code
 from worker.ingress import openapi
+from worker.ingress.bodies import read_body
 from worker.ingress.keys import STORES
-from worker.ingress.messages import field_error
 from worker.ingress.network import networked_sender
 from worker.ingress.problems import json_response, problem
 from worker.ingress.sender_views import FiscalCodeBody, LimitedProfile
@@ -25,14 +21,12 @@ from worker.services.decide import inbox_allowed
 from worker.services.directory import Service
 
 routes = web.RouteTableDef()
-_FISCAL_CODE = re.compile(FISCAL_CODE_PATTERN)
-_BODY = msgspec.json.Decoder(FiscalCodeBody)
 
 
 async def _limited_profile(
     request: web.Request, service: Service, fiscal_code: str
 ) -> web.Response:
-    if not _FISCAL_CODE.fullmatch(fiscal_code):
+    if not is_fiscal_code(fiscal_code):
         return problem(400, "Bad request", "fiscal_code: not a valid fiscal code")
     if not service.can_send or not service.may_reach(fiscal_code):
         return problem(
@@ -60,16 +54,9 @@ async def post_profile(request: web.Request) -> web.Response:
     service = networked_sender(request)
     if isinstance(service, web.Response):
         return service
-    raw = await request.read()
-    refused = body_problem(raw, multiline=())
-    if refused is not None:
-        return problem(400, "Bad request", refused.detail)
-    try:
-        decoded = _BODY.decode(raw)
-    except msgspec.ValidationError as exc:
-        return problem(400, "Bad request", field_error(exc))
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        return problem(400, "Bad request", "body: not valid JSON; expected a JSON object")
+    decoded = await read_body(request, FiscalCodeBody)
+    if isinstance(decoded, web.Response):
+        return decoded
     return await _limited_profile(request, service, decoded.fiscal_code)
 
 

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from schemas.topics import CALLBACK_RETRY_TIERS, ConsumerGroup, Topic
+from schemas.topics import ConsumerGroup
 from worker import logs
 from worker.bootstrap import (
     Runtime,
@@ -38,7 +38,6 @@ from worker.services.callbacks import (
 
 log = logs.get("postino.callbacks")
 
-RETRY_TOPICS = tuple(tier for tier, _ in CALLBACK_RETRY_TIERS)
 _PRUNE_EVERY_SECONDS = 3600.0
 
 
@@ -56,18 +55,16 @@ class CallbacksRole:
         self.deps = CallbackDeps(
             callback_store(runtime),
             sender,
-            settings.kafka,
+            settings.kafka.topics,
             settings.callbacks,
             clock,
             journal or NoJournal(),
         )
         self.first_attempts = FirstAttempts(self.deps)
         handle_first, handle_retry = handlers(self.deps, self.first_attempts)
-        self.main = consumer_runner(
-            runtime, ConsumerGroup.CALLBACKS, [Topic.STATUS], handle_first, scheduled=True
-        )
+        self.main = consumer_runner(runtime, ConsumerGroup.CALLBACKS, handle_first, scheduled=True)
         self.retry = consumer_runner(
-            runtime, ConsumerGroup.CALLBACKS_RETRY, RETRY_TOPICS, handle_retry, scheduled=True
+            runtime, ConsumerGroup.CALLBACKS_RETRY, handle_retry, scheduled=True
         )
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from schemas.topics import ConsumerGroup, Topic
+from schemas.topics import ConsumerGroup
 from worker.bootstrap import Runtime, consumer_runner, deliver_deps
 from worker.consumers.runner import ConsumerRunner
 from worker.core.batch import BatchHandler, BatchResult, DeadLetter
@@ -27,9 +27,7 @@ def build(runtime: Runtime) -> ConsumerRunner:
     async def settle(dead: Sequence[DeadLetter]) -> list[OutRecord]:
         return await fail_dead_letters(dead, deps)
 
-    return consumer_runner(
-        runtime, ConsumerGroup.DELIVER, [Topic.SUBMITTED], handler(deps), on_dead_letters=settle
-    )
+    return consumer_runner(runtime, ConsumerGroup.DELIVER, handler(deps), on_dead_letters=settle)
 
 
 async def run(runtime: Runtime, stop: asyncio.Event) -> None:

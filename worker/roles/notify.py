@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from schemas.topics import NOTIFICATION_RETRY_TIERS, ConsumerGroup, Topic
+from schemas.topics import ConsumerGroup
 from worker.bootstrap import (
     Runtime,
     attempt_journal,
@@ -29,8 +29,6 @@ from worker.services.attempts import AttemptJournal, NoJournal
 from worker.services.notify import NotifyDeps, notify_batch
 from worker.services.notify_ports import Channels
 from worker.services.sweeper import SweepReport, sweep
-
-TOPICS = (Topic.NOTIFICATIONS, *(tier for tier, _ in NOTIFICATION_RETRY_TIERS))
 
 
 def utc_now() -> datetime:
@@ -54,12 +52,12 @@ def build(
     deps = NotifyDeps(
         notification_store(runtime),
         channels,
-        settings.kafka,
+        settings.kafka.topics,
         settings.notify,
         clock,
         journal or NoJournal(),
     )
-    return consumer_runner(runtime, ConsumerGroup.NOTIFY, TOPICS, handler(deps), scheduled=True)
+    return consumer_runner(runtime, ConsumerGroup.NOTIFY, handler(deps), scheduled=True)
 
 
 async def sweep_once(runtime: Runtime, now: datetime) -> SweepReport:
@@ -67,7 +65,7 @@ async def sweep_once(runtime: Runtime, now: datetime) -> SweepReport:
     return await sweep(
         store=notification_store(runtime),
         publisher=runtime.publisher,
-        kafka=settings.kafka,
+        topics=settings.kafka.topics,
         settings=settings.notify,
         now=now,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from schemas.topics import ConsumerGroup, Topic
+from schemas.topics import ConsumerGroup
 from worker.bootstrap import Runtime, consumer_runner, payment_store, timer_pulse
 from worker.consumers.runner import ConsumerRunner
 from worker.core.batch import BatchResult
@@ -20,19 +20,19 @@ SWEEP_LOOKBACK_SECONDS = 3600.0
 
 
 def build(runtime: Runtime) -> ConsumerRunner:
-    store = payment_store(runtime)
-    kafka_settings = runtime.settings.kafka
+    store, topics = payment_store(runtime), runtime.settings.kafka.topics
 
     async def handle(records: Sequence[Record]) -> BatchResult:
-        return await payments.reconcile_batch(records, store, kafka_settings)
+        return await payments.reconcile_batch(records, store, topics)
 
-    return consumer_runner(runtime, ConsumerGroup.PAYMENTS, [Topic.PAYMENTS], handle)
+    return consumer_runner(runtime, ConsumerGroup.PAYMENTS, handle)
 
 
 async def sweep_once(runtime: Runtime) -> int:
-    store = payment_store(runtime)
-    kafka_settings = runtime.settings.kafka
-    return await payments.sweep(store, runtime.publisher, kafka_settings, SWEEP_LOOKBACK_SECONDS)
+    topics = runtime.settings.kafka.topics
+    return await payments.sweep(
+        payment_store(runtime), runtime.publisher, topics, SWEEP_LOOKBACK_SECONDS
+    )
 
 
 async def run(runtime: Runtime, stop: asyncio.Event) -> None:

@@ -32,7 +32,7 @@ async def run_round(runtime: Runtime, now: datetime) -> RoundReport:
     """One reminders round at `now` (tests drive it with a FakeClock's time)."""
     settings = runtime.settings
     return await _run_round(
-        reminder_store(runtime), runtime.publisher, settings.kafka, settings.reminders, now
+        reminder_store(runtime), runtime.publisher, settings.kafka.topics, settings.reminders, now
     )
 
 

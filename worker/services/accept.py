@@ -10,12 +10,11 @@ from datetime import UTC, datetime
 
 from schemas import codecs
 from schemas.messages import NewMessage, SubmittedMessage
-from schemas.topics import Topic
+from schemas.topics import Topic, Topics
 from worker.core.records import OutRecord
 from worker.ids import IdSigner
 from worker.services.directory import Service
 from worker.services.ports import INGRESS_ORIGIN, Publisher
-from worker.settings import KafkaSettings
 
 
 def message_id(
@@ -33,7 +32,7 @@ async def publish_message(
     *,
     publisher: Publisher,
     signer: IdSigner,
-    kafka: KafkaSettings,
+    topics: Topics,
     idempotency_key: str | None = None,
 ) -> str:
     new_id = message_id(signer, service, fiscal_code, idempotency_key)
@@ -48,7 +47,7 @@ async def publish_message(
     )
     await publisher.publish(
         OutRecord(
-            kafka.topic(Topic.SUBMITTED),
+            topics.name(Topic.SUBMITTED),
             codecs.SUBMITTED.encode(record),
             fiscal_code.encode(),
             (INGRESS_ORIGIN,),

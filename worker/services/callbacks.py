@@ -33,7 +33,7 @@ import msgspec
 
 from schemas import codecs
 from schemas.events import StatusEvent
-from schemas.topics import CALLBACK_RETRY_TIERS
+from schemas.topics import CALLBACK_RETRY_TIERS, Topics
 from worker import logs, metrics
 from worker.core.batch import DUE_HEADER, BatchResult, DeadLetter, due_header
 from worker.core.errors import PermanentError, RetryableError
@@ -41,7 +41,7 @@ from worker.core.records import OutRecord, Record
 from worker.services.attempts import AttemptJournal, NoJournal, callback_attempt, trace_id
 from worker.services.retry import call_with_retry, next_retry
 from worker.services.sender_events import wanted
-from worker.settings import CallbackSettings, KafkaSettings
+from worker.settings import CallbackSettings
 
 log = logs.get("postino.callbacks")
 
@@ -82,7 +82,7 @@ class WebhookSender(Protocol):
 class CallbackDeps:
     store: CallbackStore
     sender: WebhookSender
-    kafka: KafkaSettings
+    topics: Topics
     settings: CallbackSettings
     clock: Callable[[], datetime]
     journal: AttemptJournal = field(default_factory=NoJournal)
@@ -139,7 +139,7 @@ def _retry(
         (ATTEMPT_HEADER, str(attempts_made).encode()),
         due_header(due_at.timestamp()),
     )
-    return OutRecord(deps.kafka.topic(retry.tier), job.record.value or b"", job.record.key, headers)
+    return OutRecord(deps.topics.name(retry.tier), job.record.value or b"", job.record.key, headers)
 
 
 async def _send(job: _Job, deps: CallbackDeps) -> str:
@@ -172,7 +172,7 @@ async def _attempt(job: _Job, deps: CallbackDeps) -> str:
             attempt=job.attempt + 1,
             outcome=outcome,
             at=deps.clock(),
-            topic=job.record.topic.removeprefix(deps.kafka.topic_prefix),
+            topic=deps.topics.base(job.record.topic),
             error=error,
             trace=trace_id(job.record.headers),
         )

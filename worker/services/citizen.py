@@ -28,12 +28,11 @@ import msgspec
 from schemas import codecs
 from schemas.enums import BlockedChannel, PreferencesMode
 from schemas.events import MessageRead
-from schemas.topics import Topic
+from schemas.topics import Topic, Topics
 from worker.core.records import OutRecord
 from worker.services.model import Profile, ServicePreference
 from worker.services.ports import Publisher
 from worker.services.sender_events import shares_read
-from worker.settings import KafkaSettings
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -203,7 +202,7 @@ def read_event(state: MessageState) -> MessageRead | None:
 async def change_message_status(
     store: CitizenStore,
     publisher: Publisher,
-    kafka: KafkaSettings,
+    topics: Topics,
     *,
     fiscal_code: str,
     message_id: str,
@@ -222,7 +221,7 @@ async def change_message_status(
     event = read_event(state) if change.is_read else None
     if event is not None:
         record = OutRecord(
-            kafka.topic(Topic.STATUS), codecs.STATUS.encode(event), message_id.encode()
+            topics.name(Topic.STATUS), codecs.STATUS.encode(event), message_id.encode()
         )
         await publisher.publish(record)
     return state

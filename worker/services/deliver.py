@@ -30,7 +30,7 @@ from datetime import timedelta
 from schemas import codecs
 from schemas.enums import Channel, FailureReason, MessageStatus, NotificationKind, RejectionReason
 from schemas.events import MessagePaid, MessageStatusChanged, NotificationRequest
-from schemas.topics import Topic
+from schemas.topics import Topic, Topics
 from worker import ids, logs, metrics
 from worker.core.batch import BatchResult, DeadLetter
 from worker.core.records import OutRecord, Record
@@ -42,7 +42,7 @@ from worker.services.model import DeliveryContext, InboxRow, StoredMessage
 from worker.services.ports import DeliverStore
 from worker.services.sender_events import shares_paid
 from worker.services.upstream_limits import AdmissionStore
-from worker.settings import KafkaSettings, LimitSettings
+from worker.settings import LimitSettings
 
 log = logs.get("postino.deliver")
 
@@ -53,7 +53,7 @@ FIRST_SEQ = 1
 @dataclass(frozen=True, slots=True)
 class DeliverDeps:
     store: DeliverStore
-    kafka: KafkaSettings
+    topics: Topics
     signer: ids.IdSigner
     #: Where upstream records are admitted against the limits; None: no limits
     #: (unit tests of the other rules).
@@ -146,16 +146,14 @@ def notification_requests(
     ]
 
 
-def follow_ups(
-    row: StoredMessage, channels: Sequence[Channel], kafka: KafkaSettings
-) -> list[OutRecord]:
+def follow_ups(row: StoredMessage, channels: Sequence[Channel], topics: Topics) -> list[OutRecord]:
     """Status event, paid event and notification requests of one stored message."""
     key = row.id.encode()
-    out = [OutRecord(kafka.topic(Topic.STATUS), codecs.STATUS.encode(status_event(row)), key)]
+    out = [OutRecord(topics.name(Topic.STATUS), codecs.STATUS.encode(status_event(row)), key)]
     paid = paid_event(row)
     if paid is not None:
-        out.append(OutRecord(kafka.topic(Topic.STATUS), codecs.STATUS.encode(paid), key))
-    notifications = kafka.topic(Topic.NOTIFICATIONS)
+        out.append(OutRecord(topics.name(Topic.STATUS), codecs.STATUS.encode(paid), key))
+    notifications = topics.name(Topic.NOTIFICATIONS)
     fc_key = row.fiscal_code.encode()
     out += [
         OutRecord(notifications, codecs.NOTIFICATION.encode(request), fc_key)
@@ -226,7 +224,7 @@ async def fail_dead_letters(dead: Sequence[DeadLetter], deps: DeliverDeps) -> li
             row.sender_service_id,
             row.fiscal_code,
         ):
-            out += follow_ups(stored, (), deps.kafka)
+            out += follow_ups(stored, (), deps.topics)
     log.info("dead_letters_failed", dead=len(dead), failed=len(out))
     return out
 
@@ -255,7 +253,7 @@ async def deliver_batch(records: Sequence[Record], deps: DeliverDeps) -> BatchRe
     for p in planned:
         row = stored[p.row.id]
         if _same_message(p, row):
-            out += follow_ups(row, p.channels, deps.kafka)
+            out += follow_ups(row, p.channels, deps.topics)
             metrics.count_delivered(row.status, (row.processed_at - row.created_at).total_seconds())
         else:  # an upstream id already taken by another message: never overwrite it
             dead.append(DeadLetter(p.item.record, "duplicate_id", "id used by another message"))

@@ -17,7 +17,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-SANDBOX = "AAAAAA00A00A000A"
+from schemas.patterns import SANDBOX_FISCAL_CODE
 
 
 def hash_key(api_key: str) -> bytes:
@@ -63,7 +63,7 @@ class Service:
         so an incomplete service never reaches anyone else."""
         if self.published and self.can_send:
             return True
-        return fiscal_code == SANDBOX or fiscal_code in self.authorized_recipients
+        return fiscal_code == SANDBOX_FISCAL_CODE or fiscal_code in self.authorized_recipients
 
 
 class ServiceDirectory:

@@ -24,7 +24,7 @@ from typing import Any
 import msgspec
 
 from schemas.enums import FailureReason, FeatureLevel, MessageStatus
-from schemas.messages import FISCAL_CODE_PATTERN
+from schemas.patterns import is_fiscal_code
 from worker.core.batch import DeadLetter
 from worker.core.text_rules import MAX_DEPTH, too_deep
 from worker.services.model import InboxRow
@@ -32,7 +32,6 @@ from worker.services.model import InboxRow
 #: (message id, service id, fiscal code) -> did the ingress issue this id?
 Issued = Callable[[str, str, str], bool]
 _ID = re.compile(r"[\x21-\x7e]{1,64}")
-_FISCAL_CODE = re.compile(FISCAL_CODE_PATTERN.removeprefix("^").removesuffix("$"))
 #: Dead letters that are not a message of their own (another message holds the id).
 _NOT_A_MESSAGE = frozenset({"duplicate_id"})
 _REASONS = {
@@ -82,7 +81,7 @@ def failed_row(dead: DeadLetter, issued: Issued) -> InboxRow | None:
     ids = (named.id, named.sender_service_id)
     if not all(isinstance(v, str) and _ID.fullmatch(v) for v in ids):
         return None
-    if not isinstance(named.fiscal_code, str) or not _FISCAL_CODE.fullmatch(named.fiscal_code):
+    if not isinstance(named.fiscal_code, str) or not is_fiscal_code(named.fiscal_code):
         return None
     if not issued(named.id, named.sender_service_id, named.fiscal_code):
         return None

@@ -25,7 +25,7 @@ import msgspec
 from schemas import codecs
 from schemas.enums import Channel, NotificationStatus
 from schemas.events import NotificationRequest, NotificationStatusChanged
-from schemas.topics import NOTIFICATION_RETRY_TIERS, Topic
+from schemas.topics import NOTIFICATION_RETRY_TIERS, Topic, Topics
 from worker import logs, metrics
 from worker.core.batch import BatchResult, DeadLetter, due_header
 from worker.core.errors import PermanentError, RetryableError
@@ -40,7 +40,7 @@ from worker.services.notify_ports import (
 )
 from worker.services.notify_send import send_one
 from worker.services.retry import next_retry
-from worker.settings import KafkaSettings, NotifySettings
+from worker.settings import NotifySettings
 
 log = logs.get("postino.notify")
 
@@ -52,7 +52,7 @@ _MAX_CONCURRENT_SENDS = 50
 class NotifyDeps:
     store: NotifyStore
     channels: Channels
-    kafka: KafkaSettings
+    topics: Topics
     settings: NotifySettings
     clock: Callable[[], datetime]
     journal: AttemptJournal = field(default_factory=NoJournal)
@@ -146,21 +146,21 @@ def _retry_or_expire(
     return Outcome(request, NotificationStatus.THROTTLED, attempts, error, retry.due_at, retry.tier)
 
 
-def _retry_record(outcome: Outcome, row: NotificationRow, kafka: KafkaSettings) -> OutRecord:
+def _retry_record(outcome: Outcome, row: NotificationRow, topics: Topics) -> OutRecord:
     if outcome.tier is None or row.due_at is None:
         raise ValueError(f"notification {row.id} has no retry scheduled")
     request = msgspec.structs.replace(outcome.request, attempt=row.attempts, due_at=row.due_at)
     return OutRecord(
-        kafka.topic(outcome.tier),
+        topics.name(outcome.tier),
         codecs.NOTIFICATION.encode(request),
         request.fiscal_code.encode(),
         (due_header(row.due_at.timestamp()),),
     )
 
 
-def _event_record(row: NotificationRow, kafka: KafkaSettings) -> OutRecord:
+def _event_record(row: NotificationRow, topics: Topics) -> OutRecord:
     return OutRecord(
-        kafka.topic(Topic.STATUS), codecs.STATUS.encode(status_event(row)), row.message_id.encode()
+        topics.name(Topic.STATUS), codecs.STATUS.encode(status_event(row)), row.message_id.encode()
     )
 
 
@@ -180,14 +180,14 @@ async def notify_batch(records: Sequence[Record], deps: NotifyDeps) -> BatchResu
         to_send = [r for r in plan.send if r.notification_id in claimed]
         outcomes += await asyncio.gather(*(_attempt(r, context, deps, gate) for r in to_send))
     stored = await deps.store.record_outcomes(outcomes)
-    out = [_event_record(row, deps.kafka) for row in plan.replay]
+    out = [_event_record(row, deps.topics) for row in plan.replay]
     for outcome, (row, changed) in zip(outcomes, stored, strict=True):
         metrics.NOTIFICATIONS.labels(channel=row.channel, status=outcome.status).inc()
         deps.journal.add(notification_attempt(outcome, row.updated_at))
         if changed:
-            out.append(_event_record(row, deps.kafka))
+            out.append(_event_record(row, deps.topics))
         if outcome.tier is not None and row.status == NotificationStatus.THROTTLED:
-            out.append(_retry_record(outcome, row, deps.kafka))
+            out.append(_retry_record(outcome, row, deps.topics))
         log.info(
             "notification_attempted",
             notification_id=row.id,

@@ -23,14 +23,13 @@ from typing import Protocol
 
 from schemas import codecs
 from schemas.events import MessagePaid, PaymentEvent
-from schemas.topics import Topic
+from schemas.topics import Topic, Topics
 from worker import logs
 from worker.core.batch import BatchResult, DeadLetter, decode_value
 from worker.core.records import OutRecord, Record
 from worker.core.text_rules import body_problem
 from worker.services.ports import Publisher
 from worker.services.sender_events import shares_paid
-from worker.settings import KafkaSettings
 
 log = logs.get("postino.payments")
 
@@ -106,9 +105,9 @@ def paid_event(row: PaidMessage) -> MessagePaid:
     )
 
 
-def paid_records(paid: Sequence[PaidMessage], kafka: KafkaSettings) -> list[OutRecord]:
+def paid_records(paid: Sequence[PaidMessage], topics: Topics) -> list[OutRecord]:
     """The `paid` events a sender may learn: ADVANCED messages only (IO-RULES 4)."""
-    topic = kafka.topic(Topic.STATUS)
+    topic = topics.name(Topic.STATUS)
     return [
         OutRecord(topic, codecs.STATUS.encode(paid_event(p)), p.id.encode())
         for p in paid
@@ -117,7 +116,7 @@ def paid_records(paid: Sequence[PaidMessage], kafka: KafkaSettings) -> list[OutR
 
 
 async def reconcile_batch(
-    records: Sequence[Record], store: PaymentStore, kafka: KafkaSettings
+    records: Sequence[Record], store: PaymentStore, topics: Topics
 ) -> BatchResult:
     """Handle one poll batch of `payments.updates` (one database round trip)."""
     rows, dead = decode(records)
@@ -125,16 +124,16 @@ async def reconcile_batch(
         return BatchResult(dead=dead)
     paid = await store.apply_payments(rows)
     log.debug("payments_applied", events=len(rows), paid_messages=len(paid), dead=len(dead))
-    return BatchResult(out=paid_records(paid, kafka), dead=dead)
+    return BatchResult(out=paid_records(paid, topics), dead=dead)
 
 
 async def sweep(
-    store: PaymentStore, publisher: Publisher, kafka: KafkaSettings, lookback_seconds: float
+    store: PaymentStore, publisher: Publisher, topics: Topics, lookback_seconds: float
 ) -> int:
     """Sweeper: pay messages that missed their payment (arrived in the same instant),
     publish their `MessagePaid` events and await the acks. Idempotent."""
     paid = await store.sweep(lookback_seconds)
     if paid:
-        await publisher.publish_many(paid_records(paid, kafka))
+        await publisher.publish_many(paid_records(paid, topics))
         log.info("payments_swept", paid_messages=len(paid))
     return len(paid)

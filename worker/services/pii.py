@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import re
 
-_FISCAL_CODE = re.compile(
-    r"\b[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]\b",
-    re.IGNORECASE,
-)
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+from schemas.patterns import EMAIL_IN_TEXT, FISCAL_CODE_IN_TEXT
+
 _IBAN = re.compile(r"\b[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]){11,30}\b", re.IGNORECASE)
 # Digits glued to letters, slashes, dots or commas are references or amounts, not phones.
 _EDGE_L = r"(?<![\w/.,-])"
@@ -77,9 +74,9 @@ def _has_phone(subject: str) -> bool:
 
 
 def personal_data_kind(subject: str) -> str | None:
-    if _FISCAL_CODE.search(subject):
+    if FISCAL_CODE_IN_TEXT.search(subject):
         return "fiscal code"
-    if "@" in subject and _EMAIL.search(subject):
+    if "@" in subject and EMAIL_IN_TEXT.search(subject):
         return "e-mail address"
     if _IBAN_HEAD.search(subject) and _has_iban(subject):
         return "IBAN"

@@ -36,11 +36,11 @@ from zoneinfo import ZoneInfo
 from schemas import codecs
 from schemas.enums import Channel, NotificationKind
 from schemas.events import NotificationRequest
-from schemas.topics import Topic
+from schemas.topics import Topic, Topics
 from worker import ids, logs
 from worker.core.records import OutRecord
 from worker.services.ports import Publisher
-from worker.settings import KafkaSettings, ReminderSettings
+from worker.settings import ReminderSettings
 
 log = logs.get("postino.reminders")
 
@@ -229,9 +229,9 @@ class RoundReport:
     in_window: bool = True
 
 
-def request_record(request: NotificationRequest, kafka: KafkaSettings) -> OutRecord:
+def request_record(request: NotificationRequest, topics: Topics) -> OutRecord:
     return OutRecord(
-        kafka.topic(Topic.NOTIFICATIONS),
+        topics.name(Topic.NOTIFICATIONS),
         codecs.NOTIFICATION.encode(request),
         request.fiscal_code.encode(),
     )
@@ -240,7 +240,7 @@ def request_record(request: NotificationRequest, kafka: KafkaSettings) -> OutRec
 async def run_round(
     store: ReminderStore,
     publisher: Publisher,
-    kafka: KafkaSettings,
+    topics: Topics,
     rules: ReminderSettings,
     now: datetime,
 ) -> RoundReport:
@@ -252,7 +252,7 @@ async def run_round(
         await store.record(planned, now, now + timedelta(seconds=rules.notification_ttl_seconds))
     pending = await store.unpublished()
     if pending:
-        await publisher.publish_many([request_record(r, kafka) for r in pending])
+        await publisher.publish_many([request_record(r, topics) for r in pending])
         await store.mark_published([r.notification_id for r in pending], now)
     if planned or pending:
         log.info("reminders_round", planned=len(planned), published=len(pending))

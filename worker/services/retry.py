@@ -42,13 +42,13 @@ def next_retry(
     now: datetime,
     deadline: datetime,
     delays: Sequence[float],
-    tiers: Sequence[tuple[Topic, int]],
+    tiers: Sequence[Topic],
 ) -> Retry | None:
     """Where attempt `attempts_made + 1` waits, or None when it would miss the deadline."""
     if attempts_made < 1 or not delays or not tiers:
         raise ValueError("next_retry needs at least one attempt made, delays and tiers")
     delay = delays[min(attempts_made, len(delays)) - 1]
-    tier = tiers[min(attempts_made, len(tiers)) - 1][0]
+    tier = tiers[min(attempts_made, len(tiers)) - 1]
     due_at = now + timedelta(seconds=delay)
     if due_at >= deadline:
         return None

@@ -18,13 +18,13 @@ from typing import Protocol
 from schemas import codecs
 from schemas.enums import Channel, NotificationStatus
 from schemas.events import NotificationRequest
-from schemas.topics import Topic
+from schemas.topics import Topic, Topics
 from worker import logs
 from worker.core.records import OutRecord
 from worker.services.notify import status_event
 from worker.services.notify_ports import NotificationRow, Outcome
 from worker.services.ports import Publisher
-from worker.settings import KafkaSettings, NotifySettings
+from worker.settings import NotifySettings
 
 log = logs.get("postino.sweeper")
 
@@ -64,7 +64,7 @@ async def sweep(
     *,
     store: SweeperStore,
     publisher: Publisher,
-    kafka: KafkaSettings,
+    topics: Topics,
     settings: NotifySettings,
     now: datetime,
     limit: int = 500,
@@ -80,7 +80,7 @@ async def sweep(
     )
     out = [
         OutRecord(
-            kafka.topic(Topic.STATUS),
+            topics.name(Topic.STATUS),
             codecs.STATUS.encode(status_event(row)),
             row.message_id.encode(),
         )
@@ -93,7 +93,7 @@ async def sweep(
             request = request_of(row)
             out.append(
                 OutRecord(
-                    kafka.topic(Topic.NOTIFICATIONS),
+                    topics.name(Topic.NOTIFICATIONS),
                     codecs.NOTIFICATION.encode(request),
                     request.fiscal_code.encode(),
                 )

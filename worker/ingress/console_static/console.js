@@ -5,7 +5,7 @@
 (function () {
   const KEY = "postino-admin-token";
   const SVG = "http://www.w3.org/2000/svg";
-  const W = 480, H = 190, PAD_L = 56, PAD_B = 20, PAD_T = 8;
+  const W = 480, H = 190, PAD_L = 64, PAD_B = 20, PAD_T = 8;
   // Each series: a dash pattern and a marker shape, so nothing relies on colour.
   const STYLES = [
     { cls: "s1", dash: "", shape: "circle" },
@@ -75,7 +75,8 @@
   const fmt = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
   function seconds(value) {
     if (value === null || value === undefined) return "–";
-    return value < 1 ? fmt.format(value * 1000) + " ms" : fmt.format(value) + " s";
+    if (value < 1) return (value < 0.01 ? fmt.format(value * 1000) : Math.round(value * 1000)) + " ms";
+    return fmt.format(value) + " s";
   }
   function when(iso) {
     if (!iso) return "";
@@ -301,7 +302,7 @@
       else if (s.kind === "callback" && s.outcome === "delivered") bits.push("receiver answered 2xx");
       if (s.code) bits.push("code " + s.code);
       if (s.origin) bits.push("from " + s.origin);
-      if (s.reason) bits.push(s.reason);
+      if (s.reason && !(s.status_code && s.reason.includes("answered " + s.status_code))) bits.push(s.reason);
       if (s.trace_id) bits.push("trace " + s.trace_id);
       return bits.length ? el("p", { class: "facts" }, bits.join(" · ")) : null;
     };

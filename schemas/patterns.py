@@ -1,0 +1,41 @@
+"""Patterns of personal identifiers, each written once: fiscal codes, e-mail addresses,
+and the sandbox fiscal code every service may write to.
+
+Anchoring: a whole value is checked with `is_fiscal_code` (`fullmatch`, never
+`^...$`, whose `$` also matches before a trailing newline); text is searched with the
+`*_IN_TEXT` patterns. `FISCAL_CODE_PATTERN` is the JSON Schema form of the msgspec
+constraints (`Meta(pattern=...)`).
+"""
+
+from __future__ import annotations
+
+import re
+
+#: A fiscal code: surname, name, year, month letter, day, municipality, check letter
+#: (digits may be replaced by the letters of omocodia).
+FISCAL_CODE_BODY = (
+    r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]"
+)
+FISCAL_CODE_PATTERN = f"^{FISCAL_CODE_BODY}$"
+_FISCAL_CODE = re.compile(FISCAL_CODE_BODY)
+#: A fiscal code inside a text, as a word (the subject check: no false positives).
+FISCAL_CODE_IN_TEXT = re.compile(rf"\b{FISCAL_CODE_BODY}\b", re.IGNORECASE)
+#: Anything shaped like a fiscal code, month letter unchecked: what redaction hides
+#: (in logs and DLQ listings a miss costs more than a false positive).
+FISCAL_CODE_LIKE = r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]"
+#: An e-mail address inside a text. It starts where a run of its characters starts
+#: (the look-behind), so a long run without "@" is tried once, not from each character.
+EMAIL = r"(?<![\w.%+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}"
+EMAIL_IN_TEXT = re.compile(EMAIL)
+FISCAL_CODE_LIKE_IN_TEXT = re.compile(FISCAL_CODE_LIKE)
+#: Personal data to redact from a log line or an operator's listing.
+PERSONAL_IN_TEXT = re.compile(f"{FISCAL_CODE_LIKE}|{EMAIL}", re.IGNORECASE)
+
+#: The fiscal code of the sandbox citizen: every service may write to it, published
+#: or not (IO-RULES 5).
+SANDBOX_FISCAL_CODE = "AAAAAA00A00A000A"
+
+
+def is_fiscal_code(value: str) -> bool:
+    """The whole of `value` is a fiscal code (upper case, nothing before or after)."""
+    return _FISCAL_CODE.fullmatch(value) is not None
