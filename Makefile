@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TOPIC ?= messages.submitted
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test chromium screenshots lint typecheck bench load dlq-show dlq-replay schemas clean
+.PHONY: help install run test chromium screenshots lint typecheck bench load chaos dlq-show dlq-replay schemas clean fuzz
 .PHONY: migrate topics lag
 
 help: ## list the targets
@@ -45,6 +45,10 @@ chromium: ## install Debian's chromium for the console's browser tests (only whe
 screenshots: install chromium ## regenerate the console screenshots in docs/ (the browser test, with more traffic)
 	POSTINO_SCREENSHOTS=docs $(BIN)/pytest -q tests/browser -k live_flow
 
+fuzz: install ## fuzz the API (schemathesis) and the consumers (hypothesis) longer; prints cases by route and outcome
+	POSTINO_FUZZ_EXAMPLES=$${POSTINO_FUZZ_EXAMPLES:-60} POSTINO_FUZZ_RANDOM=1 \
+		$(BIN)/pytest -q -s tests/fuzz
+
 lint: install ## ruff, and the layering contracts (import-linter)
 	$(BIN)/ruff check worker schemas tests
 	$(BIN)/ruff format --check worker schemas tests
@@ -59,6 +63,9 @@ bench: install ## benchmarks: ceilings vs ours, end to end, full pipeline (BENCH
 
 load: install ## load tests against a running stack (make run in another shell)
 	$(BIN)/pytest -q -m load tests/load -s
+
+chaos: install ## kill -9 every role, the broker and PostgreSQL, break the network: 10,000 messages, all zeros or FAIL (~10 min)
+	$(BIN)/pytest -q -m chaos tests/chaos -s
 
 schemas: install ## regenerate schemas/generated: topic JSON Schemas, AsyncAPI and OpenAPI documents
 	$(BIN)/postino contracts --write

@@ -16,6 +16,7 @@ from worker.core.errors import PermanentError, RetryableError
 from worker.core.records import OutRecord
 from worker.services.callbacks import Receiver
 from worker.services.notify_ports import (
+    Lease,
     NotificationRow,
     NotifyContext,
     Outcome,
@@ -60,19 +61,24 @@ class FakeNotifications:
         self._check("load_context")
         return self.context
 
-    async def claim(self, requests: Sequence[NotificationRequest], now: datetime) -> set[str]:
+    async def claim(self, requests: Sequence[NotificationRequest], lease: Lease) -> set[str]:
         self._check("claim")
         claimed: set[str] = set()
+        held = {"claimed_at": lease.now, "claimed_by": lease.owner, "lease_until": lease.until}
         for r in requests:
             row = self.rows.get(r.notification_id)
             if row is None:
                 row = NotificationRow(
                     r.notification_id, r.message_id, r.fiscal_code, r.sender_service_id,
                     r.channel.value, r.kind, NotificationStatus.THROTTLED, r.attempt,
-                    r.deadline, now, claimed_at=now,
+                    r.deadline, lease.now, **held,
                 )  # fmt: skip
-            elif row.claimed_at is None and row.attempts == r.attempt and row.status not in FINAL:
-                row = replace(row, claimed_at=now)
+            elif (
+                row.attempts == r.attempt
+                and row.status not in FINAL
+                and not row.leased_to_other(lease.owner, lease.now)
+            ):
+                row = replace(row, **held)
             else:
                 continue
             self.rows[r.notification_id] = row

@@ -9,7 +9,9 @@ from collections.abc import Callable, Sequence
 from importlib import metadata
 
 from worker import eventloop, logs, tracing
+from worker.bootstrap import Stopped
 from worker.extras import MissingExtraError, require_embedded
+from worker.health import Health
 from worker.lifecycle import install_signal_handlers, migrate_database, operated, run_roles
 from worker.roles.registry import ROLES
 from worker.settings import ConfigError, Settings, load_settings
@@ -24,13 +26,26 @@ def _version() -> str:
 
 VERSION = _version()
 Command = Callable[[Settings, argparse.Namespace], int]
+log = logs.get("postino.main")
 
 
-async def _run_roles(settings: Settings, names: Sequence[str]) -> int:
-    stop = asyncio.Event()
-    install_signal_handlers(stop)
-    async with operated(settings, "-".join(names)) as runtime:
-        return await run_roles(runtime, names, stop)
+async def _run_roles(
+    settings: Settings,
+    names: Sequence[str],
+    stop: asyncio.Event | None = None,
+    health: Health | None = None,
+) -> int:
+    """Run the roles until SIGINT/SIGTERM (or `stop`); waits for the database and the
+    broker first (alive, not ready meanwhile), and a stop while waiting is a clean exit."""
+    if stop is None:
+        stop = asyncio.Event()
+        install_signal_handlers(stop)
+    try:
+        async with operated(settings, "-".join(names), stop, health) as runtime:
+            return await run_roles(runtime, names, stop)
+    except Stopped as waiting:
+        log.info("stopped_while_waiting", dependency=str(waiting), roles=list(names))
+        return 0
 
 
 def _cmd_dev(settings: Settings, args: argparse.Namespace) -> int:

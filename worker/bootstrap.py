@@ -1,20 +1,25 @@
 """The composition root: the one place that chooses and builds the real adapters.
 
 `open_runtime` opens what a process shares (database pool, Kafka producer, id
-signer) and closes it in reverse order, whatever happens in between. The builders
-below turn a `Runtime` into each role's dependencies and the ingress's stores; role
-modules and ingress handlers never name an adapter, so tests build the same handlers
-on in-memory fakes of the ports (`tests/fakes.py`).
+signer) and closes it in reverse order, whatever happens in between. Opening waits
+for each of them (wait, don't die): while the database or the broker is unreachable
+it retries with a capped backoff, one log line per attempt, and marks the process's
+`Health` not ready for what it still waits for. The builders below turn a `Runtime`
+into each role's dependencies and the ingress's stores; role modules and ingress
+handlers never name an adapter, so tests build the same handlers on in-memory fakes
+of the ports (`tests/fakes.py`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from schemas.topics import GROUP_TOPICS, ConsumerGroup
 from worker import logs
@@ -36,6 +41,7 @@ from worker.adapters.upstream_admissions import PostgresAdmissions
 from worker.adapters.webhook import HttpWebhookSender, PostgresCallbacks
 from worker.consumers.runner import ConsumerRunner, DeadLetterHook
 from worker.core.batch import BatchHandler, due_from_header
+from worker.core.errors import RetryableError
 from worker.health import Health, Pulse
 from worker.ids import IdSigner
 from worker.services.attempts import AttemptJournal
@@ -48,6 +54,15 @@ from worker.services.remote_content import SenderClient
 from worker.settings import CallbackSettings, ConfigError, NotifySettings, Settings
 
 log = logs.get("postino.bootstrap")
+T = TypeVar("T")
+
+#: First and longest pause between two attempts to reach a dependency at start.
+FIRST_PAUSE_SECONDS = 0.5
+MAX_PAUSE_SECONDS = 10.0
+
+
+class Stopped(Exception):
+    """Told to stop while still waiting for a dependency."""
 
 
 @dataclass(slots=True)
@@ -85,25 +100,77 @@ def id_secret(settings: Settings) -> str:
     return path.read_text().strip()
 
 
+async def until_reachable(
+    dependency: str,
+    connect: Callable[[], Awaitable[T]],
+    stop: asyncio.Event | None = None,
+    health: Health | None = None,
+    *,
+    first_pause: float = FIRST_PAUSE_SECONDS,
+    max_pause: float = MAX_PAUSE_SECONDS,
+) -> T:
+    """`connect()` until it stops raising `RetryableError`, pausing `first_pause` then
+    twice as long each time up to `max_pause`; one warning per failed attempt. Raises
+    `Stopped` when `stop` is set meanwhile. While it waits, `health` has `dependency`
+    marked not ready (so `/readyz` answers 503)."""
+    attempt, pause = 0, first_pause
+    while True:
+        attempt += 1
+        try:
+            result = await connect()
+        except RetryableError as exc:
+            if health is not None:
+                health.not_ready(dependency, f"unreachable (attempt {attempt})")
+            log.warning(
+                "dependency_unreachable",
+                dependency=dependency,
+                attempt=attempt,
+                retry_in_seconds=pause,
+                error=logs.safe_error_text(exc, 200),
+            )
+        else:
+            if health is not None:
+                health.ready(dependency)
+            if attempt > 1:
+                log.info("dependency_reachable", dependency=dependency, attempts=attempt)
+            return result
+        if stop is None:
+            await asyncio.sleep(pause)
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=pause)
+            if stop.is_set():
+                raise Stopped(dependency)
+        pause = min(pause * 2, max_pause)
+
+
 @asynccontextmanager
 async def open_runtime(
-    settings: Settings, role: str = "dev", health: Health | None = None
+    settings: Settings,
+    role: str = "dev",
+    health: Health | None = None,
+    stop: asyncio.Event | None = None,
 ) -> AsyncIterator[Runtime]:
-    """The pool and the producer (client id `postino-<role>`), closed in reverse order."""
+    """The pool, then the producer (client id `postino-<role>`), each waited for until
+    reachable (or `Stopped`), `health` marked not ready meanwhile; closed in reverse
+    order."""
     bootstrap, url = require_endpoints(settings)
     secret = id_secret(settings)
     logs.use_mask_secret(settings.log_mask_secret or secret)
     signer = IdSigner(secret)
-    pool = await postgres.create_pool(
-        url, min_size=settings.database.pool_min, max_size=settings.database.pool_max
-    )
+    health = health or Health()
+    db = settings.database
+
+    async def connect_pool() -> Pool:
+        return await postgres.create_pool(url, min_size=db.pool_min, max_size=db.pool_max)
+
+    pool = await until_reachable("database", connect_pool, stop, health)
     try:
-        producer = kafka.producer(settings.kafka, bootstrap, role)
-        await producer.start()
+        producer = await until_reachable(
+            "broker", lambda: kafka.start_producer(settings.kafka, bootstrap, role), stop, health
+        )
         try:
-            yield Runtime(
-                settings, pool, Publisher(producer), bootstrap, signer, health or Health()
-            )
+            yield Runtime(settings, pool, Publisher(producer), bootstrap, signer, health)
         finally:
             await producer.stop()
     finally:

@@ -17,7 +17,7 @@ from pathlib import Path
 from schemas.patterns import SANDBOX_FISCAL_CODE
 from worker import eventloop, logs
 from worker.adapters.services_repo import SNAPSHOT_IF_NONE
-from worker.bootstrap import Runtime
+from worker.bootstrap import Runtime, Stopped
 from worker.cli import endpoints
 from worker.devsinks import DemoSender, DevSinks
 from worker.embedded import EmbeddedBroker, EmbeddedPostgres
@@ -52,10 +52,13 @@ def embedded_if_needed(settings: Settings) -> Iterator[Settings]:
             stack.callback(pg.stop)
             settings = replace(settings, database=replace(settings.database, url=url))
         if not settings.kafka.bootstrap:
-            broker = EmbeddedBroker(data_dir)
+            broker = EmbeddedBroker(data_dir, storage=settings.embedded_broker)
             bootstrap = broker.start()
             stack.callback(broker.stop)
-            settings = replace(settings, kafka=replace(settings.kafka, bootstrap=bootstrap))
+            kafka = replace(settings.kafka, bootstrap=bootstrap)
+            if kafka.fetch_max_wait_ms is None:  # the poll the embedded broker wants
+                kafka = replace(kafka, fetch_max_wait_ms=broker.fetch_max_wait_ms)
+            settings = replace(settings, kafka=kafka)
         yield settings
 
 
@@ -156,10 +159,12 @@ async def _serve(settings: Settings) -> int:
     )
     try:
         settings = await with_dev_sinks(settings, sinks)
-        async with operated(settings, "dev") as runtime:
+        async with operated(settings, "dev", stop) as runtime:
             await seed_demo(runtime, sinks.remote_url)
             print(banner(settings), flush=True)  # noqa: T201 - the newcomer's instructions
             return await run_roles(runtime, list(ROLES), stop)
+    except Stopped:
+        return 0
     finally:
         await sinks.stop()
 

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from worker import logs
 from worker.adapters import kafka, postgres
 from worker.adapters.kafka_topics import sync_topics
-from worker.bootstrap import Runtime, open_runtime, require_endpoints
+from worker.bootstrap import Runtime, open_runtime, require_endpoints, until_reachable
 from worker.console.sampler import FlowSampler
 from worker.core.topic_plan import Plan
 from worker.health import Health
@@ -34,7 +34,9 @@ async def migrate_database(settings: Settings) -> list[str]:
     url = settings.database.url
     if not url:
         raise ConfigError("POSTINO_DATABASE_URL is required (or run `postino dev`)")
-    pool = await postgres.create_pool(url, min_size=1, max_size=2)
+    pool = await until_reachable(
+        "database", lambda: postgres.create_pool(url, min_size=1, max_size=2)
+    )
     try:
         return await postgres.migrate(pool)
     finally:
@@ -44,7 +46,9 @@ async def migrate_database(settings: Settings) -> list[str]:
 async def apply_topics(settings: Settings, *, dry_run: bool = False, show: Show = None) -> Plan:
     """Bring the cluster's topics to `deploy/topics.yaml` (see `postino topics`)."""
     bootstrap, _ = require_endpoints(settings)
-    await kafka.wait_for_broker(settings.kafka, bootstrap)
+    await until_reachable(
+        "broker", lambda: kafka.wait_for_broker(settings.kafka, bootstrap, timeout=2)
+    )
     return await sync_topics(settings.kafka, bootstrap, dry_run=dry_run, show=show)
 
 
@@ -55,14 +59,20 @@ async def prepare(settings: Settings) -> None:
 
 
 @asynccontextmanager
-async def operated(settings: Settings, role: str) -> AsyncIterator[Runtime]:
-    """The ops listener first (alive, not ready), then the runtime it reports on;
-    closed in reverse order."""
-    health = Health()
+async def operated(
+    settings: Settings,
+    role: str,
+    stop: asyncio.Event | None = None,
+    health: Health | None = None,
+) -> AsyncIterator[Runtime]:
+    """The ops listener first (alive, not ready), then the runtime it reports on, which
+    waits for the database and the broker (`Stopped` if `stop` comes first); closed in
+    reverse order."""
+    health = health or Health()
     listener = OpsListener(settings, health)
     await listener.start()
     try:
-        async with open_runtime(settings, role, health) as runtime:
+        async with open_runtime(settings, role, health, stop) as runtime:
             listener.attach(runtime)
             runtime.ops_port = listener.port
             yield runtime

@@ -10,6 +10,7 @@ with a `ConfigError` that names the variable, never later in a worker loop.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +119,10 @@ class _Env:
         return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+#: Kafka's own `fetch.max.wait.ms`.
+KAFKA_FETCH_MAX_WAIT_MS = 500
+
+
 @dataclass(frozen=True, slots=True)
 class KafkaSettings:
     #: None: `postino dev` starts the embedded broker and fills this in.
@@ -131,7 +136,11 @@ class KafkaSettings:
     assignment: str = "group"
     session_timeout_ms: int = 10000
     heartbeat_interval_ms: int = 1000
-    fetch_max_wait_ms: int = 20
+    #: How long a fetch waits for data. None: by broker, Kafka's own 500 ms (a real
+    #: broker wakes a waiting fetch when data arrives), except the in-memory embedded
+    #: broker, which does not: `postino dev` polls it every 20 ms.
+    fetch_max_wait_ms: int | None = None
+    fetch_min_bytes: int = 1
     max_poll_records: int = 500
     enable_idempotence: bool = False
     linger_ms: int = 0
@@ -155,6 +164,10 @@ class KafkaSettings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "topics", Topics(self.topic_prefix))
+
+    @property
+    def fetch_wait_ms(self) -> int:
+        return KAFKA_FETCH_MAX_WAIT_MS if self.fetch_max_wait_ms is None else self.fetch_max_wait_ms
 
     def group(self, role: str) -> str:
         return f"{self.group_prefix}.{role}"
@@ -209,8 +222,14 @@ class NotifySettings:
     email_from: str = "IO <noreply@postino.local>"
     #: Delays of the retry tiers in seconds (10 s, 1 min, 10 min, 1 h; the last repeats).
     retry_delays: tuple[float, ...] = (10, 60, 600, 3600)
-    sweeper_interval_seconds: float = 60.0
+    #: How often the sweeper looks for expired leases and lost retries.
+    sweeper_interval_seconds: float = 5.0
+    #: A THROTTLED row with no claim whose retry was due this long ago lost its
+    #: retry record: the sweeper re-drives it (a safety net; claims use the lease).
     sweeper_grace_seconds: float = 600.0
+    #: How long the other instances trust a claim (a send in progress): at least one
+    #: send with its in-process retries. A crash delays a notification by at most this.
+    lease_seconds: float = 30.0
     #: In-process attempts of one push or SMTP call (tenacity) before a retry tier.
     call_attempts: int = 2
 
@@ -291,6 +310,12 @@ class Settings:
     #: Key of the fiscal-code tags in logs (`logs.mask`); None: the id secret.
     log_mask_secret: str | None = None
     session_ttl_seconds: int = 24 * 3600
+    #: Names this process among the instances of its role (claims' owner); unique per
+    #: running process. Default: the host name.
+    instance_id: str = "postino"
+    #: The broker `postino dev` starts when no bootstrap is given: "memory" (fast, gone
+    #: on restart) or "durable" (Tansu on a local SeaweedFS: survives restarts, slower).
+    embedded_broker: str = "memory"
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
@@ -330,7 +355,12 @@ def _kafka(env: _Env, profile: str) -> KafkaSettings:
         ),
         session_timeout_ms=env.integer("KAFKA_SESSION_TIMEOUT_MS", 10000, minimum=1000),
         heartbeat_interval_ms=env.integer("KAFKA_HEARTBEAT_INTERVAL_MS", 1000, minimum=100),
-        fetch_max_wait_ms=env.integer("KAFKA_FETCH_MAX_WAIT_MS", 20, minimum=0),
+        fetch_max_wait_ms=(
+            None
+            if env.raw("KAFKA_FETCH_MAX_WAIT_MS") is None
+            else env.integer("KAFKA_FETCH_MAX_WAIT_MS", KAFKA_FETCH_MAX_WAIT_MS, minimum=0)
+        ),
+        fetch_min_bytes=env.integer("KAFKA_FETCH_MIN_BYTES", 1, minimum=1),
         max_poll_records=env.integer("KAFKA_MAX_POLL_RECORDS", 500, minimum=1),
         enable_idempotence=env.flag("KAFKA_ENABLE_IDEMPOTENCE", profile == "production"),
         linger_ms=env.integer("KAFKA_LINGER_MS", 0),
@@ -439,8 +469,9 @@ def _sections(env: _Env, profile: str) -> dict[str, Any]:
             smtp_timeout_seconds=env.number("SMTP_TIMEOUT_SECONDS", 10.0, minimum=0.1),
             email_from=env.text("EMAIL_FROM", "IO <noreply@postino.local>"),
             retry_delays=_delays(env, "NOTIFY_RETRY_DELAYS", (10, 60, 600, 3600)),
-            sweeper_interval_seconds=env.number("SWEEPER_INTERVAL_SECONDS", 60.0, minimum=0.1),
+            sweeper_interval_seconds=env.number("SWEEPER_INTERVAL_SECONDS", 5.0, minimum=0.1),
             sweeper_grace_seconds=env.number("SWEEPER_GRACE_SECONDS", 600.0, minimum=0.0),
+            lease_seconds=env.number("NOTIFY_LEASE_SECONDS", 30.0, minimum=1.0),
             call_attempts=env.integer("NOTIFY_CALL_ATTEMPTS", 2, minimum=1, maximum=5),
         ),
         "remote_content": RemoteContentSettings(
@@ -536,6 +567,8 @@ def _load(env: _Env) -> Settings:
         id_secret=env.secret("ID_SECRET"),
         log_mask_secret=env.secret("LOG_MASK_SECRET"),
         session_ttl_seconds=env.integer("SESSION_TTL_SECONDS", 24 * 3600, minimum=60),
+        instance_id=env.text("INSTANCE_ID", socket.gethostname() or "postino"),
+        embedded_broker=env.choice("EMBEDDED_BROKER", "memory", ("memory", "durable")),
         kafka=_kafka(env, profile),
         ops=_ops(env),
         **_sections(env, profile),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.extras import EMBEDDED
+from worker.extras import EMBEDDED, EMBEDDED_BINARIES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,7 +46,7 @@ def test_the_runtime_dependencies_exclude_the_embedded_stack() -> None:
     runtime = {dep.split(">")[0].split("=")[0] for dep in project["dependencies"]}
     extra = {dep.split(">")[0] for dep in project["optional-dependencies"]["embedded"]}
 
-    assert extra == set(EMBEDDED.values())
+    assert extra == set(EMBEDDED.values()) | set(EMBEDDED_BINARIES.values())
     assert not runtime & extra
 
 

@@ -7,6 +7,7 @@ Services never import aiokafka: they see `Record` (what was consumed) and `OutRe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -45,6 +46,19 @@ def producer(settings: KafkaSettings, bootstrap: str, role: str) -> AIOKafkaProd
     )
 
 
+async def start_producer(settings: KafkaSettings, bootstrap: str, role: str) -> AIOKafkaProducer:
+    """A started producer; `RetryableError` (and nothing left open) while the broker is
+    unreachable."""
+    started = producer(settings, bootstrap, role)
+    try:
+        await started.start()
+    except KafkaError as exc:
+        with contextlib.suppress(Exception):
+            await started.stop()
+        raise RetryableError(f"broker {bootstrap} unreachable: {exc}") from exc
+    return started
+
+
 def consumer(
     settings: KafkaSettings, bootstrap: str, group_id: str, **overrides: Any
 ) -> AIOKafkaConsumer:
@@ -54,7 +68,8 @@ def consumer(
         "group_id": group_id,
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
-        "fetch_max_wait_ms": settings.fetch_max_wait_ms,
+        "fetch_max_wait_ms": settings.fetch_wait_ms,
+        "fetch_min_bytes": settings.fetch_min_bytes,
         "max_poll_records": settings.max_poll_records,
         "session_timeout_ms": settings.session_timeout_ms,
         "heartbeat_interval_ms": settings.heartbeat_interval_ms,

@@ -1,10 +1,11 @@
 """PostgreSQL side of notify and its sweeper: rows, claims, outcomes, stuck rows.
 
 Guarantees: a notification is claimed by one sender at a time (a claim succeeds only
-on an unclaimed, unfinished row at the same attempt count); a final status (SENT,
-EXPIRED, FAILED) is never overwritten; a status change bumps `messages.status_seq` in
-the same transaction and stores it on the row, so a redone outcome re-emits the
-identical event.
+on an unfinished row at the same attempt count that is unclaimed, claimed by the same
+owner, or whose lease expired); a final status (SENT, EXPIRED, FAILED) is never
+overwritten; a status change bumps `messages.status_seq` in the same transaction and
+stores it on the row, so a redone outcome re-emits the identical event. Connection
+failures surface as `RetryableError`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from schemas.events import NotificationRequest
 from worker.adapters.postgres import Pool, repository
 from worker.adapters.services_repo import LIVE_FROM, live_columns
 from worker.services.notify_ports import (
+    Lease,
     MessageInfo,
     NotificationRow,
     NotifyContext,
@@ -31,7 +33,8 @@ from worker.services.notify_ports import (
 _FINAL = ("SENT", "EXPIRED", "FAILED")
 _COLUMNS = (
     "id, message_id, fiscal_code, COALESCE(sender_service_id, '') AS sender_service_id,"
-    " channel, kind, status, attempts, deadline, updated_at, status_seq, due_at, claimed_at"
+    " channel, kind, status, attempts, deadline, updated_at, status_seq, due_at, claimed_at,"
+    " claimed_by, lease_until"
 )
 _ROWS = f"SELECT {_COLUMNS} FROM notifications WHERE id = ANY($1::text[])"
 _PROFILES = """
@@ -50,12 +53,15 @@ FROM {LIVE_FROM} WHERE s.id = ANY($1::text[])
 """
 _CLAIM = """
 INSERT INTO notifications (id, message_id, fiscal_code, sender_service_id, channel, kind,
-                           attempts, deadline, status, claimed_at)
-SELECT u.*, 'THROTTLED', $9::timestamptz
+                           attempts, deadline, status, claimed_at, claimed_by, lease_until)
+SELECT u.*, 'THROTTLED', $9::timestamptz, $10::text, $11::timestamptz
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
             $7::int[], $8::timestamptz[]) AS u
-ON CONFLICT (id) DO UPDATE SET claimed_at = EXCLUDED.claimed_at
-WHERE notifications.claimed_at IS NULL
+ON CONFLICT (id) DO UPDATE SET claimed_at = EXCLUDED.claimed_at,
+    claimed_by = EXCLUDED.claimed_by, lease_until = EXCLUDED.lease_until
+WHERE (notifications.claimed_at IS NULL
+       OR notifications.claimed_by = EXCLUDED.claimed_by
+       OR notifications.lease_until < EXCLUDED.claimed_at)
   AND notifications.attempts = EXCLUDED.attempts
   AND notifications.status NOT IN ('SENT', 'EXPIRED', 'FAILED')
 RETURNING id
@@ -69,18 +75,34 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 ON CONFLICT (id) DO UPDATE SET
     status = EXCLUDED.status, attempts = EXCLUDED.attempts, last_error = EXCLUDED.last_error,
     due_at = EXCLUDED.due_at, status_seq = EXCLUDED.status_seq, claimed_at = NULL,
-    updated_at = now()
+    claimed_by = NULL, lease_until = NULL, updated_at = now()
 RETURNING {_COLUMNS}
 """
-_STUCK = f"""
-SELECT {_COLUMNS} FROM notifications
-WHERE status = 'THROTTLED' AND COALESCE(claimed_at, due_at, updated_at) < $1
-ORDER BY COALESCE(claimed_at, due_at, updated_at) LIMIT $2
+# Stuck: a claim whose lease expired (its owner died), a claim from before leases
+# older than the grace, or an unclaimed retry due longer than the grace ago (its
+# retry record was lost). $1: now, $2: now - grace.
+_STUCK_WHERE = """
+status = 'THROTTLED' AND (
+    lease_until < $1
+    OR (claimed_at IS NOT NULL AND lease_until IS NULL AND claimed_at < $2)
+    OR (claimed_at IS NULL AND COALESCE(due_at, updated_at) < $2))
 """
-_REDRIVE = """
-UPDATE notifications SET claimed_at = NULL, due_at = $3
-WHERE id = $1 AND status = 'THROTTLED' AND COALESCE(claimed_at, due_at, updated_at) < $2
+_STUCK = f"""
+SELECT {_COLUMNS} FROM notifications WHERE lease_until < $1 AND status = 'THROTTLED'
+UNION
+SELECT {_COLUMNS} FROM notifications
+WHERE status = 'THROTTLED' AND COALESCE(claimed_at, due_at, updated_at) < $2
+  AND {_STUCK_WHERE}
+LIMIT $3
+"""
+_REDRIVE = f"""
+UPDATE notifications SET claimed_at = NULL, claimed_by = NULL, lease_until = NULL, due_at = $1
+WHERE id = $3 AND {_STUCK_WHERE}
 RETURNING id
+"""
+_EXPIRE_LEASES = """
+UPDATE notifications SET lease_until = $2
+WHERE claimed_by = $1 AND status = 'THROTTLED' AND lease_until > $2
 """
 
 
@@ -121,7 +143,7 @@ class PostgresNotifications:
             )
         return context
 
-    async def claim(self, requests: Sequence[NotificationRequest], now: datetime) -> set[str]:
+    async def claim(self, requests: Sequence[NotificationRequest], lease: Lease) -> set[str]:
         columns = (
             [r.notification_id for r in requests],
             [r.message_id for r in requests],
@@ -132,7 +154,7 @@ class PostgresNotifications:
             [r.attempt for r in requests],
             [r.deadline for r in requests],
         )
-        records = await self._pool.fetch(_CLAIM, *columns, now)
+        records = await self._pool.fetch(_CLAIM, *columns, lease.now, lease.owner, lease.until)
         return {r["id"] for r in records}
 
     async def record_outcomes(
@@ -149,12 +171,19 @@ class PostgresNotifications:
                 stored[index] = await _record_one(conn, outcomes[index])
         return [stored[i] for i in range(len(outcomes))]
 
-    async def stuck(self, older_than: datetime, limit: int) -> list[NotificationRow]:
-        return [_row(r) for r in await self._pool.fetch(_STUCK, older_than, limit)]
+    async def stuck(self, now: datetime, older_than: datetime, limit: int) -> list[NotificationRow]:
+        """Rows whose lease expired before `now`, or unsettled since before `older_than`."""
+        return [_row(r) for r in await self._pool.fetch(_STUCK, now, older_than, limit)]
 
-    async def release_for_redrive(self, row_id: str, older_than: datetime, now: datetime) -> bool:
+    async def release_for_redrive(self, row_id: str, now: datetime, older_than: datetime) -> bool:
         """Clear a stale claim (or schedule) once: a second sweeper finds it fresh."""
-        return await self._pool.fetchval(_REDRIVE, row_id, older_than, now) is not None
+        return await self._pool.fetchval(_REDRIVE, now, older_than, row_id) is not None
+
+    async def expire_leases(self, owner: str, now: datetime) -> int:
+        """End every lease `owner` holds (its previous life died mid-send); returns how
+        many, for the sweeper to re-drive at once."""
+        status = await self._pool.execute(_EXPIRE_LEASES, owner, now)
+        return int(status.split()[-1])
 
 
 async def _record_one(

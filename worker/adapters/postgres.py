@@ -55,12 +55,20 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> Pool:
+    """A pool with `min_size` connections open; `RetryableError` while the server is
+    unreachable, starting up or shutting down (each connection attempt at most 10 s)."""
     try:
         pool: Pool = await asyncpg.create_pool(
-            url, min_size=min_size, max_size=max_size, init=_init_connection
+            url, min_size=min_size, max_size=max_size, init=_init_connection, timeout=10
         )
-    except (OSError, asyncpg.PostgresConnectionError) as exc:
-        raise RetryableError(f"database unreachable: {exc}") from exc
+    except (
+        OSError,
+        TimeoutError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.exceptions.CannotConnectNowError,
+        asyncpg.exceptions.AdminShutdownError,
+    ) as exc:
+        raise RetryableError(f"database unreachable: {type(exc).__name__}: {exc}") from exc
     return pool
 
 

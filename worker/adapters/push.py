@@ -29,4 +29,9 @@ class HttpPushGateway(HttpClient):
             "title": push.title,
             "body": push.body,
         }
-        await self._post(self._url, "push gateway", message_id=push.message_id, json=payload)
+        # The same push is sent again only when its outcome was in doubt (a timeout, or a
+        # crash before the outcome was recorded): a gateway that honours the key drops it.
+        headers = {"Idempotency-Key": push.notification_id}
+        await self._post(
+            self._url, "push gateway", message_id=push.message_id, json=payload, headers=headers
+        )

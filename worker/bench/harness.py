@@ -20,7 +20,7 @@ import asyncpg
 from worker import logs
 from worker.bench import procs, workload
 from worker.bootstrap import Runtime, open_runtime
-from worker.embedded import free_port
+from worker.embedded import MEMORY_FETCH_MAX_WAIT_MS, free_port
 from worker.lifecycle import prepare
 from worker.settings import Settings, load_settings
 
@@ -88,6 +88,7 @@ class Bench:
             "POSTINO_DATABASE_URL": self.url,
             "POSTINO_KAFKA_BOOTSTRAP": self.bootstrap,
             "POSTINO_KAFKA_ASSIGNMENT": "direct",
+            "POSTINO_KAFKA_FETCH_MAX_WAIT_MS": str(MEMORY_FETCH_MAX_WAIT_MS),
             "POSTINO_KAFKA_PARTITIONS": str(self.options.partitions),
             "POSTINO_TOPIC_PREFIX": prefix,
             "POSTINO_ID_SECRET": "postino-bench-id-secret",

@@ -68,16 +68,25 @@ class ReminderProcess:
         return False
 
     async def _lead(self, lock: AdvisoryLock, stop: asyncio.Event) -> None:
-        interval = self.runtime.settings.reminders.interval_seconds
+        """A round every interval; a round that failed (database or broker down, maybe
+        with reminders recorded but not published) is tried again sooner: after
+        `standby_poll_seconds`, doubling up to the interval."""
+        settings = self.runtime.settings.reminders
+        failures = 0
         while not stop.is_set():
             await lock.check()  # the lock lives as long as its connection
             try:
                 await run_round(self.runtime, self.clock.now())
+                failures = 0
             except RetryableError as exc:
-                log.warning("reminders_round_failed", error=logs.safe_error_text(exc))
+                failures += 1
+                log.warning(
+                    "reminders_round_failed", failures=failures, error=logs.safe_error_text(exc)
+                )
             self.rounds += 1
             self._pulse.beat()
-            await pause(stop, interval)
+            wait = settings.standby_poll_seconds * 2 ** min(failures - 1, 16) if failures else None
+            await pause(stop, min(settings.interval_seconds, wait or settings.interval_seconds))
 
     async def run(self, stop: asyncio.Event) -> None:
         lock = leader_lock(self.runtime, LOCK_KEY)

@@ -46,6 +46,7 @@ from worker.settings import CallbackSettings
 log = logs.get("postino.callbacks")
 
 SIGNATURE_HEADER = "Postino-Signature"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 ATTEMPT_HEADER = "postino-attempt"
 
 
@@ -117,6 +118,8 @@ async def _post(job: _Job, deps: CallbackDeps) -> None:
     headers = {
         "Content-Type": "application/json",
         SIGNATURE_HEADER: signature(job.receiver.secret, body, stamp),
+        # The same for every attempt of one event: a receiver may drop a repeat by it.
+        IDEMPOTENCY_HEADER: job.key,
     }
     sender, url = deps.sender, job.receiver.url
     await call_with_retry(lambda: sender.post(url, body, headers), deps.settings.call_attempts)
@@ -255,8 +258,15 @@ async def _jobs(
 async def first_attempts_batch(
     records: Sequence[Record], deps: CallbackDeps, attempts: FirstAttempts
 ) -> BatchResult:
-    """`messages.status`: a retry-tier copy of each event, and a background first attempt."""
+    """`messages.status`: a retry-tier copy of each event, and a background first attempt.
+
+    Events already settled are skipped: a batch redone after a crash does not post
+    again what its first run delivered (each attempt is settled right after its POST,
+    so a crash leaves at most the POSTs in flight in doubt)."""
     jobs, dead = await _jobs(records, deps)
+    if jobs:
+        settled = await deps.store.settled(sorted({job.key for job in jobs}))
+        jobs = [job for job in jobs if job.key not in settled]
     # The copy is due only after the first attempt has surely ended (its timeout).
     grace = deps.settings.timeout_seconds * 2 + 1
     out = [r for r in (_retry(job, 1, deps, min_delay=grace) for job in jobs) if r is not None]

@@ -1,10 +1,16 @@
 """notify: notification requests -> one push or e-mail each -> channel status + event.
 
 Guarantees, per notification id (message, channel, kind):
-- sent at most once in normal operation: a row is claimed (its own transaction)
-  before the send and released with the outcome; a request whose attempt is already
-  past (`attempts` moved on), whose row is final, or whose row is claimed, sends
-  nothing. A crash mid-send leaves the claim; the sweeper re-drives it later.
+- sent at most once in normal operation: a row is claimed (its own transaction, by
+  this instance, under a lease) right before the send, and its outcome is recorded
+  right after it (its own transaction, retried while the lease runs); a request
+  whose attempt is already past (`attempts` moved on), whose row is final, or whose
+  row is leased to another live instance, sends nothing.
+- a crash costs at most the sends in flight at that moment (their outcome is in
+  doubt, and they are sent again), never a stranded batch: the claims it leaves are
+  re-driven when their lease expires, or at once when the instance starts again.
+- a redone batch re-emits, from the stored rows, the status events and the retry
+  records of the sends whose outcome was recorded before the crash.
 - every status change (SENT, THROTTLED, EXPIRED, FAILED) bumps `messages.status_seq`
   in the same transaction, and the event is built from the stored row, so a redone
   batch re-emits the identical event.
@@ -18,7 +24,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import msgspec
 
@@ -33,6 +39,7 @@ from worker.core.records import OutRecord, Record
 from worker.services.attempts import AttemptJournal, NoJournal, notification_attempt
 from worker.services.notify_ports import (
     Channels,
+    Lease,
     NotificationRow,
     NotifyContext,
     NotifyStore,
@@ -56,13 +63,18 @@ class NotifyDeps:
     settings: NotifySettings
     clock: Callable[[], datetime]
     journal: AttemptJournal = field(default_factory=NoJournal)
+    #: This instance, as the owner of its claims (unique among running instances).
+    owner: str = "notify"
 
 
 @dataclass(slots=True)
 class _Plan:
     send: list[NotificationRequest] = field(default_factory=list)
     expire: list[NotificationRequest] = field(default_factory=list)
-    replay: list[NotificationRow] = field(default_factory=list)
+    replay: list[tuple[NotificationRequest, NotificationRow]] = field(default_factory=list)
+
+
+Stored = tuple[Outcome, tuple[NotificationRow, bool]]
 
 
 def _decode(records: Sequence[Record]) -> tuple[list[NotificationRequest], list[DeadLetter]]:
@@ -98,15 +110,18 @@ def status_event(row: NotificationRow) -> NotificationStatusChanged:
 
 
 def _plan(
-    requests: Sequence[NotificationRequest], rows: dict[str, NotificationRow], now: datetime
+    requests: Sequence[NotificationRequest],
+    rows: dict[str, NotificationRow],
+    now: datetime,
+    owner: str,
 ) -> _Plan:
     plan = _Plan()
     for request in requests:
         row = rows.get(request.notification_id)
         if row is not None and (row.status in FINAL or row.attempts > request.attempt):
             if row.status_seq is not None:
-                plan.replay.append(row)  # redelivered: re-emit the stored event
-        elif row is not None and row.claimed_at is not None:
+                plan.replay.append((request, row))  # redelivered: re-emit from the row
+        elif row is not None and row.leased_to_other(owner, now):
             log.info("notification_claimed_elsewhere", notification_id=request.notification_id)
         elif now >= request.deadline:
             plan.expire.append(request)
@@ -116,12 +131,11 @@ def _plan(
 
 
 async def _attempt(
-    request: NotificationRequest, context: NotifyContext, deps: NotifyDeps, gate: asyncio.Semaphore
+    request: NotificationRequest, context: NotifyContext, deps: NotifyDeps
 ) -> Outcome:
     attempts = request.attempt + 1
     try:
-        async with gate:
-            await send_one(request, context, deps.channels, deps.settings.call_attempts)
+        await send_one(request, context, deps.channels, deps.settings.call_attempts)
     except PermanentError as exc:
         return Outcome(request, NotificationStatus.FAILED, attempts, str(exc)[:300])
     except Exception as exc:
@@ -146,12 +160,14 @@ def _retry_or_expire(
     return Outcome(request, NotificationStatus.THROTTLED, attempts, error, retry.due_at, retry.tier)
 
 
-def _retry_record(outcome: Outcome, row: NotificationRow, topics: Topics) -> OutRecord:
-    if outcome.tier is None or row.due_at is None:
+def _retry_record(
+    request: NotificationRequest, tier: Topic, row: NotificationRow, topics: Topics
+) -> OutRecord:
+    if row.due_at is None:
         raise ValueError(f"notification {row.id} has no retry scheduled")
-    request = msgspec.structs.replace(outcome.request, attempt=row.attempts, due_at=row.due_at)
+    request = msgspec.structs.replace(request, attempt=row.attempts, due_at=row.due_at)
     return OutRecord(
-        topics.name(outcome.tier),
+        topics.name(tier),
         codecs.NOTIFICATION.encode(request),
         request.fiscal_code.encode(),
         (due_header(row.due_at.timestamp()),),
@@ -164,30 +180,100 @@ def _event_record(row: NotificationRow, topics: Topics) -> OutRecord:
     )
 
 
+def _tier_of(attempts: int) -> Topic:
+    """The retry tier that waits for attempt `attempts + 1` (as `next_retry` picks it)."""
+    return NOTIFICATION_RETRY_TIERS[min(attempts, len(NOTIFICATION_RETRY_TIERS)) - 1]
+
+
+def _replayed(
+    request: NotificationRequest, row: NotificationRow, topics: Topics
+) -> list[OutRecord]:
+    """What a redelivered request re-emits: the stored event, and the retry record when
+    this request's attempt is the one that scheduled the row's next attempt (the
+    crash may have come before that record was acknowledged)."""
+    out = [_event_record(row, topics)]
+    if (
+        row.status == NotificationStatus.THROTTLED
+        and row.attempts == request.attempt + 1
+        and row.due_at is not None
+        and row.claimed_at is None
+    ):
+        out.append(_retry_record(request, _tier_of(row.attempts), row, topics))
+    return out
+
+
+async def _record(outcome: Outcome, deps: NotifyDeps, lease: Lease) -> tuple[NotificationRow, bool]:
+    """Record one outcome now; while the database is unreachable, retry until the
+    lease ends (past it, another instance may send again: the outcome is in doubt)."""
+    pause = 0.05
+    while True:
+        try:
+            [stored] = await deps.store.record_outcomes([outcome])
+            return stored
+        except RetryableError as exc:
+            if deps.clock() >= lease.until:
+                raise
+            log.warning(
+                "notification_outcome_retry",
+                notification_id=outcome.request.notification_id,
+                error=logs.safe_error_text(exc, 200),
+            )
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 1.0)
+
+
+async def _claim_send_record(
+    request: NotificationRequest, context: NotifyContext, deps: NotifyDeps, gate: asyncio.Semaphore
+) -> Stored | None:
+    """Claim, send, record: the claim is taken right before the send (so its lease
+    covers one send) and the outcome written right after it."""
+    async with gate:
+        now = deps.clock()
+        until = now + timedelta(seconds=deps.settings.lease_seconds)
+        lease = Lease(deps.owner, now, until)
+        if request.notification_id not in await deps.store.claim([request], lease):
+            log.info("notification_claimed_elsewhere", notification_id=request.notification_id)
+            return None
+        outcome = await _attempt(request, context, deps)
+        return outcome, await _record(outcome, deps, lease)
+
+
+async def _send_all(requests: Sequence[NotificationRequest], deps: NotifyDeps) -> list[Stored]:
+    """Every send runs to its recorded end before a failure is raised, so a redone batch
+    finds each outcome in the rows (and nothing still in flight)."""
+    context = await deps.store.load_context(requests)
+    gate = asyncio.Semaphore(_MAX_CONCURRENT_SENDS)
+    results = await asyncio.gather(
+        *(_claim_send_record(r, context, deps, gate) for r in requests), return_exceptions=True
+    )
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return [r for r in results if r is not None and not isinstance(r, BaseException)]
+
+
 async def notify_batch(records: Sequence[Record], deps: NotifyDeps) -> BatchResult:
     requests, dead = _decode(records)
     if not requests:
         return BatchResult(dead=dead)
     rows = await deps.store.load_rows(sorted({r.notification_id for r in requests}))
-    plan = _plan(requests, rows, deps.clock())
-    outcomes = [
+    plan = _plan(requests, rows, deps.clock(), deps.owner)
+    expired = [
         Outcome(r, NotificationStatus.EXPIRED, r.attempt, "deadline passed") for r in plan.expire
     ]
+    results: list[Stored] = []
+    if expired:
+        results += zip(expired, await deps.store.record_outcomes(expired), strict=True)
     if plan.send:
-        context = await deps.store.load_context(plan.send)
-        claimed = await deps.store.claim(plan.send, deps.clock())
-        gate = asyncio.Semaphore(_MAX_CONCURRENT_SENDS)
-        to_send = [r for r in plan.send if r.notification_id in claimed]
-        outcomes += await asyncio.gather(*(_attempt(r, context, deps, gate) for r in to_send))
-    stored = await deps.store.record_outcomes(outcomes)
-    out = [_event_record(row, deps.topics) for row in plan.replay]
-    for outcome, (row, changed) in zip(outcomes, stored, strict=True):
+        results += await _send_all(plan.send, deps)
+    out = [rec for request, row in plan.replay for rec in _replayed(request, row, deps.topics)]
+    for outcome, (row, changed) in results:
         metrics.NOTIFICATIONS.labels(channel=row.channel, status=outcome.status).inc()
         deps.journal.add(notification_attempt(outcome, row.updated_at))
         if changed:
             out.append(_event_record(row, deps.topics))
         if outcome.tier is not None and row.status == NotificationStatus.THROTTLED:
-            out.append(_retry_record(outcome, row, deps.topics))
+            out.append(_retry_record(outcome.request, outcome.tier, row, deps.topics))
         log.info(
             "notification_attempted",
             notification_id=row.id,

@@ -29,6 +29,16 @@ class NotificationRow:
     status_seq: int | None = None
     due_at: datetime | None = None
     claimed_at: datetime | None = None
+    claimed_by: str | None = None
+    lease_until: datetime | None = None
+
+    def leased_to_other(self, owner: str, now: datetime) -> bool:
+        """Claimed by another instance whose lease still runs: that instance sends."""
+        return (
+            self.claimed_at is not None
+            and self.claimed_by != owner
+            and (self.lease_until is None or self.lease_until > now)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +70,15 @@ class NotifyContext:
 
 
 @dataclass(frozen=True, slots=True)
+class Lease:
+    """A claim's owner (one notify instance) and until when the others trust it."""
+
+    owner: str
+    now: datetime
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     request: NotificationRequest
     status: NotificationStatus
@@ -76,9 +95,11 @@ class NotifyStore(Protocol):
         """Profiles, messages and services of the requests, one round trip each."""
         ...
 
-    async def claim(self, requests: Sequence[NotificationRequest], now: datetime) -> set[str]:
-        """Claim (insert or mark) every unclaimed, open row whose attempts match the
-        request's; commit; return the ids claimed."""
+    async def claim(self, requests: Sequence[NotificationRequest], lease: Lease) -> set[str]:
+        """Claim (insert or mark) for `lease.owner` every open row whose attempts match
+        the request's and that is unclaimed, leased to this owner, or whose lease
+        expired; commit; return the ids claimed. Raises `RetryableError` when the
+        database is unreachable."""
         ...
 
     async def record_outcomes(
@@ -86,7 +107,8 @@ class NotifyStore(Protocol):
     ) -> list[tuple[NotificationRow, bool]]:
         """Write each outcome (never over a final row) and release its claim; a status
         change bumps `messages.status_seq` in the same transaction. Returns, in order,
-        the stored row and whether it got a new status event."""
+        the stored row and whether it got a new status event. Raises `RetryableError`
+        when the database is unreachable (nothing written)."""
         ...
 
 

@@ -1,11 +1,12 @@
 """The notify sweeper: finds notifications stuck in THROTTLED and re-drives or closes them.
 
-A notification is stuck when its claim (a send in progress) or its next attempt is
-older than the grace period: a crash between the claim and the outcome, or a retry
-record lost between the database commit and the broker's ack. Past its deadline it
-becomes EXPIRED (with its status event); otherwise its claim is released and the
-request is published again with the attempt count of the row, which the normal
-path dedupes. Idempotent: a row re-driven by one sweeper is fresh for the next.
+A notification is stuck when the lease of its claim (a send in progress) expired:
+its owner died between the claim and the outcome; or, as a safety net, when its
+next attempt was due longer than the grace period ago (a retry record lost). Past
+its deadline it becomes EXPIRED (with its status event); otherwise its claim is
+released and the request is published again with the attempt count of the row,
+which the normal path dedupes. Idempotent: a row re-driven by one sweeper is fresh
+for the next.
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ log = logs.get("postino.sweeper")
 
 
 class SweeperStore(Protocol):
-    async def stuck(self, older_than: datetime, limit: int) -> list[NotificationRow]: ...
+    async def stuck(
+        self, now: datetime, older_than: datetime, limit: int
+    ) -> list[NotificationRow]: ...
 
     async def release_for_redrive(
-        self, row_id: str, older_than: datetime, now: datetime
+        self, row_id: str, now: datetime, older_than: datetime
     ) -> bool: ...
 
     async def record_outcomes(
@@ -70,7 +73,7 @@ async def sweep(
     limit: int = 500,
 ) -> SweepReport:
     cutoff = now - timedelta(seconds=settings.sweeper_grace_seconds)
-    stuck = await store.stuck(cutoff, limit)
+    stuck = await store.stuck(now, cutoff, limit)
     late = [r for r in stuck if r.deadline <= now]
     expired = await store.record_outcomes(
         [
@@ -89,7 +92,7 @@ async def sweep(
     ]
     redriven = 0
     for row in stuck:
-        if row.deadline > now and await store.release_for_redrive(row.id, cutoff, now):
+        if row.deadline > now and await store.release_for_redrive(row.id, now, cutoff):
             request = request_of(row)
             out.append(
                 OutRecord(

@@ -1,0 +1,134 @@
+"""A small fault-injecting TCP proxy for tests: listen on a port, forward to a target.
+
+Faults, switched at any time from the test:
+- `delay(seconds)`: every chunk waits that long before it is forwarded (both ways);
+- `drop()`: every open connection is reset, and new ones are reset as they come, until
+  `heal()`;
+- `partition()`: nothing is forwarded either way (connections stay open, bytes wait,
+  as TCP's retransmissions would make them), until `heal()`, when they flow again;
+- `close()` / `open()`: stop listening (connection refused) and listen again.
+
+The target is `(host, port)` or the path of a Unix socket (PostgreSQL's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from dataclasses import dataclass, field
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class FaultProxy:
+    target: tuple[str, int] | str
+    port: int = field(default_factory=free_port)
+    latency: float = 0.0
+    dropping: bool = False
+    flowing: asyncio.Event = field(default_factory=asyncio.Event)
+    _server: asyncio.Server | None = None
+    _pipes: set[asyncio.Task[None]] = field(default_factory=set)
+    _writers: set[asyncio.StreamWriter] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.flowing.set()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def open(self) -> None:
+        if self._server is None:
+            self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+
+    async def close(self) -> None:
+        """Stop listening and reset every connection (idempotent)."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+            await server.wait_closed()
+        self._reset_all()
+        for task in list(self._pipes):
+            task.cancel()
+        await asyncio.gather(*self._pipes, return_exceptions=True)
+
+    def delay(self, seconds: float) -> None:
+        self.latency = seconds
+
+    def drop(self) -> None:
+        self.dropping = True
+        self._reset_all()
+
+    def partition(self) -> None:
+        self.flowing.clear()
+
+    def heal(self) -> None:
+        self.latency = 0.0
+        self.dropping = False
+        self.flowing.set()
+
+    def _reset_all(self) -> None:
+        for writer in list(self._writers):
+            _reset(writer)
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if isinstance(self.target, str):
+            return await asyncio.open_unix_connection(self.target)
+        return await asyncio.open_connection(*self.target)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.dropping:
+            _reset(writer)
+            return
+        try:
+            up_reader, up_writer = await self._connect()
+        except OSError:
+            _reset(writer)
+            return
+        self._writers |= {writer, up_writer}
+        pipes = [
+            asyncio.create_task(self._pipe(reader, up_writer)),
+            asyncio.create_task(self._pipe(up_reader, writer)),
+        ]
+        self._pipes.update(pipes)
+        try:
+            await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in pipes:
+                task.cancel()
+            await asyncio.gather(*pipes, return_exceptions=True)
+            self._pipes.difference_update(pipes)
+            for w in (writer, up_writer):
+                self._writers.discard(w)
+                with contextlib.suppress(Exception):
+                    w.close()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            while chunk := await reader.read(65536):
+                await self.flowing.wait()
+                if self.latency:
+                    await asyncio.sleep(self.latency)
+                if self.dropping:
+                    return
+                writer.write(chunk)
+                await writer.drain()
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Close with RST (SO_LINGER 0), as a dropped connection looks to its peer."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )
+    with contextlib.suppress(Exception):
+        writer.close()
