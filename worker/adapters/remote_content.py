@@ -95,28 +95,36 @@ class HttpSenderClient(HttpClient):
     async def _get(
         self, url: str, headers: Mapping[str, str]
     ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """The open 2xx answer. Only the sender's failures are classified here: an error
+        raised by the caller's own work on the answer passes through unchanged."""
         addresses = await self._checked(url)
         session = await self._ready()
         try:
+            # The connection is opened here, to the addresses the check passed.
             with pinned(urlsplit(url).hostname or "", addresses):
-                async with session.get(url, headers=dict(headers), allow_redirects=False) as resp:
-                    if resp.status == 404:
-                        raise NotFound("the sender answered 404")
-                    if not 200 <= resp.status < 300:
-                        raise SenderFailed("status")
-                    yield resp
+                resp = await session.get(url, headers=dict(headers), allow_redirects=False)
         except TimeoutError as exc:
             raise SenderFailed("timeout") from exc
         except aiohttp.ClientError as exc:
             raise SenderFailed("unreachable") from exc
+        try:
+            if resp.status == 404:
+                raise NotFound("the sender answered 404")
+            if not 200 <= resp.status < 300:
+                raise SenderFailed("status")
+            yield resp
+        finally:
+            resp.release()
 
     async def get_json(self, url: str, headers: Mapping[str, str]) -> bytes:
         limit = self._settings.json_max_bytes
         async with self._get(url, headers) as resp:
-            body = await resp.content.read(limit + 1)
-            if len(body) > limit:
+            if resp.content_length is not None and resp.content_length > limit:
                 raise SenderFailed("too_large")
-            return body
+            body = bytearray()
+            async for chunk in _Download(resp, limit, "", None).chunks():
+                body += chunk
+            return bytes(body)
 
     def download(
         self, url: str, headers: Mapping[str, str]
