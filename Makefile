@@ -46,8 +46,8 @@ screenshots: install chromium ## regenerate the console screenshots in docs/ (th
 	POSTINO_SCREENSHOTS=docs $(BIN)/pytest -q tests/browser -k live_flow
 
 fuzz: install ## fuzz the API (schemathesis) and the consumers (hypothesis) longer; prints cases by route and outcome
-	POSTINO_FUZZ_EXAMPLES=$${POSTINO_FUZZ_EXAMPLES:-60} POSTINO_FUZZ_RANDOM=1 \
-		$(BIN)/pytest -q -s tests/fuzz
+	POSTINO_FUZZ_EXAMPLES=$${POSTINO_FUZZ_EXAMPLES:-50} POSTINO_FUZZ_RANDOM=1 \
+		$(BIN)/pytest -q -s --timeout=3600 tests/fuzz
 
 lint: install ## ruff, and the layering contracts (import-linter)
 	$(BIN)/ruff check worker schemas tests

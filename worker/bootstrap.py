@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -167,13 +168,13 @@ async def open_runtime(
 
     pool = await until_reachable("database", connect_pool, stop, health)
     try:
-        producer = await until_reachable(
-            "broker", lambda: kafka.start_producer(settings.kafka, bootstrap, role), stop, health
-        )
+        start_producer = functools.partial(kafka.start_producer, settings.kafka, bootstrap, role)
+        producer = await until_reachable("broker", start_producer, stop, health)
+        publisher = Publisher(producer, restart=start_producer)
         try:
-            yield Runtime(settings, pool, Publisher(producer), bootstrap, signer, health)
+            yield Runtime(settings, pool, publisher, bootstrap, signer, health)
         finally:
-            await producer.stop()
+            await publisher.stop()
     finally:
         await pool.close()
 

@@ -13,7 +13,6 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
 import schemathesis
 from aiohttp.test_utils import TestClient
 
@@ -69,7 +68,6 @@ def _request(
     return request
 
 
-@pytest.mark.timeout(600)
 async def test_the_api_under_fuzzing_never_fails_and_every_201_ends_final(
     runtime: Runtime, client: TestClient[Any, Any]
 ) -> None:
