@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TOPIC ?= messages.submitted
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test chromium screenshots lint typecheck bench load chaos dlq-show dlq-replay schemas clean
+.PHONY: help install run test chromium screenshots bench-console lint typecheck bench load chaos dlq-show dlq-replay schemas clean fuzz
 .PHONY: migrate topics lag
 
 help: ## list the targets
@@ -45,6 +45,10 @@ chromium: ## install Debian's chromium for the console's browser tests (only whe
 screenshots: install chromium ## regenerate the console screenshots in docs/ (the browser test, with more traffic)
 	POSTINO_SCREENSHOTS=docs $(BIN)/pytest -q tests/browser -k live_flow
 
+fuzz: install ## fuzz the API (schemathesis) and the consumers (hypothesis) longer; prints cases by route and outcome
+	POSTINO_FUZZ_EXAMPLES=$${POSTINO_FUZZ_EXAMPLES:-50} POSTINO_FUZZ_RANDOM=1 \
+		$(BIN)/pytest -q -s --timeout=3600 tests/fuzz
+
 lint: install ## ruff, and the layering contracts (import-linter)
 	$(BIN)/ruff check worker schemas tests
 	$(BIN)/ruff format --check worker schemas tests
@@ -56,6 +60,9 @@ typecheck: install ## mypy --strict on worker/ and schemas/
 
 bench: install ## benchmarks: ceilings vs ours, end to end, full pipeline (BENCH_FLAGS=--profile: flame graphs)
 	$(BIN)/postino bench $(BENCH_FLAGS)
+
+bench-console: install ## what the operator console costs the ingress: with it open vs without, paired
+	$(BIN)/python -m worker.bench.console_cost 30
 
 load: install ## load tests against a running stack (make run in another shell)
 	$(BIN)/pytest -q -m load tests/load -s

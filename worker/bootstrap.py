@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -35,6 +36,7 @@ from worker.adapters.profiles_repo import PostgresProfiles
 from worker.adapters.push import HttpPushGateway
 from worker.adapters.reminders_repo import AdvisoryLock, PostgresReminders
 from worker.adapters.remote_content import HttpSenderClient
+from worker.adapters.sender_repo import PostgresSenderMessages
 from worker.adapters.services_repo import ServicesRepo, UsageRepo
 from worker.adapters.smtp import SmtpMailer
 from worker.adapters.upstream_admissions import PostgresAdmissions
@@ -166,13 +168,13 @@ async def open_runtime(
 
     pool = await until_reachable("database", connect_pool, stop, health)
     try:
-        producer = await until_reachable(
-            "broker", lambda: kafka.start_producer(settings.kafka, bootstrap, role), stop, health
-        )
+        start_producer = functools.partial(kafka.start_producer, settings.kafka, bootstrap, role)
+        producer = await until_reachable("broker", start_producer, stop, health)
+        publisher = Publisher(producer, restart=start_producer)
         try:
-            yield Runtime(settings, pool, Publisher(producer), bootstrap, signer, health)
+            yield Runtime(settings, pool, publisher, bootstrap, signer, health)
         finally:
-            await producer.stop()
+            await publisher.stop()
     finally:
         await pool.close()
 
@@ -306,10 +308,15 @@ class IngressStores:
     usage: UsageRepo
     citizens: PostgresCitizens
     profiles: PostgresProfiles
+    messages: PostgresSenderMessages
 
 
 def ingress_stores(runtime: Runtime) -> IngressStores:
     pool = runtime.pool
     return IngressStores(
-        ServicesRepo(pool), UsageRepo(pool), PostgresCitizens(pool), PostgresProfiles(pool)
+        ServicesRepo(pool),
+        UsageRepo(pool),
+        PostgresCitizens(pool),
+        PostgresProfiles(pool),
+        PostgresSenderMessages(pool),
     )

@@ -444,7 +444,7 @@ def _ports(env: _Env, name: str, profile: str) -> tuple[int, ...]:
 def _sections(env: _Env, profile: str) -> dict[str, Any]:
     return {
         "database": DatabaseSettings(
-            url=env.opt_str("DATABASE_URL"),
+            url=env.secret("DATABASE_URL"),
             pool_min=env.integer("DATABASE_POOL_MIN", 1, minimum=1),
             pool_max=env.integer("DATABASE_POOL_MAX", 10, minimum=1),
         ),
@@ -463,7 +463,7 @@ def _sections(env: _Env, profile: str) -> dict[str, Any]:
         "notify": NotifySettings(
             push_url=env.opt_str("PUSH_URL"),
             push_timeout_seconds=env.number("PUSH_TIMEOUT_SECONDS", 5.0, minimum=0.1),
-            smtp_url=env.opt_str("SMTP_URL"),
+            smtp_url=env.secret("SMTP_URL"),
             smtp_starttls=env.flag("SMTP_STARTTLS", False),
             smtp_tls=env.flag("SMTP_TLS", False),
             smtp_timeout_seconds=env.number("SMTP_TIMEOUT_SECONDS", 10.0, minimum=0.1),
@@ -563,9 +563,9 @@ def _load(env: _Env) -> Settings:
         log_level=env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
         log_format=env.choice("LOG_FORMAT", "json", ("json", "console")),
         event_loop=env.choice("EVENT_LOOP", "uvloop", ("uvloop", "asyncio")),
-        admin_token=env.opt_str("ADMIN_TOKEN"),
-        id_secret=env.opt_str("ID_SECRET"),
-        log_mask_secret=env.opt_str("LOG_MASK_SECRET"),
+        admin_token=env.secret("ADMIN_TOKEN"),
+        id_secret=env.secret("ID_SECRET"),
+        log_mask_secret=env.secret("LOG_MASK_SECRET"),
         session_ttl_seconds=env.integer("SESSION_TTL_SECONDS", 24 * 3600, minimum=60),
         instance_id=env.text("INSTANCE_ID", socket.gethostname() or "postino"),
         embedded_broker=env.choice("EMBEDDED_BROKER", "memory", ("memory", "durable")),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 
 from tests.chaos.run import Fault
 from tests.chaos.stack import Stack
@@ -57,17 +59,39 @@ def network(kind: str, at: float, seconds: float) -> Fault:
     return Fault(f"network {what} for {seconds:g} s", at, inject)
 
 
-def to_group_mode(at: float) -> Fault:
-    """SIGTERM the direct-assignment deliver and notify; start two of each in a group."""
+def to_group_mode(at: float, timeout: float = 120.0) -> Fault:
+    """SIGTERM the direct-assignment deliver and notify; start two of each in a group,
+    and wait until each of the four holds partitions (a shared group, not one member
+    that owns everything)."""
 
     async def inject(stack: Stack) -> None:
         for name in ("deliver", "notify"):
             await asyncio.to_thread(stack.roles.pop(name).stop)
-        for n in (1, 2):
-            for role in ("deliver", "notify"):
-                stack.role(f"{role}-{n}", role, POSTINO_KAFKA_ASSIGNMENT="group")
+        names = [f"{role}-{n}" for n in (1, 2) for role in ("deliver", "notify")]
+        for name in names:
+            stack.role(name, name.split("-")[0], POSTINO_KAFKA_ASSIGNMENT="group")
+        deadline = time.monotonic() + timeout
+        while not all(_holds_partitions(stack, name) for name in names):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the groups did not form within {timeout:g} s")
+            await asyncio.sleep(0.5)
 
     return Fault("switch: 2 deliver + 2 notify in groups", at, inject)
+
+
+def _holds_partitions(stack: Stack, name: str) -> bool:
+    """The role's last assignment (from its log) gave it at least one partition."""
+    log = stack.folder / "logs" / f"{name}.log"
+    counts = (
+        [
+            json.loads(line).get("count", 0)
+            for line in log.read_text().splitlines()
+            if '"partitions_assigned"' in line
+        ]
+        if log.exists()
+        else []
+    )
+    return bool(counts) and counts[-1] > 0
 
 
 def kill_one_of_each(at: float) -> Fault:

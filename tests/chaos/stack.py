@@ -7,8 +7,8 @@ broker (behind a fault-injecting proxy) and a PostgreSQL that can be killed.
 - Broker: Tansu on a local SeaweedFS (`EmbeddedBroker(storage="durable")`), killed
   with -9 and restarted on the same port; it advertises the proxy's address, so every
   client connection crosses the proxy.
-- Sinks, in the suite's own process: a push gateway, an SMTP server and a callback
-  receiver that keep every arrival with its time.
+- Sinks, in a process of their own: a push gateway, an SMTP server and a callback
+  receiver that journal every arrival with its time.
 - Roles: `python -m worker <role>` processes, killed with -9 and started again with
   the same environment (same instance id: a restart, not a new instance).
 """
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import hashlib
 import json
 import os
 import re
@@ -28,10 +27,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
-
-from aiohttp import web
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from typing import IO
 
 from tests.faultproxy import FaultProxy, free_port
 from worker.embedded import EmbeddedBroker
@@ -143,8 +139,10 @@ class Role:
 
 @dataclass
 class Sinks:
-    """Push gateway, SMTP server and callback receiver, keeping every arrival."""
+    """Push gateway, SMTP server and callback receiver in a process of their own
+    (`tests.chaos.sinks_main`), keeping every arrival in a journal read from here."""
 
+    journal: Path
     pushes: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     mails: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     callbacks: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
@@ -152,51 +150,58 @@ class Sinks:
     push_port: int = field(default_factory=free_port)
     smtp_port: int = field(default_factory=free_port)
     callback_port: int = field(default_factory=free_port)
-    _runner: web.AppRunner | None = None
-    _smtp: asyncio.Server | None = None
+    _proc: subprocess.Popen[bytes] | None = None
+    _read: int = 0
 
-    async def _push(self, request: web.Request) -> web.Response:
-        payload: dict[str, Any] = await request.json()
-        if payload.get("kind") == "MESSAGE":
-            self.pushes[payload["message_id"]].append(time.time())
-        return web.json_response({"accepted": True})
-
-    async def _callback(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        key = hashlib.sha256(body).hexdigest()
-        self.callbacks[key].append(time.time())
-        self.callback_message[key] = json.loads(body).get("message_id", "")
-        return web.json_response({"ok": True})
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        content = envelope.original_content or envelope.content or b""
-        data = content if isinstance(content, bytes) else content.encode()
-        match = TOKEN.search(data)
-        if match is not None:
-            self.mails[match.group().decode()].append(time.time())
-        return "250 OK"
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/push", self._push)
-        app.router.add_post("/hook", self._callback)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.push_port).start()
-        await web.TCPSite(self._runner, "127.0.0.1", self.callback_port).start()
-        loop = asyncio.get_running_loop()
-        self._smtp = await loop.create_server(
-            lambda: SMTP(self, hostname="chaos"), "127.0.0.1", self.smtp_port
+    def spawn(self) -> None:
+        ports = (self.push_port, self.callback_port, self.smtp_port)
+        self._proc = subprocess.Popen(  # noqa: S603 - our interpreter and module
+            [sys.executable, "-m", "tests.chaos.sinks_main", str(self.journal), *map(str, ports)],
+            preexec_fn=_die_with_parent,
         )
 
+    async def start(self) -> None:
+        await asyncio.to_thread(self.spawn)
+        for port in (self.push_port, self.callback_port, self.smtp_port):
+            await _listening(port)
+
+    def refresh(self) -> None:
+        """Read the arrivals journaled since the last call."""
+        if not self.journal.exists():
+            return
+        with self.journal.open(encoding="utf-8") as source:
+            source.seek(self._read)
+            for line in source:
+                if not line.endswith("\n"):
+                    break  # a line being written: next time
+                self._read += len(line.encode())
+                entry = json.loads(line)
+                if entry["k"] == "push":
+                    self.pushes[entry["id"]].append(entry["t"])
+                elif entry["k"] == "mail":
+                    self.mails[entry["id"]].append(entry["t"])
+                else:
+                    self.callbacks[entry["id"]].append(entry["t"])
+                    self.callback_message[entry["id"]] = entry["m"]
+
     async def stop(self) -> None:
-        if self._smtp is not None:
-            self._smtp.close()
-            await self._smtp.wait_closed()
-            self._smtp = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGTERM)
+            await asyncio.to_thread(self._proc.wait, 10)
+        self.refresh()
+
+
+async def _listening(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.1)
+            continue
+        writer.close()
+        return
+    raise RuntimeError(f"nothing listening on {port}")
 
 
 @dataclass
@@ -219,16 +224,7 @@ class Stack:
         return started
 
     async def wait_ingress(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.http_port)
-            except OSError:
-                await asyncio.sleep(0.1)
-                continue
-            writer.close()
-            return
-        raise RuntimeError("the ingress did not start listening")
+        await _listening(self.http_port, timeout)
 
     def stop_all(self) -> None:
         for role in self.roles.values():

@@ -25,6 +25,8 @@ K8S = DEPLOY / "k8s"
 OVERLAY = K8S / "overlays" / "example"
 SKIPS: dict[str, str] = yaml.safe_load((K8S / "checkov-skips.yaml").read_text())
 OPS_PORT = 8081
+#: the keys of the postino-secrets Secret (README, "Deploying")
+SECRET_KEYS = ("DATABASE_URL", "ADMIN_TOKEN", "ID_SECRET", "SMTP_URL")
 HTTP_DRAIN_SECONDS = 60  # aiohttp's AppRunner waits up to this for requests in flight
 #: routes for operators only: never on the public Ingress
 OPERATOR_ONLY = ("/api/v1/manage", "/status", "/api/v1/status", "/metrics", "/healthz", "/readyz")
@@ -101,13 +103,25 @@ def test_the_manifests_are_valid_kubernetes_objects(
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_no_secret_value_is_in_the_manifests(rendered: Rendered) -> None:
+def test_secrets_are_referenced_never_written_and_reach_the_pods_as_files(
+    rendered: Rendered,
+) -> None:
     assert rendered.kind("Secret") == []
+    [config] = rendered.kind("ConfigMap")
+    files = {k: v for k, v in config["data"].items() if k.endswith("_FILE")}
+    assert set(files) == {f"POSTINO_{n}_FILE" for n in SECRET_KEYS}
+    assert not set(config["data"]) & {f"POSTINO_{n}" for n in SECRET_KEYS}
     for deployment in rendered.kind("Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        [volume] = [v for v in pod["volumes"] if "secret" in v]
+        assert volume["secret"]["secretName"] == "postino-secrets"
         for container in _containers(deployment):
-            refs = [s["secretRef"]["name"] for s in container["envFrom"] if "secretRef" in s]
-            assert refs == ["postino-secrets"]
             assert "env" not in container
+            assert all("secretRef" not in source for source in container["envFrom"])
+            [mount] = [m for m in container["volumeMounts"] if m["name"] == volume["name"]]
+            assert mount["readOnly"] is True
+            for name in SECRET_KEYS:
+                assert files[f"POSTINO_{name}_FILE"] == f"{mount['mountPath']}/POSTINO_{name}"
 
 
 def test_every_container_runs_locked_down_from_the_overlay_image(rendered: Rendered) -> None:

@@ -3,6 +3,7 @@ citizen session. Area helpers (`citizen_helpers`, `notify_helpers`, ...) build o
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -29,8 +30,13 @@ async def drain(
 ) -> int:
     """Run a role (deliver unless told) until its topics are idle; the records handled."""
     runner = build(runtime)
+    deadline = asyncio.get_running_loop().time() + 10.0
     try:
-        return await runner.run_until_idle()
+        count = await runner.run_until_idle()
+        # Two empty polls may only mean a slow first fetch on a busy machine.
+        while not await runner.caught_up() and asyncio.get_running_loop().time() < deadline:
+            count += await runner.run_until_idle()
+        return count
     finally:
         await runner.stop()
 

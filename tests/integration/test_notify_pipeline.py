@@ -134,11 +134,13 @@ async def test_a_channel_whose_deadline_passes_first_is_expired(
     async with serving(Receiver(failures=10_000)) as push:
         rt = _notify_runtime(runtime, sinks, push)
         late = request(MESSAGE_ID, service_id, Channel.EMAIL, ttl=-1)
-        await publish_requests(rt, request(MESSAGE_ID, service_id, Channel.PUSH, ttl=0.8), late)
+        # Long enough for a first try on a busy machine, short enough to expire soon.
+        await publish_requests(rt, request(MESSAGE_ID, service_id, Channel.PUSH, ttl=3.0), late)
         async with notifying(rt):
             rows = await eventually(
                 lambda: _rows(runtime),
                 lambda r: all(s == "EXPIRED" for s, _ in r.values()) and len(r) == 2,
+                timeout=30.0,
             )
     assert rows["EMAIL"] == ("EXPIRED", 0)  # past its deadline: not even tried
     assert rows["PUSH"][1] >= 1

@@ -27,6 +27,7 @@ Client = TestClient[Any, Any]
 SENDER_KEY = "sender-side-secret-0123456789"
 PDF = b"%PDF-1.7\n" + os.urandom(150_000) + b"\n%%EOF\n"
 MAX_BYTES = 200_000
+DETAILS = b'{"details": {"subject": "Referto in parti", "markdown": "' + b"x" * 400 + b'"}}'
 
 
 class Sender:
@@ -56,6 +57,8 @@ class Sender:
             return web.json_response({"detail": "sender internals"}, status=404)
         if pid == "broken":
             return web.json_response({"detail": "stack trace of the sender"}, status=500)
+        if pid == "pieces":  # a JSON answer arriving in many small writes
+            return await self._in_pieces(request, DETAILS)
         return web.json_response(
             {
                 "details": {"subject": "Referto disponibile", "markdown": "Il referto " * 10},
@@ -67,6 +70,16 @@ class Sender:
                 "internal_notes": "never shown to the citizen",
             }
         )
+
+    @staticmethod
+    async def _in_pieces(request: web.Request, body: bytes) -> web.StreamResponse:
+        response = web.StreamResponse()
+        response.content_type = "application/json"
+        await response.prepare(request)
+        for start in range(0, len(body), 7):
+            await response.write(body[start : start + 7])
+        await response.write_eof()
+        return response
 
     async def precondition(self, request: web.Request) -> web.Response:
         self._seen(request)
@@ -226,11 +239,11 @@ async def test_sender_failures_become_404_or_502_without_its_body(
     api_key = await _service(client, base_url)
     ids = {
         name: await _send(client, api_key, {"id": name, "has_remote_content": True}, False)
-        for name in ("slow", "gone", "broken")
+        for name in ("slow", "gone", "broken", "pieces")
     }
     await drain(runtime)
     mine = await session(client, CITIZEN)
-    expected = {"slow": 502, "gone": 404, "broken": 502}
+    expected = {"slow": 502, "gone": 404, "broken": 502, "pieces": 200}
     for name, message_id in ids.items():
         resp = await client.get(f"/api/v1/citizen/messages/{message_id}/third-party", headers=mine)
         assert resp.status == expected[name], name

@@ -7,10 +7,12 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.factories import CARD, create_profile, message_body
+from tests.factories import CARD, create_profile, create_service, message_body
 from tests.integration.helpers import ADMIN, drain, session
 from tests.integration.sender_helpers import CITIZEN, key
+from worker.adapters.postgres import migrations_dir
 from worker.bootstrap import Runtime
+from worker.ingress.app import reload_services
 
 Client = TestClient[Any, Any]
 SERVICES = "/api/v1/manage/services"
@@ -173,3 +175,26 @@ async def test_services_are_listed_with_filters_and_cursor_paging(client: Client
     assert all("api_key" not in s for s in by_org["items"])
     for bad in ({"state": "live"}, {"page_size": "0"}, {"organization_fiscal_code": "1"}):
         await _act(client, "GET", SERVICES, 400, params=bad)
+
+
+async def test_the_migration_keeps_an_approved_service_live_with_its_data_as_published_copy(
+    runtime: Runtime, client: Client
+) -> None:
+    service_id, api_key = await create_service(runtime, name="Anagrafe", premium=True)
+    await runtime.pool.execute("DELETE FROM service_publications")
+    migration = migrations_dir() / "0030_service_versions.sql"
+    await runtime.pool.execute(migration.read_text())  # idempotent: re-applied to this row
+
+    copy = await runtime.pool.fetchrow(
+        "SELECT version, name, premium FROM service_publications WHERE service_id = $1",
+        service_id,
+    )
+    assert copy is not None and tuple(copy) == (1, "Anagrafe", True)
+    await reload_services(client.app)
+    assert await _send(client, api_key) == 201
+    one = f"{SERVICES}/{service_id}"
+    edited = await _act(client, "PATCH", one, json={"name": "Anagrafe e stato civile"})
+    assert (edited["published"], edited["publication"]["name"]) == (True, "Anagrafe")
+    assert await _send(client, api_key) == 201
+    # its card predates cards: the next review asks for it
+    await _act(client, "PUT", f"{one}/review", 422)

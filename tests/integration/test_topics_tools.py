@@ -14,11 +14,12 @@ import yaml
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from schemas.topics import Topic, all_topic_names
+from tests.conftest import eventually
 from tests.integration.helpers import drain
 from worker.adapters import kafka
 from worker.adapters.kafka_topics import load_inventory
 from worker.bootstrap import Runtime
-from worker.cli.topics import format_lag, lag, topics
+from worker.cli.topics import Lag, format_lag, lag, topics
 from worker.core.records import OutRecord
 from worker.lifecycle import migrate_database
 from worker.settings import Settings
@@ -129,7 +130,10 @@ async def test_lag_per_group_and_partition_falls_to_zero_once_consumed(
     before = await lag(runtime.settings, ["deliver"])
     assert {(r.topic, r.partition) for r in before} == {(topic, 0), (topic, 1)}
     assert sum(r.behind for r in before) == 3
-    await drain(runtime)
-    after = await lag(runtime.settings, ["deliver"])
-    assert sum(r.behind for r in after) == 0
+
+    async def drained() -> list[Lag]:
+        await drain(runtime)
+        return await lag(runtime.settings, ["deliver"])
+
+    after = await eventually(drained, lambda rows: sum(r.behind for r in rows) == 0)
     assert "postino.deliver" in format_lag(after)

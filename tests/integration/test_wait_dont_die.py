@@ -1,5 +1,6 @@
 """Wait, don't die: a role started while its database or broker is unreachable waits,
-says so once per attempt, reports not ready, and runs once both answer."""
+says so once per attempt, reports not ready, and runs once both answer; a producer
+whose sender died is replaced instead of failing every send after it."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ import aiohttp
 import pytest
 import structlog
 
+from schemas.topics import Topic
 from tests.conftest import eventually
 from tests.faultproxy import FaultProxy, free_port
 from tests.integration.deliver_helpers import accepted, citizen, rows, service_entry
 from worker.__main__ import _run_roles
 from worker.bootstrap import Runtime
+from worker.core.records import OutRecord
 from worker.settings import Settings
 
 
@@ -123,3 +126,17 @@ async def test_a_role_told_to_stop_while_waiting_exits_cleanly(
     await eventually(lambda: _count(logged, "broker"), lambda n: n >= 1)
     stop.set()
     assert await role == 0
+
+
+async def test_a_producer_whose_sender_died_is_replaced_and_the_next_publish_succeeds(
+    runtime: Runtime,
+) -> None:
+    # What a write on a connection reset under uvloop does to aiokafka: its background
+    # sender ends for good, and every later send would fail.
+    dead = runtime.publisher._producer
+    dead._sender.sender_task.cancel()
+    await asyncio.gather(dead._sender.sender_task, return_exceptions=True)
+    topic = runtime.settings.kafka.topics.name(Topic.SUBMITTED)
+    partition, _ = await runtime.publisher.publish(OutRecord(topic, b"{}", b"key"))
+    assert runtime.publisher._producer is not dead
+    assert partition >= 0

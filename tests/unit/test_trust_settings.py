@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from worker.__main__ import main
 from worker.dev import refuse_unsafe
 from worker.settings import ConfigError, load_settings
 
@@ -50,3 +51,12 @@ def test_postino_dev_refuses_production_and_an_external_database_unless_allowed(
         refuse_unsafe(external, allow_external=False)
     refuse_unsafe(external, allow_external=True)
     refuse_unsafe(load_settings({}), allow_external=False)
+
+
+def test_the_dev_command_refuses_the_production_profile(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("POSTINO_PROFILE", "production")
+    monkeypatch.setenv("POSTINO_ID_SECRET", STRONG)
+    assert main(["dev"]) == 2
+    assert "POSTINO_PROFILE=production" in capsys.readouterr().err

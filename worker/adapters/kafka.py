@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -111,8 +111,36 @@ class Publisher:
     built per partition; records without a key get aiokafka's own (random) choice.
     """
 
-    def __init__(self, kafka_producer: AIOKafkaProducer) -> None:
+    def __init__(
+        self,
+        kafka_producer: AIOKafkaProducer,
+        restart: Callable[[], Awaitable[AIOKafkaProducer]] | None = None,
+    ) -> None:
         self._producer = kafka_producer
+        self._restart = restart
+        self._restarting = asyncio.Lock()
+
+    async def _live(self) -> None:
+        """Replace the producer when its background sender has died. aiokafka ends that
+        task for good on an unexpected error (seen under uvloop: a write on a connection
+        the broker or the network had just reset), and every send after it fails: the
+        process would stay up and refuse everything. With `restart`, a new producer
+        takes over; the records of the dead one's batches were never acknowledged, so
+        their callers retry them."""
+        if self._restart is None or not _sender_died(self._producer):
+            return
+        async with self._restarting:
+            if not _sender_died(self._producer):
+                return  # another caller replaced it meanwhile
+            log.error("producer_sender_died", replacing=True)
+            dead = self._producer
+            self._producer = await self._restart()
+            with contextlib.suppress(Exception):
+                await dead.stop()
+
+    async def stop(self) -> None:
+        """Stop the producer in use (the one `restart` may have put in place)."""
+        await self._producer.stop()
 
     async def ping(self, timeout: float) -> None:
         """A metadata refresh over the producer's own connections (no new client);
@@ -138,6 +166,7 @@ class Publisher:
                 raise
 
     async def _publish(self, record: OutRecord) -> tuple[int, int]:
+        await self._live()
         try:
             partitions = await self._partitions(record.topic)
             meta = await self._producer.send_and_wait(
@@ -173,6 +202,7 @@ class Publisher:
                 raise
 
     async def _publish_many(self, records: Sequence[OutRecord]) -> None:
+        await self._live()
         try:
             groups = await self._by_partition(records)
             futures: list[asyncio.Future[Any]] = []
@@ -218,6 +248,11 @@ class Publisher:
                 raise KafkaError(f"record of {len(r.value)} bytes refused by an empty batch")
         futures.append(await self._producer.send_batch(batch, topic, partition=partition))
         return futures
+
+
+def _sender_died(producer: AIOKafkaProducer) -> bool:
+    task = getattr(getattr(producer, "_sender", None), "sender_task", None)
+    return task is not None and task.done()
 
 
 def _append(batch: Any, record: OutRecord) -> bool:

@@ -141,6 +141,18 @@ class ConsumerRunner:
             idle = 0 if handled else idle + 1
         return count
 
+    async def caught_up(self) -> bool:
+        """Drain mode: has every assigned partition not waiting for a due record been
+        read up to its high watermark? False until a first fetch reported one (a slow
+        first fetch must not look like an empty topic)."""
+        for tp in self._consumer.assignment():
+            if tp in self._paused:
+                continue
+            highwater = self._consumer.highwater(tp)
+            if highwater is None or await self._consumer.position(tp) < highwater:
+                return False
+        return True
+
     async def poll_once(self, timeout_ms: int) -> int:
         if self._pulse is not None:
             self._pulse.beat()

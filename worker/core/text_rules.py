@@ -96,6 +96,37 @@ def too_deep(raw: bytes, limit: int = MAX_DEPTH) -> TextProblem | None:
     return None
 
 
+def top_level_strings(raw: bytes) -> dict[str, str]:
+    """The string members of a JSON object's top level, read by scanning tokens (so at
+    any nesting depth, in linear time, without decoding the rest); {} when `raw` is
+    not an object. Used to name a message in a record that cannot be decoded whole."""
+    found: dict[str, str] = {}
+    depth, key, expect_value = 0, None, False
+    for match in _TOKENS.finditer(raw):
+        token = match.group()
+        first = token[:1]
+        if first in (b"{", b"["):
+            if depth == 0 and first != b"{":
+                return {}
+            depth += 1
+            expect_value = False
+        elif first in (b"}", b"]"):
+            depth -= 1
+        elif depth != 1:
+            continue
+        elif first == b":":
+            expect_value = True
+        elif first == b",":
+            key, expect_value = None, False
+        elif first == b'"':
+            if expect_value and key is not None:
+                found.setdefault(key, _key(token))
+                key, expect_value = None, False
+            elif not expect_value:
+                key = _key(token)
+    return found
+
+
 def _strings(value: Any, labels: list[str]) -> Iterator[tuple[list[str], str, bool]]:
     """(path, text, is_key) of every string in a decoded JSON value (depth is bounded)."""
     if isinstance(value, str):

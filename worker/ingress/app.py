@@ -125,7 +125,8 @@ def _metric_children(route: str, method: str, status: int) -> tuple[Any, Any]:
 
 
 async def refresh_directory(app: web.Application) -> None:
-    app[DIRECTORY].replace(await app[STORES].services.all())
+    since = app[DIRECTORY].mark()
+    app[DIRECTORY].replace(await app[STORES].services.all(), since)
 
 
 async def _directory_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -33,6 +33,7 @@ from schemas.events import MessagePaid, MessageStatusChanged, NotificationReques
 from schemas.topics import Topic, Topics
 from worker import ids, logs, metrics
 from worker.core.batch import BatchResult, DeadLetter
+from worker.core.errors import RetryableError
 from worker.core.records import OutRecord, Record
 from worker.services import delivery_rules, upstream_limits
 from worker.services.decide import decide, rpt_id, with_default_payee
@@ -209,6 +210,26 @@ def _limit_detail(code: str, c: upstream_limits.Candidate) -> str:
     return f"daily quota of {c.quota} exhausted for {c.day.isoformat()}"
 
 
+async def _save_each_if_needed(rows: Sequence[InboxRow], deps: DeliverDeps) -> list[StoredMessage]:
+    """One write for all; when it fails for good, one per row, so one row the database
+    refuses (the reason its record was dead-lettered, say) fails none of the others."""
+    try:
+        return await deps.store.save_messages(rows)
+    except RetryableError:
+        raise
+    except Exception as exc:
+        log.warning("failed_rows_retried_one_by_one", count=len(rows), error=type(exc).__name__)
+    stored: list[StoredMessage] = []
+    for row in rows:
+        try:
+            stored += await deps.store.save_messages([row])
+        except RetryableError:
+            raise
+        except Exception as exc:
+            log.error("failed_row_not_saved", message_id=row.id, error=type(exc).__name__)
+    return stored
+
+
 async def fail_dead_letters(dead: Sequence[DeadLetter], deps: DeliverDeps) -> list[OutRecord]:
     """Every dead-lettered record the ingress accepted (a 201) is stored `FAILED` (with
     a `failure_reason`) and its status event emitted, so whatever got a 201 ends final
@@ -218,7 +239,7 @@ async def fail_dead_letters(dead: Sequence[DeadLetter], deps: DeliverDeps) -> li
         return []
     wanted = {r.id: r for r in rows}
     out: list[OutRecord] = []
-    for stored in await deps.store.save_messages(rows):
+    for stored in await _save_each_if_needed(rows, deps):
         row = wanted.get(stored.id)
         if row is not None and (stored.sender_service_id, stored.fiscal_code) == (
             row.sender_service_id,

@@ -67,18 +67,37 @@ class Service:
 
 
 class ServiceDirectory:
-    """Lookup by API key; replaced wholesale on every refresh (no partial states)."""
+    """Lookup by API key; replaced wholesale on every refresh (no partial states).
+
+    A refresh that read the database before a local `put` must not undo it: each
+    `put` is stamped with a generation, and `replace` keeps the entries put after the
+    generation its caller read (`mark()`, taken before the query).
+    """
 
     def __init__(self) -> None:
         self._by_hash: dict[bytes, Service] = {}
         self._by_id: dict[str, Service] = {}
+        self._generation = 0
+        self._recent: dict[str, tuple[int, Service]] = {}
 
-    def replace(self, services: list[Service]) -> None:
-        self._by_hash = {h: s for s in services if s.can_send for h in s.key_hashes}
-        self._by_id = {s.id: s for s in services}
+    def mark(self) -> int:
+        """The generation a refresh starts from; pass it back to `replace`."""
+        return self._generation
+
+    def replace(self, services: list[Service], since: int | None = None) -> None:
+        by_id = {s.id: s for s in services}
+        if since is not None:
+            self._recent = {i: put for i, put in self._recent.items() if put[0] > since}
+            by_id.update({i: service for i, (_, service) in self._recent.items()})
+        else:
+            self._recent = {}
+        self._by_hash = {h: s for s in by_id.values() if s.can_send for h in s.key_hashes}
+        self._by_id = by_id
 
     def put(self, service: Service) -> None:
         """Make one change visible at once on this process (the others follow on refresh)."""
+        self._generation += 1
+        self._recent[service.id] = (self._generation, service)
         by_hash = {h: s for h, s in self._by_hash.items() if s.id != service.id}
         if service.can_send:
             by_hash.update(dict.fromkeys(service.key_hashes, service))

@@ -7,10 +7,10 @@ Records produced straight to Kafka got no 201: they stay in the DLQ with their r
 to be fixed and replayed (a FAILED row would make the replay a no-op, and some of
 their refusals, such as `quota_exceeded`, are meant to be replayed later).
 
-The read is lenient (unknown and broken fields ignored) and what is stored is safe
-by construction: visible-ASCII ids, a fiscal code that matches its pattern, an empty
-content (the refused content is in the DLQ record, not in the inbox). A record that
-names no message (no id) is only in the DLQ: no sender was told it was accepted.
+The read is a token scan of the record's top level (any depth, broken or not) and
+what is stored is safe by construction: visible-ASCII ids, a fiscal code that matches
+its pattern, an empty content (the refused content is in the DLQ record, not in the
+inbox). A record whose id cannot be read is only in the DLQ.
 An id already taken keeps its row (`ON CONFLICT DO NOTHING`): nothing is overwritten.
 """
 
@@ -19,14 +19,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
-
-import msgspec
 
 from schemas.enums import FailureReason, FeatureLevel, MessageStatus
 from schemas.patterns import is_fiscal_code
 from worker.core.batch import DeadLetter
-from worker.core.text_rules import MAX_DEPTH, too_deep
+from worker.core.text_rules import top_level_strings
 from worker.services.model import InboxRow
 
 #: (message id, service id, fiscal code) -> did the ingress issue this id?
@@ -40,27 +37,7 @@ _REASONS = {
 }
 
 
-class _Named(msgspec.Struct):
-    """What identifies a message in a record, read leniently."""
-
-    id: Any = None
-    sender_service_id: Any = None
-    fiscal_code: Any = None
-    created_at: Any = None
-    time_to_live: Any = None
-    feature_level_type: Any = None
-
-
-def _named(value: bytes | None) -> _Named | None:
-    if not value or too_deep(value, MAX_DEPTH):
-        return None
-    try:
-        return msgspec.json.decode(value, type=_Named)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-        return None
-
-
-def _created_at(raw: Any, fallback_ms: int) -> datetime:
+def _created_at(raw: str | None, fallback_ms: int) -> datetime:
     if isinstance(raw, str):
         try:
             parsed = datetime.fromisoformat(raw)
@@ -75,24 +52,23 @@ def failed_row(dead: DeadLetter, issued: Issued) -> InboxRow | None:
     """The FAILED row of a dead-lettered ingress record, or None."""
     if dead.code in _NOT_A_MESSAGE:
         return None
-    named = _named(dead.record.value)
-    if named is None:
+    named = top_level_strings(dead.record.value or b"")
+    message_id, service_id = named.get("id", ""), named.get("sender_service_id", "")
+    fiscal_code = named.get("fiscal_code", "")
+    if not (_ID.fullmatch(message_id) and _ID.fullmatch(service_id)):
         return None
-    ids = (named.id, named.sender_service_id)
-    if not all(isinstance(v, str) and _ID.fullmatch(v) for v in ids):
+    if not is_fiscal_code(fiscal_code):
         return None
-    if not isinstance(named.fiscal_code, str) or not is_fiscal_code(named.fiscal_code):
+    if not issued(message_id, service_id, fiscal_code):
         return None
-    if not issued(named.id, named.sender_service_id, named.fiscal_code):
-        return None
-    ttl = named.time_to_live
-    level = named.feature_level_type
+    level = named.get("feature_level_type")
     return InboxRow(
-        id=named.id,
-        fiscal_code=named.fiscal_code,
-        sender_service_id=named.sender_service_id,
-        created_at=_created_at(named.created_at, dead.record.timestamp_ms),
-        time_to_live=ttl if isinstance(ttl, int) and 3600 <= ttl <= 604800 else 3600,
+        id=message_id,
+        fiscal_code=fiscal_code,
+        sender_service_id=service_id,
+        created_at=_created_at(named.get("created_at"), dead.record.timestamp_ms),
+        # The ingress never writes a TTL it did not check; unreadable, the default.
+        time_to_live=3600,
         feature_level_type=level if level in tuple(FeatureLevel) else FeatureLevel.STANDARD,
         content=None,
         status=MessageStatus.FAILED,
