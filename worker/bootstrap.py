@@ -36,6 +36,7 @@ from worker.adapters.profiles_repo import PostgresProfiles
 from worker.adapters.push import HttpPushGateway
 from worker.adapters.reminders_repo import AdvisoryLock, PostgresReminders
 from worker.adapters.remote_content import HttpSenderClient
+from worker.adapters.sender_repo import PostgresSenderMessages
 from worker.adapters.services_repo import ServicesRepo, UsageRepo
 from worker.adapters.smtp import SmtpMailer
 from worker.adapters.upstream_admissions import PostgresAdmissions
@@ -307,10 +308,15 @@ class IngressStores:
     usage: UsageRepo
     citizens: PostgresCitizens
     profiles: PostgresProfiles
+    messages: PostgresSenderMessages
 
 
 def ingress_stores(runtime: Runtime) -> IngressStores:
     pool = runtime.pool
     return IngressStores(
-        ServicesRepo(pool), UsageRepo(pool), PostgresCitizens(pool), PostgresProfiles(pool)
+        ServicesRepo(pool),
+        UsageRepo(pool),
+        PostgresCitizens(pool),
+        PostgresProfiles(pool),
+        PostgresSenderMessages(pool),
     )

@@ -17,8 +17,8 @@ other than `application/pdf`, fail before the first byte is sent on.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -47,16 +47,24 @@ class _Download:
 
     async def chunks(self) -> AsyncIterator[bytes]:
         seen = 0
-        try:
+        with _transport_failures():
             async for chunk in self.response.content.iter_chunked(_CHUNK):
                 seen += len(chunk)
                 if seen > self.max_bytes:
                     raise SenderFailed("too_large")
                 yield chunk
-        except TimeoutError as exc:
-            raise SenderFailed("timeout") from exc
-        except aiohttp.ClientError as exc:
-            raise SenderFailed("unreachable") from exc
+
+
+@contextmanager
+def _transport_failures() -> Iterator[None]:
+    """The sender's transport failures, classified once: a timeout or a broken
+    connection (while connecting or while streaming the answer)."""
+    try:
+        yield
+    except TimeoutError as exc:
+        raise SenderFailed("timeout") from exc
+    except aiohttp.ClientError as exc:
+        raise SenderFailed("unreachable") from exc
 
 
 class HttpSenderClient(HttpClient):
@@ -99,14 +107,9 @@ class HttpSenderClient(HttpClient):
         raised by the caller's own work on the answer passes through unchanged."""
         addresses = await self._checked(url)
         session = await self._ready()
-        try:
-            # The connection is opened here, to the addresses the check passed.
-            with pinned(urlsplit(url).hostname or "", addresses):
-                resp = await session.get(url, headers=dict(headers), allow_redirects=False)
-        except TimeoutError as exc:
-            raise SenderFailed("timeout") from exc
-        except aiohttp.ClientError as exc:
-            raise SenderFailed("unreachable") from exc
+        # The connection is opened here, to the addresses the check passed.
+        with _transport_failures(), pinned(urlsplit(url).hostname or "", addresses):
+            resp = await session.get(url, headers=dict(headers), allow_redirects=False)
         try:
             if resp.status == 404:
                 raise NotFound("the sender answered 404")

@@ -69,14 +69,19 @@ async def _phase(
     recorder = profiler(bench, tag, meter)
     busy0 = procs.machine_busy()
     meter.start()
-    if open_rate is not None:
-        result = await gen.run_open(open_rate, opts.e2e_seconds)
-    else:
-        result = await gen.run_closed(opts.concurrency, opts.saturate_seconds)
-    until = datetime.now(UTC)
-    figures = await settled(bench, since, until, result.ok)
-    costs = meter.figures(figures["rows"])
-    busy1 = procs.machine_busy()
+    try:
+        if open_rate is not None:
+            result = await gen.run_open(open_rate, opts.e2e_seconds)
+        else:
+            result = await gen.run_closed(opts.concurrency, opts.saturate_seconds)
+        until = datetime.now(UTC)
+        figures = await settled(bench, since, until, result.ok)
+        costs = meter.figures(figures["rows"])
+        busy1 = procs.machine_busy()
+    except BaseException:
+        if recorder:
+            recorder.stop()
+        raise
     span = figures["span_seconds"] or result.seconds
     return {
         "offered_per_second": open_rate,

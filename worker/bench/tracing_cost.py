@@ -26,10 +26,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
 from worker import logs
-from worker.bench import ingress, loadgen, workload
+from worker.bench import ingress, loadgen
 from worker.bench.harness import Bench, BenchOptions
 from worker.embedded import embedded_stack, free_port
 
@@ -73,12 +71,7 @@ async def measure(
         embedded_stack(Path(tmp) / "stack") as (url, bootstrap),
     ):
         bench = Bench(options, url, bootstrap, Path(tmp), Path(tmp) / "out")
-        await bench.settings(bench.prefix("setup"))
-        conn = await asyncpg.connect(url)
-        try:
-            await workload.seed(conn, options.citizens)
-        finally:
-            await conn.close()
+        await bench.seed()
         names: list[str] = []
         sides: list[ingress.Side] = []
         try:

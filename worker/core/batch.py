@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -10,7 +10,7 @@ import msgspec
 
 from schemas.topics import DLQ_SUFFIX
 from worker.core.records import OutRecord, Record
-from worker.core.text_rules import too_deep
+from worker.core.text_rules import body_problem
 
 T = TypeVar("T")
 
@@ -40,15 +40,22 @@ class DeadLetter:
     detail: str
 
 
-def decode_value(record: Record, decode: Callable[[bytes], T], invalid_code: str) -> T | DeadLetter:
-    """The record's value decoded, or its dead letter: `empty_record` (no value),
-    `nested_too_deep` (checked before any decoder recurses), `invalid_code` (JSON of
-    the wrong shape) or `not_json` (not JSON, or not UTF-8)."""
+def decode_value(
+    record: Record,
+    decode: Callable[[bytes], T],
+    invalid_code: str,
+    *,
+    multiline: Collection[str] = (),
+) -> T | DeadLetter:
+    """The record's value decoded, or its dead letter: `empty_record` (no value), the
+    text rules' code (`nested_too_deep`, checked before any decoder recurses; a control
+    character or an unpaired surrogate outside the `multiline` fields: IO-RULES 1.1),
+    `invalid_code` (JSON of the wrong shape) or `not_json` (not JSON, or not UTF-8)."""
     if record.value is None:
         return DeadLetter(record, "empty_record", "record has no value")
-    deep = too_deep(record.value)
-    if deep is not None:
-        return DeadLetter(record, deep.code, deep.detail)
+    problem = body_problem(record.value, multiline=multiline)
+    if problem is not None:
+        return DeadLetter(record, problem.code, problem.detail)
     try:
         return decode(record.value)
     except msgspec.ValidationError as exc:

@@ -20,7 +20,7 @@ from worker.core.text_rules import MESSAGE_MULTILINE
 from worker.ingress import openapi
 from worker.ingress.auth import sender
 from worker.ingress.bodies import BodyError, decode_body
-from worker.ingress.keys import RUNTIME
+from worker.ingress.keys import RUNTIME, STORES
 from worker.ingress.limits import limit_refusal
 from worker.ingress.network import cidr_refusal, networked_sender
 from worker.ingress.problems import invalid, json_response, problem
@@ -111,18 +111,6 @@ async def submit_legacy(request: web.Request) -> web.Response:
 
 # What the sender sees: per-channel status of the MESSAGE notification (not reminders),
 # and whether the citizen lets this service see read status (absent row: allowed).
-_MESSAGE = """
-SELECT m.id, m.fiscal_code, m.sender_service_id, m.created_at, m.time_to_live,
-       m.feature_level_type, m.content, m.status, m.rejection_reason, m.is_read, m.paid_at,
-       (SELECT sp.can_access_message_read_status FROM service_preferences sp
-         WHERE sp.fiscal_code = m.fiscal_code AND sp.service_id = m.sender_service_id
-       ) AS can_access_read_status,
-       (SELECT jsonb_object_agg(n.channel, n.status) FROM notifications n
-         WHERE n.message_id = m.id AND n.kind = 'MESSAGE') AS notification
-FROM messages m WHERE m.id = $1
-"""
-
-
 @routes.get("/api/v1/messages/{fiscal_code}/{id}")
 async def status(request: web.Request) -> web.Response:
     service = networked_sender(request)
@@ -130,11 +118,11 @@ async def status(request: web.Request) -> web.Response:
         return service
     fiscal_code, message_id = request.match_info["fiscal_code"], request.match_info["id"]
     runtime = request.app[RUNTIME]
-    row = await runtime.pool.fetchrow(_MESSAGE, message_id)
+    row = await request.app[STORES].messages.status_row(message_id)
     if row is not None and row["fiscal_code"] == fiscal_code:
         if row["sender_service_id"] != service.id:
             return problem(403, "Forbidden", "only the sending service may read this message")
-        return json_response(status_view(dict(row)))
+        return json_response(status_view(row))
     if row is None and runtime.signer.issued(message_id, service.id, fiscal_code):
         return json_response(accepted_view(message_id, fiscal_code, service.id))
     return problem(404, "Not found", "no such message")

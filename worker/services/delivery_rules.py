@@ -33,7 +33,7 @@ from schemas.messages import SubmittedMessage
 from worker import ids
 from worker.core.batch import DeadLetter, decode_value
 from worker.core.records import Record
-from worker.core.text_rules import body_problem
+from worker.core.text_rules import MESSAGE_MULTILINE
 from worker.services.directory import Service
 from worker.services.gating import check_content, check_service
 from worker.services.ports import INGRESS_ORIGIN
@@ -85,11 +85,9 @@ def decode(
     good: dict[str, Submitted] = {}
     dead: list[DeadLetter] = []
     for record in records:
-        problem = body_problem(record.value or b"")
-        if problem is not None:
-            dead.append(DeadLetter(record, problem.code, problem.detail))
-            continue
-        message = decode_value(record, codecs.SUBMITTED.decode, "invalid_message")
+        message = decode_value(
+            record, codecs.SUBMITTED.decode, "invalid_message", multiline=MESSAGE_MULTILINE
+        )
         if isinstance(message, DeadLetter):
             dead.append(message)
             continue

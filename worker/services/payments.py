@@ -27,7 +27,6 @@ from schemas.topics import Topic, Topics
 from worker import logs
 from worker.core.batch import BatchResult, DeadLetter, decode_value
 from worker.core.records import OutRecord, Record
-from worker.core.text_rules import body_problem
 from worker.services.ports import Publisher
 from worker.services.sender_events import shares_paid
 
@@ -82,10 +81,6 @@ def decode(records: Sequence[Record]) -> tuple[list[PaymentRow], list[DeadLetter
     rows: list[PaymentRow] = []
     dead: list[DeadLetter] = []
     for record in records:
-        problem = body_problem(record.value or b"", multiline=())
-        if problem is not None:
-            dead.append(DeadLetter(record, problem.code, problem.detail))
-            continue
         event = decode_value(record, codecs.PAYMENT.decode, "invalid_payment")
         if isinstance(event, DeadLetter):
             dead.append(event)
