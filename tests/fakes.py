@@ -128,7 +128,7 @@ class FakeMailer:
     errors: list[Exception] = field(default_factory=list)
     sent: list[tuple[str, str, str]] = field(default_factory=list)
 
-    async def send(self, to: str, subject: str, body: str) -> None:
+    async def send(self, to: str, subject: str, body: str, *, key: str | None = None) -> None:
         if self.errors:
             raise self.errors.pop(0)
         self.sent.append((to, subject, body))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -118,6 +119,8 @@ class Outcome:
     offers: int = 0
     accepted: int = 0
     client_retries: int = 0
+    #: Where a failed run left its role logs and data.
+    kept: Path | None = None
 
     @property
     def passed(self) -> bool:
@@ -141,6 +144,7 @@ class Outcome:
         lines.append(
             f"{verdict}: {self.accepted}/{self.offers} accepted ({self.client_retries} client"
             f" retries) in {self.seconds:.0f} s"
+            + (f"; logs and data kept in {self.kept}" if self.kept else "")
         )
         return "\n".join(lines)
 
@@ -406,10 +410,15 @@ async def run(plan: Plan) -> Outcome:
         await faults
         await _settle(stack, offers, time.time() + plan.drain_seconds)
         rows = await _books(stack, offers, marks, plan)
-    return Outcome(
+    outcome = Outcome(
         rows=rows,
         seconds=time.time() - began,
         offers=len(offers),
         accepted=sum(1 for o in offers if o.message_id is not None),
         client_retries=sum(o.attempts - 1 for o in offers),
     )
+    if outcome.passed:  # a failed run keeps its logs and data for a look
+        await asyncio.to_thread(shutil.rmtree, stack.folder, True)
+    else:
+        outcome.kept = stack.folder
+    return outcome

@@ -118,3 +118,15 @@ async def test_after_a_failed_send_the_next_e_mail_opens_a_fresh_connection(
     assert [m["Subject"] for m in _received(sink[0])] == ["Uno"]
     assert [m["Subject"] for m in _received(restarted)] == ["Tre"]
     assert mailer.connections_opened == 2
+
+
+async def test_a_resent_notification_keeps_its_message_id_so_mail_systems_can_drop_it(
+    mailer: SmtpMailer, sink: tuple[DevSinks, str]
+) -> None:
+    for _ in range(2):  # as after a crash between the send and its recorded outcome
+        await mailer.send("a@example.org", "Uno", "Testo", key="01M8PGQ:EMAIL:MESSAGE")
+    await mailer.send("b@example.org", "Due", "Testo")
+
+    ids = [m["Message-ID"] for m in _received(sink[0])]
+    assert len(ids) == 3 and len(set(ids)) == 2
+    assert "<01M8PGQ-EMAIL-MESSAGE@io.example.org>" in ids

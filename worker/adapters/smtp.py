@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -63,6 +64,16 @@ def _code_error(code: int, what: str) -> Exception:
     return PermanentError(f"SMTP {what} {code}")
 
 
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]")
+
+
+def _message_id(key: str | None, domain: str) -> str:
+    """The same notification always gets the same Message-ID (RFC 5322 dot-atom)."""
+    if key is None:
+        return make_msgid(domain=domain)
+    return f"<{_ID_UNSAFE.sub('-', key)}@{domain}>"
+
+
 class SmtpMailer:
     def __init__(self, settings: NotifySettings) -> None:
         if not settings.smtp_url:
@@ -78,19 +89,19 @@ class SmtpMailer:
         self._turn = asyncio.Lock()
         self.connections_opened = 0
 
-    def compose(self, to: str, subject: str, body: str) -> EmailMessage:
+    def compose(self, to: str, subject: str, body: str, key: str | None = None) -> EmailMessage:
         message = EmailMessage()
         message["From"] = self._sender
         message["To"] = to
         message["Subject"] = subject
         message["Date"] = format_datetime(datetime.now(UTC))
-        message["Message-ID"] = make_msgid(domain=self._domain)
+        message["Message-ID"] = _message_id(key, self._domain)
         message.set_content(body)
         message.add_alternative(html_document(subject, body), subtype="html")
         return message
 
-    async def send(self, to: str, subject: str, body: str) -> None:
-        message = self.compose(to, subject, body)
+    async def send(self, to: str, subject: str, body: str, *, key: str | None = None) -> None:
+        message = self.compose(to, subject, body, key)
         try:
             async with self._turn:
                 await self._send_on_connection(message)

@@ -117,7 +117,10 @@ class PushGateway(Protocol):
 
 
 class Mailer(Protocol):
-    async def send(self, to: str, subject: str, body: str) -> None: ...
+    async def send(self, to: str, subject: str, body: str, *, key: str | None = None) -> None:
+        """Send one e-mail. `key` names it for good (the notification id): a resend
+        after a crash carries the same Message-ID, so mail systems can drop the copy."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,4 +51,5 @@ async def send_one(
         raise PermanentError("no validated e-mail address")
     mail = email_text(request.kind, lang, org, message.subject, message.markdown, secure=secure)
     mailer, address = channels.mailer, recipient.email
-    await call_with_retry(lambda: mailer.send(address, mail.subject, mail.body), attempts)
+    key = request.notification_id
+    await call_with_retry(lambda: mailer.send(address, mail.subject, mail.body, key=key), attempts)
