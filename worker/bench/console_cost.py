@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 
 from worker import logs
-from worker.bench import ingress, loadgen
+from worker.bench import ingress
 from worker.bench.harness import Bench, BenchOptions
 from worker.embedded import embedded_stack
 
@@ -31,15 +31,7 @@ ADMIN = {"Authorization": "Bearer postino-bench-admin"}
 
 
 async def _start(bench: Bench, name: str, **env: str) -> ingress.Side:
-    port, prefix = bench.port(), bench.prefix(name)
-    await bench.settings(prefix)
-    service = bench.process(name, bench.env(prefix, port, **env), "worker", "ingress")
-    service.start()
-    await service.wait_http(ingress.HOST, port)
-    requests = ingress.submit_requests(port, bench.options.citizens)
-    side = ingress.Side(service, port, requests, bench.counts(name))
-    await loadgen.LoadGenerator(ingress.HOST, port, side.requests).run_closed(8, 1.0)
-    return side
+    return await ingress.start_side(bench, name, env=env)
 
 
 async def _watch(port: int, stop: asyncio.Event) -> int:

@@ -19,6 +19,7 @@ from worker.bench.harness import Bench
 from worker.ingress.auth import SENDER_HEADER
 
 HOST = "127.0.0.1"
+INGRESS = ("worker", "ingress")
 PATH = "/api/v1/messages"
 ROUNDS = 3
 
@@ -74,10 +75,13 @@ class Side:
         }
 
 
-async def _start(bench: Bench, name: str, *module: str) -> Side:
+async def start_side(
+    bench: Bench, name: str, *module: str, env: dict[str, str] | None = None
+) -> Side:
+    """One ingress (ours unless `module` says otherwise) started, reachable and warmed up."""
     port, prefix = bench.port(), bench.prefix(name)
     await bench.settings(prefix)
-    service = bench.process(name, bench.env(prefix, port), *module)
+    service = bench.process(name, bench.env(prefix, port, **(env or {})), *(module or INGRESS))
     service.start()
     await service.wait_http(HOST, port)
     side = Side(service, port, submit_requests(port, bench.options.citizens), bench.counts(name))
@@ -95,8 +99,8 @@ async def drive(sides: list[Side], concurrency: int, seconds: float) -> None:
 async def measure(bench: Bench) -> dict[str, Any]:
     sides: list[Side] = []
     try:
-        sides.append(await _start(bench, "ingress-ceiling", "worker.bench.bare_ingress"))
-        sides.append(await _start(bench, "ingress", "worker", "ingress"))
+        sides.append(await start_side(bench, "ingress-ceiling", "worker.bench.bare_ingress"))
+        sides.append(await start_side(bench, "ingress"))
         await drive(sides, bench.options.concurrency, bench.options.ingress_seconds)
         ceiling, ours = (side.figures() for side in sides)
     finally:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from worker import logs
-from worker.bench import ingress, loadgen
+from worker.bench import ingress
 from worker.bench.harness import Bench, BenchOptions
 from worker.embedded import embedded_stack, free_port
 
@@ -47,15 +47,7 @@ KEYS = ("requests_per_second", "p50_ms", "p99_ms", "server_cpu_us_per_request")
 
 
 async def _start(bench: Bench, name: str, **env: str) -> ingress.Side:
-    port, prefix = bench.port(), bench.prefix(name)
-    await bench.settings(prefix)
-    service = bench.process(name, bench.env(prefix, port, **env), "worker", "ingress")
-    service.start()
-    await service.wait_http(ingress.HOST, port)
-    requests = ingress.submit_requests(port, bench.options.citizens)
-    side = ingress.Side(service, port, requests, bench.counts(name))
-    await loadgen.LoadGenerator(ingress.HOST, port, side.requests).run_closed(8, 1.0)
-    return side
+    return await ingress.start_side(bench, name, env=env)
 
 
 def _ratios(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float]:
