@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import structlog
 
 from schemas import codecs
 from schemas.enums import Channel, NotificationKind, NotificationStatus
@@ -25,6 +26,7 @@ from worker.services.notify_ports import (
     Lease,
     MessageInfo,
     NotifyContext,
+    Push,
     Recipient,
     SenderInfo,
 )
@@ -213,3 +215,25 @@ async def test_a_database_outage_fails_the_batch_as_retryable() -> None:
     with pytest.raises(RetryableError):
         await notify.run(notify.request())
     assert notify.push is not None and notify.push.sent == []
+
+
+class IdsSeenByTheGateway(FakePushGateway):
+    """Records the log context bound while each push is sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bound: list[dict[str, object]] = []
+
+    async def send(self, push: Push) -> None:
+        self.bound.append(dict(structlog.contextvars.get_contextvars()))
+        await super().send(push)
+
+
+async def test_every_log_line_of_a_send_carries_its_message_and_service_ids() -> None:
+    gateway = IdsSeenByTheGateway()
+    notify = Notify(push=gateway)
+    await notify.run(notify.request())
+
+    [seen] = gateway.bound
+    assert (seen["message_id"], seen["service_id"]) == (MESSAGE, SERVICE)
+    assert "message_id" not in structlog.contextvars.get_contextvars()  # unbound after

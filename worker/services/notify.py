@@ -227,15 +227,18 @@ async def _claim_send_record(
 ) -> Stored | None:
     """Claim, send, record: the claim is taken right before the send (so its lease
     covers one send) and the outcome written right after it."""
+    # A gathered task: the ids bound here reach its log lines and no other task's.
+    ids = logs.bound(message_id=request.message_id, service_id=request.sender_service_id)
     async with gate:
-        now = deps.clock()
-        until = now + timedelta(seconds=deps.settings.lease_seconds)
-        lease = Lease(deps.owner, now, until)
-        if request.notification_id not in await deps.store.claim([request], lease):
-            log.info("notification_claimed_elsewhere", notification_id=request.notification_id)
-            return None
-        outcome = await _attempt(request, context, deps)
-        return outcome, await _record(outcome, deps, lease)
+        with ids:
+            now = deps.clock()
+            until = now + timedelta(seconds=deps.settings.lease_seconds)
+            lease = Lease(deps.owner, now, until)
+            if request.notification_id not in await deps.store.claim([request], lease):
+                log.info("notification_claimed_elsewhere", notification_id=request.notification_id)
+                return None
+            outcome = await _attempt(request, context, deps)
+            return outcome, await _record(outcome, deps, lease)
 
 
 async def _send_all(requests: Sequence[NotificationRequest], deps: NotifyDeps) -> list[Stored]:
@@ -274,10 +277,12 @@ async def notify_batch(records: Sequence[Record], deps: NotifyDeps) -> BatchResu
             out.append(_event_record(row, deps.topics))
         if outcome.tier is not None and row.status == NotificationStatus.THROTTLED:
             out.append(_retry_record(outcome.request, outcome.tier, row, deps.topics))
-        log.info(
-            "notification_attempted",
-            notification_id=row.id,
-            status=row.status,
-            attempts=row.attempts,
-        )
+        request = outcome.request
+        with logs.bound(message_id=request.message_id, service_id=request.sender_service_id):
+            log.info(
+                "notification_attempted",
+                notification_id=row.id,
+                status=row.status,
+                attempts=row.attempts,
+            )
     return BatchResult(out=out, dead=dead)
