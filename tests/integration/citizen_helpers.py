@@ -52,3 +52,13 @@ async def inbox_with_one_message(
 def as_dict(event: StatusEvent) -> dict[str, Any]:
     value: dict[str, Any] = msgspec.to_builtins(event)
     return value
+
+
+async def mark_read(client: TestClient[Any, Any], message_id: str, headers: dict[str, str]) -> None:
+    """The citizen reads a message in the app (asserts the app accepted it)."""
+    resp = await client.put(
+        f"/api/v1/citizen/messages/{message_id}/message-status",
+        json={"change_type": "reading", "is_read": True},
+        headers=headers,
+    )
+    assert resp.status == 200, await resp.text()

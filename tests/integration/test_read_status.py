@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient
 
 from schemas.events import MessageRead
 from tests.factories import create_profile, create_service
+from tests.integration.citizen_helpers import mark_read
 from tests.integration.helpers import session, status_events
 from tests.integration.premium_helpers import CITIZEN, insert_message
 from worker.bootstrap import Runtime
@@ -31,15 +32,6 @@ WHERE m.id = $1
 """
 
 
-async def _read(client: TestClient[Any, Any], message_id: str, headers: dict[str, str]) -> None:
-    resp = await client.put(
-        f"/api/v1/citizen/messages/{message_id}/message-status",
-        json={"change_type": "reading", "is_read": True},
-        headers=headers,
-    )
-    assert resp.status == 200, await resp.text()
-
-
 async def test_a_read_message_with_consent_is_read_for_the_sender(
     runtime: Runtime, client: TestClient[Any, Any]
 ) -> None:
@@ -47,7 +39,7 @@ async def test_a_read_message_with_consent_is_read_for_the_sender(
     await create_profile(runtime, CITIZEN)
     await insert_message(runtime, "M-READ", sender_service_id=service_id)
     await insert_message(runtime, "M-UNREAD", sender_service_id=service_id)
-    await _read(client, "M-READ", await session(client, CITIZEN))
+    await mark_read(client, "M-READ", await session(client, CITIZEN))
 
     assert tuple(await runtime.pool.fetchrow(_VIEW, "M-READ")) == (True, True)  # READ
     assert tuple(await runtime.pool.fetchrow(_VIEW, "M-UNREAD")) == (False, True)  # UNREAD
@@ -73,7 +65,7 @@ async def test_without_consent_the_read_status_is_unavailable(
         headers=headers,
     )
     assert resp.status == 200, await resp.text()
-    await _read(client, "M-READ", headers)
+    await mark_read(client, "M-READ", headers)
 
     assert tuple(await runtime.pool.fetchrow(_VIEW, "M-READ")) == (True, False)  # UNAVAILABLE
 
@@ -87,5 +79,5 @@ async def test_reading_in_the_app_stops_the_unread_reminders(
     await insert_message(runtime, "M-1", sender_service_id=service_id, created_at=arrival)
 
     assert (await run_round(runtime, arrival + timedelta(days=3))).planned == 1
-    await _read(client, "M-1", await session(client, CITIZEN))
+    await mark_read(client, "M-1", await session(client, CITIZEN))
     assert (await run_round(runtime, arrival + timedelta(days=6))).planned == 0

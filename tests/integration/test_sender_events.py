@@ -21,6 +21,7 @@ from schemas.events import (
 from schemas.topics import Topic
 from tests.conftest import eventually
 from tests.factories import create_profile, create_service
+from tests.integration.citizen_helpers import mark_read
 from tests.integration.helpers import ADMIN, drain, session, status_events
 from tests.integration.notify_helpers import Receiver, running, serving, with_settings
 from tests.integration.premium_helpers import (
@@ -43,15 +44,6 @@ _CONSENT_DENIED = {
 }
 
 
-async def _read(client: TestClient[Any, Any], message_id: str, headers: dict[str, str]) -> None:
-    resp = await client.put(
-        f"/api/v1/citizen/messages/{message_id}/message-status",
-        json={"change_type": "reading", "is_read": True},
-        headers=headers,
-    )
-    assert resp.status == 200, await resp.text()
-
-
 async def _reads(runtime: Runtime) -> list[str]:
     return [e.message_id for e in await status_events(runtime) if isinstance(e, MessageRead)]
 
@@ -66,8 +58,8 @@ async def test_reading_a_standard_message_tells_its_sender_nothing(
     )
     await insert_message(runtime, "M-ADV", sender_service_id=service_id)
     headers = await session(client, CITIZEN)
-    await _read(client, "M-STD", headers)
-    await _read(client, "M-ADV", headers)
+    await mark_read(client, "M-STD", headers)
+    await mark_read(client, "M-ADV", headers)
 
     assert await _reads(runtime) == ["M-ADV"]
 
@@ -81,10 +73,10 @@ async def test_a_read_without_consent_at_reading_time_is_never_sent_even_if_cons
     headers = await session(client, CITIZEN)
     prefs = f"/api/v1/citizen/services/{service_id}/preferences"
     assert (await client.put(prefs, json=_CONSENT_DENIED, headers=headers)).status == 200
-    await _read(client, "M-ADV", headers)
+    await mark_read(client, "M-ADV", headers)
     allowed = {**_CONSENT_DENIED, "can_access_message_read_status": True}
     assert (await client.put(prefs, json=allowed, headers=headers)).status == 200
-    await _read(client, "M-ADV", headers)  # a retried read re-emits the same decision
+    await mark_read(client, "M-ADV", headers)  # a retried read re-emits the same decision
 
     assert await _reads(runtime) == []
 
@@ -95,7 +87,7 @@ async def test_a_manual_profile_without_a_preference_shares_no_read(
     service_id, _ = await create_service(runtime, premium=True)
     await create_profile(runtime, CITIZEN, preferences_mode="MANUAL")
     await insert_message(runtime, "M-ADV", sender_service_id=service_id)
-    await _read(client, "M-ADV", await session(client, CITIZEN))
+    await mark_read(client, "M-ADV", await session(client, CITIZEN))
 
     assert await _reads(runtime) == []
 
