@@ -13,7 +13,9 @@ import base64
 import contextlib
 import itertools
 import json
+import os
 import shutil
+import signal
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -186,7 +188,10 @@ async def _devtools_port(profile: Path, process: asyncio.subprocess.Process) -> 
 @contextlib.asynccontextmanager
 async def chromium() -> AsyncIterator[Page]:
     """A headless Chromium with a new empty profile; yields its first page."""
-    with tempfile.TemporaryDirectory(prefix="postino-chromium-") as profile_dir:
+    # Chromium's helper processes may still be writing the profile as it is removed.
+    with tempfile.TemporaryDirectory(
+        prefix="postino-chromium-", ignore_cleanup_errors=True
+    ) as profile_dir:
         profile = Path(profile_dir)
         process = await asyncio.create_subprocess_exec(
             executable(),
@@ -195,6 +200,7 @@ async def chromium() -> AsyncIterator[Page]:
             "about:blank",
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,  # its helpers are stopped with it, as one group
         )
         try:
             port = await _devtools_port(profile, process)
@@ -211,10 +217,15 @@ async def chromium() -> AsyncIterator[Page]:
                     finally:
                         await page.close()
         finally:
-            if process.returncode is None:
-                process.terminate()
-                try:
-                    await asyncio.wait_for(process.wait(), timeout=10)
-                except TimeoutError:
-                    process.kill()
-                    await process.wait()
+            _signal_group(process, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), timeout=10)
+            except TimeoutError:
+                _signal_group(process, signal.SIGKILL)
+                await process.wait()
+            _signal_group(process, signal.SIGKILL)  # helpers left behind by the browser
+
+
+def _signal_group(process: asyncio.subprocess.Process, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
