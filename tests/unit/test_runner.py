@@ -168,3 +168,101 @@ async def test_lag_is_measured_from_the_fetch_high_watermark() -> None:
     consumer.end = 7
     await _runner(consumer, FakePublisher(consumer), echo).run_until_idle()
     assert metrics.LAG.labels(role="test", topic="in")._value.get() == 5
+
+
+class ScheduledConsumer(FakeConsumer):
+    """Serves the same pending records until the runner commits past them; knows
+    pause, resume and seek as far as the runner uses them."""
+
+    def __init__(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        super().__init__([])
+        self.pending = records
+        self.paused: set[TopicPartition] = set()
+        self.fetches = 0
+
+    async def getmany(self, timeout_ms: int = 0) -> dict[TopicPartition, list[Any]]:
+        if TP in self.paused or not self.pending:
+            return {}
+        self.fetches += 1
+        return {TP: list(self.pending)}
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        await super().commit(offsets)
+        self.pending = [r for r in self.pending if r.offset >= offsets[TP]]
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TP}
+
+    def seek(self, tp: TopicPartition, offset: int) -> None: ...
+
+    def pause(self, tp: TopicPartition) -> None:
+        self.paused.add(tp)
+
+    def resume(self, tp: TopicPartition) -> None:
+        self.paused.discard(tp)
+
+
+def _due_record(offset: int, produced: float, due: float) -> ConsumerRecord[bytes, bytes]:
+    value = str(due).encode()
+    return ConsumerRecord(
+        "in", 0, offset, int(produced * 1000), 0, b"k", value, None, 1, len(value), ()
+    )
+
+
+async def test_a_paused_retry_partition_resumes_with_slack_and_takes_what_came_due() -> None:
+    """A 10 s retry due at 100 resumes at 101 (slack: a tenth of the delay, at most
+    `resume_slack`), and that one fetch hands over every record due by then."""
+    now = [95.0]
+    consumer = ScheduledConsumer(
+        [_due_record(0, 90.0, 100.0), _due_record(1, 90.5, 100.5), _due_record(2, 92.0, 102.0)]
+    )
+    handled: list[list[int]] = []
+
+    async def handler(records: Sequence[Record]) -> BatchResult:
+        handled.append([r.offset for r in records])
+        return BatchResult()
+
+    runner = ConsumerRunner(
+        role="test",
+        consumer=consumer,  # type: ignore[arg-type]
+        topics=["in"],
+        handler=handler,
+        publisher=FakePublisher(consumer),  # type: ignore[arg-type]
+        due_at=lambda r: float(r.value or b"0"),
+        clock=lambda: now[0],
+        resume_slack=5.0,
+    )
+    assert await runner.poll_once(timeout_ms=0) == 0  # nothing due: paused
+    for at in (100.0, 100.6, 100.99):
+        now[0] = at
+        assert await runner.poll_once(timeout_ms=0) == 0  # due, but inside the slack
+    assert consumer.fetches == 1
+    now[0] = 101.0
+    assert await runner.poll_once(timeout_ms=0) == 2
+    assert handled == [[0, 1]]
+    assert consumer.commits[-1] == {TP: 2}
+
+
+async def test_a_short_retry_delay_keeps_a_short_slack() -> None:
+    """A 0.2 s delay (as tests and tight settings use) is late by at most 20 ms."""
+    now = [99.9]
+    consumer = ScheduledConsumer([_due_record(0, 99.9, 100.1)])
+
+    async def handler(records: Sequence[Record]) -> BatchResult:
+        return BatchResult()
+
+    runner = ConsumerRunner(
+        role="test",
+        consumer=consumer,  # type: ignore[arg-type]
+        topics=["in"],
+        handler=handler,
+        publisher=FakePublisher(consumer),  # type: ignore[arg-type]
+        due_at=lambda r: float(r.value or b"0"),
+        clock=lambda: now[0],
+        resume_slack=1.0,
+    )
+    assert await runner.poll_once(timeout_ms=0) == 0
+    now[0] = 100.115
+    assert await runner.poll_once(timeout_ms=0) == 0
+    now[0] = 100.121
+    assert await runner.poll_once(timeout_ms=0) == 1
