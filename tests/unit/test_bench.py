@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -9,7 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from worker.bench import ab, loadgen, report
+from worker.bench import ab, loadgen, procs, report
 from worker.bench.stats import Latencies
 
 
@@ -164,3 +166,31 @@ def test_ab_side_runs_its_tree_first_on_the_path(tmp_path: Path) -> None:
     side = ab.Side("B", {"POSTINO_KAFKA_LINGER_MS": "5"}, tmp_path)
     assert side.process_env() == {"POSTINO_KAFKA_LINGER_MS": "5", "PYTHONPATH": str(tmp_path)}
     assert side.describe() == f"POSTINO_KAFKA_LINGER_MS=5, tree {tmp_path}"
+
+
+def test_a_side_started_from_a_checkout_imports_its_tree(tmp_path: Path) -> None:
+    """`python -m` puts the working directory first on `sys.path`; a bench started
+    from a checkout must still run the side's tree (`PYTHONSAFEPATH`)."""
+    tree = tmp_path / "tree"
+    (tree / "worker").mkdir(parents=True)
+    (tree / "worker" / "__init__.py").write_text("")
+    (tree / "worker" / "probe.py").write_text(
+        "import pathlib, worker\n"
+        "pathlib.Path(__import__('sys').argv[1]).write_text(worker.__file__)\n"
+    )
+    out = tmp_path / "imported"
+    side = ab.Side("A", {}, tree)
+    service = procs.Service(
+        "probe",
+        [sys.executable, "-m", "worker.probe", str(out)],
+        side.process_env(),
+        tmp_path / "logs",
+    )
+    checkout = Path(__file__).resolve().parents[2]
+    with contextlib.chdir(checkout):  # as `make bench` runs: from the checkout
+        service.start()
+    assert service.proc is not None
+    code = service.proc.wait(timeout=30)
+    service.stop()
+    assert code == 0, service.log_tail()
+    assert out.read_text() == str(tree / "worker" / "__init__.py")

@@ -79,7 +79,10 @@ class Service:
     ) -> None:
         self.name = name
         self._argv = list(argv)
-        self._env = {**os.environ, **env}
+        # PYTHONSAFEPATH: `python -m` would put the working directory first on
+        # `sys.path`, so a bench started from a checkout would run that checkout's
+        # `worker` even for a side whose PYTHONPATH names another tree (`--ab-a-tree`).
+        self._env = {**os.environ, "PYTHONSAFEPATH": "1", **env}
         self._log_path = log_dir / f"{name}.log"
         self._log: IO[bytes] | None = None
         self.proc: subprocess.Popen[bytes] | None = None
