@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+import asyncpg
 import msgspec
 
 from worker.adapters.postgres import Pool, repository
@@ -16,19 +18,28 @@ from worker.services.model import (
     StoredMessage,
 )
 
-_PROFILES = """
-SELECT fiscal_code, inbox_enabled, push_enabled, email, email_validated, email_enabled,
-       preferences_mode, blocked_channels, reminder_consent, preferred_languages
-FROM profiles WHERE fiscal_code = ANY($1::text[])
-"""
+# The whole context in one round trip: one row per service found (one row of NULL
+# service columns when none is), each carrying the profiles and the preferences as
+# JSON arrays of rows (positional: see `_context`).
 # The service columns are the directory's `Service` fields, as served (a published
 # service's reviewed content is its publication's copy), so both stay in step.
-_SERVICES = f"{DIRECTORY_SELECT} WHERE s.id = ANY($1::text[])"
-_PREFERENCES = """
-SELECT fiscal_code, service_id, is_inbox_enabled, is_push_enabled, is_email_enabled,
-       can_access_message_read_status
-FROM service_preferences WHERE fiscal_code = ANY($1::text[]) AND service_id = ANY($2::text[])
+_CONTEXT = f"""
+SELECT c.profiles, c.preferences, d.*
+FROM (SELECT
+    (SELECT json_agg(json_build_array(
+                fiscal_code, inbox_enabled, push_enabled, email, email_validated,
+                email_enabled, preferences_mode, blocked_channels, reminder_consent,
+                preferred_languages))
+     FROM profiles WHERE fiscal_code = ANY($1::text[]))::text AS profiles,
+    (SELECT json_agg(json_build_array(
+                fiscal_code, service_id, is_inbox_enabled, is_push_enabled,
+                is_email_enabled, can_access_message_read_status))
+     FROM service_preferences
+     WHERE fiscal_code = ANY($1::text[]) AND service_id = ANY($2::text[]))::text AS preferences
+) c
+LEFT JOIN ({DIRECTORY_SELECT} WHERE s.id = ANY($2::text[])) d ON true
 """
+_CONTEXT_EXTRA = ("profiles", "preferences")
 _STORED_COLUMNS = (
     "id, fiscal_code, sender_service_id, status, rejection_reason, failure_reason,"
     " created_at, time_to_live, processed_at, rpt_id, paid_at, paid_seq, feature_level_type"
@@ -69,6 +80,27 @@ SELECT {_STORED_COLUMNS} FROM messages WHERE id = ANY($1::text[])
 _STORED = f"SELECT {_STORED_COLUMNS} FROM messages WHERE id = ANY($1::text[])"
 
 _json = msgspec.json.Encoder()
+_rows = msgspec.json.Decoder(list[list[Any]])
+
+
+def _profile(r: list[Any]) -> Profile:
+    return Profile(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], tuple(r[9] or ()))
+
+
+def _context(records: Sequence[asyncpg.Record]) -> DeliveryContext:
+    ctx = DeliveryContext()
+    first = records[0]
+    for r in _rows.decode(first["profiles"] or "[]"):
+        ctx.profiles[r[0]] = _profile(r)
+    for r in _rows.decode(first["preferences"] or "[]"):
+        ctx.preferences[(r[0], r[1])] = ServicePreference(r[2], r[3], r[4], r[5])
+    for record in records:
+        if record["id"] is not None:
+            fields = dict(record)
+            for name in _CONTEXT_EXTRA:
+                del fields[name]
+            ctx.services[record["id"]] = service_from_row(fields)
+    return ctx
 
 
 @repository
@@ -80,21 +112,8 @@ class PostgresInbox:
         self, fiscal_codes: Sequence[str], service_ids: Sequence[str]
     ) -> DeliveryContext:
         async with self._pool.acquire() as conn:
-            profiles = await conn.fetch(_PROFILES, list(fiscal_codes))
-            services = await conn.fetch(_SERVICES, list(service_ids))
-            prefs = await conn.fetch(_PREFERENCES, list(fiscal_codes), list(service_ids))
-        ctx = DeliveryContext()
-        for r in profiles:
-            fields = dict(r)
-            fields["preferred_languages"] = tuple(fields["preferred_languages"] or ())
-            ctx.profiles[r["fiscal_code"]] = Profile(**fields)
-        for r in services:
-            ctx.services[r["id"]] = service_from_row(dict(r))
-        for r in prefs:
-            values = dict(r)
-            key = (values.pop("fiscal_code"), values.pop("service_id"))
-            ctx.preferences[key] = ServicePreference(**values)
-        return ctx
+            records = await conn.fetch(_CONTEXT, list(fiscal_codes), list(service_ids))
+        return _context(records)
 
     async def save_messages(self, rows: Sequence[InboxRow]) -> list[StoredMessage]:
         if not rows:
@@ -115,11 +134,11 @@ class PostgresInbox:
             [r.due_date for r in rows],
         )
         async with self._pool.acquire() as conn:
-            stored = [StoredMessage(**dict(s)) for s in await conn.fetch(_SAVE, *columns)]
+            stored = [StoredMessage(*s) for s in await conn.fetch(_SAVE, *columns)]
             if len(stored) < len(set(ids)):
                 # Another writer inserted one of these ids while we ran (not in our
                 # snapshot, not inserted by us): read them now that it has committed.
                 seen = {s.id for s in stored}
                 missing = [i for i in ids if i not in seen]
-                stored += [StoredMessage(**dict(s)) for s in await conn.fetch(_STORED, missing)]
+                stored += [StoredMessage(*s) for s in await conn.fetch(_STORED, missing)]
         return stored
