@@ -23,6 +23,7 @@ Guarantees, per poll batch:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -271,12 +272,16 @@ async def deliver_batch(records: Sequence[Record], deps: DeliverDeps) -> BatchRe
         return BatchResult(dead=dead)
     stored = {s.id: s for s in await deps.store.save_messages([p.row for p in planned])}
     out: list[OutRecord] = []
+    statuses: Counter[str] = Counter()
+    latencies: list[float] = []
     for p in planned:
         row = stored[p.row.id]
         if _same_message(p, row):
             out += follow_ups(row, p.channels, deps.topics)
-            metrics.count_delivered(row.status, (row.processed_at - row.created_at).total_seconds())
+            statuses[row.status] += 1
+            latencies.append((row.processed_at - row.created_at).total_seconds())
         else:  # an upstream id already taken by another message: never overwrite it
             dead.append(DeadLetter(p.item.record, "duplicate_id", "id used by another message"))
+    metrics.count_delivered(statuses, latencies)
     log.debug("batch_delivered", size=len(planned), out=len(out), dead=len(dead))
     return BatchResult(out=out, dead=dead)
