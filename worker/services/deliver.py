@@ -28,6 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import msgspec
+
 from schemas import codecs
 from schemas.enums import Channel, FailureReason, MessageStatus, NotificationKind, RejectionReason
 from schemas.events import MessagePaid, MessageStatusChanged, NotificationRequest
@@ -50,6 +52,10 @@ log = logs.get("postino.deliver")
 
 #: The seq of the status event of a new message row (its status never changes after).
 FIRST_SEQ = 1
+# A stored row's text columns as their enum members (a dict lookup, not an enum call).
+_STATUSES = {s.value: s for s in MessageStatus}
+_REJECTIONS = {r.value: r for r in RejectionReason}
+_FAILURES = {f.value: f for f in FailureReason}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +69,7 @@ class DeliverDeps:
     limits: LimitSettings = field(default_factory=LimitSettings)
 
 
-@dataclass(frozen=True, slots=True)
-class _Planned:
+class _Planned(msgspec.Struct, frozen=True):
     item: Submitted
     row: InboxRow
     channels: tuple[Channel, ...]
@@ -88,7 +93,7 @@ def plan(item: Submitted, context: DeliveryContext) -> _Planned:
         sender_service_id=sid,
         created_at=item.created_at,
         time_to_live=msg.time_to_live,
-        feature_level_type=msg.feature_level_type.value,
+        feature_level_type=msg.feature_level_type,
         content=content,
         status=decision.status,
         rejection_reason=decision.rejection_reason,
@@ -107,9 +112,9 @@ def status_event(row: StoredMessage) -> MessageStatusChanged:
         sender_service_id=row.sender_service_id,
         seq=FIRST_SEQ,
         at=row.processed_at,
-        status=MessageStatus(row.status),
-        rejection_reason=RejectionReason(row.rejection_reason) if row.rejection_reason else None,
-        failure_reason=FailureReason(row.failure_reason) if row.failure_reason else None,
+        status=_STATUSES[row.status],
+        rejection_reason=_REJECTIONS[row.rejection_reason] if row.rejection_reason else None,
+        failure_reason=_FAILURES[row.failure_reason] if row.failure_reason else None,
     )
 
 
@@ -136,7 +141,7 @@ def notification_requests(
     kind = NotificationKind.MESSAGE
     return [
         NotificationRequest(
-            notification_id=ids.notification_id(row.id, channel.value, kind.value),
+            notification_id=ids.notification_id(row.id, channel, kind),
             message_id=row.id,
             fiscal_code=row.fiscal_code,
             sender_service_id=row.sender_service_id,

@@ -22,14 +22,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Protocol
 
+import msgspec
+
 from worker.services.limits import day_of
 
 RATE_EXCEEDED = "rate_exceeded"
 QUOTA_EXCEEDED = "quota_exceeded"
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(msgspec.Struct, frozen=True):
     message_id: str
     service_id: str
     #: Unix second and Europe/Rome day of the record's timestamp.
