@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import Any
 
 import asyncpg
@@ -19,18 +20,23 @@ from worker.services.model import (
 )
 
 # The whole context in one round trip: one row per service found (one row of NULL
-# service columns when none is), each carrying the profiles and the preferences as
-# JSON arrays of rows (positional: see `_context`).
-# The service columns are the directory's `Service` fields, as served (a published
-# service's reviewed content is its publication's copy), so both stay in step.
+# service columns when none is), each carrying the profiles (JSON objects of the
+# `Profile` fields, decoded straight into `Profile`) and the preferences (JSON arrays:
+# see `_context`). The service columns are the directory's `Service` fields, as
+# served (a published service's reviewed content is its publication's copy), so both
+# stay in step.
+_PROFILE_COLUMNS = ", ".join(
+    "COALESCE(preferred_languages, '{}') AS preferred_languages"
+    if f.name == "preferred_languages"
+    else f.name
+    for f in fields(Profile)
+)
 _CONTEXT = f"""
 SELECT c.profiles, c.preferences, d.*
 FROM (SELECT
-    (SELECT json_agg(json_build_array(
-                fiscal_code, inbox_enabled, push_enabled, email, email_validated,
-                email_enabled, preferences_mode, blocked_channels, reminder_consent,
-                preferred_languages))
-     FROM profiles WHERE fiscal_code = ANY($1::text[]))::text AS profiles,
+    (SELECT json_agg(p) FROM (
+        SELECT {_PROFILE_COLUMNS} FROM profiles WHERE fiscal_code = ANY($1::text[])
+     ) p)::text AS profiles,
     (SELECT json_agg(json_build_array(
                 fiscal_code, service_id, is_inbox_enabled, is_push_enabled,
                 is_email_enabled, can_access_message_read_status))
@@ -80,18 +86,15 @@ SELECT {_STORED_COLUMNS} FROM messages WHERE id = ANY($1::text[])
 _STORED = f"SELECT {_STORED_COLUMNS} FROM messages WHERE id = ANY($1::text[])"
 
 _json = msgspec.json.Encoder()
+_profiles = msgspec.json.Decoder(list[Profile])
 _rows = msgspec.json.Decoder(list[list[Any]])
-
-
-def _profile(r: list[Any]) -> Profile:
-    return Profile(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], tuple(r[9] or ()))
 
 
 def _context(records: Sequence[asyncpg.Record]) -> DeliveryContext:
     ctx = DeliveryContext()
     first = records[0]
-    for r in _rows.decode(first["profiles"] or "[]"):
-        ctx.profiles[r[0]] = _profile(r)
+    for profile in _profiles.decode(first["profiles"] or "[]"):
+        ctx.profiles[profile.fiscal_code] = profile
     for r in _rows.decode(first["preferences"] or "[]"):
         ctx.preferences[(r[0], r[1])] = ServicePreference(r[2], r[3], r[4], r[5])
     for record in records:
