@@ -17,6 +17,7 @@ those counts, so several deliver processes share the limits exactly:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -44,8 +45,13 @@ def candidate(
     message_id: str, service_id: str, timestamp_ms: int, *, rate: int, quota: int
 ) -> Candidate:
     second = timestamp_ms // 1000
-    day = day_of(datetime.fromtimestamp(second, UTC))
-    return Candidate(message_id, service_id, second, day, rate, quota)
+    return Candidate(message_id, service_id, second, _day(second), rate, quota)
+
+
+@functools.lru_cache(maxsize=1024)
+def _day(second: int) -> date:
+    """The Europe/Rome day of a Unix second (a batch's records share a few seconds)."""
+    return day_of(datetime.fromtimestamp(second, UTC))
 
 
 @dataclass(frozen=True, slots=True)
