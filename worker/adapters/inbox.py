@@ -51,9 +51,9 @@ _STORED_COLUMNS = (
     " created_at, time_to_live, processed_at, rpt_id, paid_at, paid_seq, feature_level_type"
 )
 # One statement: insert the batch, paying on arrival the rows whose rpt_id already has
-# a kept payment (the seq after the status event's: 2), and return every id's stored
-# row. The last SELECT reads the snapshot from before the INSERT: rows that existed
-# (a redone batch) come from it, new rows from `ins`, never both.
+# a kept payment (the seq after the status event's: 2), and return the rows it
+# inserted. An id it did not insert was already stored (a redone batch, or another
+# writer's row): `_STORED` reads those after, only when there are any.
 _SAVE = f"""
 WITH v AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int[],
@@ -66,22 +66,18 @@ WITH v AS (
     SELECT rpt_id, COALESCE(min(paid_at), min(received_at)) AS paid_at
     FROM payments WHERE rpt_id IN (SELECT rpt_id FROM v WHERE rpt_id IS NOT NULL)
     GROUP BY rpt_id
-), ins AS (
-    INSERT INTO messages (id, fiscal_code, sender_service_id, created_at, time_to_live,
-                          feature_level_type, content, status, rejection_reason,
-                          failure_reason, rpt_id, due_date, paid_at, status_seq, paid_seq)
-    SELECT v.id, v.fiscal_code, v.sender_service_id, v.created_at, v.time_to_live,
-           v.feature_level_type, v.content::jsonb, v.status, v.rejection_reason,
-           v.failure_reason, v.rpt_id, v.due_date, paid.paid_at,
-           CASE WHEN paid.paid_at IS NULL THEN 1 ELSE 2 END,
-           CASE WHEN paid.paid_at IS NULL THEN NULL ELSE 2 END
-    FROM v LEFT JOIN paid ON paid.rpt_id = v.rpt_id
-    ON CONFLICT (id) DO NOTHING
-    RETURNING {_STORED_COLUMNS}
 )
-SELECT {_STORED_COLUMNS} FROM ins
-UNION ALL
-SELECT {_STORED_COLUMNS} FROM messages WHERE id = ANY($1::text[])
+INSERT INTO messages (id, fiscal_code, sender_service_id, created_at, time_to_live,
+                      feature_level_type, content, status, rejection_reason,
+                      failure_reason, rpt_id, due_date, paid_at, status_seq, paid_seq)
+SELECT v.id, v.fiscal_code, v.sender_service_id, v.created_at, v.time_to_live,
+       v.feature_level_type, v.content::jsonb, v.status, v.rejection_reason,
+       v.failure_reason, v.rpt_id, v.due_date, paid.paid_at,
+       CASE WHEN paid.paid_at IS NULL THEN 1 ELSE 2 END,
+       CASE WHEN paid.paid_at IS NULL THEN NULL ELSE 2 END
+FROM v LEFT JOIN paid ON paid.rpt_id = v.rpt_id
+ON CONFLICT (id) DO NOTHING
+RETURNING {_STORED_COLUMNS}
 """
 _STORED = f"SELECT {_STORED_COLUMNS} FROM messages WHERE id = ANY($1::text[])"
 
@@ -139,8 +135,8 @@ class PostgresInbox:
         async with self._pool.acquire() as conn:
             stored = [StoredMessage(*s) for s in await conn.fetch(_SAVE, *columns)]
             if len(stored) < len(set(ids)):
-                # Another writer inserted one of these ids while we ran (not in our
-                # snapshot, not inserted by us): read them now that it has committed.
+                # Ids stored before (a redone batch) or by another writer meanwhile
+                # (committed by now: the insert waited for it): read their rows.
                 seen = {s.id for s in stored}
                 missing = [i for i in ids if i not in seen]
                 stored += [StoredMessage(*s) for s in await conn.fetch(_STORED, missing)]
