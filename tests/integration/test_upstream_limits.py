@@ -4,6 +4,8 @@ replay delivers them once the limits allow."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -14,12 +16,14 @@ from tests.integration.deliver_helpers import citizen, rows
 from tests.integration.helpers import drain, read_topic
 from tests.integration.sender_helpers import key
 from tests.integration.test_deliver_upstream import body, encoded, header, produce
+from worker.adapters import upstream_admissions
 from worker.adapters.inbox import PostgresInbox
 from worker.adapters.upstream_admissions import PostgresAdmissions
 from worker.bootstrap import Runtime
 from worker.cli import dlq
 from worker.ingress.app import reload_services
 from worker.ingress.limits import flush_now
+from worker.services import upstream_limits
 from worker.services.deliver import DeliverDeps, deliver_batch
 
 
@@ -89,3 +93,53 @@ async def test_upstream_records_over_the_rate_are_dead_lettered(runtime: Runtime
     expected_ok = sum(min(2, n) for n in per_second.values())
     assert len(await rows(runtime)) == expected_ok
     assert await _dead_codes(runtime) == ["rate_exceeded"] * (5 - expected_ok)
+
+
+async def test_concurrent_batches_share_the_quota_exactly_and_prune_the_old_ledger(
+    runtime: Runtime,
+) -> None:
+    service_id, _ = await create_service(runtime)
+    now_ms = 1_764_500_000_000  # 2025-11-30, mid-day in Rome
+    day = upstream_limits.candidate("x", service_id, now_ms, rate=1, quota=1).day
+    await runtime.pool.execute(
+        "INSERT INTO upstream_admissions (message_id, service_id, day, second)"
+        " VALUES ('ancient', $1, $2, 0)",
+        service_id,
+        day - timedelta(days=upstream_admissions.KEEP_DAYS + 1),
+    )
+
+    def batch(name: str) -> list[upstream_limits.Candidate]:
+        return [
+            upstream_limits.candidate(
+                f"{name}-{n}", service_id, now_ms + n * 1000, rate=100, quota=5
+            )
+            for n in range(4)
+        ]
+
+    async def admit(candidates: list[upstream_limits.Candidate]) -> upstream_limits.Verdicts:
+        return await PostgresAdmissions(runtime.pool).admit(
+            candidates, lambda usage: upstream_limits.judge(candidates, usage)
+        )
+
+    first, second = await asyncio.gather(admit(batch("a")), admit(batch("b")))
+
+    assert len(first.admitted) + len(second.admitted) == 5
+    assert len(first.refused) + len(second.refused) == 3
+    assert set(first.refused.values()) | set(second.refused.values()) == {"quota_exceeded"}
+    used = await runtime.pool.fetchval(
+        "SELECT count FROM service_usage WHERE service_id = $1 AND day = $2", service_id, day
+    )
+    assert used == 5
+    ledger = await runtime.pool.fetch(
+        "SELECT message_id FROM upstream_admissions WHERE service_id = $1", service_id
+    )
+    assert len(ledger) == 5  # the admissions, and not the pruned old one
+    # what was admitted is admitted again without being judged nor counted again
+    again = await admit(first.admitted + second.admitted)
+    assert (again.admitted, again.refused) == ([], {})
+    assert (
+        await runtime.pool.fetchval(
+            "SELECT count FROM service_usage WHERE service_id = $1 AND day = $2", service_id, day
+        )
+        == 5
+    )

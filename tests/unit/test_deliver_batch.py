@@ -8,6 +8,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+
 from schemas import codecs
 from schemas.events import MessageStatusChanged
 from schemas.topics import Topics
@@ -99,7 +101,7 @@ async def test_a_replayed_record_keeps_the_id_of_its_original_position() -> None
 async def test_an_id_taken_by_another_message_is_dead_lettered_not_overwritten() -> None:
     store = FakeStore()
     await deliver_batch([record(0, body(id="taken"))], deps(store))
-    other = replace(store.rows["taken"], fiscal_code="VRDGPP80A01H501X")
+    other = msgspec.structs.replace(store.rows["taken"], fiscal_code="VRDGPP80A01H501X")
     store.rows["taken"] = other
     result = await deliver_batch([record(1, body(id="taken"))], deps(store))
     assert [d.code for d in result.dead] == ["duplicate_id"]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
+from typing import Any
 
+import asyncpg
 import msgspec
 
 from worker.adapters.postgres import Pool, repository
@@ -16,27 +19,41 @@ from worker.services.model import (
     StoredMessage,
 )
 
-_PROFILES = """
-SELECT fiscal_code, inbox_enabled, push_enabled, email, email_validated, email_enabled,
-       preferences_mode, blocked_channels, reminder_consent, preferred_languages
-FROM profiles WHERE fiscal_code = ANY($1::text[])
+# The whole context in one round trip: one row per service found (one row of NULL
+# service columns when none is), each carrying the profiles (JSON objects of the
+# `Profile` fields, decoded straight into `Profile`) and the preferences (JSON arrays:
+# see `_context`). The service columns are the directory's `Service` fields, as
+# served (a published service's reviewed content is its publication's copy), so both
+# stay in step.
+_PROFILE_COLUMNS = ", ".join(
+    "COALESCE(preferred_languages, '{}') AS preferred_languages"
+    if f.name == "preferred_languages"
+    else f.name
+    for f in fields(Profile)
+)
+_CONTEXT = f"""
+SELECT c.profiles, c.preferences, d.*
+FROM (SELECT
+    (SELECT json_agg(p) FROM (
+        SELECT {_PROFILE_COLUMNS} FROM profiles WHERE fiscal_code = ANY($1::text[])
+     ) p)::text AS profiles,
+    (SELECT json_agg(json_build_array(
+                fiscal_code, service_id, is_inbox_enabled, is_push_enabled,
+                is_email_enabled, can_access_message_read_status))
+     FROM service_preferences
+     WHERE fiscal_code = ANY($1::text[]) AND service_id = ANY($2::text[]))::text AS preferences
+) c
+LEFT JOIN ({DIRECTORY_SELECT} WHERE s.id = ANY($2::text[])) d ON true
 """
-# The service columns are the directory's `Service` fields, as served (a published
-# service's reviewed content is its publication's copy), so both stay in step.
-_SERVICES = f"{DIRECTORY_SELECT} WHERE s.id = ANY($1::text[])"
-_PREFERENCES = """
-SELECT fiscal_code, service_id, is_inbox_enabled, is_push_enabled, is_email_enabled,
-       can_access_message_read_status
-FROM service_preferences WHERE fiscal_code = ANY($1::text[]) AND service_id = ANY($2::text[])
-"""
+_CONTEXT_EXTRA = ("profiles", "preferences")
 _STORED_COLUMNS = (
     "id, fiscal_code, sender_service_id, status, rejection_reason, failure_reason,"
     " created_at, time_to_live, processed_at, rpt_id, paid_at, paid_seq, feature_level_type"
 )
 # One statement: insert the batch, paying on arrival the rows whose rpt_id already has
-# a kept payment (the seq after the status event's: 2), and return every id's stored
-# row. The last SELECT reads the snapshot from before the INSERT: rows that existed
-# (a redone batch) come from it, new rows from `ins`, never both.
+# a kept payment (the seq after the status event's: 2), and return the rows it
+# inserted. An id it did not insert was already stored (a redone batch, or another
+# writer's row): `_STORED` reads those after, only when there are any.
 _SAVE = f"""
 WITH v AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int[],
@@ -49,26 +66,40 @@ WITH v AS (
     SELECT rpt_id, COALESCE(min(paid_at), min(received_at)) AS paid_at
     FROM payments WHERE rpt_id IN (SELECT rpt_id FROM v WHERE rpt_id IS NOT NULL)
     GROUP BY rpt_id
-), ins AS (
-    INSERT INTO messages (id, fiscal_code, sender_service_id, created_at, time_to_live,
-                          feature_level_type, content, status, rejection_reason,
-                          failure_reason, rpt_id, due_date, paid_at, status_seq, paid_seq)
-    SELECT v.id, v.fiscal_code, v.sender_service_id, v.created_at, v.time_to_live,
-           v.feature_level_type, v.content::jsonb, v.status, v.rejection_reason,
-           v.failure_reason, v.rpt_id, v.due_date, paid.paid_at,
-           CASE WHEN paid.paid_at IS NULL THEN 1 ELSE 2 END,
-           CASE WHEN paid.paid_at IS NULL THEN NULL ELSE 2 END
-    FROM v LEFT JOIN paid ON paid.rpt_id = v.rpt_id
-    ON CONFLICT (id) DO NOTHING
-    RETURNING {_STORED_COLUMNS}
 )
-SELECT {_STORED_COLUMNS} FROM ins
-UNION ALL
-SELECT {_STORED_COLUMNS} FROM messages WHERE id = ANY($1::text[])
+INSERT INTO messages (id, fiscal_code, sender_service_id, created_at, time_to_live,
+                      feature_level_type, content, status, rejection_reason,
+                      failure_reason, rpt_id, due_date, paid_at, status_seq, paid_seq)
+SELECT v.id, v.fiscal_code, v.sender_service_id, v.created_at, v.time_to_live,
+       v.feature_level_type, v.content::jsonb, v.status, v.rejection_reason,
+       v.failure_reason, v.rpt_id, v.due_date, paid.paid_at,
+       CASE WHEN paid.paid_at IS NULL THEN 1 ELSE 2 END,
+       CASE WHEN paid.paid_at IS NULL THEN NULL ELSE 2 END
+FROM v LEFT JOIN paid ON paid.rpt_id = v.rpt_id
+ON CONFLICT (id) DO NOTHING
+RETURNING {_STORED_COLUMNS}
 """
 _STORED = f"SELECT {_STORED_COLUMNS} FROM messages WHERE id = ANY($1::text[])"
 
 _json = msgspec.json.Encoder()
+_profiles = msgspec.json.Decoder(list[Profile])
+_rows = msgspec.json.Decoder(list[list[Any]])
+
+
+def _context(records: Sequence[asyncpg.Record]) -> DeliveryContext:
+    ctx = DeliveryContext()
+    first = records[0]
+    for profile in _profiles.decode(first["profiles"] or "[]"):
+        ctx.profiles[profile.fiscal_code] = profile
+    for r in _rows.decode(first["preferences"] or "[]"):
+        ctx.preferences[(r[0], r[1])] = ServicePreference(r[2], r[3], r[4], r[5])
+    for record in records:
+        if record["id"] is not None:
+            fields = dict(record)
+            for name in _CONTEXT_EXTRA:
+                del fields[name]
+            ctx.services[record["id"]] = service_from_row(fields)
+    return ctx
 
 
 @repository
@@ -80,21 +111,8 @@ class PostgresInbox:
         self, fiscal_codes: Sequence[str], service_ids: Sequence[str]
     ) -> DeliveryContext:
         async with self._pool.acquire() as conn:
-            profiles = await conn.fetch(_PROFILES, list(fiscal_codes))
-            services = await conn.fetch(_SERVICES, list(service_ids))
-            prefs = await conn.fetch(_PREFERENCES, list(fiscal_codes), list(service_ids))
-        ctx = DeliveryContext()
-        for r in profiles:
-            fields = dict(r)
-            fields["preferred_languages"] = tuple(fields["preferred_languages"] or ())
-            ctx.profiles[r["fiscal_code"]] = Profile(**fields)
-        for r in services:
-            ctx.services[r["id"]] = service_from_row(dict(r))
-        for r in prefs:
-            values = dict(r)
-            key = (values.pop("fiscal_code"), values.pop("service_id"))
-            ctx.preferences[key] = ServicePreference(**values)
-        return ctx
+            records = await conn.fetch(_CONTEXT, list(fiscal_codes), list(service_ids))
+        return _context(records)
 
     async def save_messages(self, rows: Sequence[InboxRow]) -> list[StoredMessage]:
         if not rows:
@@ -115,11 +133,11 @@ class PostgresInbox:
             [r.due_date for r in rows],
         )
         async with self._pool.acquire() as conn:
-            stored = [StoredMessage(**dict(s)) for s in await conn.fetch(_SAVE, *columns)]
+            stored = [StoredMessage(*s) for s in await conn.fetch(_SAVE, *columns)]
             if len(stored) < len(set(ids)):
-                # Another writer inserted one of these ids while we ran (not in our
-                # snapshot, not inserted by us): read them now that it has committed.
+                # Ids stored before (a redone batch) or by another writer meanwhile
+                # (committed by now: the insert waited for it): read their rows.
                 seen = {s.id for s in stored}
                 missing = [i for i in ids if i not in seen]
-                stored += [StoredMessage(**dict(s)) for s in await conn.fetch(_STORED, missing)]
+                stored += [StoredMessage(*s) for s in await conn.fetch(_STORED, missing)]
         return stored

@@ -22,8 +22,6 @@ sender's organisation fiscal code, filled into the stored content; the message's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import msgspec
 
 from schemas.enums import (
@@ -38,9 +36,11 @@ from schemas.messages import MessageContent, Payee
 from worker.services.directory import Service
 from worker.services.model import Profile, ServicePreference
 
+#: The `blocked_channels` entry of each notification channel.
+_BLOCKED = {Channel.PUSH: BlockedChannel.PUSH, Channel.EMAIL: BlockedChannel.EMAIL}
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+
+class Decision(msgspec.Struct, frozen=True):
     status: MessageStatus
     rejection_reason: RejectionReason | None = None
     failure_reason: FailureReason | None = None
@@ -105,7 +105,7 @@ def _channel_allowed(
     profile: Profile, service_id: str, preference: ServicePreference | None, channel: Channel
 ) -> bool:
     if profile.preferences_mode == PreferencesMode.LEGACY:
-        return not _blocked(profile, service_id, BlockedChannel(channel.value))
+        return not _blocked(profile, service_id, _BLOCKED[channel])
     if preference is None:  # AUTO without a preference: the defaults (everything on)
         return True
     if channel is Channel.PUSH:
@@ -114,7 +114,7 @@ def _channel_allowed(
 
 
 def _blocked(profile: Profile, service_id: str, channel: BlockedChannel) -> bool:
-    return channel.value in profile.blocked_channels.get(service_id, ())
+    return channel in profile.blocked_channels.get(service_id, ())  # a str enum: its value
 
 
 def with_default_payee(content: MessageContent, service: Service | None) -> MessageContent:

@@ -23,9 +23,12 @@ Guarantees, per poll batch:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+
+import msgspec
 
 from schemas import codecs
 from schemas.enums import Channel, FailureReason, MessageStatus, NotificationKind, RejectionReason
@@ -49,6 +52,10 @@ log = logs.get("postino.deliver")
 
 #: The seq of the status event of a new message row (its status never changes after).
 FIRST_SEQ = 1
+# A stored row's text columns as their enum members (a dict lookup, not an enum call).
+_STATUSES = {s.value: s for s in MessageStatus}
+_REJECTIONS = {r.value: r for r in RejectionReason}
+_FAILURES = {f.value: f for f in FailureReason}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +69,7 @@ class DeliverDeps:
     limits: LimitSettings = field(default_factory=LimitSettings)
 
 
-@dataclass(frozen=True, slots=True)
-class _Planned:
+class _Planned(msgspec.Struct, frozen=True):
     item: Submitted
     row: InboxRow
     channels: tuple[Channel, ...]
@@ -87,7 +93,7 @@ def plan(item: Submitted, context: DeliveryContext) -> _Planned:
         sender_service_id=sid,
         created_at=item.created_at,
         time_to_live=msg.time_to_live,
-        feature_level_type=msg.feature_level_type.value,
+        feature_level_type=msg.feature_level_type,
         content=content,
         status=decision.status,
         rejection_reason=decision.rejection_reason,
@@ -106,9 +112,9 @@ def status_event(row: StoredMessage) -> MessageStatusChanged:
         sender_service_id=row.sender_service_id,
         seq=FIRST_SEQ,
         at=row.processed_at,
-        status=MessageStatus(row.status),
-        rejection_reason=RejectionReason(row.rejection_reason) if row.rejection_reason else None,
-        failure_reason=FailureReason(row.failure_reason) if row.failure_reason else None,
+        status=_STATUSES[row.status],
+        rejection_reason=_REJECTIONS[row.rejection_reason] if row.rejection_reason else None,
+        failure_reason=_FAILURES[row.failure_reason] if row.failure_reason else None,
     )
 
 
@@ -135,7 +141,7 @@ def notification_requests(
     kind = NotificationKind.MESSAGE
     return [
         NotificationRequest(
-            notification_id=ids.notification_id(row.id, channel.value, kind.value),
+            notification_id=ids.notification_id(row.id, channel, kind),
             message_id=row.id,
             fiscal_code=row.fiscal_code,
             sender_service_id=row.sender_service_id,
@@ -271,12 +277,16 @@ async def deliver_batch(records: Sequence[Record], deps: DeliverDeps) -> BatchRe
         return BatchResult(dead=dead)
     stored = {s.id: s for s in await deps.store.save_messages([p.row for p in planned])}
     out: list[OutRecord] = []
+    statuses: Counter[str] = Counter()
+    latencies: list[float] = []
     for p in planned:
         row = stored[p.row.id]
         if _same_message(p, row):
             out += follow_ups(row, p.channels, deps.topics)
-            metrics.count_delivered(row.status, (row.processed_at - row.created_at).total_seconds())
+            statuses[row.status] += 1
+            latencies.append((row.processed_at - row.created_at).total_seconds())
         else:  # an upstream id already taken by another message: never overwrite it
             dead.append(DeadLetter(p.item.record, "duplicate_id", "id used by another message"))
+    metrics.count_delivered(statuses, latencies)
     log.debug("batch_delivered", size=len(planned), out=len(out), dead=len(dead))
     return BatchResult(out=out, dead=dead)

@@ -25,8 +25,9 @@ original position (the `postino-original-*` headers), so a replay is idempotent.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
+
+import msgspec
 
 from schemas import codecs
 from schemas.messages import SubmittedMessage
@@ -41,8 +42,7 @@ from worker.services.ports import INGRESS_ORIGIN
 ORIGIN_HEADER = INGRESS_ORIGIN[0]
 
 
-@dataclass(frozen=True, slots=True)
-class Submitted:
+class Submitted(msgspec.Struct, frozen=True):
     """One decoded `messages.submitted` record, with its final id and creation time."""
 
     record: Record
@@ -67,14 +67,16 @@ def _position(record: Record) -> tuple[str, int, int, int]:
 
 
 def _submitted(record: Record, message: SubmittedMessage, signer: ids.IdSigner) -> Submitted:
-    topic, partition, offset, stamp = _position(record)
-    message_id = message.id or ids.record_id(topic, partition, offset, stamp)
+    message_id, created = message.id, message.created_at
+    if not message_id or created is None:  # the record's position fills them in
+        topic, partition, offset, stamp = _position(record)
+        message_id = message_id or ids.record_id(topic, partition, offset, stamp)
+        created = created or datetime.fromtimestamp(stamp / 1000, UTC)
     from_ingress = (
         record.header(ORIGIN_HEADER) == INGRESS_ORIGIN[1]
         and message.id is not None
         and signer.issued(message.id, message.sender_service_id, message.fiscal_code)
     )
-    created = message.created_at or datetime.fromtimestamp(stamp / 1000, UTC)
     return Submitted(record, message, message_id, created, from_ingress)
 
 

@@ -17,10 +17,13 @@ those counts, so several deliver processes share the limits exactly:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Protocol
+
+import msgspec
 
 from worker.services.limits import day_of
 
@@ -28,8 +31,7 @@ RATE_EXCEEDED = "rate_exceeded"
 QUOTA_EXCEEDED = "quota_exceeded"
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(msgspec.Struct, frozen=True):
     message_id: str
     service_id: str
     #: Unix second and Europe/Rome day of the record's timestamp.
@@ -43,8 +45,13 @@ def candidate(
     message_id: str, service_id: str, timestamp_ms: int, *, rate: int, quota: int
 ) -> Candidate:
     second = timestamp_ms // 1000
-    day = day_of(datetime.fromtimestamp(second, UTC))
-    return Candidate(message_id, service_id, second, day, rate, quota)
+    return Candidate(message_id, service_id, second, _day(second), rate, quota)
+
+
+@functools.lru_cache(maxsize=1024)
+def _day(second: int) -> date:
+    """The Europe/Rome day of a Unix second (a batch's records share a few seconds)."""
+    return day_of(datetime.fromtimestamp(second, UTC))
 
 
 @dataclass(frozen=True, slots=True)
