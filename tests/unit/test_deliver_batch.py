@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -120,5 +119,6 @@ async def test_an_ingress_record_of_an_unknown_service_fails_instead_of_the_dlq(
 
 
 async def test_an_empty_record_is_dead_lettered() -> None:
-    result = await deliver_batch([replace(record(0, b""), value=None)], deps(FakeStore()))
+    empty = msgspec.structs.replace(record(0, b""), value=None)
+    result = await deliver_batch([empty], deps(FakeStore()))
     assert [d.code for d in result.dead] == ["empty_record"]

@@ -1,18 +1,18 @@
 """The records services see: `Record` (consumed) and `OutRecord` (to produce).
 
-Plain dataclasses, detached from any Kafka client: the Kafka adapter converts to and
-from them.
+Plain immutable values (msgspec structs: a fifth of a frozen dataclass's cost to
+build, and every consumed record and follow-up record builds one), detached from any
+Kafka client: the Kafka adapter converts to and from them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import msgspec
 
 Headers = tuple[tuple[str, bytes], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(msgspec.Struct, frozen=True):
     """One consumed record."""
 
     topic: str
@@ -30,11 +30,10 @@ class Record:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class OutRecord:
+class OutRecord(msgspec.Struct, frozen=True):
     """One record to produce (full topic name, prefix applied)."""
 
     topic: str
     value: bytes
     key: bytes | None = None
-    headers: Headers = field(default=())
+    headers: Headers = ()
