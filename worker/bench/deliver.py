@@ -1,8 +1,10 @@
 """Pipeline: raw consume -> multi-row INSERT -> commit, vs our deliver role.
 
-Both drain the same kind of pre-filled `messages.submitted` (a fresh topic prefix
-each, empty inbox each) in this process; the clock runs from the consumer start to
-the last record handled.
+Both drain, in this process, the same kind of pre-filled `messages.submitted` (a
+fresh topic prefix each, empty inbox each); the clock runs from the consumer start
+to the last record handled. The records are as the ingress writes them, signed id
+and origin header included, so deliver takes the path of an HTTP submit (an upstream
+record would also go through the IO rules and the limits transaction).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from worker.bench.harness import Bench
 from worker.consumers.runner import ConsumerRunner
 from worker.ids import IdSigner
 from worker.roles import deliver
+from worker.services.ports import INGRESS_ORIGIN
 
 Drain = Callable[[Bench, int], Awaitable[tuple[float, float]]]
 
@@ -33,7 +36,7 @@ async def prefill(bench: Bench, prefix: str, count: int) -> None:
         topic = settings.kafka.topics.name(Topic.SUBMITTED)
         for start in range(0, len(records), 2000):
             futures = [
-                await producer.send(topic, value, key=key)
+                await producer.send(topic, value, key=key, headers=[INGRESS_ORIGIN])
                 for key, value in records[start : start + 2000]
             ]
             await asyncio.gather(*futures)
