@@ -25,7 +25,7 @@ import asyncio
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -48,6 +48,12 @@ log = logs.get("postino.callbacks")
 SIGNATURE_HEADER = "Postino-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 ATTEMPT_HEADER = "postino-attempt"
+
+#: The outcome counters, each child looked up once (not per event).
+_OUTCOMES = {
+    outcome: metrics.CALLBACKS.labels(outcome=outcome)
+    for outcome in ("delivered", "refused", "failed", "deferred", "given_up")
+}
 
 
 def signature(secret: str, body: bytes, timestamp: int) -> str:
@@ -89,18 +95,16 @@ class CallbackDeps:
     journal: AttemptJournal = field(default_factory=NoJournal)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Job:
     record: Record
     event: StatusEvent
     attempt: int
     receiver: Receiver
+    #: `event_key()` of the event, computed once.
+    key: str
     #: No copy follows this attempt (past `max_age_seconds`): failing, it gives up.
     last: bool = False
-
-    @property
-    def key(self) -> str:
-        return event_key(self.event.sender_service_id, self.record.value or b"")
 
 
 def event_key(service_id: str, body: bytes) -> str:
@@ -147,9 +151,10 @@ def _retry(
 
 async def _send(job: _Job, deps: CallbackDeps) -> str:
     """One attempt: "delivered", "refused" (settled either way) or "failed" (retry),
-    its log lines bound to the event's message and service ids."""
-    with logs.bound(message_id=job.event.message_id, service_id=job.event.sender_service_id):
-        return await _attempt(job, deps)
+    its log lines bound to the event's message and service ids. Runs in a task of its
+    own (`FirstAttempts`), so the ids are bound for that task only."""
+    logs.bind(message_id=job.event.message_id, service_id=job.event.sender_service_id)
+    return await _attempt(job, deps)
 
 
 async def _attempt(job: _Job, deps: CallbackDeps) -> str:
@@ -167,7 +172,7 @@ async def _attempt(job: _Job, deps: CallbackDeps) -> str:
     else:
         outcome = "delivered"
         log.debug("callback_delivered", attempt=job.attempt + 1)
-    metrics.CALLBACKS.labels(outcome=outcome).inc()
+    _OUTCOMES[outcome].inc()
     deps.journal.add(
         callback_attempt(
             key=job.key,
@@ -199,7 +204,7 @@ class FirstAttempts:
     def launch(self, job: _Job) -> bool:
         service_id = job.event.sender_service_id
         if self._per_service.get(service_id, 0) >= self._deps.settings.max_in_flight_per_service:
-            metrics.CALLBACKS.labels(outcome="deferred").inc()
+            _OUTCOMES["deferred"].inc()
             return False
         self._per_service[service_id] = self._per_service.get(service_id, 0) + 1
         task = asyncio.create_task(self._run(job))
@@ -228,27 +233,43 @@ class FirstAttempts:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-def _decode(records: Sequence[Record]) -> tuple[list[tuple[Record, StatusEvent]], list[DeadLetter]]:
-    good: list[tuple[Record, StatusEvent]] = []
+def _decode(
+    records: Sequence[Record],
+) -> tuple[list[tuple[Record, StatusEvent, str]], list[DeadLetter]]:
+    """(record, event, event key) of each record that decodes; dead letters for the rest."""
+    good: list[tuple[Record, StatusEvent, str]] = []
     dead: list[DeadLetter] = []
+    decode = codecs.STATUS.decode
     for record in records:
+        body = record.value or b""
         try:
-            good.append((record, codecs.STATUS.decode(record.value or b"")))
+            event = decode(body)
         except msgspec.DecodeError as exc:
             dead.append(DeadLetter(record, "invalid_status_event", str(exc)[:300]))
+            continue
+        good.append((record, event, event_key(event.sender_service_id, body)))
     return good, dead
 
 
 async def _jobs(
     records: Sequence[Record], deps: CallbackDeps
 ) -> tuple[list[_Job], list[DeadLetter]]:
+    """The events still to send: decoded, not settled (a batch redone after a crash, or
+    a copy whose earlier attempt delivered), of a service with a receiver that wants
+    them. Settled events are dropped before the receivers are read (one round trip
+    fewer when a batch holds only settled copies)."""
     decoded, dead = _decode(records)
     if not decoded:
         return [], dead
-    receivers = await deps.store.receivers(sorted({e.sender_service_id for _, e in decoded}))
+    settled = await deps.store.settled(sorted({key for _, _, key in decoded}))
+    if settled:
+        decoded = [item for item in decoded if item[2] not in settled]
+        if not decoded:
+            return [], dead
+    receivers = await deps.store.receivers(sorted({e.sender_service_id for _, e, _ in decoded}))
     jobs = [
-        _Job(record, event, _attempt_of(record), receiver)
-        for record, event in decoded
+        _Job(record, event, _attempt_of(record), receiver, key)
+        for record, event, key in decoded
         if (receiver := receivers.get(event.sender_service_id)) is not None
         and wanted(event, receiver.events)
     ]
@@ -264,9 +285,6 @@ async def first_attempts_batch(
     again what its first run delivered (each attempt is settled right after its POST,
     so a crash leaves at most the POSTs in flight in doubt)."""
     jobs, dead = await _jobs(records, deps)
-    if jobs:
-        settled = await deps.store.settled(sorted({job.key for job in jobs}))
-        jobs = [job for job in jobs if job.key not in settled]
     # The copy is due only after the first attempt has surely ended (its timeout).
     grace = deps.settings.timeout_seconds * 2 + 1
     out = [r for r in (_retry(job, 1, deps, min_delay=grace) for job in jobs) if r is not None]
@@ -276,7 +294,7 @@ async def first_attempts_batch(
 
 
 def _given_up(job: _Job) -> None:
-    metrics.CALLBACKS.labels(outcome="given_up").inc()
+    _OUTCOMES["given_up"].inc()
     log.warning("callback_given_up", message_id=job.event.message_id)
 
 
@@ -289,12 +307,12 @@ async def retry_batch(
     service. The batch never waits for a receiver, so a slow or dead one delays no
     other service's retries; a service over its bound waits for its copy."""
     jobs, dead = await _jobs(records, deps)
-    settled = await deps.store.settled(sorted({job.key for job in jobs}))
     grace = deps.settings.timeout_seconds * 2 + 1
     out: list[OutRecord] = []
-    for job in (j for j in jobs if j.key not in settled):
+    for job in jobs:
         copy = _retry(job, job.attempt + 1, deps, min_delay=grace)
-        if attempts.launch(replace(job, last=copy is None)):
+        job.last = copy is None
+        if attempts.launch(job):
             if copy is not None:
                 out.append(copy)
             continue
