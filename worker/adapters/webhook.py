@@ -2,10 +2,11 @@
 
 The URL is checked again right before each POST (`check_callback_url`: https only,
 allowed ports, public addresses only, loopback only when allowed), because DNS may
-have changed since the URL was set, and the connection goes only to the addresses
-that check passed: the session's resolver answers with those pinned addresses and
-never looks the host up again, so a DNS answer that changes in between (rebinding)
-reaches nothing. The URL's host still names the peer (TLS SNI, certificate check,
+have changed since the URL was set (a host's answer is reused for at most
+`dns_cache_seconds`, and checked again at every POST), and the connection goes only
+to the addresses that check passed: the session's resolver answers with those pinned
+addresses and never looks the host up again, so a DNS answer that changes in between
+(rebinding) reaches nothing. The URL's host still names the peer (TLS SNI, certificate check,
 `Host`). An unsafe URL is a permanent failure, a lookup that timed out a transient
 one; HTTP failures are classified in `worker.adapters.http` (retryable: timeouts,
 connection errors, 408, 429 and 5xx; any other non-2xx answer is permanent).
@@ -25,6 +26,7 @@ from worker.adapters.pinned import pinned, pinned_connector
 from worker.adapters.postgres import Pool, repository
 from worker.core.errors import PermanentError, RetryableError
 from worker.services.callback_url import (
+    CachedResolver,
     DnsUnavailable,
     Resolver,
     UnsafeCallbackUrl,
@@ -44,11 +46,16 @@ class HttpWebhookSender(HttpClient):
         allow_loopback: bool,
         allowed_ports: Collection[int] = (),
         resolver: Resolver = system_resolver,
+        dns_cache_seconds: float = 30.0,
     ) -> None:
         super().__init__(timeout_seconds)
         self._allow_loopback = allow_loopback
         self._allowed_ports = allowed_ports
-        self._resolver = resolver
+        self._resolver: Resolver = (
+            CachedResolver(resolver, ttl_seconds=dns_cache_seconds)
+            if dns_cache_seconds > 0
+            else resolver
+        )
 
     def _new_session(self) -> aiohttp.ClientSession:
         # No connection reuse across receivers' limits: a slow receiver must not
