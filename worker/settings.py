@@ -249,6 +249,9 @@ class CallbackSettings:
     max_in_flight: int = 100
     #: In-process attempts of one webhook POST (tenacity) before a retry tier.
     call_attempts: int = 2
+    #: How long a receiver host's DNS answer is reused (still checked at every POST);
+    #: 0: looked up for every POST.
+    dns_cache_seconds: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -492,6 +495,7 @@ def _sections(env: _Env, profile: str) -> dict[str, Any]:
                 "CALLBACK_MAX_IN_FLIGHT_PER_SERVICE", 10, minimum=1
             ),
             call_attempts=env.integer("CALLBACK_CALL_ATTEMPTS", 2, minimum=1, maximum=5),
+            dns_cache_seconds=env.number("CALLBACK_DNS_CACHE_SECONDS", 30.0, minimum=0.0),
         ),
         "reminders": ReminderSettings(
             unread_period_days=env.integer("REMINDER_UNREAD_PERIOD_DAYS", 3, minimum=1),
