@@ -21,6 +21,7 @@ time. Nothing sleeps: other partitions and topics keep flowing.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
@@ -38,6 +39,9 @@ from worker.logs import safe_error_text
 
 log = logs.get("postino.consumer")
 
+#: Resume times of paused partitions are rounded up to this step (see `_split_not_due`):
+#: a retry runs at most this much after its due time.
+DUE_STEP_SECONDS = 0.25
 #: Given a batch's dead letters, record what they mean; returns records to produce.
 DeadLetterHook = Callable[[Sequence[DeadLetter]], Awaitable[list[OutRecord]]]
 T = TypeVar("T")
@@ -193,19 +197,31 @@ class ConsumerRunner:
     def _split_not_due(
         self, fetched: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
     ) -> tuple[dict[TopicPartition, list[Record]], dict[TopicPartition, tuple[int, float]]]:
-        """Per partition: the due prefix, and (offset, due time) of the first record not due."""
+        """Per partition: the due prefix, and (offset, resume time) of the first record
+        not due. Records past the first one not due are not even converted (they are
+        fetched again on resume). The resume time is that record's due time rounded up
+        to `DUE_STEP_SECONDS`, so the records that come due close behind it are fetched
+        and handled in one batch, not one fetch each."""
         batches: dict[TopicPartition, list[Record]] = {}
         not_due: dict[TopicPartition, tuple[int, float]] = {}
+        due_at = self._due_at
+        if due_at is None:
+            for tp, raw in fetched.items():
+                batches[tp] = [record_from_consumer(r) for r in raw]
+            return batches, not_due
         now = self._clock()
         for tp, raw in fetched.items():
-            records = [record_from_consumer(r) for r in raw]
-            if self._due_at is not None:
-                for index, record in enumerate(records):
-                    due = self._due_at(record)
-                    if due is not None and due > now:
-                        not_due[tp] = (record.offset, due)
-                        records = records[:index]
-                        break
+            records: list[Record] = []
+            for consumed in raw:
+                record = record_from_consumer(consumed)
+                due = due_at(record)
+                if due is not None and due > now:
+                    not_due[tp] = (
+                        record.offset,
+                        math.ceil(due / DUE_STEP_SECONDS) * DUE_STEP_SECONDS,
+                    )
+                    break
+                records.append(record)
             batches[tp] = records
         return batches, not_due
 
