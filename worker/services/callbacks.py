@@ -22,6 +22,7 @@ growing delays until `max_age_seconds` after the event; other answers end it.
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping, Sequence
@@ -52,7 +53,7 @@ ATTEMPT_HEADER = "postino-attempt"
 #: The outcome counters, each child looked up once (not per event).
 _OUTCOMES = {
     outcome: metrics.CALLBACKS.labels(outcome=outcome)
-    for outcome in ("delivered", "refused", "failed", "deferred", "given_up")
+    for outcome in ("delivered", "refused", "failed", "queued", "deferred", "given_up")
 }
 
 
@@ -191,28 +192,85 @@ async def _attempt(job: _Job, deps: CallbackDeps) -> str:
     return outcome
 
 
+#: An attempt over its service's bound waits in process at most this long for a slot
+#: (well within the copy's grace, `timeout_seconds * 2 + 1`); after that its copy
+#: retries it. Waiting attempts are bounded per service and in all.
+MAX_WAIT_SECONDS = 0.5
+MAX_WAITING_PER_SERVICE = 200
+MAX_WAITING = 5000
+
+
 class FirstAttempts:
-    """Background attempts (first ones and retries), bounded per service; `stop()`
-    cancels what is left (each has its next retry-tier copy, so nothing is lost)."""
+    """Background attempts (first ones and retries), at most `max_in_flight_per_service`
+    per service at once; `stop()` cancels what is left (each has its next retry-tier
+    copy, so nothing is lost).
+
+    An attempt over its service's bound waits behind that service's attempts (not
+    behind anyone else's) for at most `MAX_WAIT_SECONDS`, so a burst of one service's
+    events is sent as its attempts end rather than a retry delay later. One that can
+    not wait (its service's queue is full, or no copy follows it) is refused: its copy
+    retries it. A waiting attempt that goes stale is dropped for its copy, likewise."""
 
     def __init__(self, deps: CallbackDeps) -> None:
         self._deps = deps
         self._per_service: dict[str, int] = {}
+        self._waiting: dict[str, collections.deque[tuple[datetime, _Job]]] = {}
+        self._waiting_count = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._gate = asyncio.Semaphore(deps.settings.max_in_flight)
 
     def launch(self, job: _Job) -> bool:
+        """Start the attempt, or queue it; False: neither (its copy will retry it)."""
         service_id = job.event.sender_service_id
-        if self._per_service.get(service_id, 0) >= self._deps.settings.max_in_flight_per_service:
+        if self._per_service.get(service_id, 0) < self._deps.settings.max_in_flight_per_service:
+            self._start(job)
+            return True
+        if job.last or not self._room_for(service_id):
             _OUTCOMES["deferred"].inc()
             return False
+        self._waiting.setdefault(service_id, collections.deque()).append((self._deps.clock(), job))
+        self._waiting_count += 1
+        _OUTCOMES["queued"].inc()
+        return True
+
+    def _room_for(self, service_id: str) -> bool:
+        queue = self._waiting.get(service_id)
+        if queue is not None:
+            self._drop_stale(queue)
+        if self._waiting_count >= MAX_WAITING:
+            for other in self._waiting.values():
+                self._drop_stale(other)
+        size = len(queue) if queue is not None else 0
+        return size < MAX_WAITING_PER_SERVICE and self._waiting_count < MAX_WAITING
+
+    def _drop_stale(self, queue: collections.deque[tuple[datetime, _Job]]) -> None:
+        oldest = self._deps.clock() - timedelta(seconds=MAX_WAIT_SECONDS)
+        while queue and queue[0][0] < oldest:
+            queue.popleft()
+            self._waiting_count -= 1
+            _OUTCOMES["deferred"].inc()
+
+    def _start(self, job: _Job) -> None:
+        service_id = job.event.sender_service_id
         self._per_service[service_id] = self._per_service.get(service_id, 0) + 1
         task = asyncio.create_task(self._run(job))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return True
+
+    def _next(self, service_id: str) -> None:
+        """A slot of `service_id` is free: start its oldest waiting attempt still fresh."""
+        queue = self._waiting.get(service_id)
+        if queue is None:
+            return
+        self._drop_stale(queue)
+        if queue:
+            self._waiting_count -= 1
+            self._start(queue.popleft()[1])
+        if not queue:
+            del self._waiting[service_id]
 
     async def _run(self, job: _Job) -> None:
+        service_id = job.event.sender_service_id
         try:
             async with self._gate:
                 outcome = await _send(job, self._deps)
@@ -221,13 +279,17 @@ class FirstAttempts:
         except Exception as exc:  # settle failed (database): the copy will retry
             log.warning("callback_settle_failed", error=type(exc).__name__)
         finally:
-            self._per_service[job.event.sender_service_id] -= 1
+            self._per_service[service_id] -= 1
+            self._next(service_id)
 
     @property
     def in_flight(self) -> int:
-        return len(self._tasks)
+        """Attempts running or waiting."""
+        return len(self._tasks) + self._waiting_count
 
     async def stop(self) -> None:
+        self._waiting.clear()  # their copies retry them
+        self._waiting_count = 0
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -287,9 +349,14 @@ async def first_attempts_batch(
     jobs, dead = await _jobs(records, deps)
     # The copy is due only after the first attempt has surely ended (its timeout).
     grace = deps.settings.timeout_seconds * 2 + 1
-    out = [r for r in (_retry(job, 1, deps, min_delay=grace) for job in jobs) if r is not None]
+    out: list[OutRecord] = []
     for job in jobs:
-        attempts.launch(job)
+        copy = _retry(job, 1, deps, min_delay=grace)
+        job.last = copy is None
+        if copy is not None:
+            out.append(copy)
+        if not attempts.launch(job) and copy is None:
+            _given_up(job)  # past `max_age_seconds` and no slot: nothing follows
     return BatchResult(out=out, dead=dead)
 
 
