@@ -7,8 +7,8 @@ from typing import Any
 
 from aiokafka import ConsumerRecord, TopicPartition
 
-from worker.consumers.runner import ConsumerRunner
-from worker.core.batch import BatchResult, DeadLetter
+from worker.consumers.runner import DUE_STEP_SECONDS, ConsumerRunner
+from worker.core.batch import BatchResult, DeadLetter, due_from_header, due_header
 from worker.core.errors import RetryableError
 from worker.core.records import OutRecord, Record
 
@@ -168,3 +168,54 @@ async def test_lag_is_measured_from_the_fetch_high_watermark() -> None:
     consumer.end = 7
     await _runner(consumer, FakePublisher(consumer), echo).run_until_idle()
     assert metrics.LAG.labels(role="test", topic="in")._value.get() == 5
+
+
+class ScheduledConsumer(FakeConsumer):
+    """The fake consumer, plus what the loop does to a partition whose next record is
+    not due yet (seek back, pause, resume)."""
+
+    def __init__(self, values: list[bytes], headers: list[tuple[tuple[str, bytes], ...]]) -> None:
+        super().__init__(values)
+        self.pending = [
+            ConsumerRecord("in", 0, i, 1000 + i, 0, b"k", v, None, 1, len(v), h)
+            for i, (v, h) in enumerate(zip(values, headers, strict=True))
+        ]
+        self.seeks: list[tuple[TopicPartition, int]] = []
+        self.paused: set[TopicPartition] = set()
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+    def pause(self, tp: TopicPartition) -> None:
+        self.paused.add(tp)
+
+    def resume(self, tp: TopicPartition) -> None:
+        self.paused.discard(tp)
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TP}
+
+
+async def test_a_partition_pauses_on_its_first_record_not_due_until_a_step_after() -> None:
+    now = 1_000_000.0
+    headers = [(due_header(now - 1),), (due_header(now + 10.1),), (due_header(now + 10.2),)]
+    consumer = ScheduledConsumer([b"due", b"later", b"later too"], headers)
+    publisher = FakePublisher(consumer)
+    runner = ConsumerRunner(
+        role="test",
+        consumer=consumer,  # type: ignore[arg-type]
+        topics=["in"],
+        handler=echo,
+        publisher=publisher,  # type: ignore[arg-type]
+        due_at=due_from_header,
+        clock=lambda: now,
+    )
+    assert await runner.poll_once(timeout_ms=0) == 1
+    assert [r.value for r in publisher.sent] == [b"due"]
+    assert consumer.commits == [{TP: 1}]
+    assert consumer.seeks == [(TP, 1)] and consumer.paused == {TP}
+    # Resumed on the step after the first record's due time, not before it: records
+    # that come due just behind it are fetched with it.
+    resume_at = runner._paused[TP]
+    assert now + 10.1 <= resume_at <= now + 10.1 + DUE_STEP_SECONDS
+    assert resume_at % DUE_STEP_SECONDS == 0

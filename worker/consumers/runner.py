@@ -15,7 +15,8 @@ Failures never stop a partition and never crash the loop:
 Records that are not yet due (retry tiers, given a `due_at` function): the loop
 hands the handler only the due prefix of each partition, commits up to the first
 record not yet due, seeks back to it and pauses that partition alone until its due
-time. Nothing sleeps: other partitions and topics keep flowing.
+time (rounded up to `DUE_STEP_SECONDS`). Nothing sleeps: other partitions and topics
+keep flowing.
 """
 
 from __future__ import annotations
