@@ -239,8 +239,8 @@ class CallbackSettings:
     timeout_seconds: float = 10.0
     max_age_seconds: int = 24 * 3600
     retry_delays: tuple[float, ...] = (10, 60, 600, 3600)
-    #: First attempts in flight at once for one service (a hanging receiver holds no
-    #: more); beyond it, that service's events wait for their retry-tier copy.
+    #: Attempts in flight at once for one service (a hanging receiver holds no more);
+    #: beyond it, that service's events wait briefly in process, then for their copy.
     max_in_flight_per_service: int = 10
     #: Development only: allow http:// and loopback callback URLs.
     allow_loopback: bool = False
