@@ -306,6 +306,7 @@ async def webhook_sender(settings: CallbackSettings) -> AsyncIterator[WebhookSen
         settings.timeout_seconds,
         allow_loopback=settings.allow_loopback,
         allowed_ports=settings.allowed_ports,
+        dns_cache_seconds=settings.dns_cache_seconds,
     )
     try:
         yield sender

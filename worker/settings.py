@@ -243,8 +243,8 @@ class CallbackSettings:
     timeout_seconds: float = 10.0
     max_age_seconds: int = 24 * 3600
     retry_delays: tuple[float, ...] = (10, 60, 600, 3600)
-    #: First attempts in flight at once for one service (a hanging receiver holds no
-    #: more); beyond it, that service's events wait for their retry-tier copy.
+    #: Attempts in flight at once for one service (a hanging receiver holds no more);
+    #: beyond it, that service's events wait briefly in process, then for their copy.
     max_in_flight_per_service: int = 10
     #: Development only: allow http:// and loopback callback URLs.
     allow_loopback: bool = False
@@ -253,6 +253,9 @@ class CallbackSettings:
     max_in_flight: int = 100
     #: In-process attempts of one webhook POST (tenacity) before a retry tier.
     call_attempts: int = 2
+    #: How long a receiver host's DNS answer is reused (still checked at every POST);
+    #: 0: looked up for every POST.
+    dns_cache_seconds: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -497,6 +500,7 @@ def _sections(env: _Env, profile: str) -> dict[str, Any]:
                 "CALLBACK_MAX_IN_FLIGHT_PER_SERVICE", 10, minimum=1
             ),
             call_attempts=env.integer("CALLBACK_CALL_ATTEMPTS", 2, minimum=1, maximum=5),
+            dns_cache_seconds=env.number("CALLBACK_DNS_CACHE_SECONDS", 30.0, minimum=0.0),
         ),
         "reminders": ReminderSettings(
             unread_period_days=env.integer("REMINDER_UNREAD_PERIOD_DAYS", 3, minimum=1),

@@ -6,6 +6,7 @@ The role's own handlers over fakes: no broker, no database, no receiver.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import timedelta
 
 from schemas import codecs
@@ -17,7 +18,14 @@ from worker.core.batch import BatchResult
 from worker.core.errors import PermanentError, RetryableError
 from worker.core.records import OutRecord, Record
 from worker.roles.callbacks import handlers
-from worker.services.callbacks import CallbackDeps, FirstAttempts, Receiver, event_key
+from worker.services.callbacks import (
+    MAX_WAIT_SECONDS,
+    MAX_WAITING_PER_SERVICE,
+    CallbackDeps,
+    FirstAttempts,
+    Receiver,
+    event_key,
+)
 from worker.settings import CallbackSettings
 
 SERVICE = "svc-1"
@@ -128,16 +136,77 @@ async def test_a_refusal_is_settled_and_never_retried() -> None:
     assert len(cb.sender.posts) == 1
 
 
-async def test_beyond_the_per_service_bound_an_event_waits_for_its_copy() -> None:
+async def test_beyond_the_per_service_bound_an_event_waits_in_process_for_a_slot() -> None:
     cb = Callbacks(FakeWebhookSender(), per_service=1)
-    first = await cb.run(True, cb.event(1), cb.event(2))
+    events = [cb.event(n) for n in (1, 2, 3)]
+    first = await cb.run(True, *events)
+    assert len(first.out) == 3  # each has its copy all the same
     await cb.settle_first_attempts()
-    assert len(first.out) == 2  # both have a copy
-    assert len(cb.sender.posts) == 1  # only one first attempt was launched
+    # One at a time, each as the one before ended: none waits a retry delay.
+    assert [body for _, body, _ in cb.sender.posts] == [e.value for e in events]
+    assert cb.store.outcomes == {cb.key(e): "delivered" for e in events}
+    for copy in first.out:
+        assert (await cb.run(False, copy)).out == []
+    assert len(cb.sender.posts) == 3
+
+
+class HeldSender(FakeWebhookSender):
+    """Holds every POST to `held` until released."""
+
+    def __init__(self, held: str) -> None:
+        super().__init__()
+        self.held = held
+        self.release = asyncio.Event()
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> None:
+        await super().post(url, body, headers)
+        if url == self.held:
+            await self.release.wait()
+
+
+async def test_a_waiting_event_that_goes_stale_is_left_to_its_copy() -> None:
+    sender = HeldSender(URL)
+    cb = Callbacks(sender, per_service=1)
+    hanging, waiting = cb.event(1), cb.event(2)
+    first = await cb.run(True, hanging, waiting)
+    await asyncio.sleep(0)
+    cb.clock.advance(MAX_WAIT_SECONDS + 0.1)
+    sender.release.set()
+    await cb.settle_first_attempts()
+    assert len(sender.posts) == 1  # the waiting one was dropped, not sent late
+    assert cb.key(waiting) not in cb.store.outcomes
     for copy in first.out:
         await cb.run(False, copy)
     await cb.settle_first_attempts()
-    assert len(cb.sender.posts) == 2  # the deferred one, by its copy; the other was settled
+    assert [body for _, body, _ in sender.posts] == [hanging.value, waiting.value]
+
+
+async def test_a_hanging_receiver_holds_its_own_service_s_events_only() -> None:
+    other_url = "https://other.example.org/hook"
+    sender = HeldSender(URL)
+    cb = Callbacks(sender, per_service=1)
+    cb.store.receivers_by_service["svc-2"] = Receiver(other_url, "s3cret")
+    await cb.run(True, cb.event(1), cb.event(2), cb.event(3, service="svc-2"))
+    for _ in range(100):
+        await asyncio.sleep(0)
+    assert [url for url, _, _ in sender.posts] == [URL, other_url]
+    sender.release.set()
+    await cb.settle_first_attempts()
+    assert len(sender.posts) == 3
+
+
+async def test_beyond_the_waiting_bound_an_event_waits_for_its_copy() -> None:
+    sender = HeldSender(URL)
+    cb = Callbacks(sender, per_service=1)
+    events = [cb.event(n) for n in range(MAX_WAITING_PER_SERVICE + 2)]
+    first = await cb.run(True, *events)
+    sender.release.set()
+    await cb.settle_first_attempts()
+    assert len(sender.posts) == MAX_WAITING_PER_SERVICE + 1  # one sent, the rest waited
+    assert cb.key(events[-1]) not in cb.store.outcomes
+    await cb.run(False, first.out[-1])
+    await cb.settle_first_attempts()
+    assert cb.store.outcomes[cb.key(events[-1])] == "delivered"
 
 
 async def test_an_event_of_a_service_without_a_callback_url_produces_nothing() -> None:

@@ -178,6 +178,7 @@ class ScheduledConsumer(FakeConsumer):
         super().__init__([])
         self.pending = records
         self.paused: set[TopicPartition] = set()
+        self.seeks: list[tuple[TopicPartition, int]] = []
         self.fetches = 0
 
     async def getmany(self, timeout_ms: int = 0) -> dict[TopicPartition, list[Any]]:
@@ -193,7 +194,8 @@ class ScheduledConsumer(FakeConsumer):
     def assignment(self) -> set[TopicPartition]:
         return {TP}
 
-    def seek(self, tp: TopicPartition, offset: int) -> None: ...
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks.append((tp, offset))
 
     def pause(self, tp: TopicPartition) -> None:
         self.paused.add(tp)
@@ -266,3 +268,27 @@ async def test_a_short_retry_delay_keeps_a_short_slack() -> None:
     assert await runner.poll_once(timeout_ms=0) == 0
     now[0] = 100.121
     assert await runner.poll_once(timeout_ms=0) == 1
+
+
+async def test_a_partition_pauses_on_its_first_record_not_due() -> None:
+    """The due prefix is handled and committed; the loop seeks back to the first record
+    not due and pauses the partition until then (no slack unless given one); the
+    records behind it are not converted."""
+    now = 1_000_000.0
+    records = [(0, now - 11, now - 1), (1, now, now + 10.1), (2, now, now + 10.2)]
+    consumer = ScheduledConsumer([_due_record(*r) for r in records])
+    publisher = FakePublisher(consumer)
+    runner = ConsumerRunner(
+        role="test",
+        consumer=consumer,  # type: ignore[arg-type]
+        topics=["in"],
+        handler=echo,
+        publisher=publisher,  # type: ignore[arg-type]
+        due_at=lambda r: float(r.value or b"0"),
+        clock=lambda: now,
+    )
+    assert await runner.poll_once(timeout_ms=0) == 1
+    assert [r.value for r in publisher.sent] == [str(now - 1).encode()]
+    assert consumer.commits == [{TP: 1}]
+    assert consumer.seeks == [(TP, 1)] and consumer.paused == {TP}
+    assert runner._paused[TP] == now + 10.1

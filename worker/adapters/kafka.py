@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import struct
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
@@ -31,8 +32,16 @@ def _messaging(topic: str) -> dict[str, str]:
 
 
 def record_from_consumer(rec: ConsumerRecord[bytes, bytes]) -> Record:
-    """The consumed record, detached from aiokafka."""
-    headers = tuple((k, bytes(v)) for k, v in (rec.headers or ()))
+    """The consumed record, detached from aiokafka (its headers are kept as they are
+    when every value is already `bytes`, as aiokafka hands them out)."""
+    headers = rec.headers
+    if headers:
+        for _, value in headers:
+            if type(value) is not bytes:
+                headers = tuple((k, bytes(v)) for k, v in headers)
+                break
+    else:
+        headers = ()
     return Record(rec.topic, rec.partition, rec.offset, rec.key, rec.value, rec.timestamp, headers)
 
 
@@ -83,8 +92,12 @@ _M = 0x5BD1E995
 _MASK = 0xFFFFFFFF
 
 
+@functools.lru_cache(maxsize=8192)
 def murmur2(data: bytes) -> int:
-    """Kafka's murmur2 of a key, as `aiokafka.partitioner.murmur2` (same values, faster)."""
+    """Kafka's murmur2 of a key, as `aiokafka.partitioner.murmur2` (same values, faster).
+
+    Kept for the last keys seen: one key is published several times in a row (a
+    message's status events and their retry copies, a citizen's messages)."""
     length = len(data)
     h = (0x9747B28C ^ length) & _MASK
     words = length // 4

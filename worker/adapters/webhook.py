@@ -2,10 +2,11 @@
 
 The URL is checked again right before each POST (`check_callback_url`: https only,
 allowed ports, public addresses only, loopback only when allowed), because DNS may
-have changed since the URL was set, and the connection goes only to the addresses
-that check passed: the session's resolver answers with those pinned addresses and
-never looks the host up again, so a DNS answer that changes in between (rebinding)
-reaches nothing. The URL's host still names the peer (TLS SNI, certificate check,
+have changed since the URL was set (a host's answer is reused for at most
+`dns_cache_seconds`, and checked again at every POST), and the connection goes only
+to the addresses that check passed: the session's resolver answers with those pinned
+addresses and never looks the host up again, so a DNS answer that changes in between
+(rebinding) reaches nothing. The URL's host still names the peer (TLS SNI, certificate check,
 `Host`). An unsafe URL is a permanent failure, a lookup that timed out a transient
 one; HTTP failures are classified in `worker.adapters.http` (retryable: timeouts,
 connection errors, 408, 429 and 5xx; any other non-2xx answer is permanent).
@@ -13,7 +14,8 @@ connection errors, 408, 429 and 5xx; any other non-2xx answer is permanent).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -25,6 +27,7 @@ from worker.adapters.pinned import pinned, pinned_connector
 from worker.adapters.postgres import Pool, repository
 from worker.core.errors import PermanentError, RetryableError
 from worker.services.callback_url import (
+    CachedResolver,
     DnsUnavailable,
     Resolver,
     UnsafeCallbackUrl,
@@ -44,11 +47,16 @@ class HttpWebhookSender(HttpClient):
         allow_loopback: bool,
         allowed_ports: Collection[int] = (),
         resolver: Resolver = system_resolver,
+        dns_cache_seconds: float = 30.0,
     ) -> None:
         super().__init__(timeout_seconds)
         self._allow_loopback = allow_loopback
         self._allowed_ports = allowed_ports
-        self._resolver = resolver
+        self._resolver: Resolver = (
+            CachedResolver(resolver, ttl_seconds=dns_cache_seconds)
+            if dns_cache_seconds > 0
+            else resolver
+        )
 
     def _new_session(self) -> aiohttp.ClientSession:
         # No connection reuse across receivers' limits: a slow receiver must not
@@ -88,19 +96,57 @@ WHERE id = ANY($1::text[]) AND state <> 'deleted'
 
 _SETTLED = "SELECT event_key FROM callback_deliveries WHERE event_key = ANY($1::text[])"
 _SETTLE = """
-INSERT INTO callback_deliveries (event_key, outcome) VALUES ($1, $2)
+INSERT INTO callback_deliveries (event_key, outcome)
+SELECT * FROM unnest($1::text[], $2::text[])
 ON CONFLICT (event_key) DO NOTHING
 """
 _PRUNE = "DELETE FROM callback_deliveries WHERE settled_at < $1"
 
 
+Settlement = tuple[str, str]
+
+
+class GroupWrite:
+    """Group commit: items that arrive while a write is running go together in the
+    next write (one statement), and each caller returns only once its own item is
+    written (or raises what that write raised). No timer: a lone item is written at
+    once."""
+
+    def __init__(self, write: Callable[[list[Settlement]], Awaitable[None]]) -> None:
+        self._write = write
+        self._queued: list[tuple[Settlement, asyncio.Future[None]]] = []
+        self._lock = asyncio.Lock()
+
+    async def add(self, item: Settlement) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queued.append((item, done))
+        async with self._lock:
+            if done.done():  # written (or failed) by the write before
+                return done.result()
+            batch, self._queued = self._queued, []
+            try:
+                await self._write([queued for queued, _ in batch])
+            except BaseException as exc:
+                error = exc if isinstance(exc, Exception) else RetryableError("write interrupted")
+                for _, other in batch:
+                    if other is not done:
+                        other.set_exception(error)
+                raise
+            for _, other in batch:
+                if other is not done:
+                    other.set_result(None)
+        return None
+
+
 @repository
 class PostgresCallbacks:
     """Where each service wants its callbacks (read per batch: URLs change at runtime),
-    and which events are settled."""
+    and which events are settled (attempts that end together are settled in one
+    statement; each `settle` returns once its own row is written)."""
 
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
+        self._settle = GroupWrite(self._settle_many)
 
     async def receivers(self, service_ids: Sequence[str]) -> dict[str, Receiver]:
         rows = await self._pool.fetch(_RECEIVERS, list(service_ids))
@@ -117,7 +163,11 @@ class PostgresCallbacks:
         return {r["event_key"] for r in await self._pool.fetch(_SETTLED, list(keys))}
 
     async def settle(self, key: str, outcome: str) -> None:
-        await self._pool.execute(_SETTLE, key, outcome)
+        await self._settle.add((key, outcome))
+
+    async def _settle_many(self, items: list[Settlement]) -> None:
+        first = dict(reversed(items))  # one row per key, the first outcome kept
+        await self._pool.execute(_SETTLE, list(first), list(first.values()))
 
     async def prune(self, older_than: datetime) -> int:
         """Forget settled events no retry can still concern; returns how many."""

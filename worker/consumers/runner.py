@@ -199,19 +199,25 @@ class ConsumerRunner:
         self, fetched: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
     ) -> tuple[dict[TopicPartition, list[Record]], dict[TopicPartition, tuple[int, float]]]:
         """Per partition: the due prefix, and (offset, resume time) of the first record
-        not due."""
+        not due. Records past the first one not due are not even converted (they are
+        fetched again on resume)."""
         batches: dict[TopicPartition, list[Record]] = {}
         not_due: dict[TopicPartition, tuple[int, float]] = {}
+        due_at = self._due_at
+        if due_at is None:
+            for tp, raw in fetched.items():
+                batches[tp] = [record_from_consumer(r) for r in raw]
+            return batches, not_due
         now = self._clock()
         for tp, raw in fetched.items():
-            records = [record_from_consumer(r) for r in raw]
-            if self._due_at is not None:
-                for index, record in enumerate(records):
-                    due = self._due_at(record)
-                    if due is not None and due > now:
-                        not_due[tp] = (record.offset, self._resume_at(record, due))
-                        records = records[:index]
-                        break
+            records: list[Record] = []
+            for consumed in raw:
+                record = record_from_consumer(consumed)
+                due = due_at(record)
+                if due is not None and due > now:
+                    not_due[tp] = (record.offset, self._resume_at(record, due))
+                    break
+                records.append(record)
             batches[tp] = records
         return batches, not_due
 

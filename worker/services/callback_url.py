@@ -15,7 +15,10 @@ changes between the check and the connect (rebinding) reaches nothing. Rules:
   `allow_loopback` lets loopback through.
 The lookup runs on its own small thread pool (never the loop's default executor,
 which other work shares) and gives up after `DNS_TIMEOUT_SECONDS`: `DnsUnavailable`,
-a transient failure, not a verdict on the URL.
+a transient failure, not a verdict on the URL. The callbacks worker looks a host up
+through `CachedResolver`: an answer is reused for a few seconds (the rules above are
+still applied to it at every send, and the send is pinned to it), so a host whose
+DNS turns to a refused address is refused once the answer expires.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import asyncio
 import functools
 import ipaddress
 import socket
+import time
 from collections.abc import Awaitable, Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -66,6 +70,63 @@ async def system_resolver(
     except (OSError, UnicodeError) as exc:
         raise UnsafeCallbackUrl(f"callback_url: host {host!r} does not resolve") from exc
     return [str(info[4][0]) for info in infos]
+
+
+class CachedResolver:
+    """A resolver that reuses each answer for `ttl_seconds` (at most `max_hosts` hosts
+    kept); failures are not kept. Concurrent lookups of one host share one query."""
+
+    def __init__(
+        self,
+        resolver: Resolver = system_resolver,
+        *,
+        ttl_seconds: float,
+        max_hosts: int = 1024,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._resolver = resolver
+        self._ttl = ttl_seconds
+        self._max_hosts = max_hosts
+        self._clock = clock
+        #: (host, port) -> (expires at, addresses)
+        self._answers: dict[tuple[str, int], tuple[float, list[str]]] = {}
+        self._pending: dict[tuple[str, int], asyncio.Future[list[str]]] = {}
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        key = (host.lower(), port)
+        kept = self._answers.get(key)
+        if kept is not None and kept[0] > self._clock():
+            return list(kept[1])
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._lookup(key, host, port))
+            pending.add_done_callback(_retrieved)
+            self._pending[key] = pending
+        return list(await asyncio.shield(pending))
+
+    async def _lookup(self, key: tuple[str, int], host: str, port: int) -> list[str]:
+        try:
+            addresses = await self._resolver(host, port)
+        finally:
+            del self._pending[key]
+        if self._ttl > 0:
+            self._keep(key, addresses)
+        return addresses
+
+    def _keep(self, key: tuple[str, int], addresses: list[str]) -> None:
+        now = self._clock()
+        self._answers.pop(key, None)  # re-inserted last: the newest answer
+        if len(self._answers) >= self._max_hosts:
+            self._answers = {k: v for k, v in self._answers.items() if v[0] > now}
+        while len(self._answers) >= self._max_hosts:
+            del self._answers[next(iter(self._answers))]  # the oldest answer
+        self._answers[key] = (now + self._ttl, list(addresses))
+
+
+def _retrieved(future: asyncio.Future[list[str]]) -> None:
+    """Mark a shared lookup's failure as seen (its waiters may all have gone)."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _address(text: str) -> IPAddress:

@@ -22,10 +22,11 @@ growing delays until `max_age_seconds` after the event; other answers end it.
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -48,6 +49,12 @@ log = logs.get("postino.callbacks")
 SIGNATURE_HEADER = "Postino-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 ATTEMPT_HEADER = "postino-attempt"
+
+#: The outcome counters, each child looked up once (not per event).
+_OUTCOMES = {
+    outcome: metrics.CALLBACKS.labels(outcome=outcome)
+    for outcome in ("delivered", "refused", "failed", "queued", "deferred", "given_up")
+}
 
 
 def signature(secret: str, body: bytes, timestamp: int) -> str:
@@ -89,18 +96,16 @@ class CallbackDeps:
     journal: AttemptJournal = field(default_factory=NoJournal)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Job:
     record: Record
     event: StatusEvent
     attempt: int
     receiver: Receiver
+    #: `event_key()` of the event, computed once.
+    key: str
     #: No copy follows this attempt (past `max_age_seconds`): failing, it gives up.
     last: bool = False
-
-    @property
-    def key(self) -> str:
-        return event_key(self.event.sender_service_id, self.record.value or b"")
 
 
 def event_key(service_id: str, body: bytes) -> str:
@@ -147,9 +152,10 @@ def _retry(
 
 async def _send(job: _Job, deps: CallbackDeps) -> str:
     """One attempt: "delivered", "refused" (settled either way) or "failed" (retry),
-    its log lines bound to the event's message and service ids."""
-    with logs.bound(message_id=job.event.message_id, service_id=job.event.sender_service_id):
-        return await _attempt(job, deps)
+    its log lines bound to the event's message and service ids. Runs in a task of its
+    own (`FirstAttempts`), so the ids are bound for that task only."""
+    logs.bind(message_id=job.event.message_id, service_id=job.event.sender_service_id)
+    return await _attempt(job, deps)
 
 
 async def _attempt(job: _Job, deps: CallbackDeps) -> str:
@@ -167,7 +173,7 @@ async def _attempt(job: _Job, deps: CallbackDeps) -> str:
     else:
         outcome = "delivered"
         log.debug("callback_delivered", attempt=job.attempt + 1)
-    metrics.CALLBACKS.labels(outcome=outcome).inc()
+    _OUTCOMES[outcome].inc()
     deps.journal.add(
         callback_attempt(
             key=job.key,
@@ -186,28 +192,85 @@ async def _attempt(job: _Job, deps: CallbackDeps) -> str:
     return outcome
 
 
+#: An attempt over its service's bound waits in process at most this long for a slot
+#: (well within the copy's grace, `timeout_seconds * 2 + 1`); after that its copy
+#: retries it. Waiting attempts are bounded per service and in all.
+MAX_WAIT_SECONDS = 0.5
+MAX_WAITING_PER_SERVICE = 200
+MAX_WAITING = 5000
+
+
 class FirstAttempts:
-    """Background attempts (first ones and retries), bounded per service; `stop()`
-    cancels what is left (each has its next retry-tier copy, so nothing is lost)."""
+    """Background attempts (first ones and retries), at most `max_in_flight_per_service`
+    per service at once; `stop()` cancels what is left (each has its next retry-tier
+    copy, so nothing is lost).
+
+    An attempt over its service's bound waits behind that service's attempts (not
+    behind anyone else's) for at most `MAX_WAIT_SECONDS`, so a burst of one service's
+    events is sent as its attempts end rather than a retry delay later. One that can
+    not wait (its service's queue is full, or no copy follows it) is refused: its copy
+    retries it. A waiting attempt that goes stale is dropped for its copy, likewise."""
 
     def __init__(self, deps: CallbackDeps) -> None:
         self._deps = deps
         self._per_service: dict[str, int] = {}
+        self._waiting: dict[str, collections.deque[tuple[datetime, _Job]]] = {}
+        self._waiting_count = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._gate = asyncio.Semaphore(deps.settings.max_in_flight)
 
     def launch(self, job: _Job) -> bool:
+        """Start the attempt, or queue it; False: neither (its copy will retry it)."""
         service_id = job.event.sender_service_id
-        if self._per_service.get(service_id, 0) >= self._deps.settings.max_in_flight_per_service:
-            metrics.CALLBACKS.labels(outcome="deferred").inc()
+        if self._per_service.get(service_id, 0) < self._deps.settings.max_in_flight_per_service:
+            self._start(job)
+            return True
+        if job.last or not self._room_for(service_id):
+            _OUTCOMES["deferred"].inc()
             return False
+        self._waiting.setdefault(service_id, collections.deque()).append((self._deps.clock(), job))
+        self._waiting_count += 1
+        _OUTCOMES["queued"].inc()
+        return True
+
+    def _room_for(self, service_id: str) -> bool:
+        queue = self._waiting.get(service_id)
+        if queue is not None:
+            self._drop_stale(queue)
+        if self._waiting_count >= MAX_WAITING:
+            for other in self._waiting.values():
+                self._drop_stale(other)
+        size = len(queue) if queue is not None else 0
+        return size < MAX_WAITING_PER_SERVICE and self._waiting_count < MAX_WAITING
+
+    def _drop_stale(self, queue: collections.deque[tuple[datetime, _Job]]) -> None:
+        oldest = self._deps.clock() - timedelta(seconds=MAX_WAIT_SECONDS)
+        while queue and queue[0][0] < oldest:
+            queue.popleft()
+            self._waiting_count -= 1
+            _OUTCOMES["deferred"].inc()
+
+    def _start(self, job: _Job) -> None:
+        service_id = job.event.sender_service_id
         self._per_service[service_id] = self._per_service.get(service_id, 0) + 1
         task = asyncio.create_task(self._run(job))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return True
+
+    def _next(self, service_id: str) -> None:
+        """A slot of `service_id` is free: start its oldest waiting attempt still fresh."""
+        queue = self._waiting.get(service_id)
+        if queue is None:
+            return
+        self._drop_stale(queue)
+        if queue:
+            self._waiting_count -= 1
+            self._start(queue.popleft()[1])
+        if not queue:
+            del self._waiting[service_id]
 
     async def _run(self, job: _Job) -> None:
+        service_id = job.event.sender_service_id
         try:
             async with self._gate:
                 outcome = await _send(job, self._deps)
@@ -216,39 +279,59 @@ class FirstAttempts:
         except Exception as exc:  # settle failed (database): the copy will retry
             log.warning("callback_settle_failed", error=type(exc).__name__)
         finally:
-            self._per_service[job.event.sender_service_id] -= 1
+            self._per_service[service_id] -= 1
+            self._next(service_id)
 
     @property
     def in_flight(self) -> int:
-        return len(self._tasks)
+        """Attempts running or waiting."""
+        return len(self._tasks) + self._waiting_count
 
     async def stop(self) -> None:
+        self._waiting.clear()  # their copies retry them
+        self._waiting_count = 0
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-def _decode(records: Sequence[Record]) -> tuple[list[tuple[Record, StatusEvent]], list[DeadLetter]]:
-    good: list[tuple[Record, StatusEvent]] = []
+def _decode(
+    records: Sequence[Record],
+) -> tuple[list[tuple[Record, StatusEvent, str]], list[DeadLetter]]:
+    """(record, event, event key) of each record that decodes; dead letters for the rest."""
+    good: list[tuple[Record, StatusEvent, str]] = []
     dead: list[DeadLetter] = []
+    decode = codecs.STATUS.decode
     for record in records:
+        body = record.value or b""
         try:
-            good.append((record, codecs.STATUS.decode(record.value or b"")))
+            event = decode(body)
         except msgspec.DecodeError as exc:
             dead.append(DeadLetter(record, "invalid_status_event", str(exc)[:300]))
+            continue
+        good.append((record, event, event_key(event.sender_service_id, body)))
     return good, dead
 
 
 async def _jobs(
     records: Sequence[Record], deps: CallbackDeps
 ) -> tuple[list[_Job], list[DeadLetter]]:
+    """The events still to send: decoded, not settled (a batch redone after a crash, or
+    a copy whose earlier attempt delivered), of a service with a receiver that wants
+    them. Settled events are dropped before the receivers are read (one round trip
+    fewer when a batch holds only settled copies)."""
     decoded, dead = _decode(records)
     if not decoded:
         return [], dead
-    receivers = await deps.store.receivers(sorted({e.sender_service_id for _, e in decoded}))
+    settled = await deps.store.settled(sorted({key for _, _, key in decoded}))
+    if settled:
+        decoded = [item for item in decoded if item[2] not in settled]
+        if not decoded:
+            return [], dead
+    receivers = await deps.store.receivers(sorted({e.sender_service_id for _, e, _ in decoded}))
     jobs = [
-        _Job(record, event, _attempt_of(record), receiver)
-        for record, event in decoded
+        _Job(record, event, _attempt_of(record), receiver, key)
+        for record, event, key in decoded
         if (receiver := receivers.get(event.sender_service_id)) is not None
         and wanted(event, receiver.events)
     ]
@@ -264,19 +347,21 @@ async def first_attempts_batch(
     again what its first run delivered (each attempt is settled right after its POST,
     so a crash leaves at most the POSTs in flight in doubt)."""
     jobs, dead = await _jobs(records, deps)
-    if jobs:
-        settled = await deps.store.settled(sorted({job.key for job in jobs}))
-        jobs = [job for job in jobs if job.key not in settled]
     # The copy is due only after the first attempt has surely ended (its timeout).
     grace = deps.settings.timeout_seconds * 2 + 1
-    out = [r for r in (_retry(job, 1, deps, min_delay=grace) for job in jobs) if r is not None]
+    out: list[OutRecord] = []
     for job in jobs:
-        attempts.launch(job)
+        copy = _retry(job, 1, deps, min_delay=grace)
+        job.last = copy is None
+        if copy is not None:
+            out.append(copy)
+        if not attempts.launch(job) and copy is None:
+            _given_up(job)  # past `max_age_seconds` and no slot: nothing follows
     return BatchResult(out=out, dead=dead)
 
 
 def _given_up(job: _Job) -> None:
-    metrics.CALLBACKS.labels(outcome="given_up").inc()
+    _OUTCOMES["given_up"].inc()
     log.warning("callback_given_up", message_id=job.event.message_id)
 
 
@@ -289,12 +374,12 @@ async def retry_batch(
     service. The batch never waits for a receiver, so a slow or dead one delays no
     other service's retries; a service over its bound waits for its copy."""
     jobs, dead = await _jobs(records, deps)
-    settled = await deps.store.settled(sorted({job.key for job in jobs}))
     grace = deps.settings.timeout_seconds * 2 + 1
     out: list[OutRecord] = []
-    for job in (j for j in jobs if j.key not in settled):
+    for job in jobs:
         copy = _retry(job, job.attempt + 1, deps, min_delay=grace)
-        if attempts.launch(replace(job, last=copy is None)):
+        job.last = copy is None
+        if attempts.launch(job):
             if copy is not None:
                 out.append(copy)
             continue
