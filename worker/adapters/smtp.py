@@ -2,7 +2,8 @@
 
 Each e-mail is multipart/alternative: the text as written (markdown, readable as plain
 text) and its sanitized HTML rendering (`mail_html`), with `Date` and a `Message-ID`
-under the sender's domain.
+under the sender's domain. Its bytes are written directly (`mail_mime`); only a
+recipient address beyond plain ASCII goes through the email package (and SMTPUTF8).
 
 One SMTP connection per mailer (one mailer per notify process), opened on first use and
 kept open: sends take turns on it, as an SMTP session is one conversation. A connection
@@ -23,11 +24,13 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, make_msgid, parseaddr
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
+from worker.adapters import mail_mime
 from worker.adapters.mail_html import html_document
 from worker.core.errors import PermanentError, RetryableError
 from worker.settings import ConfigError, NotifySettings
@@ -74,6 +77,26 @@ def _message_id(key: str | None, domain: str) -> str:
     return f"<{_ID_UNSAFE.sub('-', key)}@{domain}>"
 
 
+class _Date:
+    """The Date header's value, formatted once per second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._text = ""
+
+    def __call__(self) -> str:
+        now = datetime.now(UTC).replace(microsecond=0)
+        second = int(now.timestamp())
+        if second != self._second:
+            self._second, self._text = second, format_datetime(now)
+        return self._text
+
+
+#: What one send puts on the wire: the bytes with their envelope, or (for a recipient
+#: address beyond plain ASCII) the email package's message.
+Outgoing = tuple[str, str, bytes] | EmailMessage
+
+
 class SmtpMailer:
     def __init__(self, settings: NotifySettings) -> None:
         if not settings.smtp_url:
@@ -84,7 +107,13 @@ class SmtpMailer:
         self._timeout = settings.smtp_timeout_seconds
         self._sender = settings.email_from
         address = parseaddr(settings.email_from)[1]
+        self._envelope_from = address
+        self._direct = mail_mime.simple_address(address)
+        self._from_line = SMTP_POLICY.header_factory("From", settings.email_from).fold(
+            policy=SMTP_POLICY
+        )
         self._domain = address.rpartition("@")[2] or "postino.local"
+        self._date = _Date()
         self._client: aiosmtplib.SMTP | None = None
         self._turn = asyncio.Lock()
         self.connections_opened = 0
@@ -100,8 +129,20 @@ class SmtpMailer:
         message.add_alternative(html_document(subject, body), subtype="html")
         return message
 
+    def outgoing(self, to: str, subject: str, body: str, key: str | None = None) -> Outgoing:
+        """The e-mail as sent: its bytes (`mail_mime`) for a plain ASCII address."""
+        if not (self._direct and mail_mime.simple_address(to)):
+            return self.compose(to, subject, body, key)
+        headers = (
+            f"{self._from_line}To: {to}\r\n"
+            f"Subject: {mail_mime.subject_header(subject)}\r\n"
+            f"Date: {self._date()}\r\nMessage-ID: {_message_id(key, self._domain)}\r\n"
+        )
+        data = mail_mime.alternative(headers, body, html_document(subject, body))
+        return self._envelope_from, to, data
+
     async def send(self, to: str, subject: str, body: str, *, key: str | None = None) -> None:
-        message = self.compose(to, subject, body, key)
+        message = self.outgoing(to, subject, body, key)
         try:
             async with self._turn:
                 await self._send_on_connection(message)
@@ -117,7 +158,7 @@ class SmtpMailer:
         except aiosmtplib.SMTPException as exc:
             raise PermanentError(f"SMTP failed: {type(exc).__name__}") from exc
 
-    async def _send_on_connection(self, message: EmailMessage) -> None:
+    async def _send_on_connection(self, message: Outgoing) -> None:
         kept = self._client is not None and self._client.is_connected
         try:
             await self._send_or_close(await self._connection(), message)
@@ -127,9 +168,13 @@ class SmtpMailer:
             # the server closed the kept connection while it was idle: not a failure yet
             await self._send_or_close(await self._connection(), message)
 
-    async def _send_or_close(self, client: aiosmtplib.SMTP, message: EmailMessage) -> None:
+    async def _send_or_close(self, client: aiosmtplib.SMTP, message: Outgoing) -> None:
         try:
-            await client.send_message(message)
+            if isinstance(message, EmailMessage):
+                await client.send_message(message)
+            else:
+                sender, to, data = message
+                await client.sendmail(sender, [to], data)
         except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException):
             await self._reset(client)
             raise
