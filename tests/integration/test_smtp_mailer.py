@@ -1,8 +1,9 @@
 """The SMTP adapter against the dev SMTP sink (aiosmtpd): what a citizen's mailbox gets,
-and one kept connection per mailer."""
+and the connections a mailer keeps."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import re
@@ -130,3 +131,22 @@ async def test_a_resent_notification_keeps_its_message_id_so_mail_systems_can_dr
     ids = [m["Message-ID"] for m in _received(sink[0])]
     assert len(ids) == 3 and len(set(ids)) == 2
     assert "<01M8PGQ-EMAIL-MESSAGE@io.example.org>" in ids
+
+
+async def test_concurrent_e_mails_share_at_most_the_configured_connections(
+    sink: tuple[DevSinks, str],
+) -> None:
+    settings = NotifySettings(
+        smtp_url=sink[1], email_from="IO <noreply@io.example.org>", smtp_connections=2
+    )
+    mailer = SmtpMailer(settings)
+    try:
+        await asyncio.gather(
+            *(mailer.send(f"c{n}@example.org", f"Avviso {n}", "Testo") for n in range(6))
+        )
+        await mailer.send("last@example.org", "Ultimo", "Testo")
+    finally:
+        await mailer.stop()
+
+    assert len(_received(sink[0])) == 7
+    assert mailer.connections_opened == 2

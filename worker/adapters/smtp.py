@@ -5,10 +5,12 @@ text) and its sanitized HTML rendering (`mail_html`), with `Date` and a `Message
 under the sender's domain. Its bytes are written directly (`mail_mime`); only a
 recipient address beyond plain ASCII goes through the email package (and SMTPUTF8).
 
-One SMTP connection per mailer (one mailer per notify process), opened on first use and
-kept open: sends take turns on it, as an SMTP session is one conversation. A connection
-the server closed while idle is reopened at once and the send tried again on it; any
-other failure closes it, and the next send opens a fresh one.
+Up to `POSTINO_SMTP_CONNECTIONS` SMTP connections per mailer (one mailer per notify
+process), each opened on first need and kept open: an SMTP session is one conversation,
+so each carries one e-mail at a time, and a send takes an idle one (the most recently
+used first) or opens one while fewer are open. A connection the server closed while
+idle is reopened at once and the send tried again on it; any other failure closes it,
+and a later send opens a fresh one.
 
 Retryable: connection errors, timeouts, disconnections and SMTP 4xx answers
 (greylisting, mailbox busy). Permanent: SMTP 5xx answers and anything else the
@@ -114,8 +116,8 @@ class SmtpMailer:
         )
         self._domain = address.rpartition("@")[2] or "postino.local"
         self._date = _Date()
-        self._client: aiosmtplib.SMTP | None = None
-        self._turn = asyncio.Lock()
+        self._idle: list[aiosmtplib.SMTP] = []
+        self._slots = asyncio.Semaphore(settings.smtp_connections)
         self.connections_opened = 0
 
     def compose(self, to: str, subject: str, body: str, key: str | None = None) -> EmailMessage:
@@ -144,7 +146,7 @@ class SmtpMailer:
     async def send(self, to: str, subject: str, body: str, *, key: str | None = None) -> None:
         message = self.outgoing(to, subject, body, key)
         try:
-            async with self._turn:
+            async with self._slots:
                 await self._send_on_connection(message)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [err.code for err in exc.recipients]
@@ -159,16 +161,21 @@ class SmtpMailer:
             raise PermanentError(f"SMTP failed: {type(exc).__name__}") from exc
 
     async def _send_on_connection(self, message: Outgoing) -> None:
-        kept = self._client is not None and self._client.is_connected
+        """On an idle connection (back to the idle ones after the send, unless it failed)."""
+        client = self._idle.pop() if self._idle else None
+        if client is not None and not client.is_connected:
+            client.close()
+            client = None
         try:
-            await self._send_or_close(await self._connection(), message)
+            sent = await self._send_or_close(client or await self._open(), message)
         except aiosmtplib.SMTPServerDisconnected:
-            if not kept:
+            if client is None:
                 raise
             # the server closed the kept connection while it was idle: not a failure yet
-            await self._send_or_close(await self._connection(), message)
+            sent = await self._send_or_close(await self._open(), message)
+        self._idle.append(sent)
 
-    async def _send_or_close(self, client: aiosmtplib.SMTP, message: Outgoing) -> None:
+    async def _send_or_close(self, client: aiosmtplib.SMTP, message: Outgoing) -> aiosmtplib.SMTP:
         try:
             if isinstance(message, EmailMessage):
                 await client.send_message(message)
@@ -176,15 +183,15 @@ class SmtpMailer:
                 sender, to, data = message
                 await client.sendmail(sender, [to], data)
         except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException):
-            await self._reset(client)
+            if await self._reset(client):
+                self._idle.append(client)
             raise
         except BaseException:
-            await self._close()
+            client.close()
             raise
+        return client
 
-    async def _connection(self) -> aiosmtplib.SMTP:
-        if self._client is not None and self._client.is_connected:
-            return self._client
+    async def _open(self) -> aiosmtplib.SMTP:
         target = self._target
         client = aiosmtplib.SMTP(
             hostname=target.host,
@@ -197,28 +204,25 @@ class SmtpMailer:
             local_hostname=self._domain,
         )
         await client.connect()
-        self._client = client
         self.connections_opened += 1
         return client
 
-    async def _reset(self, client: aiosmtplib.SMTP) -> None:
-        """After a refused message the session goes on; RSET makes sure it starts clean."""
+    async def _reset(self, client: aiosmtplib.SMTP) -> bool:
+        """After a refused message the session goes on; RSET makes sure it starts clean
+        (False: it could not, and the connection is closed)."""
         try:
             await client.rset()
         except (aiosmtplib.SMTPException, OSError):
-            await self._close()
-
-    async def _close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
             client.close()
+            return False
+        return True
 
     async def stop(self) -> None:
-        """Say QUIT and close the connection (idempotent)."""
-        async with self._turn:
-            client, self._client = self._client, None
-            if client is not None and client.is_connected:
+        """Say QUIT and close the idle connections (idempotent; call it once no send
+        is in flight)."""
+        idle, self._idle = self._idle, []
+        for client in idle:
+            if client.is_connected:
                 with contextlib.suppress(aiosmtplib.SMTPException, OSError):
                     await client.quit()
-            if client is not None:
-                client.close()
+            client.close()
