@@ -295,3 +295,26 @@ async def test_an_outcome_still_unwritten_when_its_lease_ends_fails_the_batch() 
     assert notify.push is not None and len(notify.push.sent) == 1
     row = store.rows[req.notification_id]
     assert row.status is NotificationStatus.THROTTLED and row.claimed_by == "notify"
+
+
+@pytest.mark.parametrize(("failures", "status"), [(1, "SENT"), (2, "THROTTLED")])
+async def test_a_call_is_tried_again_in_process_up_to_its_call_attempts(
+    failures: int, status: str
+) -> None:
+    push = FakePushGateway(errors=[RetryableError("503")] * failures)
+    notify = Notify(push=push)
+    deps = NotifyDeps(
+        notify.store,
+        Channels(push, None),
+        Topics(),
+        NotifySettings(retry_delays=(10, 60), call_attempts=2),
+        notify.clock,
+    )
+    notify.handle = handler(deps)
+    req = notify.request()
+
+    await notify.run(req)
+
+    assert notify.row_status(req) is NotificationStatus(status)
+    assert len(push.sent) == (1 if status == "SENT" else 0) and not push.errors
+    assert notify.store.rows[req.notification_id].attempts == 1
