@@ -2,8 +2,9 @@
 
 Each e-mail is multipart/alternative: the text as written (markdown, readable as plain
 text) and its sanitized HTML rendering (`mail_html`), with `Date` and a `Message-ID`
-under the sender's domain. Its bytes are written directly (`mail_mime`); only a
-recipient address beyond plain ASCII goes through the email package (and SMTPUTF8).
+under the sender's domain. Its bytes are written directly (`mail_mime`) and sent as
+MAIL, RCPT, DATA; only an address beyond plain ASCII goes through the email package and
+aiosmtplib's `send_message` (and SMTPUTF8).
 
 Up to `POSTINO_SMTP_CONNECTIONS` SMTP connections per mailer (one mailer per notify
 process), each opened on first need and kept open: an SMTP session is one conversation,
@@ -31,6 +32,7 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
+from aiosmtplib.typing import SMTPStatus
 
 from worker.adapters import mail_mime
 from worker.adapters.mail_html import html_document
@@ -180,8 +182,7 @@ class SmtpMailer:
             if isinstance(message, EmailMessage):
                 await client.send_message(message)
             else:
-                sender, to, data = message
-                await client.sendmail(sender, [to], data)
+                await _deliver(client, *message)
         except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException):
             if await self._reset(client):
                 self._idle.append(client)
@@ -205,6 +206,8 @@ class SmtpMailer:
         )
         await client.connect()
         self.connections_opened += 1
+        if client.is_ehlo_or_helo_needed:
+            await _greet(client)
         return client
 
     async def _reset(self, client: aiosmtplib.SMTP) -> bool:
@@ -226,3 +229,26 @@ class SmtpMailer:
                 with contextlib.suppress(aiosmtplib.SMTPException, OSError):
                     await client.quit()
             client.close()
+
+
+async def _greet(client: aiosmtplib.SMTP) -> None:
+    """EHLO, or HELO from a server that does not speak ESMTP (as `sendmail` would)."""
+    try:
+        await client.ehlo()
+    except aiosmtplib.SMTPHeloError:
+        if not client.is_connected:
+            raise
+        await client.helo()
+
+
+async def _deliver(client: aiosmtplib.SMTP, sender: str, to: str, data: bytes) -> None:
+    """`sendmail`'s conversation for one recipient (MAIL, RCPT, DATA; its errors), less
+    its four parses of the two addresses, which `mail_mime.simple_address` vouched for."""
+    response = await client.execute_command(b"MAIL", f"FROM:<{sender}>".encode("ascii"))
+    if response.code != SMTPStatus.completed:
+        raise aiosmtplib.SMTPSenderRefused(response.code, response.message, sender)
+    response = await client.execute_command(b"RCPT", f"TO:<{to}>".encode("ascii"))
+    if response.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
+        refused = aiosmtplib.SMTPRecipientRefused(response.code, response.message, to)
+        raise aiosmtplib.SMTPRecipientsRefused([refused])
+    await client.data(data)
