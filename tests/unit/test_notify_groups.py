@@ -62,3 +62,15 @@ async def test_a_call_outside_its_async_with_is_refused() -> None:
     grouped = Grouped(Recorder(), "test")
     with pytest.raises(RuntimeError):
         await grouped(1)
+
+
+async def test_leaving_with_a_call_in_flight_cancels_its_callers_instead_of_stranding_them() -> (
+    None
+):
+    call = Recorder()
+    async with Grouped(call, "test") as grouped:
+        waiting = asyncio.create_task(grouped(2))
+        await call.started.wait()
+
+    with pytest.raises(asyncio.CancelledError):
+        await waiting

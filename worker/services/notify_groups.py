@@ -77,6 +77,10 @@ class Grouped(Generic[T, R]):
             answers = await self._call([item for item, _ in group])
         except Exception as exc:  # the whole call failed: every item of it did
             answers = [exc] * len(group)
+        except BaseException:  # cancelled mid-call: its callers are not left waiting
+            for _, future in group:
+                future.cancel()
+            raise
         for (_, future), answer in zip(group, answers, strict=True):
             if future.done():  # its caller was cancelled
                 continue
