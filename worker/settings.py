@@ -223,6 +223,9 @@ class NotifySettings:
     smtp_starttls: bool = False
     smtp_tls: bool = False
     smtp_timeout_seconds: float = 10.0
+    #: SMTP connections each notify process keeps (an SMTP session is one conversation:
+    #: one e-mail at a time on each).
+    smtp_connections: int = 4
     email_from: str = "IO <noreply@postino.local>"
     #: Delays of the retry tiers in seconds (10 s, 1 min, 10 min, 1 h; the last repeats).
     retry_delays: tuple[float, ...] = (10, 60, 600, 3600)
@@ -475,6 +478,7 @@ def _sections(env: _Env, profile: str) -> dict[str, Any]:
             smtp_starttls=env.flag("SMTP_STARTTLS", False),
             smtp_tls=env.flag("SMTP_TLS", False),
             smtp_timeout_seconds=env.number("SMTP_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+            smtp_connections=env.integer("SMTP_CONNECTIONS", 4, minimum=1, maximum=32),
             email_from=env.text("EMAIL_FROM", "IO <noreply@postino.local>"),
             retry_delays=_delays(env, "NOTIFY_RETRY_DELAYS", (10, 60, 600, 3600)),
             sweeper_interval_seconds=env.number("SWEEPER_INTERVAL_SECONDS", 5.0, minimum=0.1),

@@ -1,8 +1,9 @@
 """The SMTP adapter against the dev SMTP sink (aiosmtpd): what a citizen's mailbox gets,
-and one kept connection per mailer."""
+and the connections a mailer keeps."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import re
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from worker.adapters.smtp import SmtpMailer
-from worker.core.errors import RetryableError
+from worker.core.errors import PermanentError, RetryableError
 from worker.devsinks import DevSinks
 from worker.settings import NotifySettings
 
@@ -130,3 +131,98 @@ async def test_a_resent_notification_keeps_its_message_id_so_mail_systems_can_dr
     ids = [m["Message-ID"] for m in _received(sink[0])]
     assert len(ids) == 3 and len(set(ids)) == 2
     assert "<01M8PGQ-EMAIL-MESSAGE@io.example.org>" in ids
+
+
+async def test_concurrent_e_mails_share_at_most_the_configured_connections(
+    sink: tuple[DevSinks, str],
+) -> None:
+    settings = NotifySettings(
+        smtp_url=sink[1], email_from="IO <noreply@io.example.org>", smtp_connections=2
+    )
+    mailer = SmtpMailer(settings)
+    try:
+        await asyncio.gather(
+            *(mailer.send(f"c{n}@example.org", f"Avviso {n}", "Testo") for n in range(6))
+        )
+        await mailer.send("last@example.org", "Ultimo", "Testo")
+    finally:
+        await mailer.stop()
+
+    assert len(_received(sink[0])) == 7
+    assert mailer.connections_opened == 2
+
+
+_REFUSED = {b"busy@example.org": b"451 mailbox busy", b"gone@example.org": b"550 no such user"}
+
+
+class _Refusing(asyncio.Protocol):
+    """An SMTP server that refuses some recipients (by address) and some messages (by
+    their subject), and keeps the others."""
+
+    def __init__(self, accepted: list[bytes]) -> None:
+        self.accepted = accepted
+        self.buf = b""
+        self.data: bytes | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(b"220 test ESMTP\r\n")
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        while b"\r\n" in self.buf:
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            self.transport.write(self._answer(line) or b"")
+
+    def _answer(self, line: bytes) -> bytes | None:
+        if self.data is None:
+            return self._command(line)
+        if line != b".":
+            self.data += line + b"\n"
+            return None
+        message, self.data = self.data, None
+        if b"Subject: Rifiutato" in message:
+            return b"554 message refused\r\n"
+        self.accepted.append(message)
+        return b"250 OK\r\n"
+
+    def _command(self, line: bytes) -> bytes:
+        verb = line[:4].upper()
+        if verb == b"EHLO":
+            return b"250-test\r\n250 8BITMIME\r\n"
+        if verb == b"RCPT":
+            address = line.partition(b"<")[2].partition(b">")[0]
+            return _REFUSED.get(address, b"250 OK") + b"\r\n"
+        if verb == b"DATA":
+            self.data = b""
+            return b"354 go on\r\n"
+        return b"221 bye\r\n" if verb == b"QUIT" else b"250 OK\r\n"
+
+
+async def test_refusals_are_classified_and_the_connection_goes_on_after_them() -> None:
+    accepted: list[bytes] = []
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: _Refusing(accepted), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    mailer = SmtpMailer(
+        NotifySettings(
+            smtp_url=f"smtp://127.0.0.1:{port}", email_from="IO <noreply@io.example.org>"
+        )
+    )
+    try:
+        with pytest.raises(PermanentError):
+            await mailer.send("gone@example.org", "Uno", "Testo")
+        with pytest.raises(RetryableError):
+            await mailer.send("busy@example.org", "Due", "Testo")
+        with pytest.raises(PermanentError):
+            await mailer.send("a@example.org", "Rifiutato", "Testo")
+        await mailer.send("b@example.org", "Tre", "Testo")
+    finally:
+        await mailer.stop()
+        server.close()
+        await server.wait_closed()
+
+    [message] = accepted
+    assert b"To: b@example.org" in message and b"Subject: Tre" in message
+    assert mailer.connections_opened == 1

@@ -5,6 +5,7 @@ The role's own handler over fakes: no broker, no database, milliseconds per test
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -25,12 +26,16 @@ from worker.services.notify_ports import (
     Channels,
     Lease,
     MessageInfo,
+    NotificationRow,
     NotifyContext,
+    Outcome,
     Push,
     Recipient,
     SenderInfo,
 )
 from worker.settings import NotifySettings
+
+Stored = tuple[NotificationRow, bool]
 
 CITIZEN = "RSSMRA80A01H501U"
 MESSAGE = "01J00000000000000000000001"
@@ -237,3 +242,79 @@ async def test_every_log_line_of_a_send_carries_its_message_and_service_ids() ->
     [seen] = gateway.bound
     assert (seen["message_id"], seen["service_id"]) == (MESSAGE, SERVICE)
     assert "message_id" not in structlog.contextvars.get_contextvars()  # unbound after
+
+
+class FlakyOutcomes(FakeNotifications):
+    """Outcomes fail `failures` times (the database is down), the clock moving on by
+    `step` seconds at each failure."""
+
+    def __init__(self, notify: Notify, failures: int, step: float) -> None:
+        super().__init__(context=notify.store.context)
+        self.clock, self.failures, self.step = notify.clock, failures, step
+
+    async def record_outcomes(self, outcomes: Sequence[Outcome]) -> list[Stored]:
+        if self.failures:
+            self.failures -= 1
+            self.clock.advance(self.step)
+            raise RetryableError("database unavailable (record_outcomes)")
+        return await super().record_outcomes(outcomes)
+
+
+def _flaky(failures: int, step: float) -> tuple[Notify, FlakyOutcomes]:
+    notify = Notify(push=FakePushGateway())
+    store = FlakyOutcomes(notify, failures, step)
+    deps = NotifyDeps(
+        store,
+        Channels(notify.push, None),
+        Topics(),
+        NotifySettings(retry_delays=(10, 60), call_attempts=1, lease_seconds=30),
+        notify.clock,
+    )
+    notify.store, notify.handle = store, handler(deps)
+    return notify, store
+
+
+async def test_an_outcome_is_retried_while_its_lease_runs_and_then_recorded() -> None:
+    notify, _ = _flaky(failures=2, step=10)
+    requests = [notify.request(Channel.PUSH), notify.request(Channel.EMAIL)]
+
+    result = await notify.run(*requests)
+
+    assert notify.push is not None and len(notify.push.sent) == 1
+    assert notify.row_status(requests[0]) is NotificationStatus.SENT
+    assert len(_events(result)) == 2
+
+
+async def test_an_outcome_still_unwritten_when_its_lease_ends_fails_the_batch() -> None:
+    notify, store = _flaky(failures=10, step=20)
+    req = notify.request()
+
+    with pytest.raises(RetryableError):
+        await notify.run(req)
+
+    assert notify.push is not None and len(notify.push.sent) == 1
+    row = store.rows[req.notification_id]
+    assert row.status is NotificationStatus.THROTTLED and row.claimed_by == "notify"
+
+
+@pytest.mark.parametrize(("failures", "status"), [(1, "SENT"), (2, "THROTTLED")])
+async def test_a_call_is_tried_again_in_process_up_to_its_call_attempts(
+    failures: int, status: str
+) -> None:
+    push = FakePushGateway(errors=[RetryableError("503")] * failures)
+    notify = Notify(push=push)
+    deps = NotifyDeps(
+        notify.store,
+        Channels(push, None),
+        Topics(),
+        NotifySettings(retry_delays=(10, 60), call_attempts=2),
+        notify.clock,
+    )
+    notify.handle = handler(deps)
+    req = notify.request()
+
+    await notify.run(req)
+
+    assert notify.row_status(req) is NotificationStatus(status)
+    assert len(push.sent) == (1 if status == "SENT" else 0) and not push.errors
+    assert notify.store.rows[req.notification_id].attempts == 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 
@@ -66,12 +66,23 @@ WHERE (notifications.claimed_at IS NULL
   AND notifications.status NOT IN ('SENT', 'EXPIRED', 'FAILED')
 RETURNING id
 """
-_LOCK = "SELECT status, status_seq FROM notifications WHERE id = $1 FOR UPDATE"
-_BUMP = "UPDATE messages SET status_seq = status_seq + 1 WHERE id = $1 RETURNING status_seq"
+# One outcome group is one transaction of four statements, whatever its size: lock the
+# rows (in id order), lock the messages that get an event (in id order: no deadlock
+# between two groups), bump their `status_seq` by the number of events each gets, and
+# write every row.
+_LOCK = f"SELECT {_COLUMNS} FROM notifications WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
+_LOCK_MESSAGES = "SELECT id FROM messages WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
+_BUMP = """
+UPDATE messages m SET status_seq = m.status_seq + u.n
+FROM unnest($1::text[], $2::int[]) AS u(id, n) WHERE m.id = u.id
+RETURNING m.id, m.status_seq
+"""
 _UPSERT = f"""
 INSERT INTO notifications (id, message_id, fiscal_code, sender_service_id, channel, kind,
                            status, attempts, last_error, deadline, due_at, status_seq)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                     $7::text[], $8::int[], $9::text[], $10::timestamptz[],
+                     $11::timestamptz[], $12::int[])
 ON CONFLICT (id) DO UPDATE SET
     status = EXCLUDED.status, attempts = EXCLUDED.attempts, last_error = EXCLUDED.last_error,
     due_at = EXCLUDED.due_at, status_seq = EXCLUDED.status_seq, claimed_at = NULL,
@@ -144,31 +155,23 @@ class PostgresNotifications:
         return context
 
     async def claim(self, requests: Sequence[NotificationRequest], lease: Lease) -> set[str]:
-        columns = (
-            [r.notification_id for r in requests],
-            [r.message_id for r in requests],
-            [r.fiscal_code for r in requests],
-            [r.sender_service_id for r in requests],
-            [r.channel.value for r in requests],
-            [r.kind.value for r in requests],
-            [r.attempt for r in requests],
-            [r.deadline for r in requests],
-        )
-        records = await self._pool.fetch(_CLAIM, *columns, lease.now, lease.owner, lease.until)
-        return {r["id"] for r in records}
+        claimed: set[str] = set()
+        # In id order (no deadlock between two claims), each id once per statement.
+        for indexes in _rounds([r.notification_id for r in requests]):
+            chosen = sorted((requests[i] for i in indexes), key=lambda r: r.notification_id)
+            records = await self._pool.fetch(
+                _CLAIM, *_claim_columns(chosen), lease.now, lease.owner, lease.until
+            )
+            claimed.update(r["id"] for r in records)
+        return claimed
 
     async def record_outcomes(
         self, outcomes: Sequence[Outcome]
     ) -> list[tuple[NotificationRow, bool]]:
-        # Lock in a stable order (message, notification): no deadlock between batches.
-        order = sorted(
-            range(len(outcomes)),
-            key=lambda i: (outcomes[i].request.message_id, outcomes[i].request.notification_id),
-        )
         stored: dict[int, tuple[NotificationRow, bool]] = {}
         async with self._pool.acquire() as conn, conn.transaction():
-            for index in order:
-                stored[index] = await _record_one(conn, outcomes[index])
+            for indexes in _rounds([o.request.notification_id for o in outcomes]):
+                stored.update(await _record_round(conn, [(i, outcomes[i]) for i in indexes]))
         return [stored[i] for i in range(len(outcomes))]
 
     async def stuck(self, now: datetime, older_than: datetime, limit: int) -> list[NotificationRow]:
@@ -186,35 +189,108 @@ class PostgresNotifications:
         return int(status.split()[-1])
 
 
-async def _record_one(
-    conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy[asyncpg.Record], outcome: Outcome
-) -> tuple[NotificationRow, bool]:
-    request = outcome.request
-    previous = await conn.fetchrow(_LOCK, request.notification_id)
-    if previous is not None and previous["status"] in _FINAL:
-        current = await conn.fetch(_ROWS, [request.notification_id])
-        return _row(current[0]), False
-    seq = previous["status_seq"] if previous is not None else None
-    changed = seq is None or previous is None or previous["status"] != outcome.status
-    if changed:
-        bumped = await conn.fetchval(_BUMP, request.message_id)
-        changed = bumped is not None  # no message row: nothing to number the event with
-        seq = bumped if bumped is not None else seq
-    record = await conn.fetchrow(
-        _UPSERT,
-        request.notification_id,
-        request.message_id,
-        request.fiscal_code,
-        request.sender_service_id,
-        request.channel.value,
-        request.kind.value,
-        outcome.status.value,
-        outcome.attempts,
-        outcome.error,
-        request.deadline,
-        outcome.due_at,
-        seq,
+Connection: TypeAlias = "asyncpg.Connection | asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
+Indexed: TypeAlias = list[tuple[int, Outcome]]
+
+
+def _rounds(keys: Sequence[str]) -> list[list[int]]:
+    """The indexes in rounds of distinct keys (a notification's second claim or outcome
+    in one call, rare, goes in a later round: one statement touches a row once)."""
+    rounds: list[list[int]] = []
+    seen: dict[str, int] = {}
+    for index, key in enumerate(keys):
+        rank = seen.get(key, 0)
+        seen[key] = rank + 1
+        if rank == len(rounds):
+            rounds.append([])
+        rounds[rank].append(index)
+    return rounds
+
+
+def _claim_columns(requests: Sequence[NotificationRequest]) -> tuple[list[Any], ...]:
+    return (
+        [r.notification_id for r in requests],
+        [r.message_id for r in requests],
+        [r.fiscal_code for r in requests],
+        [r.sender_service_id for r in requests],
+        [r.channel.value for r in requests],
+        [r.kind.value for r in requests],
+        [r.attempt for r in requests],
+        [r.deadline for r in requests],
     )
-    if record is None:
-        raise RuntimeError("upsert returned no row")
-    return _row(record), changed
+
+
+async def _record_round(
+    conn: Connection, outcomes: Indexed
+) -> dict[int, tuple[NotificationRow, bool]]:
+    ids = [o.request.notification_id for _, o in outcomes]
+    previous = {r["id"]: r for r in await conn.fetch(_LOCK, ids)}
+    stored: dict[int, tuple[NotificationRow, bool]] = {}
+    writes: Indexed = []
+    for index, outcome in outcomes:
+        row = previous.get(outcome.request.notification_id)
+        if row is not None and row["status"] in _FINAL:
+            stored[index] = (_row(row), False)  # never over a final row
+        else:
+            writes.append((index, outcome))
+    if not writes:
+        return stored
+    seqs = await _bump(conn, [o for _, o in writes if _changes(previous, o)])
+    records = await conn.fetch(_UPSERT, *_upsert_columns(writes, previous, seqs))
+    rows = {r["id"]: _row(r) for r in records}
+    for index, outcome in writes:
+        key = outcome.request.notification_id
+        stored[index] = (rows[key], key in seqs)
+    return stored
+
+
+def _changes(previous: dict[str, asyncpg.Record], outcome: Outcome) -> bool:
+    """Whether the outcome gets a status event (a new status, or a row without one)."""
+    row = previous.get(outcome.request.notification_id)
+    return row is None or row["status_seq"] is None or row["status"] != outcome.status
+
+
+async def _bump(conn: Connection, changed: Sequence[Outcome]) -> dict[str, int]:
+    """The `status_seq` of each changed outcome's event (by notification id): each
+    message's counter moves by the number of its events, numbered in notification id
+    order. An outcome whose message row is missing gets none."""
+    if not changed:
+        return {}
+    by_message: dict[str, list[str]] = {}
+    for outcome in sorted(changed, key=lambda o: o.request.notification_id):
+        by_message.setdefault(outcome.request.message_id, []).append(
+            outcome.request.notification_id
+        )
+    messages = sorted(by_message)
+    await conn.fetch(_LOCK_MESSAGES, messages)
+    counts = [len(by_message[m]) for m in messages]
+    seqs: dict[str, int] = {}
+    for record in await conn.fetch(_BUMP, messages, counts):
+        keys = by_message[record["id"]]
+        first = record["status_seq"] - len(keys) + 1
+        seqs.update((key, first + n) for n, key in enumerate(keys))
+    return seqs
+
+
+def _upsert_columns(
+    writes: Indexed, previous: dict[str, asyncpg.Record], seqs: dict[str, int]
+) -> tuple[list[Any], ...]:
+    requests = [o.request for _, o in writes]
+    kept = [previous.get(r.notification_id) for r in requests]
+    return (
+        [r.notification_id for r in requests],
+        [r.message_id for r in requests],
+        [r.fiscal_code for r in requests],
+        [r.sender_service_id for r in requests],
+        [r.channel.value for r in requests],
+        [r.kind.value for r in requests],
+        [o.status.value for _, o in writes],
+        [o.attempts for _, o in writes],
+        [o.error for _, o in writes],
+        [r.deadline for r in requests],
+        [o.due_at for _, o in writes],
+        [
+            seqs.get(r.notification_id, row["status_seq"] if row is not None else None)
+            for r, row in zip(requests, kept, strict=True)
+        ],
+    )

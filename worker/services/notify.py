@@ -1,11 +1,13 @@
 """notify: notification requests -> one push or e-mail each -> channel status + event.
 
 Guarantees, per notification id (message, channel, kind):
-- sent at most once in normal operation: a row is claimed (its own transaction, by
-  this instance, under a lease) right before the send, and its outcome is recorded
-  right after it (its own transaction, retried while the lease runs); a request
-  whose attempt is already past (`attempts` moved on), whose row is final, or whose
-  row is leased to another live instance, sends nothing.
+- sent at most once in normal operation: a row is claimed (by this instance, under a
+  lease, committed) right before the send, and its outcome is recorded (committed)
+  right after it, retried while the lease runs; a request whose attempt is already
+  past (`attempts` moved on), whose row is final, or whose row is leased to another
+  live instance, sends nothing. Claims and outcomes that come due while one such
+  statement is in flight go together in the next (`notify_groups`): one round trip
+  per group, and each send still waits for its own claim and its own outcome.
 - a crash costs at most the sends in flight at that moment (their outcome is in
   doubt, and they are sent again), never a stranded batch: the claims it leaves are
   re-driven when their lease expires, or at once when the instance starts again.
@@ -37,6 +39,7 @@ from worker.core.batch import BatchResult, DeadLetter, due_header
 from worker.core.errors import PermanentError, RetryableError
 from worker.core.records import OutRecord, Record
 from worker.services.attempts import AttemptJournal, NoJournal, notification_attempt
+from worker.services.notify_groups import Grouped
 from worker.services.notify_ports import (
     Channels,
     Lease,
@@ -75,6 +78,8 @@ class _Plan:
 
 
 Stored = tuple[Outcome, tuple[NotificationRow, bool]]
+Claims = Grouped[NotificationRequest, Lease | None]
+Outcomes = Grouped[tuple[Outcome, Lease], tuple[NotificationRow, bool]]
 
 
 def _decode(records: Sequence[Record]) -> tuple[list[NotificationRequest], list[DeadLetter]]:
@@ -202,43 +207,66 @@ def _replayed(
     return out
 
 
-async def _record(outcome: Outcome, deps: NotifyDeps, lease: Lease) -> tuple[NotificationRow, bool]:
-    """Record one outcome now; while the database is unreachable, retry until the
-    lease ends (past it, another instance may send again: the outcome is in doubt)."""
+async def _claim_group(
+    requests: list[NotificationRequest], deps: NotifyDeps
+) -> list[Lease | BaseException | None]:
+    """One claim statement for the group, under one lease taken now."""
+    now = deps.clock()
+    lease = Lease(deps.owner, now, now + timedelta(seconds=deps.settings.lease_seconds))
+    claimed = await deps.store.claim(requests, lease)
+    return [lease if r.notification_id in claimed else None for r in requests]
+
+
+async def _record_group(
+    items: list[tuple[Outcome, Lease]], deps: NotifyDeps
+) -> list[tuple[NotificationRow, bool] | BaseException]:
+    """Record the group's outcomes in one transaction; while the database is
+    unreachable, retry each until its lease ends (past it, another instance may send
+    again: that outcome is in doubt, and its send fails with the error)."""
+    answers: dict[int, tuple[NotificationRow, bool] | BaseException] = {}
+    waiting = list(range(len(items)))
     pause = 0.05
-    while True:
+    while waiting:
         try:
-            [stored] = await deps.store.record_outcomes([outcome])
-            return stored
+            stored = await deps.store.record_outcomes([items[i][0] for i in waiting])
         except RetryableError as exc:
-            if deps.clock() >= lease.until:
-                raise
-            log.warning(
-                "notification_outcome_retry",
-                notification_id=outcome.request.notification_id,
-                error=logs.safe_error_text(exc, 200),
-            )
-        await asyncio.sleep(pause)
-        pause = min(pause * 2, 1.0)
+            now = deps.clock()
+            answers.update((i, exc) for i in waiting if now >= items[i][1].until)
+            waiting = [i for i in waiting if i not in answers]
+            if waiting:
+                log.warning(
+                    "notification_outcome_retry",
+                    count=len(waiting),
+                    error=logs.safe_error_text(exc, 200),
+                )
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 1.0)
+            continue
+        answers.update(zip(waiting, stored, strict=True))
+        waiting = []
+    return [answers[i] for i in range(len(items))]
 
 
 async def _claim_send_record(
-    request: NotificationRequest, context: NotifyContext, deps: NotifyDeps, gate: asyncio.Semaphore
+    request: NotificationRequest,
+    context: NotifyContext,
+    deps: NotifyDeps,
+    gate: asyncio.Semaphore,
+    groups: tuple[Claims, Outcomes],
 ) -> Stored | None:
     """Claim, send, record: the claim is taken right before the send (so its lease
     covers one send) and the outcome written right after it."""
+    claims, outcomes = groups
     # A gathered task: the ids bound here reach its log lines and no other task's.
     ids = logs.bound(message_id=request.message_id, service_id=request.sender_service_id)
     async with gate:
         with ids:
-            now = deps.clock()
-            until = now + timedelta(seconds=deps.settings.lease_seconds)
-            lease = Lease(deps.owner, now, until)
-            if request.notification_id not in await deps.store.claim([request], lease):
+            lease = await claims(request)
+            if lease is None:
                 log.info("notification_claimed_elsewhere", notification_id=request.notification_id)
                 return None
             outcome = await _attempt(request, context, deps)
-            return outcome, await _record(outcome, deps, lease)
+            return outcome, await outcomes((outcome, lease))
 
 
 async def _send_all(requests: Sequence[NotificationRequest], deps: NotifyDeps) -> list[Stored]:
@@ -246,9 +274,13 @@ async def _send_all(requests: Sequence[NotificationRequest], deps: NotifyDeps) -
     finds each outcome in the rows (and nothing still in flight)."""
     context = await deps.store.load_context(requests)
     gate = asyncio.Semaphore(_MAX_CONCURRENT_SENDS)
-    results = await asyncio.gather(
-        *(_claim_send_record(r, context, deps, gate) for r in requests), return_exceptions=True
-    )
+    claims: Claims = Grouped(lambda group: _claim_group(group, deps), "notify-claims")
+    outcomes: Outcomes = Grouped(lambda group: _record_group(group, deps), "notify-outcomes")
+    async with claims, outcomes:
+        results = await asyncio.gather(
+            *(_claim_send_record(r, context, deps, gate, (claims, outcomes)) for r in requests),
+            return_exceptions=True,
+        )
     for result in results:
         if isinstance(result, BaseException):
             raise result
