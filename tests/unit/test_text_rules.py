@@ -57,3 +57,10 @@ def test_an_unpaired_surrogate_is_refused_escaped_or_raw() -> None:
 
 def test_malformed_json_is_left_to_the_typed_decoder() -> None:
     assert detail(rb'{"content":{"subject":"a\nb"}') is None
+
+
+def test_escaped_letters_and_paired_surrogates_are_text() -> None:
+    assert detail(rb'{"content":{"subject":"Citt\u00e0 \ud83d\ude00","markdown":"a\nb"}}') is None
+    assert detail(rb'{"content":{"subject":"Citt\u00e0\u0007"}}') == (
+        "content.subject: contains the control character U+0007"
+    )

@@ -14,7 +14,7 @@ the common path: a body with at most `MAX_DEPTH` brackets cannot be too deep, an
 without a C1 character or an escape other than `\\"`, `\\\\` and `\\/` cannot hold a
 control character or a surrogate (both tests on the bytes, at C speed), so only
 bodies that could fail (a markdown with line breaks, in practice) are decoded a
-second time, by msgspec when no `\\u` escape can make a surrogate, and only their
+second time, by msgspec when no escape writes a surrogate, and only their
 strings that are not plainly printable are looked at closely.
 """
 
@@ -41,6 +41,9 @@ _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},:]')
 #: C1 character (U+0080..U+009F: C2 80..C2 9F in UTF-8), or a surrogate written raw
 #: (ED A0..ED BF: not UTF-8, but `json.loads` lets it through).
 _RISKY = re.compile(rb'\\[^"\\/]|\xc2[\x80-\x9f]|\xed[\xa0-\xbf]')
+#: A `\\uD800`..`\\uDFFF` escape (or something that looks like one: a false alarm only
+#: costs the slower decoder).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abAB]|\\u[dD][c-fC-F]")
 _GENERIC = msgspec.json.Decoder()
 _PATH_SHOWN = 4
 
@@ -201,10 +204,10 @@ def body_problem(
 
 def _decoded(raw: bytes) -> Any:
     """The body as Python values, as `json.loads` reads it (None when it cannot):
-    msgspec's faster decoder when there is no `\\u` escape (the only way to write an
-    unpaired surrogate, which msgspec refuses and `json.loads` keeps) and it accepts
-    the body; `json.loads` for the rest (it also takes NaN, for instance)."""
-    if b"\\u" not in raw:
+    msgspec's faster decoder when no `\\u` escape writes a surrogate (the only way to
+    write an unpaired one, which msgspec refuses and `json.loads` keeps) and it
+    accepts the body; `json.loads` for the rest (it also takes NaN, for instance)."""
+    if _SURROGATE_ESCAPE.search(raw) is None:
         try:
             return _GENERIC.decode(raw)
         except (msgspec.DecodeError, ValueError):
