@@ -23,11 +23,27 @@ _RANDOM_BYTES = 10
 
 # Two characters per 10 bits: 13 table lookups for the 26 characters (130 bits).
 _PAIRS = tuple(a + b for a in CROCKFORD for b in CROCKFORD)
-_PAIR_SHIFTS = tuple(range(120, -1, -10))
 
 
 def encode_ulid(value: int) -> str:
-    return "".join([_PAIRS[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
+    p = _PAIRS  # written out: a third cheaper than a comprehension over the shifts
+    return "".join(
+        (
+            p[(value >> 120) & 1023],
+            p[(value >> 110) & 1023],
+            p[(value >> 100) & 1023],
+            p[(value >> 90) & 1023],
+            p[(value >> 80) & 1023],
+            p[(value >> 70) & 1023],
+            p[(value >> 60) & 1023],
+            p[(value >> 50) & 1023],
+            p[(value >> 40) & 1023],
+            p[(value >> 30) & 1023],
+            p[(value >> 20) & 1023],
+            p[(value >> 10) & 1023],
+            p[value & 1023],
+        )
+    )
 
 
 def decode_ulid(text: str) -> int | None:
@@ -46,12 +62,17 @@ class IdSigner:
     """Issues and recognises signed message ids. Shared secret across processes."""
 
     def __init__(self, secret: str) -> None:
-        self._secret = secret.encode()
+        # Keyed once: each MAC copies it rather than hashing the key again.
+        self._keyed = hmac.new(secret.encode(), digestmod=hashlib.sha256)
+
+    def _mac(self, msg: bytes) -> bytes:
+        mac = self._keyed.copy()
+        mac.update(msg)
+        return mac.digest()
 
     def _tag(self, time_ms: int, service_id: str, fiscal_code: str) -> int:
         msg = b"%d\x00%s\x00%s" % (time_ms, service_id.encode(), fiscal_code.encode())
-        digest = hmac.digest(self._secret, msg, "sha256")
-        return int.from_bytes(digest[:_RANDOM_BYTES], "big")
+        return int.from_bytes(self._mac(msg)[:_RANDOM_BYTES], "big")
 
     def _make(self, time_ms: int, service_id: str, fiscal_code: str) -> str:
         return encode_ulid((time_ms << 80) | self._tag(time_ms, service_id, fiscal_code))
@@ -62,8 +83,7 @@ class IdSigner:
 
     def idempotent(self, service_id: str, fiscal_code: str, key: str) -> str:
         """The one id for (service, idempotency key, citizen), on any process, any time."""
-        msg = b"idem\x00%s\x00%s" % (service_id.encode(), key.encode())
-        digest = hmac.digest(self._secret, msg, "sha256")
+        digest = self._mac(b"idem\x00%s\x00%s" % (service_id.encode(), key.encode()))
         time_ms = int.from_bytes(digest[:6], "big") >> 1  # 47 bits: stays a canonical ULID
         return self._make(time_ms, service_id, fiscal_code)
 

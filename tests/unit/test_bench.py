@@ -164,7 +164,11 @@ def test_ab_flattens_numeric_figures_without_profiles_or_statuses() -> None:
 
 def test_ab_side_runs_its_tree_first_on_the_path(tmp_path: Path) -> None:
     side = ab.Side("B", {"POSTINO_KAFKA_LINGER_MS": "5"}, tmp_path)
-    assert side.process_env() == {"POSTINO_KAFKA_LINGER_MS": "5", "PYTHONPATH": str(tmp_path)}
+    assert side.process_env() == {
+        "POSTINO_KAFKA_LINGER_MS": "5",
+        "PYTHONPATH": str(tmp_path),
+        "PYTHONSAFEPATH": "1",  # not the working directory's checkout before it
+    }
     assert side.describe() == f"POSTINO_KAFKA_LINGER_MS=5, tree {tmp_path}"
 
 

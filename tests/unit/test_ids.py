@@ -50,3 +50,14 @@ def test_record_ids_are_stable_per_topic_partition_offset() -> None:
 
 def test_notification_ids_derive_from_message_channel_and_kind() -> None:
     assert notification_id("M1", "PUSH", "MESSAGE") == "M1-push-message"
+
+
+def test_the_tag_is_the_hmac_sha256_of_time_service_and_citizen() -> None:
+    import hmac
+
+    signer = IdSigner("s3cret")
+    value = decode_ulid(signer.new("svc", "RSSMRA80A01H501U", now_ms=1_764_520_000_000))
+    assert value is not None
+    digest = hmac.digest(b"s3cret", b"1764520000000\x00svc\x00RSSMRA80A01H501U", "sha256")
+    assert value & ((1 << 80) - 1) == int.from_bytes(digest[:10], "big")
+    assert value >> 80 == 1_764_520_000_000

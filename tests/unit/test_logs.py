@@ -52,3 +52,35 @@ def test_a_request_id_is_kept_when_plain_and_replaced_when_not() -> None:
         generated = request_id(bad)
         assert len(generated) == 32
         assert generated != bad
+
+
+ACCESS = """
+from worker import logs
+logs.configure("{level}", "json", role="ingress", version="1.2.3")
+logs.bind(request_id="req-9")
+logs.InfoLog("postino.access").info("http_request", method="POST", status=201, at={{1, 2}})
+"""
+
+
+def access_lines(level: str) -> list[dict[str, object]]:
+    done = subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
+        [sys.executable, "-c", ACCESS.format(level=level)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return [json.loads(line) for line in done.stderr.splitlines()]
+
+
+def test_the_access_line_is_json_at_info_and_not_written_above_it() -> None:
+    [line] = access_lines("info")
+    assert line["event"] == "http_request"
+    assert (line["method"], line["status"], line["request_id"]) == ("POST", 201, "req-9")
+    assert (line["logger"], line["level"], line["role"]) == ("postino.access", "info", "ingress")
+    assert line["at"] == [1, 2]  # a set: a list, not its repr
+    assert access_lines("warning") == []
+
+
+def test_generated_request_ids_differ() -> None:
+    assert len({request_id(None) for _ in range(1000)}) == 1000

@@ -58,3 +58,22 @@ def test_a_non_ascii_letter_that_folds_to_ascii_is_not_an_iban_and_does_not_cras
     from worker.services.pii import personal_data_kind
 
     assert personal_data_kind("Avviso I\u212a60X0542811101000000123456 rata") is None
+
+
+def test_a_subject_asked_again_gets_the_same_answer_and_only_clean_ones_are_remembered() -> None:
+    from worker.services import pii
+
+    for _ in range(2):
+        for subject in ORDINARY_SUBJECTS:
+            assert personal_data_kind(subject) is None
+        for subject, kind in PERSONAL_SUBJECTS:
+            assert personal_data_kind(subject) == kind
+    assert not {subject for subject, _ in PERSONAL_SUBJECTS} & pii._CLEAN
+
+
+def test_the_memory_of_clean_subjects_is_bounded() -> None:
+    from worker.services import pii
+
+    for n in range(pii._CLEAN_MAX + 10):
+        assert personal_data_kind(f"Avviso n. {n}/2026") is None
+    assert len(pii._CLEAN) <= pii._CLEAN_MAX

@@ -74,7 +74,9 @@ class Side:
     def process_env(self) -> dict[str, str]:
         if self.tree is None:
             return dict(self.env)
-        return {**self.env, "PYTHONPATH": str(self.tree.resolve())}
+        # `python -m` puts the working directory first on the path: run from inside a
+        # checkout, the side would import that checkout's `worker`, not its tree's.
+        return {**self.env, "PYTHONPATH": str(self.tree.resolve()), "PYTHONSAFEPATH": "1"}
 
     def describe(self) -> str:
         parts = [f"{k}={v}" for k, v in sorted(self.env.items())]

@@ -11,8 +11,11 @@ answers the first problem, naming the field:
 The same check runs at the ingress (400, the detail names the field) and in deliver
 for records produced straight to Kafka (the DLQ, with the same code). It is cheap on
 the common path: a body with at most `MAX_DEPTH` brackets cannot be too deep, and one
-without escapes or C1 bytes cannot hold a control character or a surrogate, so only
-bodies that could fail are decoded a second time to find the field.
+without a C1 character or an escape other than `\\"`, `\\\\` and `\\/` cannot hold a
+control character or a surrogate (both tests on the bytes, at C speed), so only
+bodies that could fail (a markdown with line breaks, in practice) are decoded a
+second time, by msgspec when no escape writes a surrogate, and only their
+strings that are not plainly printable are looked at closely.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 MAX_DEPTH = 32
 #: The fields of a message where TAB, LF and CR are text, not control characters.
 MESSAGE_MULTILINE = frozenset({"content.markdown"})
@@ -31,6 +36,15 @@ _CONTROL = re.compile(r"[\x00-\x1f\x80-\x9f]")
 _CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x80-\x9f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},:]')
+#: What can decode to a control character or a surrogate: an escape other than \" \\ \/
+#: (found at every backslash, so `\\n` matches too: a false alarm, never a miss), a
+#: C1 character (U+0080..U+009F: C2 80..C2 9F in UTF-8), or a surrogate written raw
+#: (ED A0..ED BF: not UTF-8, but `json.loads` lets it through).
+_RISKY = re.compile(rb'\\[^"\\/]|\xc2[\x80-\x9f]|\xed[\xa0-\xbf]')
+#: A `\\uD800`..`\\uDFFF` escape (or something that looks like one: a false alarm only
+#: costs the slower decoder).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abAB]|\\u[dD][c-fC-F]")
+_GENERIC = msgspec.json.Decoder()
 _PATH_SHOWN = 4
 
 
@@ -42,9 +56,15 @@ class TextProblem:
     detail: str
 
 
+def _shown(label: str) -> str:
+    if label.isprintable():
+        return label  # nothing to replace (the common case, at C speed)
+    return _CONTROL.sub("?", _SURROGATE.sub("?", label))
+
+
 def _join(labels: list[str]) -> str:
     """`content.x[2].y`, at most `_PATH_SHOWN` steps, unprintable characters as `?`."""
-    shown = [_CONTROL.sub("?", _SURROGATE.sub("?", label))[:64] for label in labels[:_PATH_SHOWN]]
+    shown = [_shown(label)[:64] for label in labels[:_PATH_SHOWN]]
     path = "".join(f".{label}" if not label.startswith("[") else label for label in shown)
     path = path.lstrip(".") or "body"
     return path + ("..." if len(labels) > _PATH_SHOWN else "")
@@ -156,6 +176,8 @@ def _string_problem(text: str, multiline: bool) -> str | None:
 
 def _text_problem(value: Any, multiline: Collection[str]) -> TextProblem | None:
     for labels, text, is_key in _strings(value, []):
+        if text.isprintable():
+            continue  # nothing to refuse, in a multi-line field or not
         path = _join(labels)
         why = _string_problem(text, not is_key and path in multiline)
         if why is not None:
@@ -174,8 +196,23 @@ def body_problem(
         return deep
     if b"\\" not in raw and b"\xc2" not in raw:
         return None  # no escape and no C1 byte: no control character, no surrogate
+    if _RISKY.search(raw) is None:
+        return None  # only \" \\ \/ escapes: no control character, no surrogate either
+    value = _decoded(raw)
+    return None if value is None else _text_problem(value, multiline)
+
+
+def _decoded(raw: bytes) -> Any:
+    """The body as Python values, as `json.loads` reads it (None when it cannot):
+    msgspec's faster decoder when no `\\u` escape writes a surrogate (the only way to
+    write an unpaired one, which msgspec refuses and `json.loads` keeps) and it
+    accepts the body; `json.loads` for the rest (it also takes NaN, for instance)."""
+    if _SURROGATE_ESCAPE.search(raw) is None:
+        try:
+            return _GENERIC.decode(raw)
+        except (msgspec.DecodeError, ValueError):
+            pass
     try:
-        value = json.loads(raw)  # keeps unpaired surrogates, which msgspec refuses
+        return json.loads(raw)
     except ValueError:
         return None
-    return _text_problem(value, multiline)

@@ -6,6 +6,7 @@ the service directory and the task that keeps it fresh.
 
 from __future__ import annotations
 
+import itertools
 import re
 import secrets
 import time
@@ -28,20 +29,24 @@ from worker.services.directory import ServiceDirectory
 log = logs.get("postino.ingress")
 #: One line per request: method, route template (never the path: it may hold a fiscal
 #: code), status, duration, and the bound request, service and message ids.
-access = logs.get("postino.access")
+access = logs.InfoLog("postino.access")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 REQUEST_ID = "X-Request-Id"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# A generated id: this process's random half, then a counter (32 hex digits, unique
+# across processes without a system call per request; an id need not be secret).
+_ID_PREFIX = secrets.token_hex(8)
+_ID_COUNTER = itertools.count(secrets.randbits(48))
 
 
 def request_id(given: str | None) -> str:
     """The caller's `X-Request-Id` when it is a plain token, else a new one."""
     if given is not None and _REQUEST_ID.fullmatch(given):
         return given
-    return secrets.token_hex(16)
+    return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
 
 
 @web.middleware
@@ -55,20 +60,12 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
     logs.clear()  # one connection's task serves its requests one after the other
     logs.bind(request_id=rid)
     if tracing.ENABLED:
-        parent = tracing.extract_http(request.headers)
-        with tracing.span(
-            f"{request.method} {name}",
-            kind=SpanKind.SERVER,
-            parent=parent,
-            attributes={"http.request.method": request.method, "http.route": name},
-        ) as current:
-            response = await _answer(request, handler, name)
-            if current is not None:
-                current.set_attribute("http.response.status_code", response.status)
-                if response.status >= 500:
-                    current.set_status(Status(StatusCode.ERROR))
+        response = await _traced(request, handler, name)
     else:
-        response = await _answer(request, handler, name)
+        try:
+            response = await handler(request)
+        except Exception as exc:
+            response = _error_response(exc, request, name)
     if not response.prepared:
         response.headers[REQUEST_ID] = rid
     elapsed = time.perf_counter() - started
@@ -86,26 +83,41 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
     return response
 
 
-async def _answer(request: web.Request, handler: Handler, name: str) -> web.StreamResponse:
-    try:
-        response = await handler(request)
-    except web.HTTPRequestEntityTooLarge:
-        response = problem(413, "Payload too large", "the body exceeds the size limit")
-    except web.HTTPException as exc:
+async def _traced(request: web.Request, handler: Handler, name: str) -> web.StreamResponse:
+    parent = tracing.extract_http(request.headers)
+    with tracing.span(
+        f"{request.method} {name}",
+        kind=SpanKind.SERVER,
+        parent=parent,
+        attributes={"http.request.method": request.method, "http.route": name},
+    ) as current:
+        try:
+            response = await handler(request)
+        except Exception as exc:
+            response = _error_response(exc, request, name)
+        if current is not None:
+            current.set_attribute("http.response.status_code", response.status)
+            if response.status >= 500:
+                current.set_status(Status(StatusCode.ERROR))
+    return response
+
+
+def _error_response(exc: Exception, request: web.Request, name: str) -> web.StreamResponse:
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return problem(413, "Payload too large", "the body exceeds the size limit")
+    if isinstance(exc, web.HTTPException):
         # `Allow` is required on a 405 (RFC 9110 15.5.6); aiohttp's exception carries it
         kept = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
-        response = problem(exc.status, exc.reason, exc.text or exc.reason, headers=kept or None)
-    except Exception as exc:
-        # Frames and a redacted first line only: request bodies carry personal data.
-        log.error(
-            "request_failed",
-            route=name,
-            method=request.method,
-            error=logs.safe_error_text(exc),
-            trace="".join(traceback.format_tb(exc.__traceback__, limit=8))[-2000:],
-        )
-        response = problem(500, "Internal error", "unexpected error; it has been logged")
-    return response
+        return problem(exc.status, exc.reason, exc.text or exc.reason, headers=kept or None)
+    # Frames and a redacted first line only: request bodies carry personal data.
+    log.error(
+        "request_failed",
+        route=name,
+        method=request.method,
+        error=logs.safe_error_text(exc),
+        trace="".join(traceback.format_tb(exc.__traceback__, limit=8))[-2000:],
+    )
+    return problem(500, "Internal error", "unexpected error; it has been logged")
 
 
 # Label children per (route, method, status): `labels()` costs a lock and a lookup.

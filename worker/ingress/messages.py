@@ -95,8 +95,20 @@ async def _submit(request: web.Request, path_fiscal_code: str | None) -> web.Res
     except RetryableError:
         return problem(503, "Service unavailable", "the message could not be accepted; retry")
     logs.bind(message_id=new_id)
-    location = f"/api/v1/messages/{fiscal_code}/{new_id}"
-    return json_response(MessageCreated(new_id), status=201, headers={"Location": location})
+    return created(new_id, fiscal_code)
+
+
+def created(new_id: str, fiscal_code: str) -> web.Response:
+    """The 201 (`MessageCreated`), its JSON written directly: an id is 26 Crockford
+    characters, nothing to escape."""
+    return web.Response(
+        status=201,
+        body=b'{"id":"%s"}' % new_id.encode(),
+        headers={
+            "Location": f"/api/v1/messages/{fiscal_code}/{new_id}",
+            "Content-Type": "application/json",
+        },
+    )
 
 
 @routes.post("/api/v1/messages")

@@ -73,7 +73,25 @@ def _has_phone(subject: str) -> bool:
     return any(label in lowered for label in _LABELS) and _LABELLED.search(subject) is not None
 
 
+# Senders send one subject to many citizens: a subject found clean is remembered (the
+# refused ones are not kept). Bounded: emptied when full.
+_CLEAN: set[str] = set()
+_CLEAN_MAX = 4096
+
+
 def personal_data_kind(subject: str) -> str | None:
+    """The first kind of personal data in `subject`, or None."""
+    if subject in _CLEAN:
+        return None
+    kind = _personal_data_kind(subject)
+    if kind is None:
+        if len(_CLEAN) >= _CLEAN_MAX:
+            _CLEAN.clear()
+        _CLEAN.add(subject)
+    return kind
+
+
+def _personal_data_kind(subject: str) -> str | None:
     if FISCAL_CODE_IN_TEXT.search(subject):
         return "fiscal code"
     if "@" in subject and EMAIL_IN_TEXT.search(subject):
