@@ -19,6 +19,7 @@ from worker.core.errors import PermanentError, RetryableError
 from worker.core.records import OutRecord, Record
 from worker.roles.callbacks import handlers
 from worker.services.callbacks import (
+    ATTEMPT_HEADER,
     MAX_WAIT_SECONDS,
     MAX_WAITING_PER_SERVICE,
     CallbackDeps,
@@ -214,3 +215,19 @@ async def test_an_event_of_a_service_without_a_callback_url_produces_nothing() -
     result = await cb.run(True, cb.event(service="svc-without-hook"))
     await cb.settle_first_attempts()
     assert result.out == [] and cb.sender.posts == []
+
+
+async def test_a_retry_over_the_bound_keeps_its_tier_and_may_still_run_from_the_queue() -> None:
+    sender = HeldSender(URL)
+    cb = Callbacks(sender, per_service=1)
+    hanging, retried = cb.event(1), cb.event(2)
+    await cb.run(True, hanging)
+    copy = OutRecord(Topic.CALLBACKS_RETRY_1, retried.value, headers=((ATTEMPT_HEADER, b"1"),))
+    (next_copy,) = (await cb.run(False, copy)).out
+    # No attempt was made yet: its copy counts none and stays in the same tier.
+    assert next_copy.topic == Topic.CALLBACKS_RETRY_1
+    assert dict(next_copy.headers)[ATTEMPT_HEADER] == b"1"
+    sender.release.set()
+    await cb.settle_first_attempts()
+    assert cb.store.outcomes[cb.key(retried)] == "delivered"  # sent from the queue
+    assert (await cb.run(False, next_copy)).out == []

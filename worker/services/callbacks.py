@@ -205,11 +205,11 @@ class FirstAttempts:
     per service at once; `stop()` cancels what is left (each has its next retry-tier
     copy, so nothing is lost).
 
-    An attempt over its service's bound waits behind that service's attempts (not
+    An attempt over its service's bound may wait behind that service's attempts (not
     behind anyone else's) for at most `MAX_WAIT_SECONDS`, so a burst of one service's
-    events is sent as its attempts end rather than a retry delay later. One that can
-    not wait (its service's queue is full, or no copy follows it) is refused: its copy
-    retries it. A waiting attempt that goes stale is dropped for its copy, likewise."""
+    events is sent as its attempts end rather than a retry delay later. Only an
+    attempt whose copy is already published waits; one that finds its service's queue
+    full, or goes stale waiting, is dropped, and its copy retries it."""
 
     def __init__(self, deps: CallbackDeps) -> None:
         self._deps = deps
@@ -218,20 +218,25 @@ class FirstAttempts:
         self._waiting_count = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._gate = asyncio.Semaphore(deps.settings.max_in_flight)
+        self._bound = deps.settings.max_in_flight_per_service
 
-    def launch(self, job: _Job) -> bool:
-        """Start the attempt, or queue it; False: neither (its copy will retry it)."""
-        service_id = job.event.sender_service_id
-        if self._per_service.get(service_id, 0) < self._deps.settings.max_in_flight_per_service:
-            self._start(job)
-            return True
-        if job.last or not self._room_for(service_id):
-            _OUTCOMES["deferred"].inc()
+    def start(self, job: _Job) -> bool:
+        """Start the attempt if its service has a slot free; False: it has none."""
+        if self._per_service.get(job.event.sender_service_id, 0) >= self._bound:
             return False
+        self._start(job)
+        return True
+
+    def wait(self, job: _Job) -> None:
+        """Queue the attempt behind its service's attempts, if there is room; either way
+        its copy (already published) retries it should it not run."""
+        service_id = job.event.sender_service_id
+        if not self._room_for(service_id):
+            _OUTCOMES["deferred"].inc()
+            return
         self._waiting.setdefault(service_id, collections.deque()).append((self._deps.clock(), job))
         self._waiting_count += 1
         _OUTCOMES["queued"].inc()
-        return True
 
     def _room_for(self, service_id: str) -> bool:
         queue = self._waiting.get(service_id)
@@ -353,10 +358,14 @@ async def first_attempts_batch(
     for job in jobs:
         copy = _retry(job, 1, deps, min_delay=grace)
         job.last = copy is None
-        if copy is not None:
-            out.append(copy)
-        if not attempts.launch(job) and copy is None:
+        if attempts.start(job):
+            if copy is not None:
+                out.append(copy)
+        elif copy is None:
             _given_up(job)  # past `max_age_seconds` and no slot: nothing follows
+        else:
+            out.append(copy)
+            attempts.wait(job)
     return BatchResult(out=out, dead=dead)
 
 
@@ -372,20 +381,25 @@ async def retry_batch(
     rest, publish the next tier's copy (due after the attempt has surely ended) and
     start the attempt in the background, at most `max_in_flight_per_service` per
     service. The batch never waits for a receiver, so a slow or dead one delays no
-    other service's retries; a service over its bound waits for its copy."""
+    other service's retries; over its bound, an event waits briefly behind its own
+    service's attempts, and its copy (counting no attempt) covers it."""
     jobs, dead = await _jobs(records, deps)
     grace = deps.settings.timeout_seconds * 2 + 1
     out: list[OutRecord] = []
     for job in jobs:
         copy = _retry(job, job.attempt + 1, deps, min_delay=grace)
         job.last = copy is None
-        if attempts.launch(job):
+        if attempts.start(job):
             if copy is not None:
                 out.append(copy)
             continue
-        deferred = _retry(job, job.attempt, deps, min_delay=grace)  # no attempt made
+        # No slot: the copy counts no attempt (same tier again), then the attempt may
+        # still run from the service's queue before it (the copy then finds it settled).
+        deferred = _retry(job, job.attempt, deps, min_delay=grace)
         if deferred is None:
             _given_up(job)
-        else:
-            out.append(deferred)
+            continue
+        out.append(deferred)
+        job.last = False
+        attempts.wait(job)
     return BatchResult(out=out, dead=dead)
