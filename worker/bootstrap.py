@@ -204,6 +204,7 @@ def consumer_runner(
         direct=ks.assignment == "direct",
         due_at=due_from_header if scheduled else None,
         resume_slack=ks.retry_resume_slack_ms / 1000,
+        linger=ks.consumer_linger_ms / 1000,
         on_dead_letters=on_dead_letters,
         pulse=runtime.health.pulse(f"consumer.{group}", runtime.settings.ops.liveness_seconds),
     )

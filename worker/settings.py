@@ -148,6 +148,12 @@ class KafkaSettings:
     #: (at most a tenth of the record's own delay), so one fetch takes every record
     #: that came due meanwhile instead of re-reading the tier record by record.
     retry_resume_slack_ms: int = 1000
+    #: After a poll batch of fewer than `CONSUMER_LINGER_BELOW` records, a consumer
+    #: waits this long before its next poll, so records gather into fewer, larger
+    #: fetches and batches (a broker that does not wake a waiting fetch on
+    #: `fetch_min_bytes`, like the in-memory embedded one, would otherwise serve a fetch
+    #: per few records). 0: poll again at once.
+    consumer_linger_ms: int = 0
     #: PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL (Kafka's `security.protocol`).
     security_protocol: str = "PLAINTEXT"
     #: PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 | OAUTHBEARER, with a SASL_* protocol.
@@ -375,6 +381,7 @@ def _kafka(env: _Env, profile: str) -> KafkaSettings:
         enable_idempotence=env.flag("KAFKA_ENABLE_IDEMPOTENCE", profile == "production"),
         linger_ms=env.integer("KAFKA_LINGER_MS", 0),
         retry_resume_slack_ms=env.integer("KAFKA_RETRY_RESUME_SLACK_MS", 1000, minimum=0),
+        consumer_linger_ms=env.integer("KAFKA_CONSUMER_LINGER_MS", 0, minimum=0, maximum=1000),
         **_kafka_security(env),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -292,3 +293,40 @@ async def test_a_partition_pauses_on_its_first_record_not_due() -> None:
     assert consumer.commits == [{TP: 1}]
     assert consumer.seeks == [(TP, 1)] and consumer.paused == {TP}
     assert runner._paused[TP] == now + 10.1
+
+
+class CountingConsumer(FakeConsumer):
+    def __init__(self, values: list[bytes]) -> None:
+        super().__init__(values)
+        self.polls = 0
+
+    async def getmany(self, timeout_ms: int = 0) -> dict[TopicPartition, list[Any]]:
+        self.polls += 1
+        await asyncio.sleep(0)
+        return await super().getmany(timeout_ms)
+
+
+async def test_a_small_batch_is_followed_by_the_linger_and_a_stop_ends_it_at_once() -> None:
+    """With a linger, `run()` does not poll again for a while after a small batch; a
+    stop during that wait ends the loop without waiting it out."""
+    consumer = CountingConsumer([b"one", b"two"])
+    handled = asyncio.Event()
+
+    async def handler(records: Sequence[Record]) -> BatchResult:
+        handled.set()
+        return BatchResult()
+
+    runner = ConsumerRunner(
+        role="test",
+        consumer=consumer,  # type: ignore[arg-type]
+        topics=["in"],
+        handler=handler,
+        publisher=FakePublisher(consumer),  # type: ignore[arg-type]
+        linger=30.0,
+    )
+    task = asyncio.create_task(runner.run())
+    await asyncio.wait_for(handled.wait(), timeout=5)
+    await asyncio.sleep(0.05)
+    assert consumer.polls == 1  # lingering after the batch of two, not polling
+    runner.request_stop()
+    await asyncio.wait_for(task, timeout=5)

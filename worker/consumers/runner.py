@@ -24,6 +24,7 @@ and topics keep flowing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
@@ -41,6 +42,8 @@ from worker.logs import safe_error_text
 
 log = logs.get("postino.consumer")
 
+#: A batch this small is followed by the consumer's linger, if it has one.
+LINGER_BELOW = 100
 #: Given a batch's dead letters, record what they mean; returns records to produce.
 DeadLetterHook = Callable[[Sequence[DeadLetter]], Awaitable[list[OutRecord]]]
 T = TypeVar("T")
@@ -78,6 +81,7 @@ class ConsumerRunner:
         on_dead_letters: DeadLetterHook | None = None,
         pulse: Pulse | None = None,
         resume_slack: float = 0.0,
+        linger: float = 0.0,
     ) -> None:
         self.role = role
         #: Liveness: beats on every poll and every retry; ended by `stop()`.
@@ -91,6 +95,7 @@ class ConsumerRunner:
         self._max_backoff = max_backoff
         self._due_at = due_at
         self._resume_slack = resume_slack
+        self._linger = linger
         self._clock = clock
         self._on_dead_letters = on_dead_letters
         #: Partitions paused on a record not yet due -> when to resume (epoch seconds).
@@ -134,7 +139,14 @@ class ConsumerRunner:
         """Consume until `request_stop()`; the batch in hand is always finished."""
         await self.start()
         while not self._stop.is_set():
-            await self.poll_once(timeout_ms=200)
+            handled = await self.poll_once(timeout_ms=200)
+            if self._linger and 0 < handled < LINGER_BELOW:
+                await self._linger_a_while()
+
+    async def _linger_a_while(self) -> None:
+        """Let records gather before the next poll (woken early by a stop)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), self._linger)
 
     async def run_until_idle(self, idle_polls: int = 2, timeout_ms: int = 100) -> int:
         """Drain mode for tests and tools: consume until nothing arrives; returns count."""
