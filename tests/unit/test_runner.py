@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiokafka import ConsumerRecord, TopicPartition
@@ -212,6 +212,26 @@ def _due_record(offset: int, produced: float, due: float) -> ConsumerRecord[byte
     )
 
 
+def _scheduled(
+    consumer: ScheduledConsumer,
+    handler: Any,
+    clock: Callable[[], float],
+    resume_slack: float = 0.0,
+    publisher: FakePublisher | None = None,
+) -> ConsumerRunner:
+    """A runner of a retry tier: due times are the records' values."""
+    return ConsumerRunner(
+        role="test",
+        consumer=consumer,  # type: ignore[arg-type]
+        topics=["in"],
+        handler=handler,
+        publisher=publisher or FakePublisher(consumer),  # type: ignore[arg-type]
+        due_at=lambda r: float(r.value or b"0"),
+        clock=clock,
+        resume_slack=resume_slack,
+    )
+
+
 async def test_a_paused_retry_partition_resumes_with_slack_and_takes_what_came_due() -> None:
     """A 10 s retry due at 100 resumes at 101 (slack: a tenth of the delay, at most
     `resume_slack`), and that one fetch hands over every record due by then."""
@@ -225,16 +245,7 @@ async def test_a_paused_retry_partition_resumes_with_slack_and_takes_what_came_d
         handled.append([r.offset for r in records])
         return BatchResult()
 
-    runner = ConsumerRunner(
-        role="test",
-        consumer=consumer,  # type: ignore[arg-type]
-        topics=["in"],
-        handler=handler,
-        publisher=FakePublisher(consumer),  # type: ignore[arg-type]
-        due_at=lambda r: float(r.value or b"0"),
-        clock=lambda: now[0],
-        resume_slack=5.0,
-    )
+    runner = _scheduled(consumer, handler, lambda: now[0], resume_slack=5.0)
     assert await runner.poll_once(timeout_ms=0) == 0  # nothing due: paused
     for at in (100.0, 100.6, 100.99):
         now[0] = at
@@ -254,16 +265,7 @@ async def test_a_short_retry_delay_keeps_a_short_slack() -> None:
     async def handler(records: Sequence[Record]) -> BatchResult:
         return BatchResult()
 
-    runner = ConsumerRunner(
-        role="test",
-        consumer=consumer,  # type: ignore[arg-type]
-        topics=["in"],
-        handler=handler,
-        publisher=FakePublisher(consumer),  # type: ignore[arg-type]
-        due_at=lambda r: float(r.value or b"0"),
-        clock=lambda: now[0],
-        resume_slack=1.0,
-    )
+    runner = _scheduled(consumer, handler, lambda: now[0], resume_slack=1.0)
     assert await runner.poll_once(timeout_ms=0) == 0
     now[0] = 100.115
     assert await runner.poll_once(timeout_ms=0) == 0
@@ -279,15 +281,7 @@ async def test_a_partition_pauses_on_its_first_record_not_due() -> None:
     records = [(0, now - 11, now - 1), (1, now, now + 10.1), (2, now, now + 10.2)]
     consumer = ScheduledConsumer([_due_record(*r) for r in records])
     publisher = FakePublisher(consumer)
-    runner = ConsumerRunner(
-        role="test",
-        consumer=consumer,  # type: ignore[arg-type]
-        topics=["in"],
-        handler=echo,
-        publisher=publisher,  # type: ignore[arg-type]
-        due_at=lambda r: float(r.value or b"0"),
-        clock=lambda: now,
-    )
+    runner = _scheduled(consumer, echo, lambda: now, publisher=publisher)
     assert await runner.poll_once(timeout_ms=0) == 1
     assert [r.value for r in publisher.sent] == [str(now - 1).encode()]
     assert consumer.commits == [{TP: 1}]

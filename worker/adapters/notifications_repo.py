@@ -207,7 +207,9 @@ def _rounds(keys: Sequence[str]) -> list[list[int]]:
     return rounds
 
 
-def _claim_columns(requests: Sequence[NotificationRequest]) -> tuple[list[Any], ...]:
+def _request_columns(requests: Sequence[NotificationRequest]) -> tuple[list[Any], ...]:
+    """What identifies each notification, one column each: id, message, fiscal code,
+    service, channel, kind."""
     return (
         [r.notification_id for r in requests],
         [r.message_id for r in requests],
@@ -215,6 +217,12 @@ def _claim_columns(requests: Sequence[NotificationRequest]) -> tuple[list[Any], 
         [r.sender_service_id for r in requests],
         [r.channel.value for r in requests],
         [r.kind.value for r in requests],
+    )
+
+
+def _claim_columns(requests: Sequence[NotificationRequest]) -> tuple[list[Any], ...]:
+    return (
+        *_request_columns(requests),
         [r.attempt for r in requests],
         [r.deadline for r in requests],
     )
@@ -278,12 +286,7 @@ def _upsert_columns(
     requests = [o.request for _, o in writes]
     kept = [previous.get(r.notification_id) for r in requests]
     return (
-        [r.notification_id for r in requests],
-        [r.message_id for r in requests],
-        [r.fiscal_code for r in requests],
-        [r.sender_service_id for r in requests],
-        [r.channel.value for r in requests],
-        [r.kind.value for r in requests],
+        *_request_columns(requests),
         [o.status.value for _, o in writes],
         [o.attempts for _, o in writes],
         [o.error for _, o in writes],
