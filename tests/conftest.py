@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import signal
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -28,6 +31,24 @@ ADMIN_TOKEN = "test-admin-token"
 _prefixes = itertools.count()
 
 logs.configure("warning", "console")
+
+
+def _dump_tasks(signum: int, frame: object) -> None:
+    """`kill -USR1 <pytest pid>`: every asyncio task's stack, written to
+    `<tmp>/postino-tasks-<pid>.txt`, to see what a stalled test waits for (py-spy
+    shows only the loop's own frames; pytest captures stderr)."""
+    loop = asyncio._get_running_loop()
+    path = Path(tempfile.gettempdir()) / f"postino-tasks-{os.getpid()}.txt"
+    with path.open("a") as out:
+        if loop is None:
+            print("no running event loop", file=out)
+            return
+        for task in asyncio.all_tasks(loop):
+            print(f"--- {task.get_name()}: {task.get_coro()!r}", file=out)
+            task.print_stack(limit=12, file=out)
+
+
+signal.signal(signal.SIGUSR1, _dump_tasks)
 
 
 @pytest.fixture(scope="session")
