@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
@@ -21,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from worker.bench import e2e, fullpipe, procs, report
-from worker.bench.harness import Bench, BenchOptions
-from worker.embedded import embedded_stack
+from worker.bench.harness import Bench, BenchOptions, own_stack
 
 Scenario = Callable[[Bench, str, dict[str, str]], Awaitable[dict[str, Any]]]
 SCENARIOS: dict[str, Scenario] = {"e2e": e2e.measure, "full": fullpipe.measure}
@@ -143,12 +141,7 @@ async def run_ab(
     measure = SCENARIOS[scenario]
     runs: dict[str, list[dict[str, Any]]] = {side.name: [] for side in sides}
     busy0, load0 = procs.machine_busy(), os.getloadavg()
-    with (
-        tempfile.TemporaryDirectory(prefix="postino-ab-") as tmp,
-        embedded_stack(Path(tmp) / "stack") as (url, bootstrap),
-    ):
-        bench = Bench(options, url, bootstrap, Path(tmp), out_dir)
-        await bench.seed()
+    async with own_stack(options, "ab", out_dir) as bench:
         for n in range(rounds):
             for side in sides if n % 2 == 0 else sides[::-1]:
                 tag = f"{scenario}-{side.name}{n}"

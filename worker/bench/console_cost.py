@@ -16,16 +16,13 @@ import asyncio
 import contextlib
 import json
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from worker import logs
 from worker.bench import ingress
-from worker.bench.harness import Bench, BenchOptions
-from worker.embedded import embedded_stack
+from worker.bench.harness import Bench, BenchOptions, own_stack
 
 ADMIN = {"Authorization": "Bearer postino-bench-admin"}
 
@@ -51,12 +48,7 @@ async def _watch(port: int, stop: asyncio.Event) -> int:
 
 async def measure(seconds: float, watch: bool = True) -> dict[str, Any]:
     options = BenchOptions(ingress_seconds=seconds)
-    with (
-        tempfile.TemporaryDirectory(prefix="postino-console-bench-") as tmp,
-        embedded_stack(Path(tmp) / "stack") as (url, bootstrap),
-    ):
-        bench = Bench(options, url, bootstrap, Path(tmp), Path(tmp) / "out")
-        await bench.seed()
+    async with own_stack(options, "console-bench") as bench:
         sides: list[ingress.Side] = []
         stop = asyncio.Event()
         try:

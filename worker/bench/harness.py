@@ -9,6 +9,7 @@ requests are their own. The run itself is `worker.bench.run`.
 from __future__ import annotations
 
 import itertools
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -20,7 +21,7 @@ import asyncpg
 from worker import logs
 from worker.bench import procs, workload
 from worker.bootstrap import Runtime, open_runtime
-from worker.embedded import MEMORY_FETCH_MAX_WAIT_MS, free_port
+from worker.embedded import MEMORY_FETCH_MAX_WAIT_MS, embedded_stack, free_port
 from worker.lifecycle import prepare
 from worker.settings import Settings, load_settings
 
@@ -152,3 +153,18 @@ class Bench:
     @staticmethod
     def port() -> int:
         return free_port()
+
+
+@asynccontextmanager
+async def own_stack(
+    options: BenchOptions, name: str, out_dir: Path | None = None
+) -> AsyncIterator[Bench]:
+    """A seeded `Bench` on an embedded stack of its own, in a temporary directory that
+    goes with it; JSON to `out_dir` (default: inside that directory)."""
+    with (
+        tempfile.TemporaryDirectory(prefix=f"postino-{name}-") as tmp,
+        embedded_stack(Path(tmp) / "stack") as (url, bootstrap),
+    ):
+        bench = Bench(options, url, bootstrap, Path(tmp), out_dir or Path(tmp) / "out")
+        await bench.seed()
+        yield bench

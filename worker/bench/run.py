@@ -9,29 +9,22 @@ summary of the previous `latest.json` is compared with this run's.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from worker.bench import deliver, e2e, fullpipe, ingress, kafkacount, report
-from worker.bench.harness import Bench, BenchOptions
-from worker.embedded import embedded_stack
+from worker.bench.harness import BenchOptions, own_stack
 
 
 async def run_bench(options: BenchOptions, out_dir: Path) -> dict[str, Any]:
     """The whole run; returns the JSON document that was also written to `out_dir`."""
     started, load0 = time.monotonic(), os.getloadavg()
     previous = report.load_previous(out_dir)
-    with (
-        tempfile.TemporaryDirectory(prefix="postino-bench-") as tmp,
-        embedded_stack(Path(tmp) / "stack") as (url, bootstrap),
-    ):
-        bench = Bench(options, url, bootstrap, Path(tmp), out_dir)
+    async with own_stack(options, "bench", out_dir) as bench:
         bench.counts("bench").parent.mkdir(parents=True)
         kafkacount.install(bench.counts("bench"))  # this process's drains
-        await bench.seed()
         results = {
             "ingress": await ingress.measure(bench),
             "pipeline": await deliver.measure(bench),

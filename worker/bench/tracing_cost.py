@@ -22,14 +22,13 @@ import asyncio
 import json
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from worker import logs
 from worker.bench import ingress
-from worker.bench.harness import Bench, BenchOptions
-from worker.embedded import embedded_stack, free_port
+from worker.bench.harness import Bench, BenchOptions, own_stack
+from worker.embedded import free_port
 
 _SINK = """
 import sys
@@ -58,12 +57,7 @@ async def measure(
     seconds: float, before: Path | None, endpoint: str, tree: Path | None = None
 ) -> dict[str, Any]:
     options = BenchOptions(ingress_seconds=seconds)
-    with (
-        tempfile.TemporaryDirectory(prefix="postino-tracing-bench-") as tmp,
-        embedded_stack(Path(tmp) / "stack") as (url, bootstrap),
-    ):
-        bench = Bench(options, url, bootstrap, Path(tmp), Path(tmp) / "out")
-        await bench.seed()
+    async with own_stack(options, "tracing-bench") as bench:
         names: list[str] = []
         sides: list[ingress.Side] = []
         try:
