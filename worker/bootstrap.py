@@ -191,10 +191,6 @@ def consumer_runner(
     """A runner for consumer group `group` over its topics (`GROUP_TOPICS`).
     `scheduled`: retry-tier records wait, partition by partition, until due."""
     ks = runtime.settings.kafka
-    if group is ConsumerGroup.CALLBACKS_RETRY and "fetch_max_wait_ms" not in consumer_overrides:
-        consumer_overrides["fetch_max_wait_ms"] = _tier_fetch_wait_ms(
-            ks.fetch_wait_ms, runtime.settings.callbacks.retry_delays
-        )
     return ConsumerRunner(
         role=group,
         consumer=kafka.consumer(ks, runtime.bootstrap, ks.group(group), **consumer_overrides),
@@ -210,7 +206,7 @@ def consumer_runner(
     )
 
 
-def _tier_fetch_wait_ms(base_ms: int, delays: tuple[float, ...]) -> int:
+def tier_fetch_wait_ms(base_ms: int, delays: tuple[float, ...]) -> int:
     """A consumer of retry tiers alone waits longer per fetch: a tenth of the shortest
     delay, at most Kafka's 500 ms, never less than the base. On a broker that does not
     wake a waiting fetch (the in-memory embedded one), an idle tier then costs it a

@@ -19,6 +19,7 @@ from worker.bootstrap import (
     attempt_journal,
     callback_store,
     consumer_runner,
+    tier_fetch_wait_ms,
     webhook_sender,
 )
 from worker.consumers.runner import ConsumerRunner
@@ -64,7 +65,14 @@ class CallbacksRole:
         handle_first, handle_retry = handlers(self.deps, self.first_attempts)
         self.main = consumer_runner(runtime, ConsumerGroup.CALLBACKS, handle_first, scheduled=True)
         self.retry = consumer_runner(
-            runtime, ConsumerGroup.CALLBACKS_RETRY, handle_retry, scheduled=True
+            runtime,
+            ConsumerGroup.CALLBACKS_RETRY,
+            handle_retry,
+            scheduled=True,
+            # Retry tiers alone: a longer wait per fetch (see `tier_fetch_wait_ms`).
+            fetch_max_wait_ms=tier_fetch_wait_ms(
+                settings.kafka.fetch_wait_ms, settings.callbacks.retry_delays
+            ),
         )
 
     @property
