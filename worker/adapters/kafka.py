@@ -129,9 +129,17 @@ class Publisher:
         kafka_producer: AIOKafkaProducer,
         restart: Callable[[], Awaitable[AIOKafkaProducer]] | None = None,
     ) -> None:
-        self._producer = kafka_producer
         self._restart = restart
         self._restarting = asyncio.Lock()
+        #: Each topic's partitions, sorted: built once per cluster metadata version
+        #: (every publish needs them; a metadata update empties this).
+        self._sorted: dict[str, list[int]] = {}
+        self._producer = self._watched(kafka_producer)
+
+    def _watched(self, kafka_producer: AIOKafkaProducer) -> AIOKafkaProducer:
+        self._sorted.clear()
+        kafka_producer.client.cluster.add_listener(lambda _: self._sorted.clear())
+        return kafka_producer
 
     async def _live(self) -> None:
         """Replace the producer when its background sender has died. aiokafka ends that
@@ -147,7 +155,7 @@ class Publisher:
                 return  # another caller replaced it meanwhile
             log.error("producer_sender_died", replacing=True)
             dead = self._producer
-            self._producer = await self._restart()
+            self._producer = self._watched(await self._restart())
             with contextlib.suppress(Exception):
                 await dead.stop()
 
@@ -226,8 +234,13 @@ class Publisher:
             raise RetryableError(f"publish of {len(records)} records failed: {exc}") from exc
 
     async def _partitions(self, topic: str) -> list[int]:
-        known = self._producer.client.cluster.partitions_for_topic(topic)
-        return sorted(known or await self._producer.partitions_for(topic))
+        found = self._sorted.get(topic)
+        if found is None:
+            known = self._producer.client.cluster.partitions_for_topic(topic)
+            found = sorted(known or await self._producer.partitions_for(topic))
+            if known:
+                self._sorted[topic] = found
+        return found
 
     def _partition(self, topic: str, key: bytes | None, partitions: list[int]) -> int:
         if key is None:
