@@ -17,7 +17,7 @@ from worker.core.records import OutRecord
 
 
 def test_murmur2_matches_aiokafka() -> None:
-    for length in range(40):
+    for length in (*range(40), 100, 1000):
         for _ in range(25):
             key = os.urandom(length)
             assert murmur2(key) == aiokafka_murmur2(key)

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import struct
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+from murmurhash2 import murmurhash2
 from opentelemetry.trace import SpanKind
 
 from worker import logs, tracing
@@ -88,32 +87,13 @@ def consumer(
     return AIOKafkaConsumer(**options)
 
 
-_M = 0x5BD1E995
-_MASK = 0xFFFFFFFF
+_MURMUR2_SEED = 0x9747B28C  # Kafka's
 
 
-@functools.lru_cache(maxsize=8192)
 def murmur2(data: bytes) -> int:
-    """Kafka's murmur2 of a key, as `aiokafka.partitioner.murmur2` (same values, faster).
-
-    Kept for the last keys seen: one key is published several times in a row (a
-    message's status events and their retry copies, a citizen's messages)."""
-    length = len(data)
-    h = (0x9747B28C ^ length) & _MASK
-    words = length // 4
-    for k in struct.unpack_from(f"<{words}I", data):
-        k = (k * _M) & _MASK
-        k = ((k ^ (k >> 24)) * _M) & _MASK
-        h = ((h * _M) & _MASK) ^ k
-    tail = data[words * 4 :]
-    if len(tail) >= 3:
-        h ^= tail[2] << 16
-    if len(tail) >= 2:
-        h ^= tail[1] << 8
-    if tail:
-        h = ((h ^ tail[0]) * _M) & _MASK
-    h = ((h ^ (h >> 13)) * _M) & _MASK
-    return h ^ (h >> 15)
+    """Kafka's murmur2 of a key, the value `aiokafka.partitioner.murmur2` gives (the
+    default partitioner's), in C: 0.4 us instead of 5 us for a 26-byte id in Python."""
+    return murmurhash2(data, _MURMUR2_SEED)
 
 
 class Publisher:
