@@ -198,3 +198,18 @@ def test_a_side_started_from_a_checkout_imports_its_tree(tmp_path: Path) -> None
     service.stop()
     assert code == 0, service.log_tail()
     assert out.read_text() == str(tree / "worker" / "__init__.py")
+
+
+def test_report_lists_the_broker_probe_and_the_p99_of_each_third() -> None:
+    results = _results(800.0, 4000.0)
+    fixed = results["e2e"]["fixed_rate"]  # type: ignore[index]
+    fixed["accept_to_processed"]["p99_ms_by_third"] = [40.0, 90.0, 250.0]
+    results["broker"] = {"fetch_ms_by_batches": {"10": 0.2, "3000": 3.3}, "us_per_batch": 1.04}
+    found = {r.figure: r for r in report.rows(results)}
+    assert [found[f"e2e p99 accept->processed, {n}/3"].value for n in (1, 2, 3)] == [
+        40.0,
+        90.0,
+        250.0,
+    ]
+    assert found["broker CPU per fetch, 3000 batches"].value == 3.3
+    assert found["broker CPU per fetch, per batch held"].value == 1.04

@@ -33,6 +33,16 @@ FROM (SELECT created_at, processed_at,
 """
 
 
+_THIRDS = """
+SELECT third, percentile_cont(0.99) WITHIN GROUP (ORDER BY lat) * 1000 AS p99_ms
+FROM (SELECT width_bucket(extract(epoch FROM created_at - $1),
+                          0, extract(epoch FROM $2::timestamptz - $1), 3) AS third,
+             extract(epoch FROM processed_at - created_at) AS lat
+      FROM messages WHERE created_at >= $1 AND created_at < $2) AS phase
+GROUP BY third ORDER BY third
+"""
+
+
 async def _rows(bench: Bench, since: datetime, until: datetime) -> int:
     rows = await bench.sql(
         "SELECT count(*) AS n FROM messages WHERE created_at >= $1 AND created_at < $2",
@@ -50,12 +60,17 @@ async def settled(bench: Bench, since: datetime, until: datetime, expected: int)
             break
         await asyncio.sleep(0.2)
     row = (await bench.sql(_PHASE, since, until))[0]
+    thirds = await bench.sql(_THIRDS, since, until)
     return {
         "rows": int(row["n"]),
         "p50_ms": round(float(row["p50_ms"] or 0), 2),
         "p99_ms": round(float(row["p99_ms"] or 0), 2),
         "max_ms": round(float(row["max_ms"] or 0), 2),
         "span_seconds": round(float(row["span"] or 0), 2),
+        # The p99 of each third of the phase, by acceptance time: the embedded broker's
+        # fetches cost more as its partitions grow (see `broker`), so a rising
+        # sequence is the broker, a flat one is queueing of ours.
+        "p99_ms_by_third": [round(float(t["p99_ms"] or 0), 2) for t in thirds],
     }
 
 

@@ -110,6 +110,10 @@ def _e2e_rows(r: dict[str, Any], ingress_ceiling: float, pipeline_ceiling: float
             lat["p99_ms"] < 100,
         ),
         Row("e2e max accept->processed", lat["max_ms"], "ms", 100.0, "p99 target"),
+        *(
+            Row(f"e2e p99 accept->processed, {n}/3", p99, "ms", 100.0, "p99 target")
+            for n, p99 in enumerate(lat.get("p99_ms_by_third", []), start=1)
+        ),
         Row(
             "e2e submit p99 (HTTP)",
             fixed["submit_latency"]["p99_ms"],
@@ -215,6 +219,15 @@ def _full_rows(r: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _broker_rows(r: dict[str, Any]) -> list[Row]:
+    """The embedded broker's CPU per fetch by partition length (see `bench.broker`)."""
+    found = [
+        Row(f"broker CPU per fetch, {batches} batches", ms, "ms")
+        for batches, ms in r["fetch_ms_by_batches"].items()
+    ]
+    return [*found, Row("broker CPU per fetch, per batch held", r["us_per_batch"], "us")]
+
+
 def rows(results: dict[str, Any]) -> list[Row]:
     ingress_ceiling = results["ingress"]["ceiling"]["requests_per_second"]
     pipeline_ceiling = results["pipeline"]["ceiling"]["messages_per_second"]
@@ -225,6 +238,8 @@ def rows(results: dict[str, Any]) -> list[Row]:
     )
     if "full_pipeline" in results:
         found += _full_rows(results["full_pipeline"])
+    if "broker" in results:
+        found += _broker_rows(results["broker"])
     return found
 
 

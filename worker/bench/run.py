@@ -1,7 +1,8 @@
 """`postino bench`: one run on its own embedded stack, ceilings and ours side by side.
 
 Order: ingress vs its ceiling, deliver vs the pipeline ceiling, end to end (ingress +
-deliver), then the full pipeline (+ notify and callbacks, with local sinks). Results
+deliver), then the full pipeline (+ notify and callbacks, with local sinks), then what a
+fetch costs the embedded broker by partition length. Results
 go to stdout (a table) and to `<out>/bench-<time>.json` and `<out>/latest.json`; the
 summary of the previous `latest.json` is compared with this run's.
 """
@@ -14,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from worker.bench import deliver, e2e, fullpipe, ingress, kafkacount, report
+from worker.bench import broker, deliver, e2e, fullpipe, ingress, kafkacount, report
 from worker.bench.harness import BenchOptions, own_stack
 
 
@@ -30,6 +31,7 @@ async def run_bench(options: BenchOptions, out_dir: Path) -> dict[str, Any]:
             "pipeline": await deliver.measure(bench),
             "e2e": await e2e.measure(bench),
             "full_pipeline": await fullpipe.measure(bench),
+            "broker": await broker.measure(bench),
         }
     document = report.document(
         results, options=asdict(options), seconds=time.monotonic() - started, previous=previous
