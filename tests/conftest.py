@@ -7,14 +7,17 @@ consumer offsets) and starts from empty tables.
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import itertools
 import os
 import signal
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -33,22 +36,81 @@ _prefixes = itertools.count()
 logs.configure("warning", "console")
 
 
+def _awaiting(awaitable: object) -> Iterator[str]:
+    """`file:line function` of each coroutine down the chain `awaitable` is awaiting."""
+    while awaitable is not None:
+        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "gi_frame", None)
+        if frame is not None:
+            yield f"  {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}"
+        awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "gi_yieldfrom", None)
+
+
+def _write_tasks(out: TextIO) -> None:
+    """Every asyncio task of the running loop, with what it awaits, outermost first."""
+    loop = asyncio._get_running_loop()
+    if loop is None:
+        print("no running event loop", file=out)
+        return
+    for task in asyncio.all_tasks(loop):
+        print(f"--- {task.get_name()}", file=out)
+        for line in _awaiting(task.get_coro()):
+            print(line, file=out)
+
+
 def _dump_tasks(signum: int, frame: object) -> None:
     """`kill -USR1 <pytest pid>`: every asyncio task's stack, written to
     `<tmp>/postino-tasks-<pid>.txt`, to see what a stalled test waits for (py-spy
     shows only the loop's own frames; pytest captures stderr)."""
-    loop = asyncio._get_running_loop()
     path = Path(tempfile.gettempdir()) / f"postino-tasks-{os.getpid()}.txt"
     with path.open("a") as out:
-        if loop is None:
-            print("no running event loop", file=out)
-            return
-        for task in asyncio.all_tasks(loop):
-            print(f"--- {task.get_name()}: {task.get_coro()!r}", file=out)
-            task.print_stack(limit=12, file=out)
+        _write_tasks(out)
 
 
 signal.signal(signal.SIGUSR1, _dump_tasks)
+
+#: A test's own deadline, this much before pytest-timeout's.
+_DEADLINE_MARGIN = 10.0
+
+
+def _timeout(item: pytest.Item) -> float:
+    """pytest-timeout's limit for `item`: its marker, else --timeout, else the ini."""
+    marker = item.get_closest_marker("timeout")
+    if marker is not None and marker.args:
+        return float(marker.args[0])
+    option = item.config.getoption("timeout", None)
+    return float(option if option is not None else item.config.getini("timeout") or 0)
+
+
+def _with_deadline(test: Callable[..., Awaitable[Any]], seconds: float) -> Callable[..., Any]:
+    """`test` cancelled after `seconds`, every task's stack printed first.
+
+    pytest-timeout's SIGALRM raises in whatever Python code runs when it fires; in an
+    event loop that is often a callback or another task, whose exception the loop only
+    logs, so a stalled async test would wait on. A deadline inside the loop fails the
+    test itself, and the stacks (in the report's captured stderr) show what it awaited.
+    """
+
+    @functools.wraps(test)
+    async def bounded(*args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        dump = loop.call_later(seconds - 0.5, _write_tasks, sys.stderr)
+        try:
+            async with asyncio.timeout(seconds):
+                return await test(*args, **kwargs)
+        except TimeoutError:
+            pytest.fail(f"still waiting after {seconds:.0f} s (task stacks in stderr)")
+        finally:
+            dump.cancel()
+
+    return bounded
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        test = getattr(item, "obj", None)
+        seconds = _timeout(item) - _DEADLINE_MARGIN
+        if inspect.iscoroutinefunction(test) and seconds > 0:
+            item.obj = _with_deadline(test, seconds)  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")

@@ -205,7 +205,8 @@ async def chromium() -> AsyncIterator[Page]:
         try:
             port = await _devtools_port(profile, process)
             async with aiohttp.ClientSession() as http:
-                async with http.get(f"http://127.0.0.1:{port}/json/list") as resp:
+                listing = f"http://127.0.0.1:{port}/json/list"
+                async with http.get(listing, timeout=aiohttp.ClientTimeout(total=30)) as resp:
                     targets = await resp.json()
                 url = next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
                 async with http.ws_connect(url, max_msg_size=0) as ws:
