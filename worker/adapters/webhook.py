@@ -14,8 +14,7 @@ connection errors, 408, 429 and 5xx; any other non-2xx answer is permanent).
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -26,6 +25,7 @@ from worker.adapters.http import HttpClient
 from worker.adapters.pinned import pinned, pinned_connector
 from worker.adapters.postgres import Pool, repository
 from worker.core.errors import PermanentError, RetryableError
+from worker.core.group_commit import GroupCommit
 from worker.services.callback_url import (
     CachedResolver,
     DnsUnavailable,
@@ -106,38 +106,6 @@ _PRUNE = "DELETE FROM callback_deliveries WHERE settled_at < $1"
 Settlement = tuple[str, str]
 
 
-class GroupWrite:
-    """Group commit: items that arrive while a write is running go together in the
-    next write (one statement), and each caller returns only once its own item is
-    written (or raises what that write raised). No timer: a lone item is written at
-    once."""
-
-    def __init__(self, write: Callable[[list[Settlement]], Awaitable[None]]) -> None:
-        self._write = write
-        self._queued: list[tuple[Settlement, asyncio.Future[None]]] = []
-        self._lock = asyncio.Lock()
-
-    async def add(self, item: Settlement) -> None:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queued.append((item, done))
-        async with self._lock:
-            if done.done():  # written (or failed) by the write before
-                return done.result()
-            batch, self._queued = self._queued, []
-            try:
-                await self._write([queued for queued, _ in batch])
-            except BaseException as exc:
-                error = exc if isinstance(exc, Exception) else RetryableError("write interrupted")
-                for _, other in batch:
-                    if other is not done:
-                        other.set_exception(error)
-                raise
-            for _, other in batch:
-                if other is not done:
-                    other.set_result(None)
-        return None
-
-
 @repository
 class PostgresCallbacks:
     """Where each service wants its callbacks (read per batch: URLs change at runtime),
@@ -146,7 +114,9 @@ class PostgresCallbacks:
 
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
-        self._settle = GroupWrite(self._settle_many)
+        self._settle: GroupCommit[Settlement, None] = GroupCommit(
+            self._settle_many, "callbacks-settle"
+        )
 
     async def receivers(self, service_ids: Sequence[str]) -> dict[str, Receiver]:
         rows = await self._pool.fetch(_RECEIVERS, list(service_ids))
@@ -163,11 +133,12 @@ class PostgresCallbacks:
         return {r["event_key"] for r in await self._pool.fetch(_SETTLED, list(keys))}
 
     async def settle(self, key: str, outcome: str) -> None:
-        await self._settle.add((key, outcome))
+        await self._settle((key, outcome))
 
-    async def _settle_many(self, items: list[Settlement]) -> None:
+    async def _settle_many(self, items: list[Settlement]) -> list[None]:
         first = dict(reversed(items))  # one row per key, the first outcome kept
         await self._pool.execute(_SETTLE, list(first), list(first.values()))
+        return [None] * len(items)
 
     async def prune(self, older_than: datetime) -> int:
         """Forget settled events no retry can still concern; returns how many."""

@@ -6,7 +6,7 @@ Guarantees, per notification id (message, channel, kind):
   right after it, retried while the lease runs; a request whose attempt is already
   past (`attempts` moved on), whose row is final, or whose row is leased to another
   live instance, sends nothing. Claims and outcomes that come due while one such
-  statement is in flight go together in the next (`notify_groups`): one round trip
+  statement is in flight go together in the next (`GroupCommit`): one round trip
   per group, and each send still waits for its own claim and its own outcome.
 - a crash costs at most the sends in flight at that moment (their outcome is in
   doubt, and they are sent again), never a stranded batch: the claims it leaves are
@@ -37,9 +37,9 @@ from schemas.topics import NOTIFICATION_RETRY_TIERS, Topic, Topics
 from worker import logs, metrics
 from worker.core.batch import BatchResult, DeadLetter, due_header
 from worker.core.errors import PermanentError, RetryableError
+from worker.core.group_commit import GroupCommit
 from worker.core.records import OutRecord, Record
 from worker.services.attempts import AttemptJournal, NoJournal, notification_attempt
-from worker.services.notify_groups import Grouped
 from worker.services.notify_ports import (
     Channels,
     Lease,
@@ -78,8 +78,8 @@ class _Plan:
 
 
 Stored = tuple[Outcome, tuple[NotificationRow, bool]]
-Claims = Grouped[NotificationRequest, Lease | None]
-Outcomes = Grouped[tuple[Outcome, Lease], tuple[NotificationRow, bool]]
+Claims = GroupCommit[NotificationRequest, Lease | None]
+Outcomes = GroupCommit[tuple[Outcome, Lease], tuple[NotificationRow, bool]]
 
 
 def _decode(records: Sequence[Record]) -> tuple[list[NotificationRequest], list[DeadLetter]]:
@@ -274,13 +274,12 @@ async def _send_all(requests: Sequence[NotificationRequest], deps: NotifyDeps) -
     finds each outcome in the rows (and nothing still in flight)."""
     context = await deps.store.load_context(requests)
     gate = asyncio.Semaphore(_MAX_CONCURRENT_SENDS)
-    claims: Claims = Grouped(lambda group: _claim_group(group, deps), "notify-claims")
-    outcomes: Outcomes = Grouped(lambda group: _record_group(group, deps), "notify-outcomes")
-    async with claims, outcomes:
-        results = await asyncio.gather(
-            *(_claim_send_record(r, context, deps, gate, (claims, outcomes)) for r in requests),
-            return_exceptions=True,
-        )
+    claims: Claims = GroupCommit(lambda group: _claim_group(group, deps), "notify-claims")
+    outcomes: Outcomes = GroupCommit(lambda group: _record_group(group, deps), "notify-outcomes")
+    results = await asyncio.gather(
+        *(_claim_send_record(r, context, deps, gate, (claims, outcomes)) for r in requests),
+        return_exceptions=True,
+    )
     for result in results:
         if isinstance(result, BaseException):
             raise result
