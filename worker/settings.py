@@ -121,6 +121,10 @@ class _Env:
 
 #: Kafka's own `fetch.max.wait.ms`.
 KAFKA_FETCH_MAX_WAIT_MS = 500
+#: The ingress producer's linger unless `POSTINO_KAFKA_LINGER_MS` says otherwise: Kafka's
+#: own producer default since 4.0 (KIP-1030). Each partition's batch gathers for 5 ms,
+#: so a record costs the broker a fraction of a batch instead of one of its own.
+INGRESS_LINGER_MS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +147,9 @@ class KafkaSettings:
     fetch_min_bytes: int = 1
     max_poll_records: int = 500
     enable_idempotence: bool = False
-    linger_ms: int = 0
+    #: Producer linger; None: `INGRESS_LINGER_MS` in a process that runs the ingress,
+    #: 0 in the others (they publish whole batches at once and wait for them).
+    linger_ms: int | None = None
     #: Retry tiers: a partition paused on a record not yet due resumes up to this late
     #: (at most a tenth of the record's own delay), so one fetch takes every record
     #: that came due meanwhile instead of re-reading the tier record by record.
@@ -178,6 +184,13 @@ class KafkaSettings:
     @property
     def fetch_wait_ms(self) -> int:
         return KAFKA_FETCH_MAX_WAIT_MS if self.fetch_max_wait_ms is None else self.fetch_max_wait_ms
+
+    def producer_linger_ms(self, roles: str) -> int:
+        """The linger of the producer of a process running `roles` (names joined by
+        '-', as in its client id; `dev` runs them all)."""
+        if self.linger_ms is not None:
+            return self.linger_ms
+        return INGRESS_LINGER_MS if roles == "dev" or "ingress" in roles.split("-") else 0
 
     def group(self, role: str) -> str:
         return f"{self.group_prefix}.{role}"
@@ -379,7 +392,11 @@ def _kafka(env: _Env, profile: str) -> KafkaSettings:
         fetch_min_bytes=env.integer("KAFKA_FETCH_MIN_BYTES", 1, minimum=1),
         max_poll_records=env.integer("KAFKA_MAX_POLL_RECORDS", 500, minimum=1),
         enable_idempotence=env.flag("KAFKA_ENABLE_IDEMPOTENCE", profile == "production"),
-        linger_ms=env.integer("KAFKA_LINGER_MS", 0),
+        linger_ms=(
+            None
+            if env.raw("KAFKA_LINGER_MS") is None
+            else env.integer("KAFKA_LINGER_MS", 0, minimum=0, maximum=1000)
+        ),
         retry_resume_slack_ms=env.integer("KAFKA_RETRY_RESUME_SLACK_MS", 1000, minimum=0),
         consumer_linger_ms=env.integer("KAFKA_CONSUMER_LINGER_MS", 0, minimum=0, maximum=1000),
         **_kafka_security(env),

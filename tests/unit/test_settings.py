@@ -27,6 +27,19 @@ def test_a_topic_prefix_applies_to_every_topic() -> None:
     assert settings.kafka.topics.name(Topic.STATUS) == "staging.messages.status"
 
 
+def test_the_ingress_producer_lingers_5_ms_and_the_others_not_unless_set() -> None:
+    default = load_settings({}).kafka
+    assert [default.producer_linger_ms(r) for r in ("ingress", "dev", "deliver-ingress")] == [
+        5,
+        5,
+        5,
+    ]
+    assert [default.producer_linger_ms(r) for r in ("deliver", "notify-callbacks")] == [0, 0]
+    chosen = load_settings({"POSTINO_KAFKA_LINGER_MS": "0"}).kafka
+    assert chosen.producer_linger_ms("ingress") == 0
+    assert load_settings({"POSTINO_KAFKA_LINGER_MS": "2"}).kafka.producer_linger_ms("notify") == 2
+
+
 @pytest.mark.parametrize(
     ("name", "value", "fragment"),
     [
@@ -38,6 +51,7 @@ def test_a_topic_prefix_applies_to_every_topic() -> None:
         ("POSTINO_NOTIFY_RETRY_DELAYS", "10,-1", "> 0"),
         ("POSTINO_QUOTA_SYNC_SECONDS", "0", ">="),
         ("POSTINO_REMINDER_TIMEZONE", "Europe/Nowhere", "IANA time zone"),
+        ("POSTINO_KAFKA_LINGER_MS", "-1", "0..1000"),
     ],
 )
 def test_a_bad_value_names_the_variable(name: str, value: str, fragment: str) -> None:

@@ -48,7 +48,7 @@ def producer(settings: KafkaSettings, bootstrap: str, role: str) -> AIOKafkaProd
     return AIOKafkaProducer(
         **client_options(settings, bootstrap, role),
         acks="all",
-        linger_ms=settings.linger_ms,
+        linger_ms=settings.producer_linger_ms(role),
         enable_idempotence=settings.enable_idempotence,
         request_timeout_ms=30000,
     )

@@ -27,7 +27,7 @@ _ids = itertools.count()
 async def serve() -> None:
     settings = load_settings()
     bootstrap = settings.kafka.bootstrap or "127.0.0.1:9092"
-    producer = kafka.producer(settings.kafka, bootstrap, "bench")
+    producer = kafka.producer(settings.kafka, bootstrap, "ingress")  # its settings, linger too
     await producer.start()
     topic = settings.kafka.topics.name(Topic.SUBMITTED)
 
