@@ -34,6 +34,18 @@ class Recorder:
         return [ValueError(f"odd {i}") if i % 2 else i * 10 for i in items]
 
 
+async def in_flight_and_queued(
+    call: Recorder, first: int, second: int
+) -> tuple[GroupCommit[int, int], asyncio.Task[int], asyncio.Task[int]]:
+    """`first` on its way alone (its call held by `call`), then `second` queued."""
+    group: GroupCommit[int, int] = GroupCommit(call, "test")
+    in_flight = asyncio.create_task(group(first))
+    await call.started.wait()
+    queued = asyncio.create_task(group(second))
+    await asyncio.sleep(0)
+    return group, in_flight, queued
+
+
 async def test_a_lone_item_is_called_at_once() -> None:
     call = Recorder()
     call.release.set()
@@ -84,10 +96,7 @@ async def test_a_call_answering_the_wrong_number_of_items_fails_them_all() -> No
 
 async def test_a_cancelled_caller_does_not_stop_the_call_carrying_its_item() -> None:
     call = Recorder()
-    group = GroupCommit(call, "test")
-    leaving = asyncio.create_task(group(2))
-    await call.started.wait()
-    staying = asyncio.create_task(group(4))
+    _, leaving, staying = await in_flight_and_queued(call, 2, 4)
     leaving.cancel()
     call.release.set()
     assert await staying == 40
@@ -96,11 +105,7 @@ async def test_a_cancelled_caller_does_not_stop_the_call_carrying_its_item() -> 
 
 async def test_a_call_cancelled_mid_flight_cancels_its_callers_instead_of_stranding_them() -> None:
     call = Recorder()
-    group = GroupCommit(call, "test")
-    in_flight = asyncio.create_task(group(2))
-    await call.started.wait()
-    queued = asyncio.create_task(group(4))
-    await asyncio.sleep(0)
+    group, in_flight, queued = await in_flight_and_queued(call, 2, 4)
     writer = next(t for t in asyncio.all_tasks() if t.get_name() == "test")
     writer.cancel()
     for task in (in_flight, queued):
