@@ -212,4 +212,7 @@ def test_report_lists_the_broker_probe_and_the_p99_of_each_third() -> None:
         250.0,
     ]
     assert found["broker CPU per fetch, 3000 batches"].value == 3.3
+    fixed["cpu_us_per_message"] = {"ingress": 400.0, "deliver": 250.0, "broker": 700.0}
+    found = {r.figure: r for r in report.rows(results)}
+    assert found["e2e CPU/msg, all but the broker"].value == 650.0
     assert found["broker CPU per fetch, per batch held"].value == 1.04

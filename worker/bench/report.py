@@ -180,7 +180,13 @@ def _cost_rows(name: str, phase: dict[str, Any], budget: float | None = None) ->
                 total <= budget if budget else None,
             )
         )
-    for proc, us in phase.get("cpu_us_per_message", {}).items():
+    per_process = phase.get("cpu_us_per_message", {})
+    if "broker" in per_process and len(per_process) > 1:
+        # What Postino's processes and its queries cost, apart from the embedded broker's
+        # share, which grows with what the run has written (see the broker probe).
+        without = sum(us for proc, us in per_process.items() if proc != "broker")
+        found.append(Row(f"{name} CPU/msg, all but the broker", round(without, 1), "us"))
+    for proc, us in per_process.items():
         found.append(Row(f"{name} CPU/msg {proc}", us, "us"))
     for proc, per in phase.get("kafka_requests_per_message", {}).items():
         for api in ("produce", "fetch"):
