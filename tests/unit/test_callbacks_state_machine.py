@@ -231,3 +231,44 @@ async def test_a_retry_over_the_bound_keeps_its_tier_and_may_still_run_from_the_
     await cb.settle_first_attempts()
     assert cb.store.outcomes[cb.key(retried)] == "delivered"  # sent from the queue
     assert (await cb.run(False, next_copy)).out == []
+
+
+async def posted(cb: Callbacks, count: int) -> None:
+    for _ in range(1000):
+        if len(cb.sender.posts) >= count:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"{len(cb.sender.posts)} posts, not {count}")
+
+
+async def test_a_batch_consumed_again_while_its_attempt_runs_posts_nothing_twice() -> None:
+    sender = HeldSender(URL)
+    cb = Callbacks(sender)
+    event = cb.event()
+    await cb.run(True, event)
+    await posted(cb, 1)
+    again = await cb.run(True, event)  # a rebalance or a lost commit: the batch again
+    await asyncio.sleep(0)
+    assert len(sender.posts) == 1
+    assert [o.topic for o in again.out] == [Topic.CALLBACKS_RETRY_1]  # its copy all the same
+    sender.release.set()
+    await cb.settle_first_attempts()
+    assert cb.store.outcomes == {cb.key(event): "delivered"}
+    assert len(sender.posts) == 1
+
+
+async def test_a_copy_due_while_its_attempt_still_runs_is_copied_again_not_posted() -> None:
+    sender = HeldSender(URL)
+    cb = Callbacks(sender)
+    (copy,) = (await cb.run(True, cb.event())).out
+    await posted(cb, 1)
+    cb.clock.advance(10)
+    (same,) = (await cb.run(False, copy)).out
+    assert len(sender.posts) == 1
+    assert same.topic == Topic.CALLBACKS_RETRY_1
+    assert dict(same.headers)["postino-attempt"] == dict(copy.headers)["postino-attempt"]
+    sender.release.set()
+    await cb.settle_first_attempts()
+    cb.clock.advance(10)
+    assert (await cb.run(False, same)).out == []  # settled by then: nothing more
+    assert len(sender.posts) == 1

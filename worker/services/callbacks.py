@@ -209,7 +209,13 @@ class FirstAttempts:
     behind anyone else's) for at most `MAX_WAIT_SECONDS`, so a burst of one service's
     events is sent as its attempts end rather than a retry delay later. Only an
     attempt whose copy is already published waits; one that finds its service's queue
-    full, or goes stale waiting, is dropped, and its copy retries it."""
+    full, or goes stale waiting, is dropped, and its copy retries it.
+
+    An event is attempted at most once at a time here: `running(key)` tells whether
+    it is (its attempt running or waiting). A batch consumed again while its attempts
+    are in flight (a rebalance, a lost commit), or a copy come due before its earlier
+    attempt ended, then publishes a copy instead of posting the event a second time
+    in parallel."""
 
     def __init__(self, deps: CallbackDeps) -> None:
         self._deps = deps
@@ -217,8 +223,14 @@ class FirstAttempts:
         self._waiting: dict[str, collections.deque[tuple[datetime, _Job]]] = {}
         self._waiting_count = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Event keys with an attempt running or waiting here.
+        self._live: set[str] = set()
         self._gate = asyncio.Semaphore(deps.settings.max_in_flight)
         self._bound = deps.settings.max_in_flight_per_service
+
+    def running(self, key: str) -> bool:
+        """Whether the event `key` has an attempt running or waiting here."""
+        return key in self._live
 
     def start(self, job: _Job) -> bool:
         """Start the attempt if its service has a slot free; False: it has none."""
@@ -236,6 +248,7 @@ class FirstAttempts:
             return
         self._waiting.setdefault(service_id, collections.deque()).append((self._deps.clock(), job))
         self._waiting_count += 1
+        self._live.add(job.key)
         _OUTCOMES["queued"].inc()
 
     def _room_for(self, service_id: str) -> bool:
@@ -251,13 +264,14 @@ class FirstAttempts:
     def _drop_stale(self, queue: collections.deque[tuple[datetime, _Job]]) -> None:
         oldest = self._deps.clock() - timedelta(seconds=MAX_WAIT_SECONDS)
         while queue and queue[0][0] < oldest:
-            queue.popleft()
+            self._live.discard(queue.popleft()[1].key)
             self._waiting_count -= 1
             _OUTCOMES["deferred"].inc()
 
     def _start(self, job: _Job) -> None:
         service_id = job.event.sender_service_id
         self._per_service[service_id] = self._per_service.get(service_id, 0) + 1
+        self._live.add(job.key)
         task = asyncio.create_task(self._run(job))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -284,6 +298,7 @@ class FirstAttempts:
         except Exception as exc:  # settle failed (database): the copy will retry
             log.warning("callback_settle_failed", error=type(exc).__name__)
         finally:
+            self._live.discard(job.key)
             self._per_service[service_id] -= 1
             self._next(service_id)
 
@@ -293,7 +308,9 @@ class FirstAttempts:
         return len(self._tasks) + self._waiting_count
 
     async def stop(self) -> None:
-        self._waiting.clear()  # their copies retry them
+        for queue in self._waiting.values():  # their copies retry them
+            self._live.difference_update(job.key for _, job in queue)
+        self._waiting.clear()
         self._waiting_count = 0
         for task in list(self._tasks):
             task.cancel()
@@ -358,7 +375,10 @@ async def first_attempts_batch(
     for job in jobs:
         copy = _retry(job, 1, deps, min_delay=grace)
         job.last = copy is None
-        if attempts.start(job):
+        if attempts.running(job.key):  # consumed again while attempted: the copy alone
+            _OUTCOMES["deferred"].inc()
+            out += [copy] if copy is not None else []
+        elif attempts.start(job):
             if copy is not None:
                 out.append(copy)
         elif copy is None:
@@ -387,6 +407,12 @@ async def retry_batch(
     grace = deps.settings.timeout_seconds * 2 + 1
     out: list[OutRecord] = []
     for job in jobs:
+        if attempts.running(job.key):
+            # Still being attempted here (this copy came due first): a copy of the same
+            # attempt instead, so that attempt failing still has one after it.
+            _OUTCOMES["deferred"].inc()
+            out += [same] if (same := _retry(job, job.attempt, deps, min_delay=grace)) else []
+            continue
         copy = _retry(job, job.attempt + 1, deps, min_delay=grace)
         job.last = copy is None
         if attempts.start(job):
