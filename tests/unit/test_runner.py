@@ -324,3 +324,33 @@ async def test_a_small_batch_is_followed_by_the_linger_and_a_stop_ends_it_at_onc
     assert consumer.polls == 1  # lingering after the batch of two, not polling
     runner.request_stop()
     await asyncio.wait_for(task, timeout=5)
+
+
+class StuckCommitConsumer(CountingConsumer):
+    """A coordinator that never acknowledges a commit (aiokafka retries for ever)."""
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.log.append("commit")
+        await asyncio.Event().wait()
+
+
+async def test_a_commit_that_never_ends_does_not_hold_the_loop_or_its_stop() -> None:
+    consumer = StuckCommitConsumer([b"one", b"two"])
+    publisher = FakePublisher(consumer)
+    runner = ConsumerRunner(
+        role="test",
+        consumer=consumer,  # type: ignore[arg-type]
+        topics=["in"],
+        handler=echo,
+        publisher=publisher,  # type: ignore[arg-type]
+        commit_timeout=0.05,
+    )
+    task = asyncio.create_task(runner.run())
+    for _ in range(200):
+        if consumer.log.count("commit") == 1 and runner.processed == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert runner.processed == 2  # the batch counts as handled: its records are out
+    assert [r.value for r in publisher.sent] == [b"one", b"two"]
+    runner.request_stop()
+    await asyncio.wait_for(task, timeout=5)

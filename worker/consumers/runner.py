@@ -44,6 +44,8 @@ log = logs.get("postino.consumer")
 
 #: A batch this small is followed by the consumer's linger, if it has one.
 LINGER_BELOW = 100
+#: The longest an offset commit may hold a poll loop (see `ConsumerRunner._commit`).
+COMMIT_TIMEOUT_SECONDS = 15.0
 #: Given a batch's dead letters, record what they mean; returns records to produce.
 DeadLetterHook = Callable[[Sequence[DeadLetter]], Awaitable[list[OutRecord]]]
 T = TypeVar("T")
@@ -82,8 +84,10 @@ class ConsumerRunner:
         pulse: Pulse | None = None,
         resume_slack: float = 0.0,
         linger: float = 0.0,
+        commit_timeout: float = COMMIT_TIMEOUT_SECONDS,
     ) -> None:
         self.role = role
+        self._commit_timeout = commit_timeout
         #: Liveness: beats on every poll and every retry; ended by `stop()`.
         self._pulse = pulse
         self.batch_lock = asyncio.Lock()
@@ -191,11 +195,26 @@ class ConsumerRunner:
                 log.warning("batch_abandoned_on_stop", role=self.role, size=len(records))
                 return 0
             offsets = {tp: recs[-1].offset + 1 for tp, recs in batches.items() if recs}
-            await self._consumer.commit(offsets)
+            await self._commit(offsets)
             self._pause_not_due(not_due)
         self.processed += len(records)
         self._record_lag(offsets)
         return len(records)
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        """Commit, for at most `commit_timeout` seconds. aiokafka retries a retriable
+        commit error for ever (a coordinator that keeps dropping the connection), which
+        would hold the loop, and its stop, with it. Left uncommitted, these offsets are
+        covered by the next batch's commit, or the batch is redone after a restart."""
+        try:
+            await asyncio.wait_for(self._consumer.commit(offsets), self._commit_timeout)
+        except TimeoutError:
+            log.warning(
+                "offset_commit_timed_out",
+                role=self.role,
+                partitions=len(offsets),
+                seconds=self._commit_timeout,
+            )
 
     def _record_lag(self, positions: dict[TopicPartition, int]) -> None:
         """Lag from the fetch high watermark (end_offsets() under-reports on this broker)."""
