@@ -63,7 +63,9 @@ class FakePublisher:
         self.sent += records
 
 
-def _runner(consumer: FakeConsumer, publisher: FakePublisher, handler: Any) -> ConsumerRunner:
+def _runner(
+    consumer: FakeConsumer, publisher: FakePublisher, handler: Any, **options: Any
+) -> ConsumerRunner:
     return ConsumerRunner(
         role="test",
         consumer=consumer,  # type: ignore[arg-type]
@@ -71,6 +73,7 @@ def _runner(consumer: FakeConsumer, publisher: FakePublisher, handler: Any) -> C
         handler=handler,
         publisher=publisher,  # type: ignore[arg-type]
         max_backoff=0.01,
+        **options,
     )
 
 
@@ -337,14 +340,7 @@ class StuckCommitConsumer(CountingConsumer):
 async def test_a_commit_that_never_ends_does_not_hold_the_loop_or_its_stop() -> None:
     consumer = StuckCommitConsumer([b"one", b"two"])
     publisher = FakePublisher(consumer)
-    runner = ConsumerRunner(
-        role="test",
-        consumer=consumer,  # type: ignore[arg-type]
-        topics=["in"],
-        handler=echo,
-        publisher=publisher,  # type: ignore[arg-type]
-        commit_timeout=0.05,
-    )
+    runner = _runner(consumer, publisher, echo, commit_timeout=0.05)
     task = asyncio.create_task(runner.run())
     for _ in range(200):
         if consumer.log.count("commit") == 1 and runner.processed == 2:
