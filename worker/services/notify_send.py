@@ -8,9 +8,6 @@ ends EXPIRED at its deadline, never FAILED.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-
 from schemas.enums import Channel
 from schemas.events import NotificationRequest
 from worker.core.errors import PermanentError, RetryableError
@@ -46,7 +43,7 @@ async def send_one(
             text.body,
         )
         gateway = channels.push
-        await _call(lambda: gateway.send(push), attempts)
+        await call_with_retry(lambda: gateway.send(push), attempts)
         return
     if channels.mailer is None:
         raise RetryableError("no SMTP server configured (POSTINO_SMTP_URL)")
@@ -55,21 +52,4 @@ async def send_one(
     mail = email_text(request.kind, lang, org, message.subject, message.markdown, secure=secure)
     mailer, address = channels.mailer, recipient.email
     key = request.notification_id
-    await _call(lambda: mailer.send(address, mail.subject, mail.body, key=key), attempts)
-
-
-async def _call(call: Callable[[], Awaitable[None]], attempts: int) -> None:
-    """`call_with_retry`, with the first attempt outside tenacity (most calls succeed at
-    once, and tenacity's bookkeeping costs more than the call's own CPU)."""
-    try:
-        await call()
-        return
-    except RetryableError:
-        if attempts <= 1:
-            raise
-    await asyncio.sleep(_FIRST_WAIT)
-    await call_with_retry(call, attempts - 1)
-
-
-#: The wait before the second attempt (tenacity's first exponential wait in `retry`).
-_FIRST_WAIT = 0.05
+    await call_with_retry(lambda: mailer.send(address, mail.subject, mail.body, key=key), attempts)
