@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from schemas.enums import Channel, NotificationStatus
+from schemas.events import NotificationRequest
 from tests.factories import create_service
 from tests.integration.notify_helpers import request, seed_message
 from worker.adapters.notifications_repo import PostgresNotifications
@@ -20,6 +21,15 @@ async def _seeded(runtime: Runtime) -> str:
     for message_id in MESSAGES:
         await seed_message(runtime, service_id, message_id)
     return service_id
+
+
+async def _push_and_mail(
+    runtime: Runtime,
+) -> tuple[PostgresNotifications, NotificationRequest, NotificationRequest]:
+    """The store, and a push and an e-mail request of the first seeded message."""
+    service_id = await _seeded(runtime)
+    push, mail = (request(MESSAGES[0], service_id, c) for c in (Channel.PUSH, Channel.EMAIL))
+    return PostgresNotifications(runtime.pool), push, mail
 
 
 def _lease(owner: str = "notify@test") -> Lease:
@@ -58,9 +68,7 @@ async def test_a_group_of_outcomes_numbers_each_messages_events_in_one_transacti
 async def test_a_final_row_in_a_group_is_kept_and_the_others_are_written(
     runtime: Runtime,
 ) -> None:
-    service_id = await _seeded(runtime)
-    store = PostgresNotifications(runtime.pool)
-    push, mail = (request(MESSAGES[0], service_id, c) for c in (Channel.PUSH, Channel.EMAIL))
+    store, push, mail = await _push_and_mail(runtime)
     [(sent, _)] = await store.record_outcomes([Outcome(push, NotificationStatus.SENT, 1)])
 
     stored = await store.record_outcomes(
@@ -99,9 +107,7 @@ async def test_two_outcomes_of_one_notification_in_a_group_are_written_in_order(
 async def test_a_group_claim_takes_only_what_no_other_live_instance_holds(
     runtime: Runtime,
 ) -> None:
-    service_id = await _seeded(runtime)
-    store = PostgresNotifications(runtime.pool)
-    push, mail = (request(MESSAGES[0], service_id, c) for c in (Channel.PUSH, Channel.EMAIL))
+    store, push, mail = await _push_and_mail(runtime)
     assert await store.claim([push], _lease("notify@other")) == {push.notification_id}
 
     claimed = await store.claim([mail, push, mail], _lease())
