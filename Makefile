@@ -30,8 +30,8 @@ run: install ## start the whole system on embedded PostgreSQL and Kafka (Ctrl-C 
 	$(BIN)/postino dev
 
 test: install chromium ## lint, layering contracts, type-check, then the test suite on the embedded broker and PostgreSQL
-	$(BIN)/ruff check worker schemas tests
-	$(BIN)/ruff format --check worker schemas tests
+	$(BIN)/ruff check worker schemas devkit tests
+	$(BIN)/ruff format --check worker schemas devkit tests
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 	$(BIN)/pytest -q
@@ -50,11 +50,11 @@ fuzz: install ## fuzz the API (schemathesis) and the consumers (hypothesis) long
 		$(BIN)/pytest -q -s --timeout=3600 tests/fuzz
 
 lint: install ## ruff, and the layering contracts (import-linter)
-	$(BIN)/ruff check worker schemas tests
-	$(BIN)/ruff format --check worker schemas tests
+	$(BIN)/ruff check worker schemas devkit tests
+	$(BIN)/ruff format --check worker schemas devkit tests
 	$(BIN)/lint-imports --no-cache
 
-typecheck: install ## mypy --strict on worker/ and schemas/
+typecheck: install ## mypy --strict on worker/, schemas/ and devkit/
 	$(BIN)/mypy
 
 
@@ -62,7 +62,7 @@ bench: install ## benchmarks: ceilings vs ours, end to end, full pipeline (BENCH
 	$(BIN)/postino bench $(BENCH_FLAGS)
 
 bench-console: install ## what the operator console costs the ingress: with it open vs without, paired
-	$(BIN)/python -m worker.bench.console_cost 30
+	$(BIN)/python -m devkit.bench.console_cost 30
 
 load: install ## load tests against a running stack (make run in another shell)
 	$(BIN)/pytest -q -m load tests/load -s

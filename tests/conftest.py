@@ -22,9 +22,9 @@ from typing import Any, TextIO, TypeVar
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from devkit.embedded import embedded_stack
 from worker import logs
 from worker.bootstrap import Runtime, open_runtime
-from worker.embedded import embedded_stack
 from worker.ingress.app import create_app
 from worker.lifecycle import prepare
 from worker.settings import Settings, load_settings

@@ -10,7 +10,6 @@ from importlib import metadata
 
 from worker import eventloop, logs, tracing
 from worker.bootstrap import Stopped
-from worker.extras import MissingExtraError, require_embedded
 from worker.health import Health
 from worker.lifecycle import install_signal_handlers, migrate_database, operated, run_roles
 from worker.roles.registry import ROLES
@@ -48,13 +47,6 @@ async def _run_roles(
         return 0
 
 
-def _cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
-    require_embedded("dev")
-    from worker.dev import run_dev
-
-    return run_dev(settings, allow_external=args.allow_external)
-
-
 def _cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     applied = asyncio.run(migrate_database(settings))
     print(f"migrations applied: {', '.join(applied) or 'none pending'}")
@@ -80,13 +72,6 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     parser = argparse.ArgumentParser(prog="postino", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     commands: dict[str, Command] = {}
-    dev = sub.add_parser("dev", help="everything in one process on embedded PostgreSQL and Kafka")
-    dev.add_argument(
-        "--allow-external",
-        action="store_true",
-        help="run on the production profile or a POSTINO_DATABASE_URL (seeds demo data there)",
-    )
-    commands["dev"] = _cmd_dev
     migrate = sub.add_parser("migrate", help="apply the database migrations (only)")
     migrate.add_argument(
         "--with-topics", action="store_true", help="then apply deploy/topics.yaml (dev)"
@@ -98,8 +83,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     run = sub.add_parser("run", help="run several roles in one process")
     run.add_argument("roles", nargs="+", choices=sorted(ROLES))
     commands["run"] = _cmd_run
-    from worker.cli import register_tools
+    from worker.cli import register_devkit, register_tools
 
+    register_devkit(sub, commands)
     register_tools(sub, commands)
     return parser, commands
 
@@ -119,9 +105,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return commands[args.command](settings, args)
     except ConfigError as exc:
         print(f"postino: configuration error: {exc}", file=sys.stderr)
-        return 2
-    except MissingExtraError as exc:
-        print(f"postino: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

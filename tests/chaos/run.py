@@ -34,11 +34,11 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 
+from devkit.embedded import EmbeddedBroker
 from tests.chaos.stack import TOKEN, Postgres, Sinks, Stack
 from tests.factories import create_profile, create_service
 from tests.faultproxy import FaultProxy, free_port
 from worker.bootstrap import open_runtime
-from worker.embedded import EmbeddedBroker
 from worker.lifecycle import prepare
 from worker.settings import load_settings
 

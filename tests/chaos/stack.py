@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from devkit.embedded import EmbeddedBroker
 from tests.faultproxy import FaultProxy, free_port
-from worker.embedded import EmbeddedBroker
 
 TOKEN = re.compile(rb"chaos-\d+")
 _PG_START = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from worker.bench import broker, procs
+from devkit.bench import broker, procs
 
 
 async def test_fetch_cost_is_reported_for_each_partition_length(

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from devkit.bench import kafkacount
 from schemas.topics import Topic
 from worker.adapters.kafka import OutRecord
-from worker.bench import kafkacount
 from worker.bootstrap import Runtime
 
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from devkit.embedded import EmbeddedBroker, free_port
 from tests.conftest import eventually
 from tests.factories import create_profile, create_service, message_body
 from tests.integration.helpers import drain
 from tests.tls import Certificates, TlsProxy, make_certificates
 from worker.adapters import kafka
 from worker.bootstrap import open_runtime
-from worker.embedded import EmbeddedBroker, free_port
 from worker.ingress.app import create_app, reload_services
 from worker.lifecycle import prepare
 from worker.settings import Settings, load_settings

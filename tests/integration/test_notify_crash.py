@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from devkit.sinks import DevSinks
 from schemas import codecs
 from schemas.enums import Channel, NotificationStatus
 from schemas.topics import Topic
@@ -32,7 +33,6 @@ from tests.integration.test_notify_pipeline import (
 from worker.adapters.notifications_repo import PostgresNotifications
 from worker.bootstrap import Runtime, notify_channels
 from worker.core.records import Record
-from worker.devsinks import DevSinks
 from worker.roles import notify
 from worker.services.notify import NotifyDeps, notify_batch
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from devkit.sinks import DevSinks
 from schemas.enums import Channel, NotificationStatus
 from schemas.events import NotificationRequest, NotificationStatusChanged
 from tests.conftest import eventually
@@ -28,7 +29,6 @@ from tests.integration.notify_helpers import (
     with_settings,
 )
 from worker.bootstrap import Runtime, notify_channels
-from worker.devsinks import DevSinks
 from worker.roles import notify
 
 MESSAGE_ID = "01J0000000000000000000000A"

@@ -15,12 +15,12 @@ import pytest
 from aiohttp import ClientPayloadError, web
 from aiohttp.test_utils import TestClient, TestServer
 
+from devkit.dev import DEMO_API_KEY, DEMO_REMOTE_HEADER, DEMO_REMOTE_KEY, seed_demo
+from devkit.sinks import DemoSender, DevSinks, demo_pdf
 from tests.factories import CARD, create_profile, message_body
 from tests.integration.helpers import ADMIN, drain, session
 from tests.integration.sender_helpers import CITIZEN, OTHER, key
 from worker.bootstrap import Runtime
-from worker.dev import DEMO_API_KEY, DEMO_REMOTE_HEADER, DEMO_REMOTE_KEY, seed_demo
-from worker.devsinks import DemoSender, DevSinks, demo_pdf
 from worker.ingress.app import create_app, reload_services
 
 Client = TestClient[Any, Any]

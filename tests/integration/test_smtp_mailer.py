@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from devkit.sinks import DevSinks
 from worker.adapters.smtp import SmtpMailer
 from worker.core.errors import PermanentError, RetryableError
-from worker.devsinks import DevSinks
 from worker.settings import NotifySettings
 
 MARKDOWN = (

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import aiohttp
 import pytest
 
-from worker.bench.workload import MARKDOWN, fiscal_code
-from worker.dev import DEMO_API_KEY, DEMO_CITIZENS
+from devkit.bench.workload import MARKDOWN, fiscal_code
+from devkit.dev import DEMO_API_KEY, DEMO_CITIZENS
 
 URL = os.environ.get("POSTINO_LOAD_URL", "http://127.0.0.1:8080").rstrip("/")
 API_KEY = os.environ.get("POSTINO_LOAD_API_KEY", DEMO_API_KEY)

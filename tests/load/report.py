@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 from dataclasses import dataclass, field
 
-from worker.bench.stats import Latencies
+from devkit.bench.stats import Latencies
 
 
 @dataclass

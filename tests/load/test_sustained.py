@@ -15,8 +15,8 @@ import aiohttp
 import msgspec
 import pytest
 
+from devkit.bench import loadgen
 from tests.load.conftest import Target
-from worker.bench import loadgen
 from worker.ingress.auth import SENDER_HEADER
 
 STEPS = (200, 500, 1000, 1500, 2000, 3000, 4000, 5000, 6500)

@@ -11,8 +11,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from worker.bench import ab, loadgen, procs, report
-from worker.bench.stats import Latencies
+from devkit.bench import ab, loadgen, procs, report
+from devkit.bench.stats import Latencies
 
 
 @pytest.fixture

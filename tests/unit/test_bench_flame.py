@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from worker.bench import flame
+from devkit.bench import flame
 
 _RUN = "main (/x/worker/__main__.py);run (/usr/lib/python3.11/asyncio/runners.py)"
 STACKS = f"""\

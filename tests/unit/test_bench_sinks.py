@@ -8,7 +8,7 @@ from email.message import EmailMessage
 import aiohttp
 import aiosmtplib
 
-from worker.bench import sinks
+from devkit.bench import sinks
 
 
 async def test_pushes_callbacks_and_mails_are_recorded_per_message() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.extras import EMBEDDED, EMBEDDED_BINARIES
+from devkit.extras import EMBEDDED, EMBEDDED_BINARIES
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from devkit.dev import refuse_unsafe
 from worker.__main__ import main
-from worker.dev import refuse_unsafe
 from worker.settings import ConfigError, load_settings
 
 STRONG = "x" * 32

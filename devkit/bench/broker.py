@@ -17,8 +17,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from worker.bench import procs
-from worker.bench.harness import Bench
+from devkit.bench import procs
+from devkit.bench.harness import Bench
 
 SIZES = (10, 1000, 3000)
 FETCHES = 40

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from worker.extras import require_embedded
+from devkit.extras import MissingExtraError, require_embedded
 from worker.settings import Settings
 
 if TYPE_CHECKING:
-    from worker.bench.ab import Side
+    from devkit.bench.ab import Side
 
 _FLAGS: dict[str, tuple[type[int] | type[float], str]] = {
     "concurrency": (int, "connections of the closed-loop runs"),
@@ -60,18 +61,22 @@ def register(sub: Any, commands: dict[str, Callable[..., int]]) -> None:
 
 
 def _side(name: str, pairs: list[str], tree: Path | None) -> Side:
-    from worker.bench.ab import Side
+    from devkit.bench.ab import Side
 
     env = dict(pair.split("=", 1) for pair in pairs)
     return Side(name, env, tree)
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    require_embedded("bench")
+    try:
+        require_embedded("bench")
+    except MissingExtraError as exc:
+        print(f"postino: {exc}", file=sys.stderr)
+        return 2
+    from devkit.bench.ab import run_ab
+    from devkit.bench.harness import BenchOptions
+    from devkit.bench.run import run_bench
     from worker import logs
-    from worker.bench.ab import run_ab
-    from worker.bench.harness import BenchOptions
-    from worker.bench.run import run_bench
 
     logs.configure("warning", settings.log_format)  # the table is the output
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from worker.bench import kafkacount, loadgen, procs, workload
-from worker.bench.harness import Bench
+from devkit.bench import kafkacount, loadgen, procs, workload
+from devkit.bench.harness import Bench
 from worker.ingress.auth import SENDER_HEADER
 
 HOST = "127.0.0.1"
@@ -99,7 +99,7 @@ async def drive(sides: list[Side], concurrency: int, seconds: float) -> None:
 async def measure(bench: Bench) -> dict[str, Any]:
     sides: list[Side] = []
     try:
-        sides.append(await start_side(bench, "ingress-ceiling", "worker.bench.bare_ingress"))
+        sides.append(await start_side(bench, "ingress-ceiling", "devkit.bench.bare_ingress"))
         sides.append(await start_side(bench, "ingress"))
         await drive(sides, bench.options.concurrency, bench.options.ingress_seconds)
         ceiling, ours = (side.figures() for side in sides)

@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from worker.bench import e2e, fullpipe, procs, report
-from worker.bench.harness import Bench, BenchOptions, own_stack
+from devkit.bench import e2e, fullpipe, procs, report
+from devkit.bench.harness import Bench, BenchOptions, own_stack
 
 Scenario = Callable[[Bench, str, dict[str, str]], Awaitable[dict[str, Any]]]
 SCENARIOS: dict[str, Scenario] = {"e2e": e2e.measure, "full": fullpipe.measure}

@@ -15,8 +15,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from worker.bench import broker, deliver, e2e, fullpipe, ingress, kafkacount, report
-from worker.bench.harness import BenchOptions, own_stack
+from devkit.bench import broker, deliver, e2e, fullpipe, ingress, kafkacount, report
+from devkit.bench.harness import BenchOptions, own_stack
 
 
 async def run_bench(options: BenchOptions, out_dir: Path) -> dict[str, Any]:

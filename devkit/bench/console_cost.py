@@ -1,6 +1,6 @@
 """What the operator console costs the ingress: the same ingress twice, paired.
 
-`python -m worker.bench.console_cost [seconds]` starts an embedded stack and two
+`python -m devkit.bench.console_cost [seconds]` starts an embedded stack and two
 `postino ingress` processes side by side: one with flow sampling off and nobody
 looking (`POSTINO_CONSOLE_SAMPLE_SECONDS=0`), one sampling every second with the
 console open (a poller asks for the flow and the dead letters every 3 s, as the
@@ -20,9 +20,9 @@ from typing import Any
 
 import aiohttp
 
+from devkit.bench import ingress
+from devkit.bench.harness import Bench, BenchOptions, own_stack
 from worker import logs
-from worker.bench import ingress
-from worker.bench.harness import Bench, BenchOptions, own_stack
 
 ADMIN = {"Authorization": "Bearer postino-bench-admin"}
 

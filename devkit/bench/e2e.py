@@ -17,9 +17,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from worker.bench import flame, ingress, loadgen, procs
-from worker.bench.harness import Bench
-from worker.bench.meter import Meter
+from devkit.bench import flame, ingress, loadgen, procs
+from devkit.bench.harness import Bench
+from devkit.bench.meter import Meter
 
 _PHASE = """
 SELECT count(*) AS n,

@@ -3,7 +3,7 @@
 The stack (PostgreSQL + broker) lives in a temporary directory and dies with the run;
 the processes under test are real `postino` subprocesses pointed at it (`role()`),
 each counting its Kafka requests into its own file, so their CPU, peak memory and
-requests are their own. The run itself is `worker.bench.run`.
+requests are their own. The run itself is `devkit.bench.run`.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from typing import Any
 
 import asyncpg
 
+from devkit.bench import procs, workload
+from devkit.embedded import MEMORY_FETCH_MAX_WAIT_MS, embedded_stack, free_port
 from worker import logs
-from worker.bench import procs, workload
 from worker.bootstrap import Runtime, open_runtime
-from worker.embedded import MEMORY_FETCH_MAX_WAIT_MS, embedded_stack, free_port
 from worker.lifecycle import prepare
 from worker.settings import Settings, load_settings
 

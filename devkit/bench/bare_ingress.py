@@ -3,7 +3,7 @@
 One aiohttp route that reads the body, decodes it with msgspec (no validation), and
 publishes it with the same producer settings as ours (acks=all, same linger), then
 answers 201, on the same event loop (`POSTINO_EVENT_LOOP`). Run as its own process:
-`python -m worker.bench.bare_ingress`, with `POSTINO_KAFKA_BOOTSTRAP`,
+`python -m devkit.bench.bare_ingress`, with `POSTINO_KAFKA_BOOTSTRAP`,
 `POSTINO_HTTP_PORT` and `POSTINO_TOPIC_PREFIX`.
 """
 

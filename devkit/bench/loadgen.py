@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from worker.bench.stats import Latencies
+from devkit.bench.stats import Latencies
 
 
 def encode_request(

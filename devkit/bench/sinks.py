@@ -8,7 +8,7 @@ needs: when (`time.time()`, this machine's clock, the one `messages.created_at` 
 set on) each push and each callback arrived, and for which message; e-mails are
 counted. `GET /arrivals` and `GET /counts` return them as JSON.
 
-Run: `python -m worker.bench.sinks <http port> <smtp port>`; SIGTERM stops it.
+Run: `python -m devkit.bench.sinks <http port> <smtp port>`; SIGTERM stops it.
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ slot of its API key (0 Produce, 1 Fetch, 8 OffsetCommit, 12 Heartbeat, ...) in a
 memory-mapped file; `read(path)` reads the slots from any other process at any time,
 without signals or a round trip. The cost is one integer increment per request.
 
-`python -m worker.bench.kafkacount <counts file> <module> [args]` runs
+`python -m devkit.bench.kafkacount <counts file> <module> [args]` runs
 `python -m <module> [args]` with the counter installed: the bench starts every process
-under test this way (`worker ingress`, `worker.bench.bare_ingress`, ...), so production
+under test this way (`worker ingress`, `devkit.bench.bare_ingress`, ...), so production
 code carries no counting.
 """
 

@@ -148,8 +148,8 @@ class Service:
 
 def counted(counts: Path, module: str, *args: str) -> list[str]:
     """argv of `python -m <module> <args>` with its Kafka requests counted into `counts`."""
-    return [sys.executable, "-m", "worker.bench.kafkacount", str(counts), module, *args]
+    return [sys.executable, "-m", "devkit.bench.kafkacount", str(counts), module, *args]
 
 
 def sinks(http_port: int, smtp_port: int) -> list[str]:
-    return [sys.executable, "-m", "worker.bench.sinks", str(http_port), str(smtp_port)]
+    return [sys.executable, "-m", "devkit.bench.sinks", str(http_port), str(smtp_port)]

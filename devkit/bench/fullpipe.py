@@ -19,11 +19,11 @@ from typing import Any
 
 import aiohttp
 
-from worker.bench import ingress, loadgen, procs, sinks, workload
-from worker.bench.e2e import profiler, settled
-from worker.bench.harness import Bench
-from worker.bench.meter import Meter
-from worker.bench.stats import Latencies
+from devkit.bench import ingress, loadgen, procs, sinks, workload
+from devkit.bench.e2e import profiler, settled
+from devkit.bench.harness import Bench
+from devkit.bench.meter import Meter
+from devkit.bench.stats import Latencies
 
 ROLES = ("ingress", "deliver", "notify", "callbacks")
 PUSH_SENT = "notification:PUSH:SENT"

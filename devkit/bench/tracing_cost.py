@@ -1,6 +1,6 @@
 """What tracing costs the ingress: the ingress bench's rounds, paired, on three sides.
 
-`python -m worker.bench.tracing_cost [seconds] [--before DIR] [--tree DIR]` starts an embedded
+`python -m devkit.bench.tracing_cost [seconds] [--before DIR] [--tree DIR]` starts an embedded
 stack, an OTLP/HTTP sink (a subprocess that answers 200 to every POST), and
 `postino ingress` processes side by side that take turns under the same closed-loop
 submit load (so a background load hits all alike):
@@ -25,10 +25,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from devkit.bench import ingress
+from devkit.bench.harness import Bench, BenchOptions, own_stack
+from devkit.embedded import free_port
 from worker import logs
-from worker.bench import ingress
-from worker.bench.harness import Bench, BenchOptions, own_stack
-from worker.embedded import free_port
 
 _SINK = """
 import sys
