@@ -289,7 +289,7 @@ async def test_a_partition_pauses_on_its_first_record_not_due() -> None:
     assert [r.value for r in publisher.sent] == [str(now - 1).encode()]
     assert consumer.commits == [{TP: 1}]
     assert consumer.seeks == [(TP, 1)] and consumer.paused == {TP}
-    assert runner._paused[TP] == now + 10.1
+    assert runner.due.paused[TP] == now + 10.1
 
 
 class CountingConsumer(FakeConsumer):

@@ -37,7 +37,8 @@ def record_from_consumer(rec: ConsumerRecord[bytes, bytes]) -> Record:
     if headers:
         for _, value in headers:
             if type(value) is not bytes:
-                headers = tuple((k, bytes(v)) for k, v in headers)
+                # A header may have no value at all (null on the wire): an empty one.
+                headers = tuple((k, b"" if v is None else bytes(v)) for k, v in headers)
                 break
     else:
         headers = ()

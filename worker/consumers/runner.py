@@ -12,13 +12,12 @@ Failures never stop a partition and never crash the loop:
 - any other exception splits the batch and retries record by record; a record that
   still fails goes to `<topic>.dlq` with the reason in its headers.
 
-Records that are not yet due (retry tiers, given a `due_at` function): the loop
-hands the handler only the due prefix of each partition, commits up to the first
-record not yet due, seeks back to it and pauses that partition alone until its due
-time, plus a slack (`resume_slack`, at most a tenth of that record's own delay): the
-fetch after the pause then takes every record that came due meanwhile, instead of
-re-reading the tier for each record as it comes due. Nothing sleeps: other partitions
-and topics keep flowing.
+Records not yet due (retry tiers, given a `due_at` function) wait in their partition,
+paused alone until due (see `worker.consumers.due`).
+
+A record batch that cannot be decoded at all (a codec this client lacks, a corrupt
+payload) goes to the DLQ as its offsets and the error, and the loop moves past it
+(see `worker.consumers.undecodable`): it never stops the partition.
 """
 
 from __future__ import annotations
@@ -28,12 +27,16 @@ import contextlib
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
 from worker import logs, metrics, tracing
-from worker.adapters.kafka import Publisher, all_partitions, record_from_consumer
+from worker.adapters.kafka import Publisher, all_partitions
+from worker.adapters.kafka_batches import undecodable
+from worker.consumers import observe
+from worker.consumers import undecodable as undecodable_batches
+from worker.consumers.due import DueGate
 from worker.core.batch import BatchHandler, BatchResult, DeadLetter, dead_letter_record, dlq_topic
 from worker.core.errors import RetryableError
 from worker.core.records import OutRecord, Record
@@ -44,7 +47,7 @@ log = logs.get("postino.consumer")
 
 #: A batch this small is followed by the consumer's linger, if it has one.
 LINGER_BELOW = 100
-#: The longest an offset commit may hold a poll loop (see `ConsumerRunner._commit`).
+#: The longest an offset commit may hold a poll loop (see `ConsumerRunner.commit`).
 COMMIT_TIMEOUT_SECONDS = 15.0
 #: Given a batch's dead letters, record what they mean; returns records to produce.
 DeadLetterHook = Callable[[Sequence[DeadLetter]], Awaitable[list[OutRecord]]]
@@ -62,6 +65,7 @@ class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
             log.info("partitions_revoked", role=self._runner.role, count=len(revoked))
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self._runner.forget(assigned)
         log.info("partitions_assigned", role=self._runner.role, count=len(assigned))
 
 
@@ -97,18 +101,21 @@ class ConsumerRunner:
         self._publisher = publisher
         self._direct = direct
         self._max_backoff = max_backoff
-        self._due_at = due_at
-        self._resume_slack = resume_slack
+        self.due = DueGate(role, due_at, clock, resume_slack)
         self._linger = linger
-        self._clock = clock
         self._on_dead_letters = on_dead_letters
-        #: Partitions paused on a record not yet due -> when to resume (epoch seconds).
-        self._paused: dict[TopicPartition, float] = {}
+        #: Per partition: the offset after the last record processed and committed
+        #: here (where a poll that lost its records must start again).
+        self._next: dict[TopicPartition, int] = {}
         self._stop = asyncio.Event()
         self._started = False
         self.processed = 0
         self._lag: dict[TopicPartition, int] = {}
         self.dead_lettered = 0
+
+    @property
+    def consumer(self) -> AIOKafkaConsumer:
+        return self._consumer
 
     async def start(self) -> None:
         if self._started:
@@ -167,7 +174,7 @@ class ConsumerRunner:
         read up to its high watermark? False until a first fetch reported one (a slow
         first fetch must not look like an empty topic)."""
         for tp in self._consumer.assignment():
-            if tp in self._paused:
+            if tp in self.due.paused:
                 continue
             highwater = self._consumer.highwater(tp)
             if highwater is None or await self._consumer.position(tp) < highwater:
@@ -177,16 +184,17 @@ class ConsumerRunner:
     async def poll_once(self, timeout_ms: int) -> int:
         if self._pulse is not None:
             self._pulse.beat()
-        self._resume_due_partitions()
-        fetched = await self._consumer.getmany(timeout_ms=self._poll_timeout(timeout_ms))
-        batches, not_due = self._split_not_due(fetched)
+        self.due.resume_due(self._consumer)
+        fetched = await self._fetch(self.due.poll_timeout(timeout_ms))
+        batches, not_due = self.due.split(fetched)
         records = [r for recs in batches.values() for r in recs]
         if not records:
-            self._pause_not_due(not_due)
+            self.due.pause(self._consumer, not_due)
+            self._next.update({tp: offset for tp, (offset, _) in not_due.items()})
             return 0
         async with self.batch_lock:
             try:
-                await self._handle(records)
+                await self.handle(records)
             except Exception as exc:
                 if not (self._stop.is_set() and isinstance(exc, RetryableError)):
                     raise
@@ -195,17 +203,53 @@ class ConsumerRunner:
                 log.warning("batch_abandoned_on_stop", role=self.role, size=len(records))
                 return 0
             offsets = {tp: recs[-1].offset + 1 for tp, recs in batches.items() if recs}
-            await self._commit(offsets)
-            self._pause_not_due(not_due)
+            await self.commit(offsets)
+            self.due.pause(self._consumer, not_due)
+            self._next.update({tp: offset for tp, (offset, _) in not_due.items()})
         self.processed += len(records)
-        self._record_lag(offsets)
+        observe.quietly(lambda: self._record_lag(offsets))
         return len(records)
 
-    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+    async def _fetch(self, timeout_ms: int) -> dict[TopicPartition, list[Any]]:
+        """The next records; an undecodable batch is dead-lettered and skipped here."""
+        try:
+            fetched: dict[TopicPartition, list[Any]] = await self._consumer.getmany(
+                timeout_ms=timeout_ms
+            )
+        except Exception as exc:
+            if not undecodable(exc):
+                raise
+            async with self.batch_lock:
+                self.processed += await undecodable_batches.skip(self, exc)
+            return {}
+        return fetched
+
+    def forget(self, partitions: Sequence[TopicPartition]) -> None:
+        """Assigned anew: where this process left them is no longer where they are."""
+        for tp in partitions:
+            self._next.pop(tp, None)
+
+    async def resume_positions(self) -> dict[TopicPartition, int]:
+        """Where each assigned partition not paused stands for this process: after the
+        last record it processed, or the committed offset, or the log start."""
+        positions: dict[TopicPartition, int] = {}
+        for tp in self._consumer.assignment():
+            if tp in self.due.paused:
+                continue
+            found = self._next.get(tp)
+            if found is None:
+                found = await self._consumer.committed(tp)
+            if found is None:
+                found = (await self._consumer.beginning_offsets([tp]))[tp]
+            positions[tp] = found
+        return positions
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         """Commit, for at most `commit_timeout` seconds. aiokafka retries a retriable
         commit error for ever (a coordinator that keeps dropping the connection), which
         would hold the loop, and its stop, with it. Left uncommitted, these offsets are
         covered by the next batch's commit, or the batch is redone after a restart."""
+        self._next.update(offsets)
         try:
             await asyncio.wait_for(self._consumer.commit(offsets), self._commit_timeout)
         except TimeoutError:
@@ -226,99 +270,50 @@ class ConsumerRunner:
             total = sum(lag for tp, lag in self._lag.items() if tp.topic == topic)
             metrics.LAG.labels(role=self.role, topic=topic).set(total)
 
-    def _split_not_due(
-        self, fetched: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
-    ) -> tuple[dict[TopicPartition, list[Record]], dict[TopicPartition, tuple[int, float]]]:
-        """Per partition: the due prefix, and (offset, resume time) of the first record
-        not due. Records past the first one not due are not even converted (they are
-        fetched again on resume)."""
-        batches: dict[TopicPartition, list[Record]] = {}
-        not_due: dict[TopicPartition, tuple[int, float]] = {}
-        due_at = self._due_at
-        if due_at is None:
-            for tp, raw in fetched.items():
-                batches[tp] = [record_from_consumer(r) for r in raw]
-            return batches, not_due
-        now = self._clock()
-        for tp, raw in fetched.items():
-            records: list[Record] = []
-            for consumed in raw:
-                record = record_from_consumer(consumed)
-                due = due_at(record)
-                if due is not None and due > now:
-                    not_due[tp] = (record.offset, self._resume_at(record, due))
-                    break
-                records.append(record)
-            batches[tp] = records
-        return batches, not_due
-
-    def _resume_at(self, record: Record, due: float) -> float:
-        """When to fetch a paused partition again: its first record's due time, plus a
-        slack of at most a tenth of that record's delay (so a short test delay stays
-        short), never more than `resume_slack`."""
-        delay = due - record.timestamp_ms / 1000 if record.timestamp_ms else 0.0
-        return due + min(self._resume_slack, max(delay, 0.0) / 10)
-
-    def _pause_not_due(self, not_due: dict[TopicPartition, tuple[int, float]]) -> None:
-        for tp, (offset, due) in not_due.items():
-            self._consumer.seek(tp, offset)
-            self._consumer.pause(tp)
-            self._paused[tp] = due
-            log.debug("partition_paused", role=self.role, topic=tp.topic, partition=tp.partition)
-
-    def _resume_due_partitions(self) -> None:
-        if not self._paused:
+    async def handle(self, records: list[Record], refused: Sequence[DeadLetter] = ()) -> None:
+        """Process records (the handler, then follow-ups and dead letters, acknowledged);
+        `refused` go to the DLQ beside them. Offsets are the caller's to commit."""
+        spans = self._spans(records) if tracing.ENABLED else None
+        if spans is None:
+            await self._handle_batch(records, None, refused)
             return
-        now, assigned = self._clock(), self._consumer.assignment()
-        for tp, due in list(self._paused.items()):
-            if tp not in assigned:
-                del self._paused[tp]  # moved to another consumer (rebalance)
-            elif due <= now:
-                del self._paused[tp]
-                self._consumer.resume(tp)
-
-    def _poll_timeout(self, timeout_ms: int) -> int:
-        """Wake up in time to resume the first paused partition that comes due."""
-        if not self._paused:
-            return timeout_ms
-        wait_ms = (min(self._paused.values()) - self._clock()) * 1000
-        return max(0, min(timeout_ms, int(wait_ms) + 1))
-
-    async def _handle(self, records: list[Record]) -> None:
-        if not tracing.ENABLED:
-            await self._handle_batch(records, None)
-            return
-        spans = tracing.BatchSpans(self.role, records)
+        untraced = {id(r) for r, _ in spans.failed}
+        refused = [*refused, *(DeadLetter(r, "tracing_failed", why) for r, why in spans.failed)]
         try:
             with spans.current():
-                await self._handle_batch(records, spans)
+                await self._handle_batch(
+                    [r for r in records if id(r) not in untraced], spans, refused
+                )
         except BaseException as exc:
             spans.end(exc)
             raise
         spans.end()
 
-    async def _handle_batch(self, records: list[Record], spans: tracing.BatchSpans | None) -> None:
+    def _spans(self, records: list[Record]) -> tracing.BatchSpans | None:
+        """The batch's spans; None if even the batch span fails (the batch goes on
+        untraced: tracing is never a reason to stop a loop)."""
+        try:
+            return tracing.BatchSpans(self.role, records)
+        except Exception as exc:
+            error = type(exc).__name__
+            observe.quietly(lambda: log.error("batch_tracing_failed", role=self.role, error=error))
+            return None
+
+    async def _handle_batch(
+        self, records: list[Record], spans: tracing.BatchSpans | None, refused: Sequence[DeadLetter]
+    ) -> None:
         started = time.perf_counter()
-        result = await self._with_retries(lambda: self._process(records), what="batch")
+        result = BatchResult(dead=list(refused))
+        if records:
+            result.extend(await self._with_retries(lambda: self._process(records), what="batch"))
         out = result.out + await self._settle_dead(result.dead)
         out += [dead_letter_record(d, dlq_topic(d.record.topic)) for d in result.dead]
         if spans is not None:
             out = spans.follow(out)
         await self._with_retries(lambda: self._publisher.publish_many(out), what="publish")
         self.dead_lettered += len(result.dead)
-        for d in result.dead:
-            metrics.DLQ_RECORDS.labels(topic=d.record.topic, code=d.code).inc()
-            log.warning(
-                "record_dead_lettered",
-                role=self.role,
-                topic=d.record.topic,
-                partition=d.record.partition,
-                offset=d.record.offset,
-                code=d.code,
-            )
-        metrics.CONSUMED.labels(role=self.role).inc(len(records))
-        metrics.PRODUCED.labels(role=self.role).inc(len(out))
-        metrics.BATCH_SECONDS.labels(role=self.role).observe(time.perf_counter() - started)
+        observe.dead_lettered(self.role, result.dead)
+        observe.batch_done(self.role, len(records), len(out), started)
 
     async def _settle_dead(self, dead: list[DeadLetter]) -> list[OutRecord]:
         """The hook's follow-up records for this batch's dead letters (before the offset
@@ -358,18 +353,23 @@ class ConsumerRunner:
         return await self._with_retries(attempt, what="record")
 
     def _dead(self, record: Record, exc: BaseException) -> BatchResult:
-        log.error(
-            "record_processing_failed",
-            role=self.role,
-            topic=record.topic,
-            offset=record.offset,
-            error=type(exc).__name__,
-            # Frames only: an exception's text can quote the record (e.g. PostgreSQL's
-            # "Failing row contains ..."), and records carry personal data.
-            trace="".join(traceback.format_tb(exc.__traceback__, limit=5))[-1500:],
-        )
+        def report() -> None:
+            log.error(
+                "record_processing_failed",
+                role=self.role,
+                topic=record.topic,
+                offset=record.offset,
+                error=type(exc).__name__,
+                # Frames only: an exception's text can quote the record (e.g. PostgreSQL's
+                # "Failing row contains ..."), and records carry personal data.
+                trace="".join(traceback.format_tb(exc.__traceback__, limit=5))[-1500:],
+            )
+
+        observe.quietly(report)
+        # A value nested deeper than the decoder (or anything walking it) can recurse.
+        code = "nested_too_deep" if isinstance(exc, RecursionError) else "processing_error"
         detail = f"{type(exc).__name__}: {safe_error_text(exc)}"
-        return BatchResult(dead=[DeadLetter(record, "processing_error", detail)])
+        return BatchResult(dead=[DeadLetter(record, code, detail)])
 
     async def _with_retries(self, attempt: Callable[[], Awaitable[T]], *, what: str) -> T:
         """Retry transient failures with a growing pause; never gives up while running."""
