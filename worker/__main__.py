@@ -74,7 +74,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     commands: dict[str, Command] = {}
     migrate = sub.add_parser("migrate", help="apply the database migrations (only)")
     migrate.add_argument(
-        "--with-topics", action="store_true", help="then apply deploy/topics.yaml (dev)"
+        "--with-topics", action="store_true", help="then apply deploy/topics.yaml (a release job)"
     )
     commands["migrate"] = _cmd_migrate
     for name in ROLES:

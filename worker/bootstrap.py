@@ -168,6 +168,7 @@ async def open_runtime(
 
     pool = await until_reachable("database", connect_pool, stop, health)
     try:
+        await until_reachable("schema", lambda: postgres.require_schema(pool), stop, health)
         start_producer = functools.partial(kafka.start_producer, settings.kafka, bootstrap, role)
         producer = await until_reachable("broker", start_producer, stop, health)
         publisher = Publisher(producer, restart=start_producer)
