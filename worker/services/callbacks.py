@@ -25,7 +25,7 @@ import asyncio
 import collections
 import hashlib
 import hmac
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -40,6 +40,7 @@ from worker.core.batch import DUE_HEADER, BatchResult, DeadLetter, due_header
 from worker.core.errors import PermanentError, RetryableError
 from worker.core.records import OutRecord, Record
 from worker.services.attempts import AttemptJournal, NoJournal, callback_attempt, trace_id
+from worker.services.clock import Clock
 from worker.services.retry import call_with_retry, next_retry
 from worker.services.sender_events import wanted
 from worker.settings import CallbackSettings
@@ -92,7 +93,7 @@ class CallbackDeps:
     sender: WebhookSender
     topics: Topics
     settings: CallbackSettings
-    clock: Callable[[], datetime]
+    clock: Clock
     journal: AttemptJournal = field(default_factory=NoJournal)
 
 
