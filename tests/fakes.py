@@ -14,7 +14,7 @@ from schemas.enums import NotificationStatus
 from schemas.events import NotificationRequest
 from worker.core.errors import PermanentError, RetryableError
 from worker.core.records import OutRecord
-from worker.services.callbacks import Receiver
+from worker.services.callback_send import Receiver
 from worker.services.notify_ports import (
     Lease,
     NotificationRow,

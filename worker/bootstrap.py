@@ -48,7 +48,7 @@ from worker.core.errors import RetryableError
 from worker.health import Health, Pulse
 from worker.ids import IdSigner
 from worker.services.attempts import AttemptJournal
-from worker.services.callbacks import CallbackStore, WebhookSender
+from worker.services.callback_send import CallbackStore, WebhookSender
 from worker.services.deliver import DeliverDeps
 from worker.services.notify_ports import Channels
 from worker.services.payments import PaymentStore

@@ -28,13 +28,9 @@ from worker.core.records import Record
 from worker.periodic import every
 from worker.roles.common import run_until_stopped
 from worker.services.attempts import AttemptJournal, NoJournal
-from worker.services.callbacks import (
-    CallbackDeps,
-    FirstAttempts,
-    WebhookSender,
-    first_attempts_batch,
-    retry_batch,
-)
+from worker.services.callback_pool import FirstAttempts
+from worker.services.callback_send import CallbackDeps, WebhookSender
+from worker.services.callbacks import first_attempts_batch, retry_batch
 from worker.services.clock import Clock, utc_now
 
 log = logs.get("postino.callbacks")
