@@ -17,7 +17,7 @@ def _documented() -> dict[str, list[str]]:
     """Principal -> the table rows under its `### <principal>` heading."""
     sections = re.split(r"^### (\S+)\n", PAGE.read_text(), flags=re.MULTILINE)[1:]
     return {
-        who: [line for line in body.splitlines() if re.match(r"\| (topic|group) \|", line)]
+        who: [line for line in body.splitlines() if re.match(r"\| (topic|group|cluster) \|", line)]
         for who, body in zip(sections[::2], sections[1::2], strict=True)
     }
 

@@ -51,6 +51,7 @@ def producer(settings: KafkaSettings, bootstrap: str, role: str) -> AIOKafkaProd
         acks="all",
         linger_ms=settings.producer_linger_ms(role),
         enable_idempotence=settings.enable_idempotence,
+        compression_type=None if settings.compression == "none" else settings.compression,
         request_timeout_ms=30000,
     )
 
@@ -82,7 +83,7 @@ def consumer(
         "max_poll_records": settings.max_poll_records,
         "session_timeout_ms": settings.session_timeout_ms,
         "heartbeat_interval_ms": settings.heartbeat_interval_ms,
-        "rebalance_timeout_ms": max(settings.session_timeout_ms, 10000),
+        "rebalance_timeout_ms": max(settings.session_timeout_ms, settings.rebalance_timeout_ms),
     }
     options.update(overrides)
     return AIOKafkaConsumer(**options)

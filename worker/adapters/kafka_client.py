@@ -60,6 +60,8 @@ def client_options(settings: KafkaSettings, bootstrap: str, role: str) -> dict[s
         "bootstrap_servers": bootstrap,
         "client_id": client_id(role),
         "security_protocol": protocol,
+        "metadata_max_age_ms": settings.metadata_max_age_ms,
+        "connections_max_idle_ms": settings.connections_max_idle_ms,
     }
     if protocol in ("SSL", "SASL_SSL"):
         options["ssl_context"] = ssl_context(settings)

@@ -46,13 +46,36 @@ def load_inventory(path: Path | None = None) -> dict[str, Any]:
     return found
 
 
-def desired(settings: KafkaSettings, inventory: Mapping[str, Any]) -> list[TopicSpec]:
+def desired(
+    settings: KafkaSettings, inventory: Mapping[str, Any], replication_factor: int | None = None
+) -> list[TopicSpec]:
+    """The inventory's topics under these settings (`replication_factor`: the
+    resolved one, when the settings say -1)."""
     return desired_topics(
         inventory,
         prefix=settings.topic_prefix,
         partitions=settings.partitions,
-        replication_factor=settings.replication_factor,
+        replication_factor=replication_factor or settings.replication_factor,
+        retry_partitions=settings.retry_partitions,
+        dlq_partitions=settings.dlq_partitions,
     )
+
+
+async def default_replication(admin: AIOKafkaAdminClient) -> int:
+    """The cluster's `default.replication.factor` (what -1 means), read from a broker's
+    config; where that is not allowed or not offered, as many replicas as brokers, at
+    most 3."""
+    brokers = sorted(b.nodeId for b in admin._client.cluster.brokers())
+    try:
+        resource = ConfigResource(ConfigResourceType.BROKER, str(brokers[0]))
+        for response in await admin.describe_configs([resource]):
+            for error_code, _, _, _, entries in response.resources:
+                found = {e[0]: e[1] for e in entries} if not error_code else {}
+                if found.get("default.replication.factor"):
+                    return int(found["default.replication.factor"])
+    except (KafkaError, ValueError, IndexError) as exc:
+        log.info("broker_config_unreadable", error=type(exc).__name__)
+    return max(1, min(3, len(brokers)))
 
 
 async def describe(
@@ -142,10 +165,14 @@ async def sync_topics(
     show: Callable[[str], None] | None = None,
 ) -> Plan:
     """Describe, plan, show the diff, and (unless `dry_run`) apply. Returns the plan."""
-    specs = desired(settings, inventory if inventory is not None else load_inventory())
     admin = admin_client(settings, bootstrap, "topics")
     await _call("connect", admin.start())
     try:
+        replication = settings.replication_factor
+        if replication == -1:
+            replication = await default_replication(admin)
+        inventory = inventory if inventory is not None else load_inventory()
+        specs = desired(settings, inventory, replication)
         current, overrides = await describe(admin, [s.name for s in specs])
         changes = plan(specs, current)
         for line in changes.lines():

@@ -69,7 +69,12 @@ def _every_topic(inventory: Mapping[str, Any]) -> list[str]:
 
 
 def release_acls(inventory: Mapping[str, Any]) -> set[Acl]:
-    return {("topic", name, op) for name in _every_topic(inventory) for op in RELEASE_OPERATIONS}
+    """`postino topics`'s; DescribeConfigs on the cluster reads the brokers'
+    `default.replication.factor` (POSTINO_KAFKA_REPLICATION_FACTOR=-1; without it,
+    as many replicas as brokers, at most 3)."""
+    found = {("topic", name, op) for name in _every_topic(inventory) for op in RELEASE_OPERATIONS}
+    found.add(("cluster", "kafka-cluster", "DescribeConfigs"))
+    return found
 
 
 def operator_acls(inventory: Mapping[str, Any]) -> set[Acl]:
