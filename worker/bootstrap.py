@@ -25,11 +25,15 @@ from typing import Any, TypeVar
 from schemas.topics import GROUP_TOPICS, ConsumerGroup
 from worker import logs
 from worker.adapters import kafka, postgres
+from worker.adapters.backoffice_repo import BackOfficeRepo
 from worker.adapters.citizen_repo import PostgresCitizens
 from worker.adapters.console_repo import PostgresJournal
 from worker.adapters.inbox import PostgresInbox
 from worker.adapters.kafka import Publisher
+from worker.adapters.logos_repo import PostgresLogos
+from worker.adapters.notices_repo import PostgresNotices
 from worker.adapters.notifications_repo import PostgresNotifications
+from worker.adapters.organizations_repo import PostgresOrganizations
 from worker.adapters.payments_repo import PostgresPayments
 from worker.adapters.postgres import Pool
 from worker.adapters.profiles_repo import PostgresProfiles
@@ -320,6 +324,10 @@ class IngressStores:
     citizens: PostgresCitizens
     profiles: PostgresProfiles
     messages: PostgresSenderMessages
+    backoffice: BackOfficeRepo
+    organizations: PostgresOrganizations
+    logos: PostgresLogos
+    notices: PostgresNotices
 
 
 def ingress_stores(runtime: Runtime) -> IngressStores:
@@ -330,4 +338,8 @@ def ingress_stores(runtime: Runtime) -> IngressStores:
         PostgresCitizens(pool),
         PostgresProfiles(pool),
         PostgresSenderMessages(pool),
+        BackOfficeRepo(pool),
+        PostgresOrganizations(pool),
+        PostgresLogos(pool),
+        PostgresNotices(pool),
     )
