@@ -173,9 +173,12 @@ async def edit(
 ) -> Changed:
     """Edit; a new callback URL gets a new secret (shown once), clearing it clears it."""
     shown: dict[str, str] = {}
+    action = ["update_settings"]
 
     def mutate(row: ServiceRecord) -> dict[str, Any]:
         columns = edit_changes(row, changes, actor)
+        if "state" in columns:  # reviewed content changed: a draft version
+            action[0] = "edit"
         url = changes.get("callback_url")
         if "callback_url" in changes and url != row.callback_url:
             secret = secrets.token_urlsafe(32) if url else None
@@ -185,8 +188,7 @@ async def edit(
         return columns
 
     def trail(before: ServiceRecord, after: ServiceRecord) -> Trail:
-        changed = before.state != after.state or before.version != after.version
-        return Trail([entry(after, "edit" if changed else "update_settings", actor, now)])
+        return Trail([entry(after, action[0], actor, now)])
 
     return Changed(await _change(store, service_id, mutate, trail), shown)
 
