@@ -53,7 +53,8 @@ from worker.ids import IdSigner
 from worker.services.attempts import AttemptJournal
 from worker.services.callbacks import CallbackStore, WebhookSender
 from worker.services.deliver import DeliverDeps
-from worker.services.notify_ports import Channels
+from worker.services.notice_outbox import NoticeStores
+from worker.services.notify_ports import Channels, Mailer
 from worker.services.payments import PaymentStore
 from worker.services.reminders import ReminderStore
 from worker.services.remote_content import SenderClient
@@ -285,6 +286,22 @@ async def notify_channels(settings: NotifySettings) -> AsyncIterator[Channels]:
             await push.stop()
         if mailer is not None:
             await mailer.stop()  # QUIT on the process's kept SMTP connection
+
+
+def notice_stores(runtime: Runtime) -> NoticeStores:
+    notices = PostgresNotices(runtime.pool)
+    return NoticeStores(notices, BackOfficeRepo(runtime.pool), notices)
+
+
+@asynccontextmanager
+async def notice_mailer(settings: NotifySettings) -> AsyncIterator[Mailer | None]:
+    """The mailer of the notices to public bodies (None without `POSTINO_SMTP_URL`)."""
+    mailer = SmtpMailer(settings) if settings.smtp_url else None
+    try:
+        yield mailer
+    finally:
+        if mailer is not None:
+            await mailer.stop()
 
 
 @asynccontextmanager

@@ -21,9 +21,9 @@ WHERE id IN (
 RETURNING id, service_id, kind, recipients, subject, body, attempts
 """
 _MARK = """
-UPDATE service_notices SET status = $2, attempts = attempts + 1, lease_until = NULL,
-    sent_at = CASE WHEN $2 = 'sent' THEN $3 END, last_error = $4,
-    next_at = COALESCE($5, next_at)
+UPDATE service_notices SET status = $2::text, attempts = attempts + 1, lease_until = NULL,
+    sent_at = CASE WHEN $2::text = 'sent' THEN $3::timestamptz END, last_error = $4::text,
+    next_at = COALESCE($5::timestamptz, next_at)
 WHERE id = $1
 """
 # One upsert per flush: S the latest success, F the latest failure over both sides;

@@ -40,6 +40,7 @@ from worker.core.batch import DUE_HEADER, BatchResult, DeadLetter, due_header
 from worker.core.errors import PermanentError, RetryableError
 from worker.core.records import OutRecord, Record
 from worker.services.attempts import AttemptJournal, NoJournal, callback_attempt, trace_id
+from worker.services.callback_health import CallbackHealth
 from worker.services.retry import call_with_retry, next_retry
 from worker.services.sender_events import wanted
 from worker.settings import CallbackSettings
@@ -94,6 +95,8 @@ class CallbackDeps:
     settings: CallbackSettings
     clock: Callable[[], datetime]
     journal: AttemptJournal = field(default_factory=NoJournal)
+    #: Outcomes per service, in memory, for the "callbacks failing" notices.
+    health: CallbackHealth = field(default_factory=CallbackHealth)
 
 
 @dataclass(slots=True)
@@ -174,6 +177,7 @@ async def _attempt(job: _Job, deps: CallbackDeps) -> str:
         outcome = "delivered"
         log.debug("callback_delivered", attempt=job.attempt + 1)
     _OUTCOMES[outcome].inc()
+    deps.health.record(job.event.sender_service_id, outcome == "delivered", deps.clock())
     deps.journal.add(
         callback_attempt(
             key=job.key,

@@ -23,7 +23,7 @@ from worker import logs
 from worker.core.errors import PermanentError
 from worker.services import notices
 from worker.services.backoffice_model import NoticeDraft, ServiceRecord
-from worker.services.callback_health import HealthCounts
+from worker.services.callback_health import CallbackHealth, HealthCounts
 from worker.services.notify_ports import Mailer
 
 log = logs.get("postino.notices")
@@ -143,3 +143,27 @@ async def check_callbacks(
         elif not flip.alerted:
             drafts.append(notices.callbacks_recovered(service, contacts, now))
     return await outbox.queue(drafts) if drafts else []
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeStores:
+    health: HealthStore
+    services: ServiceLookup
+    outbox: NoticeStore
+
+
+async def notices_round(
+    counted: CallbackHealth, stores: NoticeStores, mailer: Mailer | None, now: datetime
+) -> None:
+    """One round of the callbacks role's notices job: merge the callback outcomes
+    counted since the last round, queue the notices they call for, send what is due
+    (nothing without a mailer: the notices wait for one)."""
+    counts = counted.take()
+    try:
+        await stores.health.merge(counts)
+    except BaseException:
+        counted.put_back(counts)
+        raise
+    await check_callbacks(stores.health, stores.services, stores.outbox, now)
+    if mailer is not None:
+        await send_due(stores.outbox, mailer, now)

@@ -153,15 +153,16 @@ def callbacks_recovered(service: ServiceRecord, contacts: Contacts, at: datetime
 
 
 def quota_reached(
-    service: ServiceRecord, percent: int, used: int, contacts: Contacts, *, day: date, at: datetime
+    service: ServiceRecord, used: int, quota: int, contacts: Contacts, *, day: date, at: datetime
 ) -> NoticeDraft:
-    """The quota notice of `percent` (80 or 100); its gate names the day, so it is
-    sent once a day at most."""
+    """The quota notice of the share `used` is of `quota` (80% or 100%); its gate names
+    the day, so each is sent once a day at most."""
+    percent = quota_level(used, quota) or 80
     kind = NoticeKind.QUOTA_100 if percent >= 100 else NoticeKind.QUOTA_80
     text = (
         f"Quota giornaliera al {percent}%: {service.name}",
         f"Il servizio {_about(service)} ha inviato {used} messaggi il {day.isoformat()}"
-        f" (UTC), il {percent}% della sua quota giornaliera di {service.daily_quota}."
+        f" (UTC), il {percent}% della sua quota giornaliera di {quota}."
         + (" Fino a mezzanotte UTC gli invii sono rifiutati con 429." if percent >= 100 else ""),
     )
     return _draft(service, kind, contacts, at, text, gate=f"{kind.value}:{day.isoformat()}")
