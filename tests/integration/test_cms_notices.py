@@ -24,7 +24,8 @@ from worker.core.records import Record
 from worker.ingress.app import reload_services
 from worker.ingress.limits import flush_now
 from worker.roles.callbacks import handlers
-from worker.services.callbacks import CallbackDeps, FirstAttempts
+from worker.services.callback_pool import FirstAttempts
+from worker.services.callback_send import CallbackDeps
 from worker.services.notice_outbox import notices_round, send_due
 
 SERVICE_EMAIL = "tributi@comune.example.org"

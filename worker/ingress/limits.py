@@ -35,7 +35,12 @@ async def flush_now(app: web.Application) -> int:
     if totals:
         stores = app[STORES]
         await queue_quota_notices(
-            app[QUOTA_WATCH], totals, _quota_of(app), (stores.backoffice, stores.notices), now, day
+            app[QUOTA_WATCH],
+            totals,
+            _quota_of(app),
+            (stores.backoffice, stores.notices),
+            now=now,
+            day=day,
         )
     return flushed
 

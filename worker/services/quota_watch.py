@@ -44,6 +44,7 @@ async def queue_quota_notices(
     totals: Mapping[str, int],
     quota_of: Callable[[str], int | None],
     stores: tuple[ServiceLookup, NoticeStore],
+    *,
     now: datetime,
     day: date,
 ) -> list[str]:
