@@ -6,18 +6,13 @@ every acknowledgement, and only then commits offsets (`offset + 1` per partition
 A crash anywhere before the offset commit redoes the batch; handlers are idempotent,
 so redoing it is harmless.
 
-Failures never stop a partition and never crash the loop:
-- a `RetryableError` (database or broker unreachable) retries the same batch with a
-  growing pause until it succeeds or the process is told to stop;
-- any other exception splits the batch and retries record by record; a record that
-  still fails goes to `<topic>.dlq` with the reason in its headers.
+Failures never stop a partition and never crash the loop (see `failures`).
 
-Records not yet due (retry tiers, given a `due_at` function) wait in their partition,
-paused alone until due (see `worker.consumers.due`).
+Records not yet due (retry tiers) wait in their partition, paused: see `not_due`.
 
 A record batch that cannot be decoded at all (a codec this client lacks, a corrupt
 payload) goes to the DLQ as its offsets and the error, and the loop moves past it
-(see `worker.consumers.undecodable`): it never stops the partition.
+(see `undecodable`): it never stops the partition.
 """
 
 from __future__ import annotations
@@ -25,9 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import traceback
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
@@ -36,13 +30,12 @@ from worker.adapters.kafka import Publisher, all_partitions
 from worker.adapters.kafka_batches import undecodable
 from worker.consumers import observe
 from worker.consumers import undecodable as undecodable_batches
-from worker.consumers.due import DueGate
-from worker.core.backoff import Backoff
+from worker.consumers.failures import Retrier, process
+from worker.consumers.not_due import NotDue
 from worker.core.batch import BatchHandler, BatchResult, DeadLetter, dead_letter_record, dlq_topic
 from worker.core.errors import RetryableError
 from worker.core.records import OutRecord, Record
 from worker.health import Pulse
-from worker.logs import safe_error_text
 
 log = logs.get("postino.consumer")
 
@@ -52,7 +45,6 @@ LINGER_BELOW = 100
 COMMIT_TIMEOUT_SECONDS = 15.0
 #: Given a batch's dead letters, record what they mean; returns records to produce.
 DeadLetterHook = Callable[[Sequence[DeadLetter]], Awaitable[list[OutRecord]]]
-T = TypeVar("T")
 
 
 class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -101,14 +93,14 @@ class ConsumerRunner:
         self._handler = handler
         self._publisher = publisher
         self._direct = direct
-        self._max_backoff = max_backoff
-        self.due = DueGate(role, due_at, clock, resume_slack)
-        self._linger = linger
-        self._on_dead_letters = on_dead_letters
+        self.due = NotDue(consumer, role, due_at, clock, resume_slack)
         #: Per partition: the offset after the last record processed and committed
         #: here (where a poll that lost its records must start again).
         self._next: dict[TopicPartition, int] = {}
+        self._linger = linger
+        self._on_dead_letters = on_dead_letters
         self._stop = asyncio.Event()
+        self._retry = Retrier(role, self._stop, pulse, max_backoff)
         self._started = False
         self.processed = 0
         self._lag: dict[TopicPartition, int] = {}
@@ -175,7 +167,7 @@ class ConsumerRunner:
         read up to its high watermark? False until a first fetch reported one (a slow
         first fetch must not look like an empty topic)."""
         for tp in self._consumer.assignment():
-            if tp in self.due.paused:
+            if tp in self.due:
                 continue
             highwater = self._consumer.highwater(tp)
             if highwater is None or await self._consumer.position(tp) < highwater:
@@ -185,12 +177,12 @@ class ConsumerRunner:
     async def poll_once(self, timeout_ms: int) -> int:
         if self._pulse is not None:
             self._pulse.beat()
-        self.due.resume_due(self._consumer)
+        self.due.resume_due()
         fetched = await self._fetch(self.due.poll_timeout(timeout_ms))
         batches, not_due = self.due.split(fetched)
         records = [r for recs in batches.values() for r in recs]
         if not records:
-            self.due.pause(self._consumer, not_due)
+            self.due.pause(not_due)
             self._next.update({tp: offset for tp, (offset, _) in not_due.items()})
             return 0
         async with self.batch_lock:
@@ -205,7 +197,7 @@ class ConsumerRunner:
                 return 0
             offsets = {tp: recs[-1].offset + 1 for tp, recs in batches.items() if recs}
             await self.commit(offsets)
-            self.due.pause(self._consumer, not_due)
+            self.due.pause(not_due)
             self._next.update({tp: offset for tp, (offset, _) in not_due.items()})
         self.processed += len(records)
         observe.quietly(lambda: self._record_lag(offsets))
@@ -235,7 +227,7 @@ class ConsumerRunner:
         last record it processed, or the committed offset, or the log start."""
         positions: dict[TopicPartition, int] = {}
         for tp in self._consumer.assignment():
-            if tp in self.due.paused:
+            if tp in self.due:
                 continue
             found = self._next.get(tp)
             if found is None:
@@ -306,12 +298,15 @@ class ConsumerRunner:
         started = time.perf_counter()
         result = BatchResult(dead=list(refused))
         if records:
-            result.extend(await self._with_retries(lambda: self._process(records), what="batch"))
+            batch = await self._retry(
+                lambda: process(self._handler, records, self._retry), what="batch"
+            )
+            result.extend(batch)
         out = result.out + await self._settle_dead(result.dead)
         out += [dead_letter_record(d, dlq_topic(d.record.topic)) for d in result.dead]
         if spans is not None:
             out = spans.follow(out)
-        await self._with_retries(lambda: self._publisher.publish_many(out), what="publish")
+        await self._retry(lambda: self._publisher.publish_many(out), what="publish")
         self.dead_lettered += len(result.dead)
         observe.dead_lettered(self.role, result.dead)
         observe.batch_done(self.role, len(records), len(out), started)
@@ -324,7 +319,7 @@ class ConsumerRunner:
         if not dead or hook is None:
             return []
         try:
-            return await self._with_retries(lambda: hook(dead), what="dead_letters")
+            return await self._retry(lambda: hook(dead), what="dead_letters")
         except Exception as exc:
             if isinstance(exc, RetryableError):
                 raise
@@ -332,59 +327,3 @@ class ConsumerRunner:
                 "dead_letter_hook_failed", role=self.role, count=len(dead), error=type(exc).__name__
             )
             return []
-
-    async def _process(self, records: list[Record]) -> BatchResult:
-        try:
-            return await self._handler(records)
-        except Exception as exc:
-            if isinstance(exc, RetryableError):
-                raise
-            if len(records) == 1:
-                return self._dead(records[0], exc)
-            log.warning("batch_split", role=self.role, size=len(records), error=type(exc).__name__)
-        result = BatchResult()
-        for record in records:
-            result.extend(await self._process_one(record))
-        return result
-
-    async def _process_one(self, record: Record) -> BatchResult:
-        async def attempt() -> BatchResult:
-            return await self._process([record])
-
-        return await self._with_retries(attempt, what="record")
-
-    def _dead(self, record: Record, exc: BaseException) -> BatchResult:
-        def report() -> None:
-            log.error(
-                "record_processing_failed",
-                role=self.role,
-                topic=record.topic,
-                offset=record.offset,
-                error=type(exc).__name__,
-                # Frames only: an exception's text can quote the record (e.g. PostgreSQL's
-                # "Failing row contains ..."), and records carry personal data.
-                trace="".join(traceback.format_tb(exc.__traceback__, limit=5))[-1500:],
-            )
-
-        observe.quietly(report)
-        # A value nested deeper than the decoder (or anything walking it) can recurse.
-        code = "nested_too_deep" if isinstance(exc, RecursionError) else "processing_error"
-        detail = f"{type(exc).__name__}: {safe_error_text(exc)}"
-        return BatchResult(dead=[DeadLetter(record, code, detail)])
-
-    async def _with_retries(self, attempt: Callable[[], Awaitable[T]], *, what: str) -> T:
-        """Retry transient failures with a growing pause; never gives up while running."""
-        backoff = Backoff(0.1, self._max_backoff)
-        while True:
-            try:
-                return await attempt()
-            except Exception as exc:
-                if not isinstance(exc, RetryableError) or self._stop.is_set():
-                    raise
-                if self._pulse is not None:
-                    self._pulse.beat()  # waiting out an outage on purpose is progress
-                metrics.RETRIES.labels(role=self.role, what=what).inc()
-                log.warning(
-                    "transient_failure", role=self.role, what=what, error=safe_error_text(exc)
-                )
-                await asyncio.sleep(backoff.next())

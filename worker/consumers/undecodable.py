@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from worker import logs
 from worker.adapters.kafka_batches import BadBatch, Probed, probe
-from worker.consumers.due import DueGate, NotDue
+from worker.consumers.not_due import NotDue
 from worker.core.batch import DeadLetter
 from worker.core.records import Record
 
@@ -39,7 +39,7 @@ class Loop(Protocol):
     """What of the consumer loop this needs (`ConsumerRunner`)."""
 
     role: str
-    due: DueGate
+    due: NotDue
 
     @property
     def consumer(self) -> AIOKafkaConsumer: ...
@@ -71,7 +71,7 @@ async def skip(runner: Loop, error: Exception) -> int:
 async def _settle(runner: Loop, probed: Probed) -> int:
     tp, bad = probed.tp, probed.bad
     assert bad is not None  # noqa: S101 - probe returns partitions with a bad batch
-    not_due: NotDue = {}
+    not_due: dict[TopicPartition, tuple[int, float]] = {}
     good = runner.due.due_prefix(tp, probed.good, not_due)
     if good:
         await runner.handle(good)
@@ -79,7 +79,7 @@ async def _settle(runner: Loop, probed: Probed) -> int:
     if not_due:
         # A retry tier's record before the batch is not due yet: the batch waits for
         # it, and is found again once the partition resumes.
-        runner.due.pause(runner.consumer, not_due)
+        runner.due.pause(not_due)
         return len(good)
     await runner.handle([], refused=[dead_letter(bad)])
     await runner.commit({tp: bad.last_offset + 1})
