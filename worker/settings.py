@@ -342,8 +342,10 @@ class Settings:
     #: Names this process among the instances of its role (claims' owner); unique per
     #: running process. Default: the host name.
     instance_id: str = "postino"
-    #: The broker `postino dev` starts when no bootstrap is given: "memory" (fast, gone
-    #: on restart) or "durable" (Tansu on a local SeaweedFS: survives restarts, slower).
+    #: The broker `postino dev` starts when no bootstrap is given: "kafka" (Apache Kafka,
+    #: needs Java 17; durable), "memory" (Tansu: fast, gone on restart), "durable" (Tansu
+    #: on a local SeaweedFS: survives restarts, slower), "auto" (Kafka when Java is there,
+    #: else "memory").
     embedded_broker: str = "memory"
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -605,7 +607,9 @@ def _load(env: _Env) -> Settings:
         log_mask_secret=env.secret("LOG_MASK_SECRET"),
         session_ttl_seconds=env.integer("SESSION_TTL_SECONDS", 24 * 3600, minimum=60),
         instance_id=env.text("INSTANCE_ID", socket.gethostname() or "postino"),
-        embedded_broker=env.choice("EMBEDDED_BROKER", "memory", ("memory", "durable")),
+        embedded_broker=env.choice(
+            "EMBEDDED_BROKER", "memory", ("auto", "kafka", "memory", "durable")
+        ),
         kafka=_kafka(env, profile),
         ops=_ops(env),
         **_sections(env, profile),
