@@ -32,6 +32,9 @@ CODECS = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
 #: One partition's share of a probe (the consumer's own `max_partition_fetch_bytes`).
 PARTITION_BYTES = 1024 * 1024
 _READ_UNCOMMITTED = 0
+#: The probe's fetch wait: a broker answers as soon as it has a byte (min bytes 1); the
+#: in-memory embedded broker answers a fetch with no wait at all with nothing.
+_PROBE_WAIT_MS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +87,9 @@ async def probe(
             by_node[node].setdefault(tp.topic, []).append((tp.partition, offset, partition_bytes))
     found: list[Probed] = []
     for node, topics in by_node.items():
-        request = FetchRequest(0, 1, 64 * partition_bytes, _READ_UNCOMMITTED, list(topics.items()))
+        request = FetchRequest(
+            _PROBE_WAIT_MS, 1, 64 * partition_bytes, _READ_UNCOMMITTED, list(topics.items())
+        )
         response = await client.send(node, request)
         for topic, partitions in response.topics:
             for partition, error_code, _highwater, *data in partitions:

@@ -178,13 +178,13 @@ class ConsumerRunner:
         if self._pulse is not None:
             self._pulse.beat()
         self.due.resume_due()
-        fetched = await self._fetch(self.due.poll_timeout(timeout_ms))
+        fetched, skipped = await self._fetch(self.due.poll_timeout(timeout_ms))
         batches, not_due = self.due.split(fetched)
         records = [r for recs in batches.values() for r in recs]
         if not records:
             self.due.pause(not_due)
             self._next.update({tp: offset for tp, (offset, _) in not_due.items()})
-            return 0
+            return skipped
         async with self.batch_lock:
             try:
                 await self.handle(records)
@@ -203,8 +203,9 @@ class ConsumerRunner:
         observe.quietly(lambda: self._record_lag(offsets))
         return len(records)
 
-    async def _fetch(self, timeout_ms: int) -> dict[TopicPartition, list[Any]]:
-        """The next records; an undecodable batch is dead-lettered and skipped here."""
+    async def _fetch(self, timeout_ms: int) -> tuple[dict[TopicPartition, list[Any]], int]:
+        """The next records, and how many were processed on the way: a batch that cannot
+        be decoded is dead-lettered and skipped here, the records before it processed."""
         try:
             fetched: dict[TopicPartition, list[Any]] = await self._consumer.getmany(
                 timeout_ms=timeout_ms
@@ -213,9 +214,10 @@ class ConsumerRunner:
             if not undecodable(exc):
                 raise
             async with self.batch_lock:
-                self.processed += await undecodable_batches.skip(self, exc)
-            return {}
-        return fetched
+                handled = await undecodable_batches.skip(self, exc)
+            self.processed += handled
+            return {}, handled
+        return fetched, 0
 
     def forget(self, partitions: Sequence[TopicPartition]) -> None:
         """Assigned anew: where this process left them is no longer where they are."""
