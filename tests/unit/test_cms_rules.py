@@ -56,7 +56,7 @@ def test_a_payload_sets_every_content_column_and_never_the_owner() -> None:
     assert columns["require_secure_channels"] is True
     assert columns["max_allowed_payment_amount"] == 1_000_000  # Postino's default
     assert (columns["topic_id"], columns["scope"], columns["web_url"]) == (10, "LOCAL", None)
-    with pytest.raises(UnknownTopic, match="metadata.topic_id: 99"):
+    with pytest.raises(UnknownTopic, match=r"metadata\.topic_id: 99"):
         payload_columns(_payload(metadata={"topic_id": 99}), "Comune di Prova")
 
 
