@@ -39,6 +39,7 @@ from worker.adapters.remote_content import HttpSenderClient
 from worker.adapters.sender_repo import PostgresSenderMessages
 from worker.adapters.services_repo import ServicesRepo, UsageRepo
 from worker.adapters.smtp import SmtpMailer
+from worker.adapters.subscriptions_repo import PostgresSubscriptions
 from worker.adapters.upstream_admissions import PostgresAdmissions
 from worker.adapters.webhook import HttpWebhookSender, PostgresCallbacks
 from worker.consumers.runner import ConsumerRunner, DeadLetterHook
@@ -320,6 +321,7 @@ class IngressStores:
     citizens: PostgresCitizens
     profiles: PostgresProfiles
     messages: PostgresSenderMessages
+    subscriptions: PostgresSubscriptions
 
 
 def ingress_stores(runtime: Runtime) -> IngressStores:
@@ -330,4 +332,5 @@ def ingress_stores(runtime: Runtime) -> IngressStores:
         PostgresCitizens(pool),
         PostgresProfiles(pool),
         PostgresSenderMessages(pool),
+        PostgresSubscriptions(pool),
     )

@@ -19,7 +19,16 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from worker import logs, metrics, tracing
 from worker.bootstrap import Runtime, ingress_stores, timer_pulse
-from worker.ingress import admin, citizen, console, messages, openapi, profiles, third_party
+from worker.ingress import (
+    admin,
+    citizen,
+    console,
+    messages,
+    openapi,
+    profiles,
+    subscriptions_feed,
+    third_party,
+)
 from worker.ingress.keys import DIRECTORY, RUNTIME, STORES
 from worker.ingress.limits import limits_ctx
 from worker.ingress.problems import problem
@@ -162,12 +171,14 @@ def create_app(runtime: Runtime) -> web.Application:
     app.cleanup_ctx.append(_directory_ctx)
     app.cleanup_ctx.append(limits_ctx)
     app.cleanup_ctx.append(third_party.senders_ctx)
+    app.cleanup_ctx.append(subscriptions_feed.prune_ctx)
     app.add_routes(messages.routes)
     app.add_routes(profiles.routes)
     app.add_routes(admin.routes)
     app.add_routes(openapi.routes)
     app.add_routes(citizen.routes)
     app.add_routes(third_party.routes)
+    app.add_routes(subscriptions_feed.routes)
     console.setup(app)
     return app
 
