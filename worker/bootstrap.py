@@ -29,6 +29,7 @@ from worker.adapters.citizen_repo import PostgresCitizens
 from worker.adapters.console_repo import PostgresJournal
 from worker.adapters.inbox import PostgresInbox
 from worker.adapters.kafka import Publisher
+from worker.adapters.logos_repo import PostgresLogos
 from worker.adapters.notifications_repo import PostgresNotifications
 from worker.adapters.payments_repo import PostgresPayments
 from worker.adapters.postgres import Pool
@@ -322,6 +323,7 @@ class IngressStores:
     profiles: PostgresProfiles
     messages: PostgresSenderMessages
     subscriptions: PostgresSubscriptions
+    logos: PostgresLogos
 
 
 def ingress_stores(runtime: Runtime) -> IngressStores:
@@ -333,4 +335,5 @@ def ingress_stores(runtime: Runtime) -> IngressStores:
         PostgresProfiles(pool),
         PostgresSenderMessages(pool),
         PostgresSubscriptions(pool),
+        PostgresLogos(pool),
     )

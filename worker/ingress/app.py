@@ -23,6 +23,7 @@ from worker.ingress import (
     admin,
     citizen,
     console,
+    logos,
     messages,
     openapi,
     profiles,
@@ -179,6 +180,7 @@ def create_app(runtime: Runtime) -> web.Application:
     app.add_routes(citizen.routes)
     app.add_routes(third_party.routes)
     app.add_routes(subscriptions_feed.routes)
+    app.add_routes(logos.routes)
     console.setup(app)
     return app
 
