@@ -29,6 +29,7 @@ from worker.ingress import (
     profiles,
     subscriptions_feed,
     third_party,
+    topics,
 )
 from worker.ingress.keys import DIRECTORY, RUNTIME, STORES
 from worker.ingress.limits import limits_ctx
@@ -181,6 +182,7 @@ def create_app(runtime: Runtime) -> web.Application:
     app.add_routes(third_party.routes)
     app.add_routes(subscriptions_feed.routes)
     app.add_routes(logos.routes)
+    app.add_routes(topics.routes)
     console.setup(app)
     return app
 
