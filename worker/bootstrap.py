@@ -35,6 +35,7 @@ from worker.adapters.payments_repo import PostgresPayments
 from worker.adapters.postgres import Pool
 from worker.adapters.profiles_repo import PostgresProfiles
 from worker.adapters.push import HttpPushGateway
+from worker.adapters.rc_configurations_repo import PostgresRCConfigurations
 from worker.adapters.reminders_repo import AdvisoryLock, PostgresReminders
 from worker.adapters.remote_content import HttpSenderClient
 from worker.adapters.sender_repo import PostgresSenderMessages
@@ -324,6 +325,7 @@ class IngressStores:
     messages: PostgresSenderMessages
     subscriptions: PostgresSubscriptions
     logos: PostgresLogos
+    rc_configurations: PostgresRCConfigurations
 
 
 def ingress_stores(runtime: Runtime) -> IngressStores:
@@ -336,4 +338,5 @@ def ingress_stores(runtime: Runtime) -> IngressStores:
         PostgresSenderMessages(pool),
         PostgresSubscriptions(pool),
         PostgresLogos(pool),
+        PostgresRCConfigurations(pool),
     )

@@ -27,6 +27,7 @@ from worker.ingress import (
     messages,
     openapi,
     profiles,
+    rc_configurations,
     subscriptions_feed,
     third_party,
     topics,
@@ -183,6 +184,7 @@ def create_app(runtime: Runtime) -> web.Application:
     app.add_routes(subscriptions_feed.routes)
     app.add_routes(logos.routes)
     app.add_routes(topics.routes)
+    app.add_routes(rc_configurations.routes)
     console.setup(app)
     return app
 
