@@ -22,7 +22,7 @@ from worker import logs
 from worker.ingress import openapi
 from worker.ingress.auth import SENDER_HEADER, is_admin
 from worker.ingress.bodies import read_body
-from worker.ingress.keys import STORES
+from worker.ingress.keys import RUNTIME, STORES
 from worker.ingress.network import networked_sender
 from worker.ingress.problems import problem
 from worker.services import logos
@@ -70,7 +70,8 @@ async def _save(request: web.Request, kind: logos.Kind, owner: str) -> web.Respo
     if isinstance(body, web.Response):
         return body
     try:
-        await logos.save(request.app[STORES].logos, kind, owner, body.logo)
+        limit = request.app[RUNTIME].settings.sender_api.logo_max_bytes
+        await logos.save(request.app[STORES].logos, kind, owner, body.logo, limit)
     except logos.InvalidLogo as exc:
         return problem(400, "Invalid logo", str(exc))
     log.info("logo_saved", kind=kind, owner=owner)

@@ -16,7 +16,7 @@ from schemas.enums import (
     RejectionReason,
 )
 from schemas.messages import FiscalCode, MessageContent
-from worker.ids import ulid_time_ms
+from worker.ids import decode_ulid
 
 
 class MessageCreated(msgspec.Struct):
@@ -124,7 +124,7 @@ _CLOCK_WINDOW = timedelta(days=8)
 def accepted_at(message_id: str, now: datetime) -> datetime:
     """When a message not yet processed was accepted: the time part of its id, or
     `now` for an id made from an idempotency key (its time part is not a time)."""
-    time_ms = ulid_time_ms(message_id) or 0
+    time_ms = (decode_ulid(message_id) or 0) >> 80
     stamp = datetime.fromtimestamp(time_ms / 1000, UTC)
     return stamp if now - _CLOCK_WINDOW <= stamp <= now + timedelta(minutes=5) else now
 

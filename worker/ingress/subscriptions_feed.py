@@ -3,7 +3,7 @@
 `GET /api/v1/subscriptions-feed/{date}` answers IO's `SubscriptionsFeed` to a
 service the platform allowed (403 otherwise), for a UTC day that is over (404 until
 then). `POST`/`DELETE /api/v1/admin/services/{id}/subscriptions-feed` allow and stop
-it. The ingress also prunes the change log past `SUBSCRIPTIONS_FEED_DAYS`.
+it. The ingress also prunes the change log past `POSTINO_SUBSCRIPTIONS_FEED_DAYS`.
 """
 
 from __future__ import annotations
@@ -28,8 +28,6 @@ log = logs.get("postino.subscriptions_feed")
 routes = web.RouteTableDef()
 FEED = "/api/v1/subscriptions-feed/{date}"
 SWITCH = "/api/v1/admin/services/{id}/subscriptions-feed"
-#: Days of feed kept (a sender is expected to read it every day).
-FEED_DAYS = 30
 _PRUNE_SECONDS = 3600.0
 
 
@@ -98,10 +96,13 @@ async def stop_feed(request: web.Request) -> web.Response:
 
 async def prune_ctx(app: web.Application) -> AsyncIterator[None]:
     """Every hour, drop the change log of the days no feed serves any more."""
-    store = app[STORES].subscriptions
+    store, days = (
+        app[STORES].subscriptions,
+        app[RUNTIME].settings.sender_api.subscriptions_feed_days,
+    )
 
     async def prune() -> None:
-        oldest = datetime.now(UTC).date() - timedelta(days=FEED_DAYS)
+        oldest = datetime.now(UTC).date() - timedelta(days=days)
         dropped = await store.prune(oldest)
         if dropped:
             log.info("subscriptions_feed_pruned", rows=dropped)
