@@ -1,9 +1,8 @@
-"""Service topics: IO's fixed list, with its numeric ids and Italian names.
+"""The service topics (IO's "argomenti"): a fixed list with numeric ids and Italian names.
 
-Source: IO's developer guide, "La scheda servizio - Argomento" (pagopa/devportal-docs),
-the list `GET /manage/services/topics` (IO's `getServiceTopics`) answers and
-`metadata.topic_id` of a service's card refers to. Ids are IO's, so a body's IO
-tooling sends the same numbers here; 17 (Salute) came last, after 16.
+The same ids and names as IO's, so a body's `metadata.topic_id` means the same thing
+on both platforms. Data, not behaviour: the CMS API answers it as `CmsServiceTopicList`
+and the citizen catalogue filters and shows services by it.
 """
 
 from __future__ import annotations
@@ -12,22 +11,16 @@ import msgspec
 
 
 class ServiceTopic(msgspec.Struct, frozen=True):
-    """IO's `CmsServiceTopic`."""
+    """One topic (IO's `CmsServiceTopic`)."""
 
     id: int
     name: str
 
 
-class ServiceTopicList(msgspec.Struct, frozen=True):
-    """IO's `CmsServiceTopicList`."""
-
-    topics: list[ServiceTopic]
-
-
-#: The topics, ordered by id.
-TOPICS: tuple[ServiceTopic, ...] = tuple(
-    ServiceTopic(i, name)
-    for i, name in (
+#: Every topic, by id. 0 ("Altro") is the topic of a service that fits no other.
+SERVICE_TOPICS: tuple[ServiceTopic, ...] = tuple(
+    ServiceTopic(topic_id, name)
+    for topic_id, name in (
         (0, "Altro"),
         (1, "Ambiente e animali"),
         (2, "Attività produttive e commercio"),
@@ -48,9 +41,9 @@ TOPICS: tuple[ServiceTopic, ...] = tuple(
         (17, "Salute"),
     )
 )
-TOPICS_BY_ID: dict[int, ServiceTopic] = {t.id: t for t in TOPICS}
+_BY_ID = {t.id: t for t in SERVICE_TOPICS}
 
 
 def topic(topic_id: int | None) -> ServiceTopic | None:
-    """The topic of an id; None for None or an id IO does not list."""
-    return None if topic_id is None else TOPICS_BY_ID.get(topic_id)
+    """The topic with this id, or None (no id, or an id not in the list)."""
+    return None if topic_id is None else _BY_ID.get(topic_id)

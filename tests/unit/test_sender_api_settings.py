@@ -17,7 +17,7 @@ def test_the_defaults_fit_together() -> None:
 
 
 def test_a_logo_limit_above_what_the_body_limit_carries_is_refused() -> None:
-    with pytest.raises(ConfigError, match="POSTINO_LOGO_MAX_BYTES=200000.*HTTP_MAX_BODY_BYTES"):
+    with pytest.raises(ConfigError, match=r"POSTINO_LOGO_MAX_BYTES=200000.*HTTP_MAX_BODY_BYTES"):
         load_settings({"POSTINO_LOGO_MAX_BYTES": "200000"})
     raised = load_settings(
         {"POSTINO_LOGO_MAX_BYTES": "200000", "POSTINO_HTTP_MAX_BODY_BYTES": "300000"}

@@ -6,14 +6,22 @@ from __future__ import annotations
 import msgspec
 from aiohttp import web
 
-from schemas.service_topics import TOPICS, ServiceTopicList
+from schemas.service_topics import SERVICE_TOPICS, ServiceTopic
 from worker.ingress import openapi
 from worker.ingress.auth import SENDER_HEADER, is_admin
 from worker.ingress.network import networked_sender
 
 routes = web.RouteTableDef()
+
+
+class ServiceTopicList(msgspec.Struct, frozen=True):
+    """IO's `CmsServiceTopicList`."""
+
+    topics: list[ServiceTopic]
+
+
 PATH = "/api/v1/manage/services/topics"
-_BODY = msgspec.json.encode(ServiceTopicList(list(TOPICS)))
+_BODY = msgspec.json.encode(ServiceTopicList(list(SERVICE_TOPICS)))
 
 
 @routes.get(PATH)
