@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from schemas.topics import GROUP_TOPICS, ConsumerGroup
 from worker import logs
 from worker.adapters import kafka, postgres
+from worker.adapters.catalogue_repo import PostgresCatalogue
 from worker.adapters.citizen_repo import PostgresCitizens
 from worker.adapters.console_repo import PostgresJournal
 from worker.adapters.inbox import PostgresInbox
@@ -328,6 +329,7 @@ class IngressStores:
     subscriptions: PostgresSubscriptions
     logos: PostgresLogos
     rc_configurations: PostgresRCConfigurations
+    catalogue: PostgresCatalogue
 
 
 def ingress_stores(runtime: Runtime) -> IngressStores:
@@ -341,4 +343,5 @@ def ingress_stores(runtime: Runtime) -> IngressStores:
         PostgresSubscriptions(pool),
         PostgresLogos(pool),
         PostgresRCConfigurations(pool),
+        PostgresCatalogue(pool),
     )

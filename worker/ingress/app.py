@@ -21,6 +21,7 @@ from worker import logs, metrics, tracing
 from worker.bootstrap import Runtime, ingress_stores, timer_pulse
 from worker.ingress import (
     admin,
+    catalogue,
     citizen,
     console,
     logos,
@@ -185,6 +186,7 @@ def create_app(runtime: Runtime) -> web.Application:
     app.add_routes(logos.routes)
     app.add_routes(topics.routes)
     app.add_routes(rc_configurations.routes)
+    app.add_routes(catalogue.routes)
     console.setup(app)
     return app
 
