@@ -95,8 +95,8 @@ async def upload_service_logo(request: web.Request) -> web.Response:
     refused = _refused(request, organization=None, service_id=service_id)
     if refused is not None:
         return refused
-    found = await request.app[STORES].services.get(service_id)
-    if found is None or found["state"] == "deleted":
+    found = await request.app[STORES].services.directory_entry(service_id)
+    if found is None or not found.can_send:
         return problem(404, "Not found", "no such service")
     return await _save(request, logos.SERVICE, service_id)
 
