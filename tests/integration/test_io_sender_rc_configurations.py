@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.factories import create_profile, create_service, message_body
+from tests.integration.cms_helpers import body_with_key
 from tests.integration.helpers import drain, session
 from tests.integration.io_schema import validate
 from tests.integration.sender_helpers import CITIZEN, OTHER, key
@@ -128,3 +129,16 @@ async def test_a_message_picks_a_configuration_and_test_users_get_its_test_envir
         assert subjects[CITIZEN]["subject"].endswith("prod")
         assert subjects[OTHER]["subject"].endswith("test")
         assert sorted(seen) == [("prod", "prod-key"), ("test", "test-key")]
+
+
+async def test_the_bodys_manage_key_sees_the_configurations_its_services_keys_created(
+    runtime: Runtime, client: Client
+) -> None:
+    manage = await body_with_key(client, "12345678901")
+    _, api_key = await create_service(runtime)
+    await reload_services(client.app)
+    body = configuration("http://127.0.0.1:9/io", "http://127.0.0.1:10/io")
+    created = await _json(await client.post(BASE, json=body, headers=manage), 201)
+    listed = await _json(await client.get(BASE, headers=key(api_key)), 200)
+    assert [c["configuration_id"] for c in listed["rcConfigList"]] == [created["configuration_id"]]
+    assert (await client.get(BASE, headers=key("nobody"))).status == 401

@@ -1,8 +1,8 @@
 """IO's remote-content configurations (`createRCConfiguration`,
 `listRCConfiguration`, `getRCConfiguration`, `updateRCConfiguration`) at IO's paths.
 
-The caller is a body: a service key of one of its services (IO asks for the body's
-manage key). A body sees and changes only its own configurations; another body's
+The caller is a body: its manage key (as IO asks), or a service key of one of its
+services. A body sees and changes only its own configurations; another body's
 id answers 404. Base URLs pass the SSRF rules of the callbacks (IO-RULES 4) when
 saved, and again at every call (`worker.adapters.remote_content`).
 """
@@ -17,10 +17,12 @@ from aiohttp import web
 from worker import logs
 from worker.ids import decode_ulid, encode_ulid
 from worker.ingress import openapi
+from worker.ingress.auth import SENDER_HEADER
 from worker.ingress.bodies import read_body
 from worker.ingress.keys import RUNTIME, STORES
 from worker.ingress.network import networked_sender
 from worker.ingress.problems import json_response, problem
+from worker.services import organizations
 from worker.services.callback_url import DnsUnavailable, UnsafeCallbackUrl, check_callback_url
 from worker.services.rc_configurations import (
     NewRCConfiguration,
@@ -34,8 +36,13 @@ BASE = "/api/v1/messages-sending/remote-contents/configurations"
 ONE = BASE + "/{configuration_id}"
 
 
-def _owner(request: web.Request) -> str | web.Response:
-    """The calling body's fiscal code, or the refusal."""
+async def _owner(request: web.Request) -> str | web.Response:
+    """The calling body's fiscal code: its manage key's body (as IO asks), or the body
+    of the service whose key it is; else the refusal."""
+    given = request.headers.get(SENDER_HEADER)
+    actor = await organizations.authenticate(request.app[STORES].organizations, given)
+    if actor is not None and actor.organization_fiscal_code is not None:
+        return actor.organization_fiscal_code
     caller = networked_sender(request)
     if isinstance(caller, web.Response):
         return caller
@@ -66,7 +73,7 @@ def _not_found() -> web.Response:
 
 @routes.post(BASE)
 async def create_configuration(request: web.Request) -> web.Response:
-    owner = _owner(request)
+    owner = await _owner(request)
     if isinstance(owner, web.Response):
         return owner
     body = await _checked(request)
@@ -81,7 +88,7 @@ async def create_configuration(request: web.Request) -> web.Response:
 
 @routes.get(BASE)
 async def list_configurations(request: web.Request) -> web.Response:
-    owner = _owner(request)
+    owner = await _owner(request)
     if isinstance(owner, web.Response):
         return owner
     found = await request.app[STORES].rc_configurations.list(owner)
@@ -90,7 +97,7 @@ async def list_configurations(request: web.Request) -> web.Response:
 
 @routes.get(ONE)
 async def get_configuration(request: web.Request) -> web.Response:
-    owner = _owner(request)
+    owner = await _owner(request)
     if isinstance(owner, web.Response):
         return owner
     config_id = request.match_info["configuration_id"]
@@ -100,7 +107,7 @@ async def get_configuration(request: web.Request) -> web.Response:
 
 @routes.put(ONE)
 async def update_configuration(request: web.Request) -> web.Response:
-    owner = _owner(request)
+    owner = await _owner(request)
     if isinstance(owner, web.Response):
         return owner
     config_id = request.match_info["configuration_id"]
@@ -134,7 +141,7 @@ for _method, _path, _summary, _request, _responses in (
     openapi.declare(
         _method,
         _path,
-        f"{_summary} (IO's remote-content configurations; a service key of the body)",
+        f"{_summary} (IO's remote-content configurations; the body's manage key or a service key)",
         tag="sender",
         security="sender",
         request=_request,
