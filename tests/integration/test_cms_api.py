@@ -182,7 +182,7 @@ async def test_payloads_and_logos_are_checked(runtime: Runtime, client: Client) 
     created = await call(client, "POST", CMS, manage, 201, json=payload())
     one = f"{CMS}/{created['id']}"
     await call(client, "PUT", f"{one}/logo", manage, 204, json=logo())
-    stored = await runtime.pool.fetchval("SELECT length(png) FROM service_logos")
+    stored = await runtime.pool.fetchval("SELECT length(png) FROM logos WHERE kind = 'service'")
     assert stored > 0
     for bad in (logo(b"GIF89a not a png"), {"logo": "%%%"}):
         await call(client, "PUT", f"{one}/logo", manage, 400, json=bad)
