@@ -301,7 +301,8 @@ class ReminderSettings:
 
 @dataclass(frozen=True, slots=True)
 class RemoteContentSettings:
-    """Calls to senders for remote content and attachments (IO-RULES 7). The SSRF
+    """Calls to senders for remote content and attachments (docs/integrators/remote-content.md).
+    The SSRF
     rules are the callbacks' (`callbacks.allow_loopback` included)."""
 
     #: Connect and read timeout of one call (an attachment may take longer in total,

@@ -1,4 +1,5 @@
-"""What a sender may learn (IO-RULES 3-4), at the source of every sender-facing copy:
+"""What a sender may learn (docs/integrators/premium.md, callbacks.md), at the source of every
+sender-facing copy:
 `read` only for an ADVANCED message read with the citizen's consent, `paid` only for
 an ADVANCED message, and only the kinds the service chose (`callback_events`)."""
 

@@ -1,5 +1,5 @@
-"""Every `POSTINO_*` variable that `worker/settings.py` reads is documented in README.md
-("## Settings")."""
+"""Every `POSTINO_*` variable that `worker/settings.py` reads is documented in the settings
+reference, docs/reference/settings.md."""
 
 from __future__ import annotations
 
@@ -31,8 +31,7 @@ def test_the_scan_finds_the_variables_of_every_section() -> None:
         assert known in found
 
 
-def test_every_variable_settings_reads_is_in_the_readme_settings_section() -> None:
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
-    documented = set(re.findall(r"`(POSTINO_[A-Z0-9_]+)`", section))
+def test_every_variable_settings_reads_is_in_the_settings_reference() -> None:
+    page = (ROOT / "docs" / "reference" / "settings.md").read_text()
+    documented = set(re.findall(r"`(POSTINO_[A-Z0-9_]+)`", page))
     assert sorted(read_variables() - documented) == []

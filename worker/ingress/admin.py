@@ -1,4 +1,4 @@
-"""Back-office (IO-RULES 6): services with their lifecycle (IO-RULES 5), and profiles.
+"""Back-office (docs/integrators/services.md): services with their lifecycle, and profiles.
 
 Every route needs the admin bearer token; a sender's API key never works here. API
 keys are shown once and stored only as SHA-256 hashes. A change is visible on this
@@ -66,7 +66,8 @@ async def _body(request: web.Request, body_type: type[B]) -> B | web.Response:
 
 
 async def _unsafe_url(request: web.Request, url: str | None, field: str) -> web.Response | None:
-    """400 when `url` breaks the SSRF rules of IO-RULES 4 (callbacks, remote content)."""
+    """400 when `url` breaks the SSRF rules of docs/integrators/callbacks.md (callbacks, remote
+    content)."""
     if url is None:
         return None
     callbacks = request.app[RUNTIME].settings.callbacks
@@ -148,7 +149,7 @@ def _transition(action: Action, **extra: Any) -> Callable[[dict[str, Any]], dict
     return mutate
 
 
-#: Actions that need a complete service card (IO-RULES 5: review answers 422).
+#: Actions that need a complete service card (docs/integrators/services.md: review answers 422).
 _REVIEWED = frozenset({Action.SUBMIT, Action.APPROVE})
 
 
@@ -249,7 +250,7 @@ OPERATIONAL = frozenset(
 
 def _edit(row: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     """Column changes of a PATCH: a content change starts (or goes on with) a draft
-    version; operational ones apply as they are (IO-RULES 5)."""
+    version; operational ones apply as they are (docs/integrators/services.md)."""
     content = {k: v for k, v in changes.items() if k not in OPERATIONAL and row.get(k) != v}
     edit: dict[str, Any] = {}
     if content:
@@ -338,7 +339,8 @@ def _rotate(column: str, *shown_as: str) -> Handler:
     return admin_only(handler)
 
 
-# `POST …/keys` is IO-RULES 6's rotation: it regenerates the primary key.
+# `POST …/keys` is the legacy rotation (docs/integrators/services.md): it regenerates the primary
+# key.
 _KEYS = (
     ("keys", "api_key_hash", ("api_key", "primary_key"), "Regenerate the primary key"),
     ("keys/primary", "api_key_hash", ("api_key", "primary_key"), "Regenerate the primary key"),

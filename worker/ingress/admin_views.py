@@ -1,4 +1,5 @@
-"""Request bodies and views of the back-office (IO-RULES 6): services and profiles.
+"""Request bodies and views of the back-office (docs/integrators/services.md): services and
+profiles.
 
 Unknown fields are refused here (unlike IO's message body): an operator's typo must
 not pass silently.
@@ -57,7 +58,7 @@ Phone = Annotated[str, Meta(pattern=r"^\+?[0-9][0-9 .\-/]{4,30}$")]
 HeaderName = Annotated[str, Meta(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")]
 Secret = Annotated[str, Meta(min_length=16, max_length=512, pattern=r"^[\x21-\x7e]+$")]
 
-#: Completeness of a service card (IO's `ValidService`, IO-RULES 5).
+#: Completeness of a service card (IO's `ValidService`, docs/integrators/services.md).
 MIN_DESCRIPTION = 20
 CONTACTS = ("email", "pec", "phone", "support_url")
 

@@ -1,4 +1,5 @@
-"""Citizen app API (IO-RULES 6): sessions from the back-office, then the citizen's own
+"""Citizen app API (docs/integrators/citizen-api.md): sessions from the back-office, then the
+citizen's own
 inbox, read/archive, profile and per-service preferences.
 
 A citizen is whoever holds an unexpired session token; every handler works on the

@@ -1,6 +1,6 @@
 """callbacks: status events -> signed POSTs to the sending service's callback URL.
 
-IO-RULES 4. Only the kinds the service chose (`callback_events`, default all) are
+docs/integrators/callbacks.md. Only the kinds the service chose (`callback_events`, default all) are
 sent; `read` and `paid` reach `messages.status` only when the sender may learn them
 (`worker.services.sender_events`). The body is the event exactly as it is on
 `messages.status`; the header

@@ -57,9 +57,10 @@ class Service:
         return (self.api_key_hash, self.secondary_key_hash)
 
     def may_reach(self, fiscal_code: str) -> bool:
-        """IO-RULES 1.2.1: unpublished services reach only their authorized recipients.
+        """docs/integrators/sending.md: unpublished services reach only their authorized recipients.
 
-        Publishing needs an approved version, and approval a complete card (IO-RULES 5),
+        Publishing needs an approved version, and approval a complete card
+        (docs/integrators/services.md),
         so an incomplete service never reaches anyone else."""
         if self.published and self.can_send:
             return True
