@@ -72,10 +72,10 @@ chaos: install ## kill -9 every role, the broker and PostgreSQL, break the netwo
 
 schemas: install ## regenerate schemas/generated (topic JSON Schemas, AsyncAPI, OpenAPI), then the reference pages
 	$(BIN)/postino contracts --write
-	$(BIN)/python -m devkit.docsgen --write
+	$(BIN)/python -m devkit.reference
 
-reference: install ## regenerate the docs' reference pages from the code and the contracts
-	$(BIN)/python -m devkit.docsgen --write
+reference: install ## regenerate the docs' generated pages (settings, topics, metrics, CLI, API, errors, Kafka contract)
+	$(BIN)/python -m devkit.reference
 
 docs: install ## build the docs site into var/site, strictly (a broken link or anchor fails)
 	$(BIN)/mkdocs build --strict --site-dir var/site

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from devkit import docsgen
+from devkit import reference
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Files beside the checkout that the repository must never send a reader to.
@@ -19,7 +19,7 @@ _LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
 def test_every_generated_reference_page_is_what_its_generator_renders() -> None:
-    stale = [str(path.relative_to(ROOT)) for path in docsgen.stale()]
+    stale = reference.stale()
     assert stale == [], f"stale generated pages {stale}: run `make reference` and commit"
 
 

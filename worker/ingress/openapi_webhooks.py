@@ -2,7 +2,7 @@
 
 A service with a `callback_url` receives each status event of its messages (the
 `messages.status` record's JSON, unchanged) as one signed POST. The headers and the
-retry rules stated here are the ones `worker.services.callbacks` applies.
+retry rules stated here are the ones `callback_send` and `callbacks` apply.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from schemas.events import StatusEvent
-from worker.services.callbacks import IDEMPOTENCY_HEADER, SIGNATURE_HEADER
+from worker.services.callback_send import IDEMPOTENCY_HEADER, SIGNATURE_HEADER
 
 #: The request body of every callback.
 WEBHOOK_TYPES: tuple[Any, ...] = (StatusEvent,)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from devkit.docsgen.markdown import BANNER, code, schema_section, table, type_text
+from devkit.reference.markdown import BANNER, ROOT, code, schema_section, table, type_text
 
 SOURCE = Path("schemas/generated/asyncapi.json")
 
@@ -48,8 +48,8 @@ def _channels(doc: dict[str, Any]) -> str:
     return table(headers, rows)
 
 
-def render(root: Path) -> str:
-    doc = json.loads((root / SOURCE).read_text())
+def render() -> str:
+    doc = json.loads((ROOT / SOURCE).read_text())
     schemas = doc["components"]["schemas"]
     dlq = [c["address"] for i, c in doc["channels"].items() if i.endswith("_dlq")]
     parts = [

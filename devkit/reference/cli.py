@@ -6,9 +6,8 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
-from devkit.docsgen.markdown import BANNER
+from devkit.reference.markdown import BANNER
 
 #: The width help is wrapped at: fixed, so the page does not depend on the terminal.
 COLUMNS = "88"
@@ -25,8 +24,7 @@ def _subcommands(
                 yield from _subcommands(sub, f"{prefix} {name}")
 
 
-def render(root: Path) -> str:
-    del root
+def render() -> str:
     from worker.__main__ import build_parser
 
     saved = os.environ.get("COLUMNS")

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from devkit.docsgen.markdown import (
+from devkit.reference.markdown import (
     BANNER,
+    ROOT,
     code,
     json_block,
     rules_text,
@@ -101,8 +102,8 @@ def _webhooks(doc: dict[str, Any]) -> list[str]:
     return out
 
 
-def render(root: Path) -> str:
-    doc = json.loads((root / SOURCE).read_text())
+def render() -> str:
+    doc = json.loads((ROOT / SOURCE).read_text())
     schemes = doc["components"]["securitySchemes"]
     head = [
         BANNER.format(source=str(SOURCE)),

@@ -3,10 +3,9 @@ modules imported (what a role serves at `/metrics`, the client's own metrics apa
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from devkit.docsgen.markdown import BANNER, code, table
+from devkit.reference.markdown import BANNER, code, table
 
 _SERIES = {
     "counter": "{name}_total",
@@ -43,8 +42,7 @@ def _row(metric: Any) -> tuple[str, ...]:
     )
 
 
-def render(root: Path) -> str:
-    del root
+def render() -> str:
     parts = [
         BANNER.format(source="the metrics registered by worker/"),
         "# Metrics\n",

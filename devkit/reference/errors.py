@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from devkit.docsgen.markdown import BANNER, code, table
+from devkit.reference.markdown import BANNER, code, table
 from worker.ingress.problem_types import GENERIC, SPECIFIC, ProblemType
 
 
@@ -13,8 +11,7 @@ def _rows(kinds: tuple[ProblemType, ...]) -> list[tuple[str, ...]]:
     return [(code(k.code), code(k.uri), str(k.status), k.title, k.meaning) for k in kinds]
 
 
-def render(root: Path) -> str:
-    del root
+def render() -> str:
     headers = ("code", "type", "status", "title", "when")
     example = (
         '{"type": "/problems/recipient_forbidden", "title": "Recipient forbidden",'

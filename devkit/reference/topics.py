@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from devkit.docsgen.markdown import BANNER, code, table
+from devkit.reference.markdown import BANNER, ROOT, code, table
 from schemas.topics import GROUP_TOPICS
 
 SOURCE = Path("deploy/topics.yaml")
@@ -51,8 +51,8 @@ def _rows(spec: dict[str, Any]) -> list[tuple[str, ...]]:
     return rows
 
 
-def render(root: Path) -> str:
-    spec = yaml.safe_load((root / SOURCE).read_text())
+def render() -> str:
+    spec = yaml.safe_load((ROOT / SOURCE).read_text())
     dlq_config = {**spec.get("defaults", {}), **spec.get("dlq_config", {})}
     groups = [
         (code(f"<prefix>.{group.value}"), ", ".join(code(t.value) for t in topics))
