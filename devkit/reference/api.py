@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,10 @@ def _operation(method: str, path: str, op: dict[str, Any]) -> str:
     for status, answer in op.get("responses", {}).items():
         body = _body(answer["content"]) if answer.get("content") else ""
         headers = ", ".join(code(h) for h in answer.get("headers", {}))
-        answers.append((status, answer.get("description", ""), body, headers))
+        meaning = answer.get("description", "")
+        if meaning == status and status.isdigit():
+            meaning = HTTPStatus(int(status)).phrase
+        answers.append((status, meaning, body, headers))
     out.append(table(("status", "meaning", "body", "headers"), answers))
     return "\n".join(out)
 
