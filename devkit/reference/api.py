@@ -23,14 +23,20 @@ SOURCE = Path("schemas/generated/openapi.json")
 _TAGS = {
     "sender": "Sender API (IO's)",
     "citizen": "Citizen app API",
-    "back-office": "Back office",
+    "manage": "IO's CMS API (a public body's manage key)",
+    "back-office": "Back office (the platform's)",
     "operations": "Operator console",
     "meta": "This document",
 }
+_DEPRECATED = (
+    '!!! warning "Deprecated"\n    Still answered, with a `Deprecation` header and a `Link`'
+    " to its successor.\n"
+)
 _AUTH = {
     "sender": "API key (`Ocp-Apim-Subscription-Key`)",
     "admin": "admin token (`Authorization: Bearer`)",
     "citizen": "citizen session (`Authorization: Bearer`)",
+    "manage": "manage key (`Ocp-Apim-Subscription-Key`)",
 }
 
 
@@ -42,6 +48,8 @@ def _body(content: dict[str, Any]) -> str:
 
 def _operation(method: str, path: str, op: dict[str, Any]) -> str:
     out = [f"### {method.upper()} `{path}`\n", op.get("summary", "") + "\n"]
+    if op.get("deprecated"):
+        out.append(_DEPRECATED)
     auth = [_AUTH.get(name, name) for item in op.get("security", ()) for name in item]
     out.append("Authentication: " + (", ".join(auth) if auth else "none") + ".\n")
     params = op.get("parameters", [])

@@ -1,5 +1,5 @@
-"""The reminder rules of docs/integrators/premium.md, walked hour by hour on a fake clock (no
-I/O)."""
+"""The reminder rules (unread and payment reminders), walked hour by hour on a fake clock
+(no I/O)."""
 
 from __future__ import annotations
 

@@ -35,12 +35,18 @@ from worker.ingress.openapi_webhooks import WEBHOOK_TYPES, webhooks
 from worker.ingress.problem_types import find
 from worker.ingress.problems import PROBLEM, Problem
 
-Security = Literal["sender", "admin", "citizen"]
+Security = Literal["sender", "admin", "citizen", "manage"]
 _PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")
 _SCHEMES: dict[str, dict[str, str]] = {
     "sender": {"type": "apiKey", "in": "header", "name": "Ocp-Apim-Subscription-Key"},
     "admin": {"type": "http", "scheme": "bearer", "description": "POSTINO_ADMIN_TOKEN"},
     "citizen": {"type": "http", "scheme": "bearer", "description": "citizen session token"},
+    "manage": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Ocp-Apim-Subscription-Key",
+        "description": "a public body's manage key (IO's ManageSubscriptionKey)",
+    },
 }
 #: The realm each bearer scheme names in its `WWW-Authenticate` challenge.
 BEARER_REALMS: dict[str, str] = {"admin": ADMIN_REALM, "citizen": CITIZEN_REALM}
@@ -61,6 +67,12 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     },
     "id": {"type": "string", "minLength": 1, "maxLength": 64},
     "service_id": {"type": "string", "minLength": 1, "maxLength": 64},
+    "organization_fiscal_code": {
+        "type": "string",
+        "pattern": "^[0-9]{11}$",
+        "description": "a public body's fiscal code",
+    },
+    "keyType": {"type": "string", "enum": ["primary", "secondary"]},
 }
 #: Request headers by name; an unknown name is a string.
 HEADERS: dict[str, dict[str, Any]] = {
@@ -95,6 +107,8 @@ class Operation:
     errors: tuple[int, ...] = ()
     location: bool = False
     example: Any = None
+    deprecated: bool = False
+    operation_id: str | None = None
 
 
 _REGISTRY: dict[tuple[str, str], Operation] = {}
@@ -115,11 +129,15 @@ def declare(
     errors: tuple[int, ...] = (),
     location: bool = False,
     example: Any = None,
+    deprecated: bool = False,
+    operation_id: str | None = None,
 ) -> None:
     """Document one operation (idempotent: a re-declaration replaces the previous one).
 
     `errors`: problem statuses beyond the derived ones; `location`: the 201 carries a
-    `Location` header; `example`: the request body's example (else built from its schema).
+    `Location` header; `example`: the request body's example (else built from its schema);
+    `deprecated`: kept for a release, its successor named in the summary; `operation_id`:
+    a name of its own (IO's, for the operations IO's document has).
     """
     op = Operation(
         method.upper(),
@@ -135,6 +153,8 @@ def declare(
         errors,
         location,
         example,
+        deprecated,
+        operation_id,
     )
     _REGISTRY[(op.method, op.path)] = op
 
@@ -259,7 +279,8 @@ def _operation(
     doc: dict[str, Any] = {
         "summary": op.summary,
         "tags": [op.tag],
-        "operationId": f"{op.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', op.path.lower())}",
+        "operationId": op.operation_id
+        or f"{op.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', op.path.lower())}",
         "parameters": _parameters(op, components),
         "responses": responses,
     }
@@ -270,6 +291,8 @@ def _operation(
         doc["requestBody"] = {"required": True, "content": content}
     if op.security is not None:
         doc["security"] = [{op.security: []}]
+    if op.deprecated:
+        doc["deprecated"] = True
     return doc
 
 
