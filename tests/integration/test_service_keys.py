@@ -1,6 +1,5 @@
 """Primary and secondary keys (docs/integrators/services.md): regenerating one never stops the
-other, so
-a sender rotates with no failed request."""
+other, so a sender rotates with no failed request."""
 
 from __future__ import annotations
 

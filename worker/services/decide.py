@@ -16,8 +16,7 @@ citizen is notified; it reads only its arguments. Order of the checks:
 5. otherwise `PROCESSED`, with the notification channels of 2.5.
 
 Payment notices (docs/integrators/sending.md, premium.md): `payment_data.payee.fiscal_code`
-defaults to the
-sender's organisation fiscal code, filled into the stored content; the message's
+defaults to the sender's organisation fiscal code, filled into the stored content; the message's
 `rpt_id` is that payee fiscal code followed by the notice number.
 """
 

@@ -60,8 +60,7 @@ class Service:
         """docs/integrators/sending.md: unpublished services reach only their authorized recipients.
 
         Publishing needs an approved version, and approval a complete card
-        (docs/integrators/services.md),
-        so an incomplete service never reaches anyone else."""
+        (docs/integrators/services.md), so an incomplete service never reaches anyone else."""
         if self.published and self.can_send:
             return True
         return fiscal_code == SANDBOX_FISCAL_CODE or fiscal_code in self.authorized_recipients

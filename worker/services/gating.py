@@ -75,8 +75,7 @@ def check_service(
 
 def _check_extras(service: Service, content: MessageContent) -> Refusal | None:
     """Remote content needs its configuration (docs/integrators/remote-content.md);
-    `eu_covid_cert` needs the
-    entitlement (IO's `ApiMessageWriteEUCovidCert`)."""
+    `eu_covid_cert` needs the entitlement (IO's `ApiMessageWriteEUCovidCert`)."""
     third_party = content.third_party_data
     if (
         third_party is not None

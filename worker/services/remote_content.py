@@ -1,6 +1,5 @@
 """Remote content and attachments (docs/integrators/remote-content.md): fetched from the sender
-when the
-citizen opens a third-party message.
+when the citizen opens a third-party message.
 
 Postino calls `{base_url}/messages/{third_party_data.id}` (details and the list of
 attachments), `…/precondition`, and `…/{attachment url}` with the header
