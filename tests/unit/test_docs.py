@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from devkit import reference
@@ -72,3 +73,25 @@ def test_nothing_in_the_repository_cites_a_file_outside_it() -> None:
             continue
         citing += [f"{name}: {m}" for m in _OUTSIDE.findall(text)]
     assert citing == [], "cite the docs/ page that says it instead"
+
+
+def _layer_position(section: str, module: str) -> int:
+    """Where the architecture page first names a module: `worker/roles/`, `worker/ops.py`,
+    or, for the shared layer, its bare name in backticks (`settings`)."""
+    path = module.replace(".", "/")
+    spots = [section.find(form) for form in (f"`{path}", f"`{module.rsplit('.', 1)[-1]}`")]
+    found = [spot for spot in spots if spot >= 0]
+    assert found, f"the architecture page does not name {module}"
+    return min(found)
+
+
+def test_the_architecture_page_lists_the_import_contract_layers_in_order() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    contract = next(c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers")
+    page = (ROOT / "docs" / "architecture" / "index.md").read_text()
+    section = page.split("\n## Layers\n", 1)[1].split("\n## ", 1)[0]
+    positions = [
+        min(_layer_position(section, m.strip()) for m in layer.split(":"))
+        for layer in contract["layers"]
+    ]
+    assert positions == sorted(positions), "the page's order differs from pyproject.toml's"
