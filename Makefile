@@ -78,7 +78,7 @@ reference: install ## regenerate the docs' generated pages (settings, topics, me
 	$(BIN)/python -m devkit.reference
 
 docs: install ## build the docs site into var/site, strictly (a broken link or anchor fails)
-	$(BIN)/mkdocs build --strict --site-dir var/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir var/site
 
 migrate: install ## apply the database migrations (only; see make topics)
 	$(BIN)/postino migrate
