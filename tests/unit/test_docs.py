@@ -95,3 +95,15 @@ def test_the_architecture_page_lists_the_import_contract_layers_in_order() -> No
         for layer in contract["layers"]
     ]
     assert positions == sorted(positions), "the page's order differs from pyproject.toml's"
+
+
+def test_every_source_path_the_docs_name_exists() -> None:
+    """A page that names `worker/...`, `schemas/...`, `devkit/...` or `tests/...` sends a
+    reader to a file: after a move, the page must follow."""
+    named = re.compile(r"`((?:worker|schemas|devkit|tests)/[A-Za-z0-9_./-]+?)[.,:;]?`")
+    missing = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        for path in named.findall(page.read_text()):
+            if not (ROOT / path.rstrip("/")).exists():
+                missing.append(f"{page.relative_to(ROOT)}: {path}")
+    assert missing == []
