@@ -1,4 +1,4 @@
-"""Sender API: submit a message, read its status (IO-RULES 1, 1.1-1.3).
+"""Sender API: submit a message, read its status (docs/integrators/sending.md).
 
 Submit runs the checks of 1.2 in order (body, personal data, gating, CIDRs, limits)
 and answers 201 only after the broker acknowledged the record. It never touches the
@@ -70,7 +70,7 @@ async def _checked(
         service, fiscal_code, message.feature_level_type, message.content
     )
     if refusal is not None:
-        return problem(refusal.status, refusal.title, refusal.detail)
+        return problem(refusal.status, refusal.title, refusal.detail, code=refusal.code)
     return cidr_refusal(request, service) or limit_refusal(request, service) or decoded
 
 
