@@ -19,6 +19,7 @@ from opentelemetry.trace import SpanKind
 
 from worker import logs, tracing
 from worker.adapters.kafka_client import client_options
+from worker.adapters.kafka_security import refusal
 from worker.core.errors import RetryableError
 from worker.core.records import OutRecord, Record
 from worker.settings import KafkaSettings
@@ -65,6 +66,9 @@ async def start_producer(settings: KafkaSettings, bootstrap: str, role: str) -> 
     except KafkaError as exc:
         with contextlib.suppress(Exception):
             await started.stop()
+        refused = await refusal(settings, bootstrap)
+        if refused is not None:
+            raise refused from exc
         raise RetryableError(f"broker {bootstrap} unreachable: {exc}") from exc
     return started
 
@@ -286,6 +290,9 @@ async def wait_for_broker(settings: KafkaSettings, bootstrap: str, timeout: floa
             await admin.close()
             return
         except Exception as exc:
+            refused = await refusal(settings, bootstrap)
+            if refused is not None:
+                raise refused from exc
             if asyncio.get_running_loop().time() > deadline:
                 raise RetryableError(f"broker {bootstrap} not reachable: {exc}") from exc
             await asyncio.sleep(0.1)
