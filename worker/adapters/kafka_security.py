@@ -100,10 +100,12 @@ async def _sasl_refusal(settings: KafkaSettings, host: str, port: int) -> KafkaR
             PROBE_SECONDS,
         )
     except (SaslAuthenticationFailed, AuthenticationFailedError) as exc:
-        who = (
-            "POSTINO_KAFKA_SASL_OAUTH_TOKEN(_FILE)"
-            if settings.sasl_mechanism == "OAUTHBEARER"
-            else "POSTINO_KAFKA_SASL_USERNAME and POSTINO_KAFKA_SASL_PASSWORD"
+        who = {
+            "OAUTHBEARER": "POSTINO_KAFKA_SASL_OAUTH_TOKEN(_FILE)",
+            "AWS_MSK_IAM": "the AWS credential chain's identity (POSTINO_KAFKA_AWS_REGION)",
+        }.get(
+            settings.sasl_mechanism or "",
+            "POSTINO_KAFKA_SASL_USERNAME and POSTINO_KAFKA_SASL_PASSWORD",
         )
         return KafkaRefused(
             f"the broker refused the {settings.sasl_mechanism} credentials of {who}:"

@@ -3,12 +3,14 @@ security (TLS, SASL) of every role."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from schemas.topics import Topics
 from worker.settings.declare import (
     ConfigError,
     Parser,
+    Refused,
     choice,
     existing_file,
     flag,
@@ -27,6 +29,28 @@ KAFKA_FETCH_MAX_WAIT_MS = 500
 INGRESS_LINGER_MS = 5
 
 
+_EXTENSION_KEY = re.compile(r"[A-Za-z]+")
+_EXTENSION_VALUE = re.compile(r"[\x21-\x7e]+")
+
+
+def extensions() -> Parser[tuple[tuple[str, str], ...]]:
+    """RFC 7628 extensions: keys are letters (`auth` is the token's own), values
+    printable ASCII without spaces (commas separate the pairs)."""
+
+    def parse(raw: str) -> tuple[tuple[str, str], ...]:
+        found = []
+        for part in (p.strip() for p in raw.split(",") if p.strip()):
+            key, sep, value = part.partition("=")
+            if not sep or not _EXTENSION_KEY.fullmatch(key) or key == "auth":
+                raise Refused(f"{part!r}: a key of letters (not auth), `=`, a value")
+            if not _EXTENSION_VALUE.fullmatch(value):
+                raise Refused(f"{part!r}: the value must be printable ASCII without spaces")
+            found.append((key, value))
+        return tuple(found)
+
+    return Parser("key=value pairs, comma-separated", parse)
+
+
 def replication() -> Parser[int]:
     def parse(raw: str) -> int:
         value = int(raw)
@@ -38,13 +62,17 @@ def replication() -> Parser[int]:
 
 
 _PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
+#: AWS_MSK_IAM: Amazon MSK's IAM access control, spoken as OAUTHBEARER with a token
+#: the `msk` extra signs (what AWS gives non-Java clients).
+_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "AWS_MSK_IAM")
 _SASL_KEYS = (
     "sasl_mechanism",
     "sasl_username",
     "sasl_password",
     "sasl_oauth_token",
     "sasl_oauth_token_file",
+    "sasl_oauth_extensions",
+    "aws_region",
 )
 _SSL_KEYS = ("ssl_ca_file", "ssl_cert_file", "ssl_key_file", "ssl_key_password")
 
@@ -201,7 +229,8 @@ class KafkaSettings:
         "POSTINO_KAFKA_SASL_MECHANISM",
         None,
         choice(*_MECHANISMS),
-        "SASL mechanism; required with `SASL_*`",
+        "SASL mechanism; required with `SASL_*` (`AWS_MSK_IAM`: Amazon MSK's IAM, with"
+        " the `msk` extra)",
     )
     sasl_username: str | None = setting(
         "POSTINO_KAFKA_SASL_USERNAME", None, text(), "SASL user (PLAIN, SCRAM)", secret=True
@@ -217,6 +246,19 @@ class KafkaSettings:
         None,
         existing_file(),
         "OAUTHBEARER: a file holding the token, re-read at every authentication",
+    )
+    #: Confluent Cloud: `logicalCluster=lkc-...,identityPoolId=pool-...`.
+    sasl_oauth_extensions: tuple[tuple[str, str], ...] | None = setting(
+        "POSTINO_KAFKA_SASL_OAUTH_EXTENSIONS",
+        None,
+        extensions(),
+        "OAUTHBEARER: SASL extensions sent with the token, `key=value,key=value`",
+    )
+    aws_region: str | None = setting(
+        "POSTINO_KAFKA_AWS_REGION",
+        None,
+        text(),
+        "AWS_MSK_IAM: the cluster's AWS region (credentials: the default AWS chain)",
     )
     ssl_ca_file: str | None = setting(
         "POSTINO_KAFKA_SSL_CA_FILE",
@@ -279,7 +321,26 @@ class KafkaSettings:
                 raise ConfigError(
                     "OAUTHBEARER needs one of POSTINO_KAFKA_SASL_OAUTH_TOKEN or _TOKEN_FILE"
                 )
-        elif sasl and (self.sasl_username is None or self.sasl_password is None):
+        elif self.sasl_oauth_extensions is not None:
+            raise ConfigError("POSTINO_KAFKA_SASL_OAUTH_EXTENSIONS go with OAUTHBEARER only")
+        if mechanism == "AWS_MSK_IAM":
+            self._check_msk(protocol)
+        elif self.aws_region is not None:
+            raise ConfigError("POSTINO_KAFKA_AWS_REGION goes with AWS_MSK_IAM only")
+        elif (
+            sasl
+            and mechanism != "OAUTHBEARER"
+            and (self.sasl_username is None or self.sasl_password is None)
+        ):
             raise ConfigError(
                 f"POSTINO_KAFKA_SASL_USERNAME and _PASSWORD are required for {mechanism}"
             )
+
+    def _check_msk(self, protocol: str) -> None:
+        if protocol != "SASL_SSL":
+            raise ConfigError("AWS_MSK_IAM needs POSTINO_KAFKA_SECURITY_PROTOCOL=SASL_SSL")
+        if self.aws_region is None:
+            raise ConfigError("AWS_MSK_IAM needs POSTINO_KAFKA_AWS_REGION")
+        for key in ("sasl_username", "sasl_password", "sasl_oauth_token", "sasl_oauth_token_file"):
+            if getattr(self, key) is not None:
+                raise ConfigError(f"POSTINO_KAFKA_{key.upper()} is set but unused with AWS_MSK_IAM")
