@@ -346,7 +346,7 @@ class Settings:
     #: needs Java 17; durable), "memory" (Tansu: fast, gone on restart), "durable" (Tansu
     #: on a local SeaweedFS: survives restarts, slower), "auto" (Kafka when Java is there,
     #: else "memory").
-    embedded_broker: str = "memory"
+    embedded_broker: str = "auto"
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
@@ -608,7 +608,7 @@ def _load(env: _Env) -> Settings:
         session_ttl_seconds=env.integer("SESSION_TTL_SECONDS", 24 * 3600, minimum=60),
         instance_id=env.text("INSTANCE_ID", socket.gethostname() or "postino"),
         embedded_broker=env.choice(
-            "EMBEDDED_BROKER", "memory", ("auto", "kafka", "memory", "durable")
+            "EMBEDDED_BROKER", "auto", ("auto", "kafka", "memory", "durable")
         ),
         kafka=_kafka(env, profile),
         ops=_ops(env),

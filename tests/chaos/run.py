@@ -34,8 +34,11 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 
+from devkit.brokers import Broker
 from devkit.embedded import EmbeddedBroker
+from devkit.kafka import KafkaBroker
 from tests.chaos.stack import TOKEN, Postgres, Sinks, Stack
+from tests.conftest import session_broker
 from tests.factories import create_profile, create_service
 from tests.faultproxy import FaultProxy, free_port
 from worker.bootstrap import open_runtime
@@ -132,7 +135,7 @@ class Outcome:
             f"{'miss push':>10}{'miss mail':>10}{'push again':>11}{'mail again':>11}"
             f"{'cb again':>9}{'recover s':>10}{'worst e2e s':>12}"
         )
-        lines = [head, "-" * len(head)]
+        lines = [f"broker: {broker_label()}", head, "-" * len(head)]
         for r in self.rows:
             lines.append(
                 f"{r.name:<40}{r.offered:>8}{r.lost:>6}{r.stuck:>6}{r.duplicate_messages:>8}"
@@ -193,6 +196,18 @@ async def _seed(env: dict[str, str], sinks: Sinks) -> None:
             )
 
 
+def _durable_broker(folder: Path, port: int, advertised_port: int) -> Broker:
+    """Apache Kafka when it is the session's broker (durable log dirs), else Tansu on a
+    local S3 store; either killed with -9 and restarted on the same port and data."""
+    if session_broker().kind == "kafka":
+        return KafkaBroker(folder, port=port, advertised_port=advertised_port, heap_mb=384)
+    return EmbeddedBroker(folder, port=port, advertised_port=advertised_port, storage="durable")
+
+
+def broker_label() -> str:
+    return "Apache Kafka" if session_broker().kind == "kafka" else "Tansu (durable, on S3)"
+
+
 @contextlib.asynccontextmanager
 async def chaos_stack(plan: Plan):  # type: ignore[no-untyped-def]
     folder = Path(tempfile.mkdtemp(prefix="postino-chaos-"))
@@ -201,9 +216,7 @@ async def chaos_stack(plan: Plan):  # type: ignore[no-untyped-def]
     broker_port = free_port()
     proxy = FaultProxy(("127.0.0.1", broker_port))
     await proxy.open()
-    broker = EmbeddedBroker(
-        folder / "broker", port=broker_port, advertised_port=proxy.port, storage="durable"
-    )
+    broker = _durable_broker(folder / "broker", broker_port, proxy.port)
     sinks = Sinks(folder / "arrivals.jsonl")
     http_port = free_port()
     env = _env(folder, url, proxy, sinks, http_port=http_port, plan=plan)
