@@ -10,7 +10,7 @@ TOPIC ?= messages.submitted
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test chromium screenshots bench-console lint typecheck bench load chaos dlq-show dlq-replay schemas clean fuzz
-.PHONY: migrate topics lag
+.PHONY: migrate topics lag docs reference
 
 help: ## list the targets
 	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -35,7 +35,7 @@ TANSU_SMOKE := tests/integration/test_walking_skeleton.py tests/integration/test
 # Empty when this machine can run the embedded Apache Kafka, else the reason it cannot.
 KAFKA_MISSING = $(BIN)/python -c 'from devkit.kafka_dist import java_available as j; print(j() or "")'
 
-test: install chromium ## lint, contracts, type-check, the suite on Apache Kafka (Tansu without Java), a Tansu smoke run
+test: install chromium ## lint, contracts, type-check, docs build, the suite on Apache Kafka (Tansu without Java), a Tansu smoke run
 	$(BIN)/ruff check worker schemas devkit tests
 	$(BIN)/ruff format --check worker schemas devkit tests
 	$(BIN)/lint-imports --no-cache
@@ -83,8 +83,15 @@ load: install ## load tests against a running stack (make run in another shell)
 chaos: install ## kill -9 every role, the broker and PostgreSQL, break the network: 10,000 messages, all zeros or FAIL (~10 min)
 	$(BIN)/pytest -q -m chaos tests/chaos -s
 
-schemas: install ## regenerate schemas/generated: topic JSON Schemas, AsyncAPI and OpenAPI documents
+schemas: install ## regenerate schemas/generated (topic JSON Schemas, AsyncAPI, OpenAPI), then the reference pages
 	$(BIN)/postino contracts --write
+	$(BIN)/python -m devkit.reference
+
+reference: install ## regenerate the docs' generated pages (settings, topics, metrics, CLI, API, errors, Kafka contract)
+	$(BIN)/python -m devkit.reference
+
+docs: install ## build the docs site into var/site, strictly (a broken link or anchor fails)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir var/site
 
 migrate: install ## apply the database migrations (only; see make topics)
 	$(BIN)/postino migrate

@@ -24,7 +24,7 @@ log = logs.get("postino.embedded")
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 #: `fetch_max_wait_ms` for the in-memory embedded broker, which does not wake a waiting
-#: fetch when data arrives (DESIGN.md, Kafka); every other broker keeps Kafka's 500 ms.
+#: fetch when data arrives (docs/architecture/delivery.md); every other broker keeps Kafka's 500 ms.
 MEMORY_FETCH_MAX_WAIT_MS = 20
 TANSU_KINDS = ("memory", "durable")
 

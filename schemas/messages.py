@@ -14,10 +14,11 @@ import msgspec
 from msgspec import Meta
 
 from schemas.enums import FeatureLevel, HasPrecondition
-from schemas.patterns import FISCAL_CODE_PATTERN
-
-ORGANIZATION_FISCAL_CODE_PATTERN = r"^[0-9]{11}$"
-NOTICE_NUMBER_PATTERN = r"^[0123][0-9]{17}$"
+from schemas.patterns import (
+    FISCAL_CODE_PATTERN,
+    NOTICE_NUMBER_PATTERN,
+    ORGANIZATION_FISCAL_CODE_PATTERN,
+)
 
 FiscalCode = Annotated[str, Meta(pattern=FISCAL_CODE_PATTERN, description="Citizen fiscal code")]
 OrganizationFiscalCode = Annotated[str, Meta(pattern=ORGANIZATION_FISCAL_CODE_PATTERN)]
@@ -49,8 +50,9 @@ class PaymentData(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 class ThirdPartyData(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """IO's third-party message data (IO-RULES 7): content kept on the sender's systems,
-    fetched when the citizen opens the message. `has_remote_content`, `has_attachments`
+    """IO's third-party message data (docs/integrators/remote-content.md): content kept on the
+    sender's systems, fetched when the citizen opens the message. `has_remote_content`,
+    `has_attachments`
     and a `has_precondition` other than NEVER need the service's remote content
     configuration."""
 

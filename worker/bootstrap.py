@@ -25,31 +25,40 @@ from typing import Any, TypeVar
 from schemas.topics import GROUP_TOPICS, ConsumerGroup
 from worker import logs
 from worker.adapters import kafka, postgres
+from worker.adapters.backoffice_repo import BackOfficeRepo
+from worker.adapters.catalogue_repo import PostgresCatalogue
 from worker.adapters.citizen_repo import PostgresCitizens
 from worker.adapters.console_repo import PostgresJournal
 from worker.adapters.inbox import PostgresInbox
 from worker.adapters.kafka import Publisher
+from worker.adapters.logos_repo import PostgresLogos
+from worker.adapters.notices_repo import PostgresNotices
 from worker.adapters.notifications_repo import PostgresNotifications
+from worker.adapters.organizations_repo import PostgresOrganizations
 from worker.adapters.payments_repo import PostgresPayments
 from worker.adapters.postgres import Pool
 from worker.adapters.profiles_repo import PostgresProfiles
 from worker.adapters.push import HttpPushGateway
+from worker.adapters.rc_configurations_repo import PostgresRCConfigurations
 from worker.adapters.reminders_repo import AdvisoryLock, PostgresReminders
 from worker.adapters.remote_content import HttpSenderClient
 from worker.adapters.sender_repo import PostgresSenderMessages
 from worker.adapters.services_repo import ServicesRepo, UsageRepo
 from worker.adapters.smtp import SmtpMailer
+from worker.adapters.subscriptions_repo import PostgresSubscriptions
 from worker.adapters.upstream_admissions import PostgresAdmissions
 from worker.adapters.webhook import HttpWebhookSender, PostgresCallbacks
 from worker.consumers.runner import ConsumerRunner, DeadLetterHook
+from worker.core.backoff import Backoff
 from worker.core.batch import BatchHandler, due_from_header
 from worker.core.errors import RetryableError
 from worker.health import Health, Pulse
 from worker.ids import IdSigner
 from worker.services.attempts import AttemptJournal
-from worker.services.callbacks import CallbackStore, WebhookSender
+from worker.services.callback_send import CallbackStore, WebhookSender
 from worker.services.deliver import DeliverDeps
-from worker.services.notify_ports import Channels
+from worker.services.notice_outbox import NoticeStores
+from worker.services.notify_ports import Channels, Mailer
 from worker.services.payments import PaymentStore
 from worker.services.reminders import ReminderStore
 from worker.services.remote_content import SenderClient
@@ -112,12 +121,14 @@ async def until_reachable(
     max_pause: float = MAX_PAUSE_SECONDS,
 ) -> T:
     """`connect()` until it stops raising `RetryableError`, pausing `first_pause` then
-    twice as long each time up to `max_pause`; one warning per failed attempt. Raises
+    twice as long each time up to `max_pause` (`Backoff`, jittered); one warning per
+    failed attempt. Raises
     `Stopped` when `stop` is set meanwhile. While it waits, `health` has `dependency`
     marked not ready (so `/readyz` answers 503)."""
-    attempt, pause = 0, first_pause
+    attempt, backoff = 0, Backoff(first_pause, max_pause)
     while True:
         attempt += 1
+        pause = backoff.next()
         try:
             result = await connect()
         except RetryableError as exc:
@@ -143,7 +154,6 @@ async def until_reachable(
                 await asyncio.wait_for(stop.wait(), timeout=pause)
             if stop.is_set():
                 raise Stopped(dependency)
-        pause = min(pause * 2, max_pause)
 
 
 @asynccontextmanager
@@ -283,6 +293,22 @@ async def notify_channels(settings: NotifySettings) -> AsyncIterator[Channels]:
             await mailer.stop()  # QUIT on the process's kept SMTP connection
 
 
+def notice_stores(runtime: Runtime) -> NoticeStores:
+    notices = PostgresNotices(runtime.pool)
+    return NoticeStores(notices, BackOfficeRepo(runtime.pool), notices)
+
+
+@asynccontextmanager
+async def notice_mailer(settings: NotifySettings) -> AsyncIterator[Mailer | None]:
+    """The mailer of the notices to public bodies (None without `POSTINO_SMTP_URL`)."""
+    mailer = SmtpMailer(settings) if settings.smtp_url else None
+    try:
+        yield mailer
+    finally:
+        if mailer is not None:
+            await mailer.stop()
+
+
 @asynccontextmanager
 async def sender_client(settings: Settings) -> AsyncIterator[SenderClient]:
     """The client that fetches remote content from senders (SSRF rules of callbacks)."""
@@ -320,6 +346,13 @@ class IngressStores:
     citizens: PostgresCitizens
     profiles: PostgresProfiles
     messages: PostgresSenderMessages
+    backoffice: BackOfficeRepo
+    organizations: PostgresOrganizations
+    logos: PostgresLogos
+    notices: PostgresNotices
+    subscriptions: PostgresSubscriptions
+    rc_configurations: PostgresRCConfigurations
+    catalogue: PostgresCatalogue
 
 
 def ingress_stores(runtime: Runtime) -> IngressStores:
@@ -330,4 +363,11 @@ def ingress_stores(runtime: Runtime) -> IngressStores:
         PostgresCitizens(pool),
         PostgresProfiles(pool),
         PostgresSenderMessages(pool),
+        BackOfficeRepo(pool),
+        PostgresOrganizations(pool),
+        PostgresLogos(pool),
+        PostgresNotices(pool),
+        PostgresSubscriptions(pool),
+        PostgresRCConfigurations(pool),
+        PostgresCatalogue(pool),
     )

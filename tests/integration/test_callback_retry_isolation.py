@@ -1,5 +1,6 @@
-"""Callback retry tiers never wait on one service's slow receivers (IO-RULES 4): a
-retry-tier batch starts its attempts in the background, bounded per service, so a
+"""Callback retry tiers never wait on one service's slow receivers
+(docs/integrators/callbacks.md): a retry-tier batch starts its attempts in the background,
+bounded per service, so a
 hanging receiver delays no other service's retries."""
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from worker.bootstrap import Runtime, webhook_sender
 from worker.core.batch import due_header
 from worker.core.records import OutRecord
 from worker.roles.callbacks import CallbacksRole
-from worker.services.callbacks import ATTEMPT_HEADER
+from worker.services.callback_send import ATTEMPT_HEADER
 
 
 def _retry_copy(runtime: Runtime, service_id: str, message_id: str) -> OutRecord:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from worker.ids import IdSigner, decode_ulid, encode_ulid, notification_id, record_id, ulid_time_ms
+from worker.ids import IdSigner, decode_ulid, encode_ulid, notification_id, record_id
 
 SIGNER = IdSigner("secret")
 FC = "RSSMRA80A01H501U"
@@ -12,7 +12,7 @@ def test_an_id_is_a_canonical_ulid_carrying_the_acceptance_time() -> None:
     message_id = SIGNER.new("svc", FC, now_ms=1_795_000_000_000)
     assert len(message_id) == 26
     assert set(message_id) <= set("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
-    assert ulid_time_ms(message_id) == 1_795_000_000_000
+    assert decode_ulid(message_id) >> 80 == 1_795_000_000_000  # its first 48 bits
 
 
 def test_encoding_round_trips() -> None:
@@ -61,3 +61,16 @@ def test_the_tag_is_the_hmac_sha256_of_time_service_and_citizen() -> None:
     digest = hmac.digest(b"s3cret", b"1764520000000\x00svc\x00RSSMRA80A01H501U", "sha256")
     assert value & ((1 << 80) - 1) == int.from_bytes(digest[:10], "big")
     assert value >> 80 == 1_764_520_000_000
+
+
+def test_an_id_tells_the_feature_level_it_was_issued_with() -> None:
+    standard = SIGNER.new("svc", FC, now_ms=1_795_000_000_000)
+    advanced = SIGNER.new("svc", FC, now_ms=1_795_000_000_000, level="ADVANCED")
+    assert standard != advanced
+    assert SIGNER.issued_level(standard, "svc", FC) == "STANDARD"
+    assert SIGNER.issued_level(advanced, "svc", FC) == "ADVANCED"
+    assert SIGNER.issued(advanced, "svc", FC)
+    assert SIGNER.issued_level(advanced, "other", FC) is None
+    keyed = SIGNER.idempotent("svc", FC, "key-1", "ADVANCED")
+    assert SIGNER.issued_level(keyed, "svc", FC) == "ADVANCED"
+    assert keyed != SIGNER.idempotent("svc", FC, "key-1")

@@ -2,7 +2,7 @@
 
 `BrokerWatch` keeps one inspecting consumer (no group) and one admin client for the
 life of the ingress, never one per request. Each `look()`:
-- high watermarks of every topic from a fetch (not ListOffsets, see DESIGN.md), then
+- high watermarks of every topic from a fetch (not ListOffsets, see `kafka_offsets`), then
   the partitions are released so the idle client fetches nothing in between;
 - lag per consumer group and topic: the group's committed offsets (one OffsetFetch
   per group through the admin client) against those watermarks. Groups are the real
@@ -15,7 +15,6 @@ life of the ingress, never one per request. Each `look()`:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -229,8 +228,3 @@ def _lag_by_topic(
         topic = base(tp.topic)
         lag[topic] = lag.get(topic, 0) + max(0, marks[tp] - done.get(tp, 0))
     return lag
-
-
-async def close_quietly(watch: BrokerWatch) -> None:
-    with contextlib.suppress(Exception):
-        await watch.close()
