@@ -77,8 +77,8 @@ typecheck: install ## mypy --strict on worker/, schemas/ and devkit/
 	$(BIN)/mypy
 
 
-bench: install ## benchmarks: ceilings vs ours, end to end, full pipeline (BENCH_FLAGS=--profile: flame graphs)
-	$(BIN)/postino bench $(BENCH_FLAGS)
+bench: install ## benchmarks on Apache Kafka (Tansu without Java; BROKER=memory: on Tansu; BENCH_FLAGS=--profile)
+	$(BIN)/postino bench $(if $(BROKER),--broker $(BROKER)) $(BENCH_FLAGS)
 
 bench-console: install ## what the operator console costs the ingress: with it open vs without, paired
 	$(BIN)/python -m devkit.bench.console_cost 30
