@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError
 
 from worker import logs, metrics, tracing
 from worker.adapters.kafka import Publisher, all_partitions
@@ -254,6 +255,11 @@ class ConsumerRunner:
                 partitions=len(offsets),
                 seconds=self._commit_timeout,
             )
+        except CommitFailedError:
+            # The group rebalanced under this batch (this member missed a heartbeat or
+            # the poll interval, or another joined): its partitions may be someone
+            # else's now, and that owner redoes the batch. The next poll rejoins.
+            log.warning("offset_commit_lost_to_rebalance", role=self.role, partitions=len(offsets))
 
     def _record_lag(self, positions: dict[TopicPartition, int]) -> None:
         """Lag from the fetch high watermark, as Kafka's own consumers compute it (and
