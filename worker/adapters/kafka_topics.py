@@ -7,6 +7,7 @@ or CreatePartitions) fail with a `TopicsError` naming the operation, never silen
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from pathlib import Path
@@ -156,6 +157,26 @@ async def apply(
                     raise TopicsError(f"AlterConfigs {name}: error {error_code} {message}")
 
 
+#: How long `postino topics` waits for the brokers to show what it changed.
+SETTLE_SECONDS = 30.0
+
+
+async def _settled(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> None:
+    """Wait until the brokers describe the cluster as planned: Kafka's controller takes
+    a change at once, and each broker's metadata and configs follow a moment later, so
+    a role (or the next `postino topics`) started right after sees the topics."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SETTLE_SECONDS
+    while True:
+        current, _ = await describe(admin, [s.name for s in specs])
+        if plan(specs, current).empty:
+            return
+        if loop.time() > deadline:
+            log.warning("topics_not_settled", seconds=SETTLE_SECONDS)
+            return
+        await asyncio.sleep(0.2)
+
+
 async def sync_topics(
     settings: KafkaSettings,
     bootstrap: str,
@@ -180,6 +201,7 @@ async def sync_topics(
                 show(line)
         if not (dry_run or changes.empty):
             await apply(admin, changes, overrides)
+            await _settled(admin, specs)
             log.info(
                 "topics_applied",
                 created=len(changes.create),
