@@ -29,6 +29,7 @@ from worker.adapters.citizen_repo import PostgresCitizens
 from worker.adapters.console_repo import PostgresJournal
 from worker.adapters.inbox import PostgresInbox
 from worker.adapters.kafka import Publisher
+from worker.adapters.lifecycle_repo import PostgresLifecycle
 from worker.adapters.notifications_repo import PostgresNotifications
 from worker.adapters.payments_repo import PostgresPayments
 from worker.adapters.postgres import Pool
@@ -36,9 +37,11 @@ from worker.adapters.profiles_repo import PostgresProfiles
 from worker.adapters.push import HttpPushGateway
 from worker.adapters.reminders_repo import AdvisoryLock, PostgresReminders
 from worker.adapters.remote_content import HttpSenderClient
+from worker.adapters.reports_repo import PostgresReports
 from worker.adapters.sender_repo import PostgresSenderMessages
 from worker.adapters.services_repo import ServicesRepo, UsageRepo
 from worker.adapters.smtp import SmtpMailer
+from worker.adapters.templates_repo import PostgresTemplates
 from worker.adapters.upstream_admissions import PostgresAdmissions
 from worker.adapters.webhook import HttpWebhookSender, PostgresCallbacks
 from worker.consumers.runner import ConsumerRunner, DeadLetterHook
@@ -242,6 +245,10 @@ def reminder_store(runtime: Runtime) -> ReminderStore:
     return PostgresReminders(runtime.pool)
 
 
+def retention_store(runtime: Runtime) -> PostgresLifecycle:
+    return PostgresLifecycle(runtime.pool)
+
+
 def leader_lock(runtime: Runtime, key: int) -> AdvisoryLock:
     """A session advisory lock on a connection of its own (not one of the pool's)."""
     _, url = require_endpoints(runtime.settings)
@@ -320,6 +327,9 @@ class IngressStores:
     citizens: PostgresCitizens
     profiles: PostgresProfiles
     messages: PostgresSenderMessages
+    templates: PostgresTemplates
+    reports: PostgresReports
+    lifecycle: PostgresLifecycle
 
 
 def ingress_stores(runtime: Runtime) -> IngressStores:
@@ -330,4 +340,7 @@ def ingress_stores(runtime: Runtime) -> IngressStores:
         PostgresCitizens(pool),
         PostgresProfiles(pool),
         PostgresSenderMessages(pool),
+        PostgresTemplates(pool),
+        PostgresReports(pool),
+        PostgresLifecycle(pool),
     )

@@ -324,6 +324,18 @@ class ConsoleSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RetentionSettings:
+    """What Postino keeps, and for how long (docs/privacy.md)."""
+
+    #: Days a message's content and payment data are kept; past them the eraser (run
+    #: by the active reminders process) clears them, keeping ids, dates and statuses.
+    #: At least 8: longer than the longest time to live (7 days).
+    message_content_days: int = 365
+    #: Messages the eraser clears per statement (one short transaction each).
+    batch_size: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     profile: str = "dev"
     data_dir: Path = Path("var")
@@ -355,6 +367,7 @@ class Settings:
     remote_content: RemoteContentSettings = field(default_factory=RemoteContentSettings)
     ops: OpsSettings = field(default_factory=OpsSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
 
 def _delays(env: _Env, name: str, default: tuple[float, ...]) -> tuple[float, ...]:
@@ -550,6 +563,12 @@ def _sections(env: _Env, profile: str) -> dict[str, Any]:
             refresh_seconds=env.number("CONSOLE_REFRESH_SECONDS", 3.0, minimum=0.2),
             sample_seconds=env.number("CONSOLE_SAMPLE_SECONDS", 1.0, minimum=0.0),
             retention_days=env.integer("CONSOLE_RETENTION_DAYS", 7, minimum=1),
+        ),
+        "retention": RetentionSettings(
+            message_content_days=env.integer(
+                "MESSAGE_CONTENT_RETENTION_DAYS", 365, minimum=8, maximum=36500
+            ),
+            batch_size=env.integer("RETENTION_BATCH_SIZE", 1000, minimum=1, maximum=50_000),
         ),
     }
 

@@ -19,12 +19,24 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from worker import logs, metrics, tracing
 from worker.bootstrap import Runtime, ingress_stores, timer_pulse
-from worker.ingress import admin, citizen, console, messages, openapi, profiles, third_party
-from worker.ingress.keys import DIRECTORY, RUNTIME, STORES
+from worker.ingress import (
+    admin,
+    citizen,
+    citizen_data,
+    console,
+    messages,
+    openapi,
+    profiles,
+    reports,
+    templates,
+    third_party,
+)
+from worker.ingress.keys import DIRECTORY, RUNTIME, STORES, TEMPLATES
 from worker.ingress.limits import limits_ctx
 from worker.ingress.problems import problem
 from worker.periodic import running_every
 from worker.services.directory import ServiceDirectory
+from worker.services.templates import TemplateCache
 
 log = logs.get("postino.ingress")
 #: One line per request: method, route template (never the path: it may hold a fiscal
@@ -159,7 +171,9 @@ def create_app(runtime: Runtime) -> web.Application:
     app[RUNTIME] = runtime
     app[STORES] = ingress_stores(runtime)
     app[DIRECTORY] = ServiceDirectory()
+    app[TEMPLATES] = TemplateCache()
     app.cleanup_ctx.append(_directory_ctx)
+    app.cleanup_ctx.append(templates.templates_ctx)
     app.cleanup_ctx.append(limits_ctx)
     app.cleanup_ctx.append(third_party.senders_ctx)
     app.add_routes(messages.routes)
@@ -168,6 +182,9 @@ def create_app(runtime: Runtime) -> web.Application:
     app.add_routes(openapi.routes)
     app.add_routes(citizen.routes)
     app.add_routes(third_party.routes)
+    app.add_routes(templates.routes)
+    app.add_routes(reports.routes)
+    app.add_routes(citizen_data.routes)
     console.setup(app)
     return app
 

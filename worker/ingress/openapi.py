@@ -59,6 +59,8 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     },
     "id": {"type": "string", "minLength": 1, "maxLength": 64},
     "service_id": {"type": "string", "minLength": 1, "maxLength": 64},
+    "template_id": {"type": "string", "minLength": 1, "maxLength": 64},
+    "version": {"type": "integer", "minimum": 1},
 }
 #: Request headers by name; an unknown name is a string.
 HEADERS: dict[str, dict[str, Any]] = {

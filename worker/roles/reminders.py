@@ -6,6 +6,12 @@ The others stand by, trying the lock every `standby_poll_seconds`; when the acti
 process stops (or dies, or loses its connection) one of them takes over. A round
 that two processes both ran around a takeover is harmless: reminder ids are
 deterministic and the rows are written ON CONFLICT DO NOTHING.
+
+After each round the active process also runs a pass of the content eraser
+(`worker.services.retention`): it is the one role with exactly one active process,
+so one eraser works at a time with no scheduler of its own, and its short batches
+(rows in use skipped) never hold up the writers. A failed pass is logged and taken
+up again after the next round; it never stops the reminders.
 """
 
 from __future__ import annotations
@@ -15,12 +21,13 @@ from datetime import datetime
 
 from worker import logs
 from worker.adapters.reminders_repo import AdvisoryLock
-from worker.bootstrap import Runtime, leader_lock, reminder_store, timer_pulse
-from worker.core.errors import RetryableError
+from worker.bootstrap import Runtime, leader_lock, reminder_store, retention_store, timer_pulse
+from worker.core.errors import PermanentError, RetryableError
 from worker.periodic import pause
 from worker.services.clock import Clock, SystemClock
 from worker.services.reminders import RoundReport
 from worker.services.reminders import run_round as _run_round
+from worker.services.retention import erase_expired
 
 log = logs.get("postino.reminders")
 
@@ -34,6 +41,15 @@ async def run_round(runtime: Runtime, now: datetime) -> RoundReport:
     return await _run_round(
         reminder_store(runtime), runtime.publisher, settings.kafka.topics, settings.reminders, now
     )
+
+
+async def erase_round(runtime: Runtime, now: datetime) -> int:
+    """One pass of the content eraser at `now`; the messages erased (0 when it failed)."""
+    try:
+        return await erase_expired(retention_store(runtime), runtime.settings.retention, now)
+    except (RetryableError, PermanentError) as exc:
+        log.warning("retention_pass_failed", error=logs.safe_error_text(exc, 200))
+        return 0
 
 
 class ReminderProcess:
@@ -83,6 +99,7 @@ class ReminderProcess:
                 log.warning(
                     "reminders_round_failed", failures=failures, error=logs.safe_error_text(exc)
                 )
+            await erase_round(self.runtime, self.clock.now())
             self.rounds += 1
             self._pulse.beat()
             wait = settings.standby_poll_seconds * 2 ** min(failures - 1, 16) if failures else None

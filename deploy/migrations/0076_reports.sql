@@ -1,0 +1,25 @@
+-- Reports for senders (issue 27): a service's messages by keyset pages, newest first,
+-- and its daily counts.
+--
+-- On a large `messages` table, build these first with CREATE INDEX CONCURRENTLY under
+-- the same names: this migration then finds them and only drops the old ones.
+
+-- The page: `WHERE sender_service_id = $1 [AND created_at in range]
+-- ORDER BY created_at DESC, id DESC`, the cursor `(created_at, id) < ($2, $3)`. It
+-- replaces the console's (sender_service_id, created_at DESC), a prefix of it.
+CREATE INDEX IF NOT EXISTS messages_service_page_idx
+    ON messages (sender_service_id, created_at DESC, id DESC);
+DROP INDEX IF EXISTS messages_service_created_idx;
+
+-- `?status=REJECTED` or `FAILED`: few rows among many, found without walking the
+-- service's PROCESSED ones. (`?status=PROCESSED` walks the page index: nearly every
+-- row matches.)
+CREATE INDEX IF NOT EXISTS messages_service_status_idx
+    ON messages (sender_service_id, status, created_at DESC, id DESC)
+    WHERE status <> 'PROCESSED';
+
+-- `?fiscal_code=`: one citizen's messages of every status. It also serves the
+-- citizen's inbox (PROCESSED rows, filtered), so the inbox-only index goes.
+CREATE INDEX IF NOT EXISTS messages_citizen_idx
+    ON messages (fiscal_code, created_at DESC, id DESC);
+DROP INDEX IF EXISTS messages_inbox_idx;

@@ -1,0 +1,78 @@
+"""Who may act on one service's back office: the one auth dependency of its routes.
+
+A service's own routes (templates, reports) answer to "a manage key of the service's
+body, or the platform admin" (IO-RULES 8). `service_manager` is that rule, in one
+place: a handler written with `manages_service` gets the `Manager` and the service,
+never the credentials, so how a manage key is checked can change here alone.
+
+Today the platform admin token is the only credential: a manage key's check plugs in
+at `_manage_key` (the service's body must match the key's, else 404, never 403, so a
+key never learns that another body's service exists).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from worker import logs
+from worker.ingress.auth import ADMIN_REALM, Handler, bearer_refusal, is_admin
+from worker.ingress.keys import DIRECTORY
+from worker.ingress.problems import problem
+from worker.services.directory import Service
+
+
+@dataclass(frozen=True, slots=True)
+class Manager:
+    """Who is acting: `actor` is kept with what they write ("admin", or the manage
+    key's id); `organization_fiscal_code` is None for the platform (every body)."""
+
+    actor: str
+    organization_fiscal_code: str | None = None
+
+    def may_manage(self, service: Service) -> bool:
+        org = self.organization_fiscal_code
+        return org is None or org == service.organization_fiscal_code
+
+
+ADMIN = Manager("admin")
+ServiceHandler = Callable[[web.Request, Manager, Service], Awaitable[web.Response]]
+
+
+def _manage_key(request: web.Request) -> Manager | None:
+    """The body's manager named by the request's manage key, if any (none yet)."""
+    return None
+
+
+def _not_found() -> web.Response:
+    return problem(404, "Not found", "no such service")
+
+
+def service_manager(
+    request: web.Request, service_id: str
+) -> tuple[Manager, Service] | web.Response:
+    """The caller and the service it may manage, or the answer: 401 without a valid
+    credential, 404 for an unknown service or another body's."""
+    manager = ADMIN if is_admin(request) else _manage_key(request)
+    if manager is None:
+        return bearer_refusal(request, ADMIN_REALM, "missing or wrong back-office credentials")
+    service = request.app[DIRECTORY].by_id(service_id)
+    if service is None or not manager.may_manage(service):
+        return _not_found()
+    logs.bind(service_id=service.id)
+    return manager, service
+
+
+def manages_service(handler: ServiceHandler) -> Handler:
+    """The handler, called with the manager and the service of the path's `{id}`."""
+
+    async def guarded(request: web.Request) -> web.Response:
+        found = service_manager(request, request.match_info["id"])
+        if isinstance(found, web.Response):
+            return found
+        return await handler(request, *found)
+
+    guarded.__name__ = handler.__name__
+    return guarded

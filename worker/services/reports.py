@@ -1,0 +1,135 @@
+"""Reports for senders (IO-RULES 8): the query of a message list, and daily counts.
+
+- `page_request` reads the list's query (`status`, `since`, `until`, `fiscal_code`,
+  `cursor`, `limit`) and refuses what it cannot honour (`InvalidRequest`, a 400);
+- `stats_range` reads `since` and `until` of the counts: by default the 30 days to
+  now, at most `MAX_STATS_DAYS`;
+- `daily` folds the aggregate rows into one entry per UTC day that has messages.
+  Read and paid follow what the sender may learn anywhere else (IO-RULES 3-4): only
+  ADVANCED messages; reads only with the citizen's consent when reading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from schemas.enums import MessageStatus
+from schemas.patterns import is_fiscal_code
+from worker.services.citizen import Cursor, InvalidRequest
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 500
+MAX_STATS_DAYS = 93
+DEFAULT_STATS_DAYS = 30
+#: What a stored message's status may be (ACCEPTED ones are not stored yet).
+STORED_STATUSES = frozenset(
+    s.value for s in (MessageStatus.PROCESSED, MessageStatus.REJECTED, MessageStatus.FAILED)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    limit: int
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    fiscal_code: str | None = None
+    after: Cursor | None = None
+
+
+def timestamp(name: str, text: str | None) -> datetime | None:
+    """An RFC 3339 timestamp (with its offset) as UTC; None when absent."""
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidRequest(
+            f"{name}: an RFC 3339 timestamp, such as 2026-01-31T00:00:00Z"
+        ) from exc
+    if value.tzinfo is None:
+        raise InvalidRequest(f"{name}: give the offset (Z or +01:00)")
+    return value.astimezone(UTC)
+
+
+def _limit(text: str | None) -> int:
+    if text is None:
+        return DEFAULT_LIMIT
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise InvalidRequest(f"limit: an integer from 1 to {MAX_LIMIT}")
+    return int(text)
+
+
+def page_request(query: Mapping[str, str]) -> PageRequest:
+    status = query.get("status")
+    if status is not None and status not in STORED_STATUSES:
+        raise InvalidRequest(f"status: one of {', '.join(sorted(STORED_STATUSES))}")
+    fiscal_code = query.get("fiscal_code")
+    if fiscal_code is not None and not is_fiscal_code(fiscal_code):
+        raise InvalidRequest("fiscal_code: not a valid fiscal code")
+    cursor = query.get("cursor")
+    since, until = timestamp("since", query.get("since")), timestamp("until", query.get("until"))
+    if since is not None and until is not None and since >= until:
+        raise InvalidRequest("since: must be before until")
+    return PageRequest(
+        limit=_limit(query.get("limit")),
+        status=status,
+        since=since,
+        until=until,
+        fiscal_code=fiscal_code,
+        after=Cursor.decode(cursor) if cursor else None,
+    )
+
+
+def stats_range(query: Mapping[str, str], now: datetime) -> tuple[datetime, datetime]:
+    until = timestamp("until", query.get("until")) or now
+    since = timestamp("since", query.get("since")) or until - timedelta(days=DEFAULT_STATS_DAYS)
+    if since >= until:
+        raise InvalidRequest("since: must be before until")
+    if until - since > timedelta(days=MAX_STATS_DAYS):
+        raise InvalidRequest(f"since: at most {MAX_STATS_DAYS} days before until")
+    return since, until
+
+
+@dataclass(slots=True)
+class Day:
+    """One UTC day's counts (the messages created that day)."""
+
+    day: date
+    total: int = 0
+    status: dict[str, int] = field(default_factory=dict)
+    rejection_reason: dict[str, int] = field(default_factory=dict)
+    failure_reason: dict[str, int] = field(default_factory=dict)
+    notification: dict[str, dict[str, int]] = field(default_factory=dict)
+    read: int = 0
+    paid: int = 0
+
+
+def _add(counts: dict[str, int], key: str | None, n: int) -> None:
+    if key is not None:
+        counts[key] = counts.get(key, 0) + n
+
+
+def daily(counts: Iterable[Mapping[str, Any]], channels: Iterable[Mapping[str, Any]]) -> list[Day]:
+    """The aggregate rows (see `PostgresReports.daily`) as days, oldest first."""
+    days: dict[date, Day] = {}
+    for row in counts:
+        day = days.setdefault(row["day"], Day(row["day"]))
+        n = int(row["n"])
+        day.total += n
+        _add(day.status, row["status"], n)
+        _add(day.rejection_reason, row["rejection_reason"], n)
+        _add(day.failure_reason, row["failure_reason"], n)
+        day.read += int(row["read"])
+        day.paid += int(row["paid"])
+    for row in channels:
+        day = days.setdefault(row["day"], Day(row["day"]))
+        _add(
+            day.notification.setdefault(str(row["channel"]).lower(), {}),
+            row["status"],
+            int(row["n"]),
+        )
+    return [days[d] for d in sorted(days)]
