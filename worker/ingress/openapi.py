@@ -129,7 +129,8 @@ def declare(
     """Document one operation (idempotent: a re-declaration replaces the previous one).
 
     `errors`: problem statuses beyond the derived ones; `location`: the 201 carries a
-    `Location` header; `example`: the request body's example (else built from its schema).
+    `Location` header; `example`: the request body's example (else built from its schema);
+    `request`: the body's type, or a tuple of the types it may be (`anyOf`).
     """
     op = Operation(
         method.upper(),
@@ -157,10 +158,15 @@ def _types() -> list[Any]:
     found: list[Any] = [Problem]
     for op in _REGISTRY.values():
         query = () if isinstance(op.query, tuple) else (op.query,)
-        for t in (op.request, *op.responses.values(), *query):
+        for t in (*_requests(op), *op.responses.values(), *query):
             if t is not None and t not in found:
                 found.append(t)
     return found
+
+
+def _requests(op: Operation) -> tuple[Any, ...]:
+    """The request body types: one, or a tuple of alternatives (`anyOf`)."""
+    return op.request if isinstance(op.request, tuple) else (op.request,)
 
 
 def _query(op: Operation, components: dict[str, Any]) -> list[dict[str, Any]]:
@@ -272,7 +278,8 @@ def _operation(
         "responses": responses,
     }
     if op.request is not None:
-        schema = refs[op.request]
+        alternatives = [refs[t] for t in _requests(op)]
+        schema = alternatives[0] if len(alternatives) == 1 else {"anyOf": alternatives}
         sample = op.example if op.example is not None else example(schema, components)
         content = {"application/json": {"schema": schema, "example": sample}}
         doc["requestBody"] = {"required": True, "content": content}
