@@ -34,7 +34,7 @@ m.template_id, m.template_version,
   WHERE n.message_id = m.id AND n.kind = 'MESSAGE') AS notification
 """
 _DAY = "(m.created_at AT TIME ZONE 'UTC')::date"
-_COUNTS = f"""
+DAILY_COUNTS = f"""
 SELECT {_DAY} AS day, m.status, m.rejection_reason, m.failure_reason, count(*) AS n,
        count(*) FILTER (WHERE {SHARED_READ}) AS read,
        count(*) FILTER (WHERE {SHARED_PAID}) AS paid
@@ -42,7 +42,7 @@ FROM messages m
 WHERE m.sender_service_id = $1 AND m.created_at >= $2 AND m.created_at < $3
 GROUP BY 1, 2, 3, 4
 """
-_CHANNELS = f"""
+DAILY_CHANNELS = f"""
 SELECT {_DAY} AS day, n.channel, n.status, count(*) AS n
 FROM messages m JOIN notifications n ON n.message_id = m.id AND n.kind = 'MESSAGE'
 WHERE m.sender_service_id = $1 AND m.created_at >= $2 AND m.created_at < $3
@@ -107,6 +107,6 @@ class PostgresReports:
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """(status rows, channel rows) per UTC day of creation in [since, until)."""
         async with self._pool.acquire() as conn:
-            counts = await conn.fetch(_COUNTS, service_id, since, until)
-            channels = await conn.fetch(_CHANNELS, service_id, since, until)
+            counts = await conn.fetch(DAILY_COUNTS, service_id, since, until)
+            channels = await conn.fetch(DAILY_CHANNELS, service_id, since, until)
         return [dict(r) for r in counts], [dict(r) for r in channels]
