@@ -140,7 +140,8 @@ async def _measure(pool: postgres.Pool, repeat: int) -> dict[str, Any]:
         BIG,
         min(300_000, big // 2),
     )
-    assert deep_row is not None
+    if deep_row is None:
+        raise SystemExit("the big service has no messages to page through")
     deep = (deep_row["created_at"], deep_row["id"])
     citizen = await pool.fetchval(
         "SELECT fiscal_code FROM messages WHERE sender_service_id = $1 LIMIT 1", BIG
