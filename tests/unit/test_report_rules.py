@@ -93,3 +93,10 @@ def test_daily_rows_fold_into_one_entry_per_day_oldest_first() -> None:
     assert first.rejection_reason == {"USER_NOT_FOUND": 2}
     assert first.notification == {"push": {"SENT": 4}}
     assert (second.day, second.total, second.notification) == (d2, 3, {})
+
+
+def test_a_timestamp_out_of_range_in_utc_is_refused_not_a_failure() -> None:
+    with pytest.raises(InvalidRequest, match="since: an RFC 3339"):
+        page_request({"since": "0001-01-01T00:00:00+01:00"})
+    with pytest.raises(InvalidRequest, match="until: too early"):
+        stats_range({"until": "0001-01-02T00:00:00Z"}, NOW)

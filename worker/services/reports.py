@@ -44,15 +44,17 @@ def timestamp(name: str, text: str | None) -> datetime | None:
     """An RFC 3339 timestamp (with its offset) as UTC; None when absent."""
     if text is None:
         return None
+    example = "an RFC 3339 timestamp, such as 2026-01-31T00:00:00Z"
     try:
         value = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise InvalidRequest(
-            f"{name}: an RFC 3339 timestamp, such as 2026-01-31T00:00:00Z"
-        ) from exc
+        raise InvalidRequest(f"{name}: {example}") from exc
     if value.tzinfo is None:
         raise InvalidRequest(f"{name}: give the offset (Z or +01:00)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise InvalidRequest(f"{name}: {example}") from exc
 
 
 def _limit(text: str | None) -> int:
@@ -86,7 +88,11 @@ def page_request(query: Mapping[str, str]) -> PageRequest:
 
 def stats_range(query: Mapping[str, str], now: datetime) -> tuple[datetime, datetime]:
     until = timestamp("until", query.get("until")) or now
-    since = timestamp("since", query.get("since")) or until - timedelta(days=DEFAULT_STATS_DAYS)
+    try:
+        default_since = until - timedelta(days=DEFAULT_STATS_DAYS)
+    except OverflowError as exc:
+        raise InvalidRequest("until: too early") from exc
+    since = timestamp("since", query.get("since")) or default_since
     if since >= until:
         raise InvalidRequest("since: must be before until")
     if until - since > timedelta(days=MAX_STATS_DAYS):
