@@ -7,8 +7,12 @@
 -- The page: `WHERE sender_service_id = $1 [AND created_at in range]
 -- ORDER BY created_at DESC, id DESC`, the cursor `(created_at, id) < ($2, $3)`. It
 -- replaces the console's (sender_service_id, created_at DESC), a prefix of it.
+-- INCLUDE: what the daily counts read, so they scan the index alone (an index-only
+-- scan: no heap page for the days autovacuum has marked all-visible).
 CREATE INDEX IF NOT EXISTS messages_service_page_idx
-    ON messages (sender_service_id, created_at DESC, id DESC);
+    ON messages (sender_service_id, created_at DESC, id DESC)
+    INCLUDE (status, rejection_reason, failure_reason, feature_level_type, is_read,
+             read_consent, paid_at);
 DROP INDEX IF EXISTS messages_service_created_idx;
 
 -- `?status=REJECTED` or `FAILED`: few rows among many, found without walking the
@@ -23,3 +27,10 @@ CREATE INDEX IF NOT EXISTS messages_service_status_idx
 CREATE INDEX IF NOT EXISTS messages_citizen_idx
     ON messages (fiscal_code, created_at DESC, id DESC);
 DROP INDEX IF EXISTS messages_inbox_idx;
+
+-- The daily channel outcomes: a service's MESSAGE notifications created since the
+-- range's start (a notification is never older than its message), index-only, then
+-- joined to the range's messages by id.
+CREATE INDEX IF NOT EXISTS notifications_service_created_idx
+    ON notifications (sender_service_id, created_at)
+    INCLUDE (message_id, kind, channel, status);

@@ -68,10 +68,11 @@ FROM generate_series(1, $1) AS i
 """
 _SEED_NOTIFICATIONS = """
 INSERT INTO notifications (id, message_id, fiscal_code, sender_service_id, channel, kind,
-                           status, attempts, deadline)
+                           status, attempts, deadline, created_at, updated_at)
 SELECT m.id || c.channel, m.id, m.fiscal_code, m.sender_service_id, c.channel, 'MESSAGE',
        CASE WHEN right(m.id, 2)::int < 95 THEN 'SENT' ELSE 'FAILED' END, 1,
-       m.created_at + interval '1 hour'
+       m.created_at + interval '1 hour', m.created_at + interval '1 second',
+       m.created_at + interval '2 seconds'
 FROM messages m
 CROSS JOIN (VALUES ('PUSH'), ('EMAIL')) AS c(channel)
 WHERE m.status = 'PROCESSED' AND (c.channel = 'PUSH' OR right(m.id, 1)::int < 3)

@@ -30,12 +30,17 @@ async def _service(runtime: Runtime, client: Client, **fields: Any) -> str:
 
 
 async def _notify(runtime: Runtime, message_id: str, channel: str, status: str) -> None:
+    """A MESSAGE notification of a stored message, as notify writes it."""
+    service_id = await runtime.pool.fetchval(
+        "SELECT sender_service_id FROM messages WHERE id = $1", message_id
+    )
     await insert_row(
         runtime,
         "notifications",
         {
             "id": f"{message_id}-{channel}",
             "message_id": message_id,
+            "sender_service_id": service_id,
             "fiscal_code": CITIZEN,
             "channel": channel,
             "kind": "MESSAGE",

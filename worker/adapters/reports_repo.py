@@ -9,8 +9,10 @@ Every query starts from one service and a time range, on the indexes of
 - the statements are built with only the conditions asked for (their text varies,
   never their values), so PostgreSQL plans each shape for its own conditions instead
   of one generic plan full of `$n IS NULL OR ...`;
-- the daily counts are two aggregates over the range (messages; their MESSAGE
-  notifications through `notifications_message_idx`).
+- the daily counts are two aggregates over the range, both index-only: the messages
+  on `messages_service_page_idx` (it INCLUDEs what they count), their MESSAGE
+  notifications on `notifications_service_created_idx` (the service's notifications
+  created since the range's start), joined by message id.
 """
 
 from __future__ import annotations
@@ -44,8 +46,9 @@ GROUP BY 1, 2, 3, 4
 """
 DAILY_CHANNELS = f"""
 SELECT {_DAY} AS day, n.channel, n.status, count(*) AS n
-FROM messages m JOIN notifications n ON n.message_id = m.id AND n.kind = 'MESSAGE'
+FROM messages m JOIN notifications n ON n.message_id = m.id
 WHERE m.sender_service_id = $1 AND m.created_at >= $2 AND m.created_at < $3
+  AND n.sender_service_id = $1 AND n.created_at >= $2 AND n.kind = 'MESSAGE'
 GROUP BY 1, 2, 3
 """
 
