@@ -18,7 +18,7 @@ from devkit.embedded import EmbeddedBroker, EmbeddedPostgres
 from devkit.sinks import DemoSender, DevSinks
 from schemas.patterns import SANDBOX_FISCAL_CODE
 from worker import eventloop, logs
-from worker.adapters.services_repo import SNAPSHOT_IF_NONE
+from worker.adapters.backoffice_repo import SNAPSHOT_IF_NONE
 from worker.bootstrap import Runtime, Stopped
 from worker.cli import endpoints
 from worker.lifecycle import install_signal_handlers, operated, prepare, run_roles

@@ -52,7 +52,7 @@ FISCAL_CODE_LIKE_IN_TEXT = re.compile(FISCAL_CODE_LIKE)
 PERSONAL_IN_TEXT = re.compile(f"{FISCAL_CODE_LIKE}|{EMAIL}", re.IGNORECASE)
 
 #: The fiscal code of the sandbox citizen: every service may write to it, published
-#: or not (IO-RULES 5).
+#: or not, as in IO.
 SANDBOX_FISCAL_CODE = "AAAAAA00A00A000A"
 
 

@@ -25,12 +25,16 @@ from typing import Any, TypeVar
 from schemas.topics import GROUP_TOPICS, ConsumerGroup
 from worker import logs
 from worker.adapters import kafka, postgres
+from worker.adapters.backoffice_repo import BackOfficeRepo
 from worker.adapters.citizen_repo import PostgresCitizens
 from worker.adapters.console_repo import PostgresJournal
 from worker.adapters.inbox import PostgresInbox
 from worker.adapters.kafka import Publisher
 from worker.adapters.lifecycle_repo import PostgresLifecycle
+from worker.adapters.logos_repo import PostgresLogos
+from worker.adapters.notices_repo import PostgresNotices
 from worker.adapters.notifications_repo import PostgresNotifications
+from worker.adapters.organizations_repo import PostgresOrganizations
 from worker.adapters.payments_repo import PostgresPayments
 from worker.adapters.postgres import Pool
 from worker.adapters.profiles_repo import PostgresProfiles
@@ -53,7 +57,8 @@ from worker.ids import IdSigner
 from worker.services.attempts import AttemptJournal
 from worker.services.callback_send import CallbackStore, WebhookSender
 from worker.services.deliver import DeliverDeps
-from worker.services.notify_ports import Channels
+from worker.services.notice_outbox import NoticeStores
+from worker.services.notify_ports import Channels, Mailer
 from worker.services.payments import PaymentStore
 from worker.services.reminders import ReminderStore
 from worker.services.remote_content import SenderClient
@@ -292,6 +297,22 @@ async def notify_channels(settings: NotifySettings) -> AsyncIterator[Channels]:
             await mailer.stop()  # QUIT on the process's kept SMTP connection
 
 
+def notice_stores(runtime: Runtime) -> NoticeStores:
+    notices = PostgresNotices(runtime.pool)
+    return NoticeStores(notices, BackOfficeRepo(runtime.pool), notices)
+
+
+@asynccontextmanager
+async def notice_mailer(settings: NotifySettings) -> AsyncIterator[Mailer | None]:
+    """The mailer of the notices to public bodies (None without `POSTINO_SMTP_URL`)."""
+    mailer = SmtpMailer(settings) if settings.smtp_url else None
+    try:
+        yield mailer
+    finally:
+        if mailer is not None:
+            await mailer.stop()
+
+
 @asynccontextmanager
 async def sender_client(settings: Settings) -> AsyncIterator[SenderClient]:
     """The client that fetches remote content from senders (SSRF rules of callbacks)."""
@@ -329,6 +350,10 @@ class IngressStores:
     citizens: PostgresCitizens
     profiles: PostgresProfiles
     messages: PostgresSenderMessages
+    backoffice: BackOfficeRepo
+    organizations: PostgresOrganizations
+    logos: PostgresLogos
+    notices: PostgresNotices
     templates: PostgresTemplates
     reports: PostgresReports
     lifecycle: PostgresLifecycle
@@ -342,6 +367,10 @@ def ingress_stores(runtime: Runtime) -> IngressStores:
         PostgresCitizens(pool),
         PostgresProfiles(pool),
         PostgresSenderMessages(pool),
+        BackOfficeRepo(pool),
+        PostgresOrganizations(pool),
+        PostgresLogos(pool),
+        PostgresNotices(pool),
         PostgresTemplates(pool),
         PostgresReports(pool),
         PostgresLifecycle(pool),

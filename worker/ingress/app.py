@@ -20,10 +20,11 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from worker import logs, metrics, tracing
 from worker.bootstrap import Runtime, ingress_stores, timer_pulse
 from worker.ingress import (
-    admin,
     citizen,
     citizen_data,
     console,
+    manage_openapi,  # noqa: F401 - declares the back office's routes
+    manage_routes,
     messages,
     openapi,
     profiles,
@@ -178,7 +179,7 @@ def create_app(runtime: Runtime) -> web.Application:
     app.cleanup_ctx.append(third_party.senders_ctx)
     app.add_routes(messages.routes)
     app.add_routes(profiles.routes)
-    app.add_routes(admin.routes)
+    app.add_routes(manage_routes.routes)
     app.add_routes(openapi.routes)
     app.add_routes(citizen.routes)
     app.add_routes(third_party.routes)

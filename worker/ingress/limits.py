@@ -7,29 +7,57 @@ every `limits.quota_sync_seconds` and once more on shutdown.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 from aiohttp import web
 
 from worker import logs
-from worker.ingress.keys import RUNTIME, STORES
+from worker.ingress.keys import DIRECTORY, RUNTIME, STORES
 from worker.ingress.problems import problem
 from worker.periodic import running_every
 from worker.services.directory import Service
-from worker.services.limits import Limiter
+from worker.services.limits import Limiter, day_of
+from worker.services.quota_watch import QuotaWatch, queue_quota_notices
 
 log = logs.get("postino.limits")
 LIMITER = web.AppKey("limiter", Limiter)
+QUOTA_WATCH = web.AppKey("quota_watch", QuotaWatch)
 
 
 async def flush_now(app: web.Application) -> int:
-    """Share this process's counts now (the background task does it periodically)."""
-    return await app[LIMITER].flush(app[STORES].usage, datetime.now(UTC))
+    """Share this process's counts now (the background task does it periodically), then
+    queue the quota notices the totals call for (80% and 100%, once a day each)."""
+    now = datetime.now(UTC)
+    flushed = await app[LIMITER].flush(app[STORES].usage, now)
+    day = day_of(now)
+    totals = app[LIMITER].totals(day)
+    if totals:
+        stores = app[STORES]
+        await queue_quota_notices(
+            app[QUOTA_WATCH],
+            totals,
+            _quota_of(app),
+            (stores.backoffice, stores.notices),
+            now=now,
+            day=day,
+        )
+    return flushed
+
+
+def _quota_of(app: web.Application) -> Callable[[str], int | None]:
+    directory, default = app[DIRECTORY], app[RUNTIME].settings.limits.default_daily_quota
+
+    def quota_of(service_id: str) -> int | None:
+        service = directory.by_id(service_id)
+        return None if service is None else service.daily_quota or default
+
+    return quota_of
 
 
 async def limits_ctx(app: web.Application) -> AsyncIterator[None]:
     app[LIMITER] = Limiter()
+    app[QUOTA_WATCH] = QuotaWatch()
     interval = app[RUNTIME].settings.limits.quota_sync_seconds
 
     async with running_every(interval, lambda: flush_now(app), name="quota-flush"):

@@ -5,9 +5,10 @@ body, or the platform admin" (IO-RULES 8). `service_manager` is that rule, in on
 place: a handler written with `manages_service` gets the `Manager` and the service,
 never the credentials, so how a manage key is checked can change here alone.
 
-Today the platform admin token is the only credential: a manage key's check plugs in
-at `_manage_key` (the service's body must match the key's, else 404, never 403, so a
-key never learns that another body's service exists).
+The credentials: the platform admin token (`Authorization: Bearer`), or a body's
+manage key (`Ocp-Apim-Subscription-Key`, IO's `ManageSubscriptionKey`). A manage key
+reaches only its own body's services: another body's answers 404, never 403, so a key
+never learns that another body's service exists.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from worker import logs
-from worker.ingress.auth import ADMIN_REALM, Handler, bearer_refusal, is_admin
-from worker.ingress.keys import DIRECTORY
+from worker.ingress.auth import ADMIN_REALM, SENDER_HEADER, Handler, bearer_refusal, is_admin
+from worker.ingress.keys import DIRECTORY, STORES
 from worker.ingress.problems import problem
+from worker.services import organizations
 from worker.services.directory import Service
 
 
@@ -41,23 +43,29 @@ ADMIN = Manager("admin")
 ServiceHandler = Callable[[web.Request, Manager, Service], Awaitable[web.Response]]
 
 
-def _manage_key(request: web.Request) -> Manager | None:
-    """The body's manager named by the request's manage key, if any (none yet)."""
-    return None
+async def _manage_key(request: web.Request) -> Manager | None:
+    """The body's manager named by the request's manage key, if it is a live one."""
+    given = request.headers.get(SENDER_HEADER)
+    actor = await organizations.authenticate(request.app[STORES].organizations, given)
+    if actor is None or actor.organization_fiscal_code is None:
+        return None
+    logs.bind(organization=actor.organization_fiscal_code, manage_key_id=actor.id)
+    return Manager(f"manage_key:{actor.id}", actor.organization_fiscal_code)
 
 
 def _not_found() -> web.Response:
     return problem(404, "Not found", "no such service")
 
 
-def service_manager(
+async def service_manager(
     request: web.Request, service_id: str
 ) -> tuple[Manager, Service] | web.Response:
     """The caller and the service it may manage, or the answer: 401 without a valid
     credential, 404 for an unknown service or another body's."""
-    manager = ADMIN if is_admin(request) else _manage_key(request)
+    manager = ADMIN if is_admin(request) else await _manage_key(request)
     if manager is None:
-        return bearer_refusal(request, ADMIN_REALM, "missing or wrong back-office credentials")
+        detail = f"missing or wrong back-office credentials (admin token or {SENDER_HEADER})"
+        return bearer_refusal(request, ADMIN_REALM, detail)
     service = request.app[DIRECTORY].by_id(service_id)
     if service is None or not manager.may_manage(service):
         return _not_found()
@@ -69,7 +77,7 @@ def manages_service(handler: ServiceHandler) -> Handler:
     """The handler, called with the manager and the service of the path's `{id}`."""
 
     async def guarded(request: web.Request) -> web.Response:
-        found = service_manager(request, request.match_info["id"])
+        found = await service_manager(request, request.match_info["id"])
         if isinstance(found, web.Response):
             return found
         return await handler(request, *found)

@@ -33,12 +33,18 @@ from worker.ingress.auth import ADMIN_REALM, CITIZEN_REALM
 from worker.ingress.openapi_examples import example
 from worker.ingress.problems import PROBLEM, Problem
 
-Security = Literal["sender", "admin", "citizen"]
+Security = Literal["sender", "admin", "citizen", "manage"]
 _PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")
 _SCHEMES: dict[str, dict[str, str]] = {
     "sender": {"type": "apiKey", "in": "header", "name": "Ocp-Apim-Subscription-Key"},
     "admin": {"type": "http", "scheme": "bearer", "description": "POSTINO_ADMIN_TOKEN"},
     "citizen": {"type": "http", "scheme": "bearer", "description": "citizen session token"},
+    "manage": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Ocp-Apim-Subscription-Key",
+        "description": "a public body's manage key (IO's ManageSubscriptionKey)",
+    },
 }
 #: The realm each bearer scheme names in its `WWW-Authenticate` challenge.
 BEARER_REALMS: dict[str, str] = {"admin": ADMIN_REALM, "citizen": CITIZEN_REALM}
@@ -59,6 +65,12 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     },
     "id": {"type": "string", "minLength": 1, "maxLength": 64},
     "service_id": {"type": "string", "minLength": 1, "maxLength": 64},
+    "organization_fiscal_code": {
+        "type": "string",
+        "pattern": "^[0-9]{11}$",
+        "description": "a public body's fiscal code",
+    },
+    "keyType": {"type": "string", "enum": ["primary", "secondary"]},
     "template_id": {"type": "string", "minLength": 1, "maxLength": 64},
     "version": {"type": "integer", "minimum": 1},
 }
@@ -94,7 +106,7 @@ class Operation:
     path: str
     summary: str
     tag: str
-    security: Security | None = None
+    security: Security | tuple[Security, ...] | None = None
     request: Any = None
     #: status -> msgspec type of the JSON body, or None for a body that is not JSON/empty
     responses: dict[int, Any] = field(default_factory=dict)
@@ -105,6 +117,8 @@ class Operation:
     errors: tuple[int, ...] = ()
     location: bool = False
     example: Any = None
+    deprecated: bool = False
+    operation_id: str | None = None
 
 
 _REGISTRY: dict[tuple[str, str], Operation] = {}
@@ -116,7 +130,7 @@ def declare(
     summary: str,
     *,
     tag: str,
-    security: Security | None = None,
+    security: Security | tuple[Security, ...] | None = None,
     request: Any = None,
     responses: dict[int, Any] | None = None,
     query: Any = (),
@@ -125,12 +139,16 @@ def declare(
     errors: tuple[int, ...] = (),
     location: bool = False,
     example: Any = None,
+    deprecated: bool = False,
+    operation_id: str | None = None,
 ) -> None:
     """Document one operation (idempotent: a re-declaration replaces the previous one).
 
     `errors`: problem statuses beyond the derived ones; `location`: the 201 carries a
     `Location` header; `example`: the request body's example (else built from its schema);
-    `request`: the body's type, or a tuple of the types it may be (`anyOf`).
+    `request`: the body's type, or a tuple of the types it may be (`anyOf`);
+    `deprecated`: kept for a release, its successor named in the summary; `operation_id`:
+    a name of its own (IO's, for the operations IO's document has).
     """
     op = Operation(
         method.upper(),
@@ -146,6 +164,8 @@ def declare(
         errors,
         location,
         example,
+        deprecated,
+        operation_id,
     )
     _REGISTRY[(op.method, op.path)] = op
 
@@ -194,6 +214,14 @@ def _parameters(op: Operation, components: dict[str, Any]) -> list[dict[str, Any
     return params
 
 
+def schemes(op: Operation) -> tuple[str, ...]:
+    """The security schemes an operation accepts, any one of them (OpenAPI's list of
+    alternatives): `security` is one scheme or a tuple of them."""
+    if op.security is None:
+        return ()
+    return op.security if isinstance(op.security, tuple) else (op.security,)
+
+
 def error_statuses(op: Operation) -> list[int]:
     """The problem+json statuses of an operation: derived (module docstring) + its own."""
     found = set(op.errors)
@@ -215,8 +243,9 @@ def _problem(op: Operation, status: int, refs: dict[Any, dict[str, Any]]) -> dic
         "description": f"{title} (problem+json)",
         "content": {PROBLEM: {"schema": refs[Problem], "example": sample}},
     }
-    if status == 401 and op.security in BEARER_REALMS:
-        realm = BEARER_REALMS[op.security]
+    bearers = [scheme for scheme in schemes(op) if scheme in BEARER_REALMS]
+    if status == 401 and bearers:
+        realm = BEARER_REALMS[bearers[0]]
         answer["headers"] = {
             "WWW-Authenticate": {
                 "description": f'`Bearer realm="{realm}"` (RFC 6750)',
@@ -273,7 +302,8 @@ def _operation(
     doc: dict[str, Any] = {
         "summary": op.summary,
         "tags": [op.tag],
-        "operationId": f"{op.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', op.path.lower())}",
+        "operationId": op.operation_id
+        or f"{op.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', op.path.lower())}",
         "parameters": _parameters(op, components),
         "responses": responses,
     }
@@ -284,7 +314,9 @@ def _operation(
         content = {"application/json": {"schema": schema, "example": sample}}
         doc["requestBody"] = {"required": True, "content": content}
     if op.security is not None:
-        doc["security"] = [{op.security: []}]
+        doc["security"] = [{scheme: []} for scheme in schemes(op)]
+    if op.deprecated:
+        doc["deprecated"] = True
     return doc
 
 

@@ -209,7 +209,7 @@ openapi.declare(
     _MESSAGES,
     "The service's messages, newest first, by cursor pages (no content); Accept: text/csv for CSV",
     tag="reports",
-    security="admin",
+    security=("manage", "admin"),
     responses={200: ReportPage},
     query=ReportQuery,
 )
@@ -219,7 +219,7 @@ openapi.declare(
     "The service's messages counted per UTC day: status, reasons, channel outcomes, read"
     " and paid (ADVANCED)",
     tag="reports",
-    security="admin",
+    security=("manage", "admin"),
     responses={200: StatsView},
     query=StatsQuery,
 )

@@ -201,7 +201,7 @@ def _declare() -> None:
             path,
             summary,
             tag="templates",
-            security="admin",
+            security=("manage", "admin"),
             request=TemplateBody,
             responses={status: TemplateWritten},
             errors=(409,),
@@ -212,7 +212,12 @@ def _declare() -> None:
         (_ONE + "/versions/{version}", "One version of a template", TemplateView),
     ):
         openapi.declare(
-            "GET", path, summary, tag="templates", security="admin", responses={200: view}
+            "GET",
+            path,
+            summary,
+            tag="templates",
+            security=("manage", "admin"),
+            responses={200: view},
         )
 
 

@@ -106,3 +106,7 @@ class Limiter:
             raise
         self._global = {(sid, today): total for sid, total in totals.items()}
         return sum(counts.values())
+
+    def totals(self, day: date) -> dict[str, int]:
+        """The global count of each service seen on `day`, as of the last flush."""
+        return {sid: n for (sid, d), n in self._global.items() if d == day}
