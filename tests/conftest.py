@@ -146,7 +146,7 @@ _TABLES = (
     " citizen_sessions, service_usage, callback_deliveries, service_publications,"
     " upstream_admissions, console_flow, delivery_attempts, organizations, manage_keys,"
     " service_history, service_logos, notice_gates, service_notices, callback_health,"
-    " message_templates"
+    " message_templates, service_day_counts"
 )
 
 

@@ -34,3 +34,23 @@ DROP INDEX IF EXISTS messages_inbox_idx;
 CREATE INDEX IF NOT EXISTS notifications_service_created_idx
     ON notifications (sender_service_id, created_at)
     INCLUDE (message_id, kind, channel, status);
+
+-- Daily counts of settled days (issue 27): a UTC day's counts by status, reason and
+-- channel outcome no longer change 8 days after it ends (statuses are final when
+-- stored, channel outcomes within the longest time to live, 7 days), so each is
+-- computed once, on the first request that needs it, and kept. Read and paid can
+-- change any day: they are counted live, from the small index below.
+CREATE TABLE IF NOT EXISTS service_day_counts (
+    service_id   text NOT NULL,
+    day          date NOT NULL,
+    counts       jsonb NOT NULL,
+    computed_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (service_id, day)
+);
+
+-- The messages whose read or payment a sender may learn (`sender_events`): ADVANCED,
+-- read with the citizen's consent, or paid. A small share of the table.
+CREATE INDEX IF NOT EXISTS messages_shared_read_paid_idx
+    ON messages (sender_service_id, created_at) INCLUDE (is_read, read_consent, paid_at)
+    WHERE feature_level_type = 'ADVANCED'
+      AND ((is_read AND read_consent IS TRUE) OR paid_at IS NOT NULL);

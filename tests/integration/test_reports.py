@@ -269,3 +269,29 @@ async def test_messages_sent_through_the_pipeline_are_listed_and_counted(
     assert [(d["total"], d["status"]) for d in stats["days"]] == [
         (2, {"PROCESSED": 1, "REJECTED": 1})
     ]
+
+
+async def test_a_settled_day_is_counted_once_while_read_and_paid_stay_live(
+    runtime: Runtime, client: Client
+) -> None:
+    service_id = await _service(runtime, client, premium=True)
+    message_id = await insert_message(
+        runtime, CITIZEN, service_id, created_at=DAY1, feature_level_type="ADVANCED"
+    )
+    url = (
+        f"/api/v1/manage/services/{service_id}/stats"
+        "?since=2026-01-10T00:00:00Z&until=2026-01-11T00:00:00Z"
+    )
+    first = (await (await _get(client, url)).json())["days"]
+    assert [(d["status"], d["read"]) for d in first] == [({"PROCESSED": 1}, 0)]
+    kept = await runtime.pool.fetchval(
+        "SELECT counts FROM service_day_counts WHERE service_id = $1", service_id
+    )
+    assert kept["total"] == 1
+    # Past the day's settling nothing changes a status; a change here shows it is kept.
+    await runtime.pool.execute(
+        "UPDATE messages SET status = 'FAILED', is_read = true, read_consent = true WHERE id = $1",
+        message_id,
+    )
+    again = (await (await _get(client, url)).json())["days"]
+    assert [(d["status"], d["read"]) for d in again] == [({"PROCESSED": 1}, 1)]

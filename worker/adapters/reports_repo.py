@@ -9,25 +9,25 @@ Every query starts from one service and a time range, on the indexes of
 - the statements are built with only the conditions asked for (their text varies,
   never their values), so PostgreSQL plans each shape for its own conditions instead
   of one generic plan full of `$n IS NULL OR ...`;
-- the daily counts are two aggregates over the range, both index-only: the messages
-  on `messages_service_page_idx` (it INCLUDEs what they count), their MESSAGE
+- the daily counts are aggregates over the range, index-only: the messages on
+  `messages_service_page_idx` (it INCLUDEs what they count), their MESSAGE
   notifications on `notifications_service_created_idx` (the service's notifications
-  created since the range's start), joined by message id.
+  created since the range's start), joined by message id; read and paid on the small
+  `messages_shared_read_paid_idx`. Settled days are kept in `service_day_counts`
+  (see `worker.services.reports.service_stats`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from worker.adapters.postgres import Pool, repository
 
-#: Which reads the sender sees in counts: the rule of `sender_events.shares_read`
-#: (an ADVANCED message, its citizen's consent for the service when reading).
-SHARED_READ = "m.feature_level_type = 'ADVANCED' AND m.is_read AND m.read_consent IS TRUE"
-#: Paid is shared for ADVANCED messages only (`sender_events.shares_paid`).
-SHARED_PAID = "m.feature_level_type = 'ADVANCED' AND m.paid_at IS NOT NULL"
+# Which reads and payments a sender sees in counts: the rules of `sender_events`
+# (`shares_read`: an ADVANCED message, its citizen's consent for the service when
+# reading, kept as `read_consent`; `shares_paid`: an ADVANCED message), in SQL.
 
 _PAGE_COLUMNS = """
 m.id, m.created_at, m.status, m.rejection_reason, m.failure_reason, m.feature_level_type,
@@ -37,12 +37,29 @@ m.template_id, m.template_version,
 """
 _DAY = "(m.created_at AT TIME ZONE 'UTC')::date"
 DAILY_COUNTS = f"""
-SELECT {_DAY} AS day, m.status, m.rejection_reason, m.failure_reason, count(*) AS n,
-       count(*) FILTER (WHERE {SHARED_READ}) AS read,
-       count(*) FILTER (WHERE {SHARED_PAID}) AS paid
+SELECT {_DAY} AS day, m.status, m.rejection_reason, m.failure_reason, count(*) AS n
 FROM messages m
 WHERE m.sender_service_id = $1 AND m.created_at >= $2 AND m.created_at < $3
 GROUP BY 1, 2, 3, 4
+"""
+# Read and paid as the sender may learn them, on `messages_shared_read_paid_idx` (its
+# predicate is this WHERE clause's last line).
+DAILY_SHARED = f"""
+SELECT {_DAY} AS day, count(*) FILTER (WHERE m.is_read AND m.read_consent IS TRUE) AS read,
+       count(*) FILTER (WHERE m.paid_at IS NOT NULL) AS paid
+FROM messages m
+WHERE m.sender_service_id = $1 AND m.created_at >= $2 AND m.created_at < $3
+  AND m.feature_level_type = 'ADVANCED'
+  AND ((m.is_read AND m.read_consent IS TRUE) OR m.paid_at IS NOT NULL)
+GROUP BY 1
+"""
+_CACHED = """
+SELECT day, counts FROM service_day_counts WHERE service_id = $1 AND day >= $2 AND day < $3
+"""
+_KEEP = """
+INSERT INTO service_day_counts (service_id, day, counts)
+SELECT $1, d, c FROM unnest($2::date[], $3::jsonb[]) AS u(d, c)
+ON CONFLICT (service_id, day) DO NOTHING
 """
 DAILY_CHANNELS = f"""
 SELECT {_DAY} AS day, n.channel, n.status, count(*) AS n
@@ -105,7 +122,7 @@ class PostgresReports:
         sql, args = page_statement(query)
         return [dict(r) for r in await self._pool.fetch(sql, *args)]
 
-    async def daily(
+    async def live_counts(
         self, service_id: str, since: datetime, until: datetime
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """(status rows, channel rows) per UTC day of creation in [since, until)."""
@@ -113,3 +130,20 @@ class PostgresReports:
             counts = await conn.fetch(DAILY_COUNTS, service_id, since, until)
             channels = await conn.fetch(DAILY_CHANNELS, service_id, since, until)
         return [dict(r) for r in counts], [dict(r) for r in channels]
+
+    async def shared(
+        self, service_id: str, since: datetime, until: datetime
+    ) -> list[dict[str, Any]]:
+        """(day, read, paid) rows: what the sender may learn, per UTC day of creation."""
+        rows = await self._pool.fetch(DAILY_SHARED, service_id, since, until)
+        return [dict(r) for r in rows]
+
+    async def cached_days(self, service_id: str, first: date, end: date) -> dict[date, Any]:
+        """The kept counts of the days in [first, end), by day."""
+        rows = await self._pool.fetch(_CACHED, service_id, first, end)
+        return {r["day"]: r["counts"] for r in rows}
+
+    async def keep_days(self, service_id: str, counts: dict[date, Any]) -> None:
+        """Keep settled days' counts (a day kept already stays as it was)."""
+        days = sorted(counts)
+        await self._pool.execute(_KEEP, service_id, days, [counts[d] for d in days])

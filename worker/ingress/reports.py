@@ -197,10 +197,8 @@ async def stats(request: web.Request, _: Manager, service: Service) -> web.Respo
         since, until = reports.stats_range(request.query, datetime.now(UTC))
     except InvalidRequest as exc:
         return problem(400, "Bad request", str(exc))
-    counts, channels = await _repo(request).daily(service.id, since, until)
-    days = [
-        msgspec.convert(d, DayView, from_attributes=True) for d in reports.daily(counts, channels)
-    ]
+    found = await reports.service_stats(_repo(request), service.id, since, until, datetime.now(UTC))
+    days = [msgspec.convert(d, DayView, from_attributes=True) for d in found]
     return json_response(StatsView(since=since, until=until, days=days))
 
 

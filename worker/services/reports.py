@@ -6,15 +6,25 @@
   now, at most `MAX_STATS_DAYS`;
 - `daily` folds the aggregate rows into one entry per UTC day that has messages.
   Read and paid follow what the sender may learn anywhere else (IO-RULES 3-4): only
-  ADVANCED messages; reads only with the citizen's consent when reading.
+  ADVANCED messages; reads only with the citizen's consent when reading;
+- `service_stats` answers the counts of a range, computing each settled day once.
+
+A day is settled `SETTLE_DAYS` after it ends: its messages' statuses were final when
+stored, and their channel outcomes are final within the longest time to live (7
+days). So a settled day's counts by status, reason and channel outcome are computed
+on the first request that needs them and kept; the days not settled yet, and partial
+days at the range's edges, are counted live. Read and paid can change on any day:
+they are always counted live, from an index of the few messages they concern.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Protocol
+
+import msgspec
 
 from schemas.enums import MessageStatus
 from schemas.patterns import is_fiscal_code
@@ -129,8 +139,6 @@ def daily(counts: Iterable[Mapping[str, Any]], channels: Iterable[Mapping[str, A
         _add(day.status, row["status"], n)
         _add(day.rejection_reason, row["rejection_reason"], n)
         _add(day.failure_reason, row["failure_reason"], n)
-        day.read += int(row["read"])
-        day.paid += int(row["paid"])
     for row in channels:
         day = days.setdefault(row["day"], Day(row["day"]))
         _add(
@@ -138,4 +146,77 @@ def daily(counts: Iterable[Mapping[str, Any]], channels: Iterable[Mapping[str, A
             row["status"],
             int(row["n"]),
         )
+    return [days[d] for d in sorted(days)]
+
+
+#: Days after its end when a day's counts (but read and paid) no longer change.
+SETTLE_DAYS = 8
+_ONE_DAY = timedelta(days=1)
+Rows = list[dict[str, Any]]
+
+
+class StatsStore(Protocol):
+    async def live_counts(
+        self, service_id: str, since: datetime, until: datetime
+    ) -> tuple[Rows, Rows]:
+        """(status rows, channel rows) per UTC day of creation in [since, until)."""
+        ...
+
+    async def shared(self, service_id: str, since: datetime, until: datetime) -> Rows:
+        """(day, read, paid) rows per UTC day of creation in [since, until)."""
+        ...
+
+    async def cached_days(self, service_id: str, first: date, end: date) -> dict[date, Any]: ...
+
+    async def keep_days(self, service_id: str, counts: dict[date, Any]) -> None: ...
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+def settled_window(since: datetime, until: datetime, now: datetime) -> tuple[date, date] | None:
+    """The whole UTC days [first, end) inside [since, until) that are settled at `now`."""
+    first = since.date() if since == _midnight(since.date()) else since.date() + _ONE_DAY
+    end = min(until.date(), now.date() - timedelta(days=SETTLE_DAYS))
+    return (first, end) if first < end else None
+
+
+def _days(first: date, end: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((end - first).days)]
+
+
+async def _settled(store: StatsStore, service_id: str, first: date, end: date) -> dict[date, Day]:
+    """The settled days' counts: kept ones as kept, the others computed and kept."""
+    kept = await store.cached_days(service_id, first, end)
+    found = {d: msgspec.convert(c, Day) for d, c in kept.items()}
+    missing = [d for d in _days(first, end) if d not in found]
+    if missing:
+        start, stop = missing[0], missing[-1] + _ONE_DAY
+        counts, channels = await store.live_counts(service_id, _midnight(start), _midnight(stop))
+        computed = {d.day: d for d in daily(counts, channels)}
+        fresh = {d: computed.get(d, Day(d)) for d in _days(start, stop) if d not in found}
+        await store.keep_days(service_id, {d: msgspec.to_builtins(v) for d, v in fresh.items()})
+        found |= fresh
+    return found
+
+
+async def service_stats(
+    store: StatsStore, service_id: str, since: datetime, until: datetime, now: datetime
+) -> list[Day]:
+    """The days of [since, until) that have messages, oldest first (see the module)."""
+    window = settled_window(since, until, now)
+    days: dict[date, Day] = {}
+    live = [(since, until)]
+    if window is not None:
+        live = [(since, _midnight(window[0])), (_midnight(window[1]), until)]
+        settled = await _settled(store, service_id, *window)
+        days |= {d: v for d, v in settled.items() if v.total}
+    for start, end in live:
+        if start < end:
+            counts, channels = await store.live_counts(service_id, start, end)
+            days |= {d.day: d for d in daily(counts, channels)}
+    for row in await store.shared(service_id, since, until):
+        day = days.setdefault(row["day"], Day(row["day"]))
+        day.read, day.paid = int(row["read"]), int(row["paid"])
     return [days[d] for d in sorted(days)]
