@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from tests.conftest import eventually
 from tests.factories import create_profile, create_service
+from tests.integration.cms_helpers import BODY, OTHER_BODY, body_with_key
 from tests.integration.helpers import ADMIN, drain
 from tests.integration.sender_helpers import CITIZEN, another_ingress, key
 from worker.bootstrap import Runtime
@@ -238,3 +239,25 @@ async def test_a_template_written_on_one_ingress_is_used_on_another_after_its_re
             return resp.status
 
         assert await eventually(submit, lambda status: status == 201, timeout=5.0) == 201
+
+
+async def test_a_manage_key_reaches_its_own_bodys_services_and_no_other(
+    runtime: Runtime, client: Client
+) -> None:
+    service_id, _ = await _service(runtime, client, organization_fiscal_code=BODY)
+    mine = await body_with_key(client, BODY)
+    theirs = await body_with_key(client, OTHER_BODY)
+    base = f"/api/v1/manage/services/{service_id}/templates"
+    body = {"name": "TARI", "subject": SUBJECT, "markdown": MARKDOWN}
+    created = await client.post(base, json=body, headers=mine)
+    assert created.status == 201, await created.text()
+    written = await runtime.pool.fetchval("SELECT created_by FROM message_templates")
+    assert written.startswith("manage_key:")
+    assert (await client.post(base, json=body, headers=theirs)).status == 404
+    assert (await client.get(base, headers=theirs)).status == 404
+    reports = f"/api/v1/manage/services/{service_id}/messages"
+    assert (await client.get(reports, headers=mine)).status == 200
+    assert (await client.get(reports, headers=theirs)).status == 404
+    assert (
+        await client.get(f"/api/v1/manage/services/{service_id}/stats", headers=theirs)
+    ).status == 404
