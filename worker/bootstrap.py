@@ -26,6 +26,7 @@ from schemas.topics import GROUP_TOPICS, ConsumerGroup
 from worker import logs
 from worker.adapters import kafka, postgres
 from worker.adapters.backoffice_repo import BackOfficeRepo
+from worker.adapters.catalogue_repo import PostgresCatalogue
 from worker.adapters.citizen_repo import PostgresCitizens
 from worker.adapters.console_repo import PostgresJournal
 from worker.adapters.inbox import PostgresInbox
@@ -39,12 +40,14 @@ from worker.adapters.payments_repo import PostgresPayments
 from worker.adapters.postgres import Pool
 from worker.adapters.profiles_repo import PostgresProfiles
 from worker.adapters.push import HttpPushGateway
+from worker.adapters.rc_configurations_repo import PostgresRCConfigurations
 from worker.adapters.reminders_repo import AdvisoryLock, PostgresReminders
 from worker.adapters.remote_content import HttpSenderClient
 from worker.adapters.reports_repo import PostgresReports
 from worker.adapters.sender_repo import PostgresSenderMessages
 from worker.adapters.services_repo import ServicesRepo, UsageRepo
 from worker.adapters.smtp import SmtpMailer
+from worker.adapters.subscriptions_repo import PostgresSubscriptions
 from worker.adapters.templates_repo import PostgresTemplates
 from worker.adapters.upstream_admissions import PostgresAdmissions
 from worker.adapters.webhook import HttpWebhookSender, PostgresCallbacks
@@ -354,6 +357,9 @@ class IngressStores:
     organizations: PostgresOrganizations
     logos: PostgresLogos
     notices: PostgresNotices
+    subscriptions: PostgresSubscriptions
+    rc_configurations: PostgresRCConfigurations
+    catalogue: PostgresCatalogue
     templates: PostgresTemplates
     reports: PostgresReports
     lifecycle: PostgresLifecycle
@@ -371,6 +377,9 @@ def ingress_stores(runtime: Runtime) -> IngressStores:
         PostgresOrganizations(pool),
         PostgresLogos(pool),
         PostgresNotices(pool),
+        PostgresSubscriptions(pool),
+        PostgresRCConfigurations(pool),
+        PostgresCatalogue(pool),
         PostgresTemplates(pool),
         PostgresReports(pool),
         PostgresLifecycle(pool),

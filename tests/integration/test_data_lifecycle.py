@@ -23,13 +23,14 @@ from worker.bootstrap import Runtime
 from worker.ingress.app import reload_services
 from worker.roles.reminders import ReminderProcess
 from worker.services.retention import erase_expired
+from worker.services.subscriptions import PROFILE, fiscal_code_hash
 
 Client = TestClient[Any, Any]
 NOW = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
 OLD = NOW - timedelta(days=400)
 RECENT = NOW - timedelta(days=10)
 MIGRATIONS = Path(__file__).resolve().parents[2] / "deploy" / "migrations"
-_CREATE_TABLE = re.compile(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", re.IGNORECASE)
+_TABLE_DDL = re.compile(r"(CREATE|DROP) TABLE (?:IF NOT EXISTS |IF EXISTS )?(\w+)", re.IGNORECASE)
 _ROW = "SELECT * FROM messages WHERE id = $1"
 
 
@@ -175,9 +176,14 @@ async def test_the_export_holds_everything_about_the_citizen_and_nothing_about_o
 
 
 def _tables_in_migrations() -> set[str]:
+    """The tables the migrations leave: created, and not dropped since, in order."""
     found: set[str] = set()
     for path in sorted(MIGRATIONS.glob("*.sql")):
-        found |= {name.lower() for name in _CREATE_TABLE.findall(path.read_text())}
+        for verb, name in _TABLE_DDL.findall(path.read_text()):
+            if verb.upper() == "CREATE":
+                found.add(name.lower())
+            else:
+                found.discard(name.lower())
     return found
 
 
@@ -253,6 +259,12 @@ async def test_an_erased_citizen_is_in_no_table_and_is_then_treated_as_not_on_io
 
     assert resp.status == 204, await resp.text()
     assert await _tables_holding(runtime, CITIZEN) == {}
+    # The subscriptions feed of the day tells services the profile went (IO's feed):
+    # a hash, kept for the feed's days, never the fiscal code.
+    hashed = await _tables_holding(runtime, fiscal_code_hash(CITIZEN))
+    assert hashed == {"subscription_changes": 1}
+    change = await runtime.pool.fetchrow("SELECT scope, kind FROM subscription_changes")
+    assert dict(change) == {"scope": PROFILE, "kind": "UNSUBSCRIBED"}
     assert await _tables_holding(runtime, OTHER) == {"profiles": 1}
     kept = await runtime.pool.fetchrow(_ROW, message_id)
     assert (kept["status"], kept["sender_service_id"], kept["content"]) == (

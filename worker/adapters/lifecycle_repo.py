@@ -19,6 +19,8 @@ from datetime import datetime
 from typing import Any
 
 from worker.adapters.postgres import Pool, repository
+from worker.adapters.subscriptions_repo import record_change
+from worker.services.subscriptions import PROFILE
 
 _ERASED_BY = "citizen erased or content retention reached"
 # Given `erased` (the ids of the messages just erased), clear their notifications
@@ -54,7 +56,7 @@ SELECT (SELECT count(*) FROM erased) AS messages
 """
 _ERASE_CITIZEN = f"""
 WITH profile AS (
-    DELETE FROM profiles WHERE fiscal_code = $1 RETURNING 1
+    DELETE FROM profiles WHERE fiscal_code = $1 RETURNING inbox_enabled
 ), preferences AS (
     DELETE FROM service_preferences WHERE fiscal_code = $1 RETURNING 1
 ), sessions AS (
@@ -63,6 +65,7 @@ WITH profile AS (
     UPDATE messages SET {_ERASE_SET} WHERE fiscal_code = $1 RETURNING id
 ), {_ERASE_TAIL}
 SELECT (SELECT count(*) FROM profile) AS profile,
+       (SELECT count(*) FROM profile WHERE inbox_enabled) AS subscribed,
        (SELECT count(*) FROM preferences) AS preferences,
        (SELECT count(*) FROM sessions) AS sessions,
        (SELECT count(*) FROM erased) AS messages,
@@ -107,9 +110,15 @@ class PostgresLifecycle:
         return erased
 
     async def erase_citizen(self, fiscal_code: str) -> dict[str, int]:
-        """Everything about the citizen, at once (one transaction); the rows touched."""
-        row = await self._pool.fetchrow(_ERASE_CITIZEN, fiscal_code)
-        return {} if row is None else {k: int(v) for k, v in row.items()}
+        """Everything about the citizen, at once (one transaction); the rows touched.
+        A profile that was subscribed shows as unsubscribed in today's subscriptions
+        feed (IO's: a deleted profile leaves the feed a hash, never a fiscal code)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(_ERASE_CITIZEN, fiscal_code)
+            counts = {} if row is None else {k: int(v) for k, v in row.items()}
+            if counts.get("subscribed"):
+                await record_change(conn, fiscal_code, PROFILE, subscribed=False)
+        return counts
 
     async def export(self, fiscal_code: str) -> dict[str, Any]:
         """Every row about the citizen, as stored (one snapshot)."""

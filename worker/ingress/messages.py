@@ -9,6 +9,7 @@ has stored them.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -153,8 +154,14 @@ async def status(request: web.Request) -> web.Response:
         if row["sender_service_id"] != service.id:
             return problem(403, "Forbidden", "only the sending service may read this message")
         return json_response(status_view(row))
-    if row is None and runtime.signer.issued(message_id, service.id, fiscal_code):
-        return json_response(accepted_view(message_id, fiscal_code, service.id))
+    level = (
+        None
+        if row is not None
+        else runtime.signer.issued_level(message_id, service.id, fiscal_code)
+    )
+    if level is not None:
+        now = datetime.now(UTC)
+        return json_response(accepted_view(message_id, fiscal_code, service.id, level, now))
     return problem(404, "Not found", "no such message")
 
 

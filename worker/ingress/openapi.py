@@ -65,6 +65,11 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     },
     "id": {"type": "string", "minLength": 1, "maxLength": 64},
     "service_id": {"type": "string", "minLength": 1, "maxLength": 64},
+    "date": {
+        "type": "string",
+        "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+        "description": "a UTC day, YYYY-MM-DD",
+    },
     "organization_fiscal_code": {
         "type": "string",
         "pattern": "^[0-9]{11}$",

@@ -188,6 +188,8 @@ async def edit(
         return columns
 
     def trail(before: ServiceRecord, after: ServiceRecord) -> Trail:
+        if action[0] == "update_settings":
+            log.info("service_settings_updated", service_id=after.id, actor=actor.kind.value)
         return Trail([entry(after, action[0], actor, now)])
 
     return Changed(await _change(store, service_id, mutate, trail), shown)

@@ -45,6 +45,8 @@ class Service:
     secondary_key_hash: bytes | None = None
     eu_covid_cert: bool = False
     remote_content_base_url: str | None = None
+    #: Ids of the remote-content configurations of the service's body (IO-RULES 8).
+    remote_configurations: tuple[str, ...] = ()
 
     @property
     def can_send(self) -> bool:

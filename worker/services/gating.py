@@ -73,19 +73,30 @@ def check_service(
 
 
 def _check_extras(service: Service, content: MessageContent) -> Refusal | None:
-    """Remote content needs its configuration (IO-RULES 7); `eu_covid_cert` needs the
+    """Remote content needs its configuration (IO-RULES 7), or a configuration of the
+    body named by `configuration_id` (IO-RULES 8); `eu_covid_cert` needs the
     entitlement (IO's `ApiMessageWriteEUCovidCert`)."""
     third_party = content.third_party_data
+    chosen = None if third_party is None else third_party.configuration_id
+    if chosen is not None and chosen not in service.remote_configurations:
+        return Refusal(
+            400,
+            "Invalid message structure",
+            "content.third_party_data.configuration_id: no such remote-content"
+            " configuration of the service's organisation",
+            "remote_content_not_configured",
+        )
     if (
         third_party is not None
         and third_party.needs_remote_content
+        and chosen is None
         and service.remote_content_base_url is None
     ):
         return Refusal(
             400,
             "Invalid message structure",
             "content.third_party_data: remote content, attachments or a precondition need"
-            " the service's remote_content configuration",
+            " the service's remote_content configuration or a configuration_id",
             "remote_content_not_configured",
         )
     if content.eu_covid_cert is not None and not service.eu_covid_cert:

@@ -27,6 +27,7 @@ from worker.settings.sections import (
     OpsSettings,
     ReminderSettings,
     RetentionSettings,
+    SenderApiSettings,
 )
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "ReminderSettings",
     "RemoteContentSettings",
     "RetentionSettings",
+    "SenderApiSettings",
     "Settings",
     "check_production",
     "load_settings",

@@ -169,6 +169,24 @@ class ConsoleSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SenderApiSettings:
+    """The rest of IO's sender API: logos and the subscriptions feed."""
+
+    logo_max_bytes: int = setting(
+        "POSTINO_LOGO_MAX_BYTES",
+        64 * 1024,
+        integer(1024),
+        "largest logo PNG accepted (bytes); its base64 body must fit the HTTP body limit",
+    )
+    subscriptions_feed_days: int = setting(
+        "POSTINO_SUBSCRIPTIONS_FEED_DAYS",
+        30,
+        integer(1),
+        "days of subscriptions feed kept (a sender reads it every day); older ones are pruned",
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class RetentionSettings:
     """What Postino keeps, and for how long (the privacy page of the docs)."""
 
