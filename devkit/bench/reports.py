@@ -217,6 +217,7 @@ def main() -> None:
         report = asyncio.run(run(args.messages, args.repeat, Path(folder)))
     text = json.dumps(report, indent=2, default=str)
     if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text)
     print(text)
 
