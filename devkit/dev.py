@@ -146,7 +146,7 @@ def banner(settings: Settings) -> str:
             "Then read its status (use the Location header of the answer):",
             f"  curl -s {base}/api/v1/messages/RSSMRA80A01H501U/<id> "
             f"-H 'Ocp-Apim-Subscription-Key: {DEMO_API_KEY}'",
-            "Remote content and a PDF attachment: README, 'Remote content and attachments'.",
+            "Remote content and a PDF attachment: docs/integrators/remote-content.md.",
             "",
         ]
     )

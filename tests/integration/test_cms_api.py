@@ -1,4 +1,4 @@
-"""IO's CMS API with a body's manage key, on the real stack (IO-RULES 8)."""
+"""IO's CMS API with a body's manage key, on the real stack (docs/integrators/services.md)."""
 
 from __future__ import annotations
 

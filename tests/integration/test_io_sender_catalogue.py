@@ -1,4 +1,4 @@
-"""What citizens see of services (IO-RULES 8): the published services with their
+"""What citizens see of services: the published services with their
 card, IO topic and logo, each with the citizen's own preference; filters by topic and
 scope; cursor pages; one service by id."""
 

@@ -1,4 +1,4 @@
-"""IO's subscriptions feed (IO-RULES 8): the hashes of the fiscal codes that
+"""IO's subscriptions feed: the hashes of the fiscal codes that
 subscribed to or unsubscribed from the calling service on a closed UTC day, built
 from the preference and profile changes Postino stores, for services the platform
 allowed."""

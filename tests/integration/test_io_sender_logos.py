@@ -1,4 +1,4 @@
-"""Logos (IO-RULES 8): IO's upload routes take a base64 PNG, check it really is one
+"""Logos: IO's upload routes take a base64 PNG, check it really is one
 of the size IO asks for, store it, and the citizen app gets it back as image/png with
 an ETag and cache headers; a service without a logo shows its organisation's."""
 

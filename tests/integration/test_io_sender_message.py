@@ -1,5 +1,5 @@
 """`GET /api/v1/messages/{fiscal_code}/{id}` answers IO's
-`ExternalMessageResponseWithContent` in every state (IO-RULES 1.3 and 8), checked
+`ExternalMessageResponseWithContent` in every state, checked
 against the schema of IO's own document (tests/data/io_openapi_excerpt.yaml):
 `message.created_at` and `message.feature_level_type` are required there, also while
 the message is only `ACCEPTED`."""

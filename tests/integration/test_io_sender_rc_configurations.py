@@ -1,4 +1,4 @@
-"""Remote-content configurations as IO's resources (IO-RULES 8): a body creates,
+"""Remote-content configurations as IO's resources: a body creates,
 lists, reads and replaces its own; a message picks one by
 `third_party_data.configuration_id`, whose test environment serves its test users and
 whose prod environment serves everyone else; another body's is not found."""

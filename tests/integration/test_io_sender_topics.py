@@ -1,4 +1,4 @@
-"""Service topics (IO-RULES 8): IO's fixed list at IO's path, in IO's shape."""
+"""Service topics: IO's fixed list at IO's path, in IO's shape."""
 
 from __future__ import annotations
 

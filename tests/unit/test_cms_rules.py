@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime, timedelta
 
 import msgspec
@@ -10,11 +9,10 @@ import pytest
 
 from schemas.cms import CmsServicePayload
 from schemas.service_topics import SERVICE_TOPICS, topic
-from tests.integration.cms_helpers import payload, png
+from tests.integration.cms_helpers import payload
 from worker.services.backoffice_model import ADMIN, Actor, ActorKind, ServiceRecord
 from worker.services.callback_health import CallbackHealth
 from worker.services.cms import UnknownTopic, lifecycle_view, payload_columns
-from worker.services.logos import MAX_BYTES, InvalidLogo, decode_png
 from worker.services.notices import Contacts, NoticeKind, for_action, quota_level
 from worker.services.service_lifecycle import Action
 
@@ -79,24 +77,6 @@ def test_a_manage_key_sees_only_its_own_body_s_services() -> None:
     theirs = Actor(ActorKind.MANAGE_KEY, "k2", "10987654321")
     service = _record()
     assert mine.sees(service) and ADMIN.sees(service) and not theirs.sees(service)
-
-
-def test_a_logo_is_a_sane_png_or_refused_with_the_reason() -> None:
-    good = decode_png(base64.b64encode(png(300, 200)).decode())
-    assert (good.width, good.height) == (300, 200)
-    damaged = bytearray(png())
-    damaged[20] ^= 0xFF  # inside IHDR: its checksum no longer matches
-    for data, reason in (
-        (b"GIF89a......................................", "not a PNG"),
-        (bytes(damaged), "checksum"),
-        (png()[:-12], "IEND"),
-        (png(5000, 10), "width and height"),
-        (b"\x89PNG\r\n\x1a\n" + b"\x00" * (MAX_BYTES + 1), "larger than"),
-    ):
-        with pytest.raises(InvalidLogo, match=reason):
-            decode_png(base64.b64encode(data).decode())
-    with pytest.raises(InvalidLogo, match="not base64"):
-        decode_png("not base64!")
 
 
 def test_callback_health_keeps_the_first_failure_after_the_latest_success() -> None:

@@ -12,7 +12,7 @@ from worker.services.directory import Service
 from worker.services.remote_content import RemoteConfig
 
 #: Reviewed content: while a service is published, its publication's copy of the last
-#: approved version is served instead of the working version (IO-RULES 5).
+#: approved version is served instead of the working version (docs/integrators/services.md).
 CONTENT = (
     "name",
     "organization_name",

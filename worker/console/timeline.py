@@ -2,8 +2,8 @@
 
 Built from what is stored (the message row without content or fiscal code, its
 notifications, the attempts journal) and the dead letters the broker watch keeps.
-Read and paid appear as the sender may see them (IO-RULES 3-4): only for an ADVANCED
-message, read only with the citizen's consent for that service.
+Read and paid appear as the sender may see them (docs/integrators/premium.md, callbacks.md): only
+for an ADVANCED message, read only with the citizen's consent for that service.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The citizen's service catalogue (IO-RULES 8): `GET /api/v1/citizen/services`
+"""The citizen's service catalogue: `GET /api/v1/citizen/services`
 (published services, `?topic_id=`, `?scope=`, cursor pages) and
 `GET /api/v1/citizen/services/{service_id}`, each with the card as served, its topic,
 its logo URL, and the calling citizen's own preference for it."""

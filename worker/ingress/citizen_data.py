@@ -1,4 +1,4 @@
-"""The citizen's own data (IO-RULES 8, "Data lifecycle"): export it, or erase it.
+"""The citizen's own data (docs/privacy.md): export it, or erase it.
 
 - `GET /api/v1/citizen/export`: everything Postino holds about the calling citizen,
   as stored (whole rows: a column added later is exported with no change here),

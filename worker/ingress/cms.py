@@ -1,4 +1,5 @@
-"""IO's CMS API (IO-RULES 8) for a body's manage key, at IO's paths under `/api/v1`.
+"""IO's CMS API (docs/integrators/services.md) for a body's manage key, at IO's paths under
+`/api/v1`.
 
 Each handler decodes, calls one `worker.services.cms_api` verb and maps the result:
 IO's payloads and statuses (201 created, 204 for review, release, unpublish, delete

@@ -1,4 +1,4 @@
-"""Logos (IO-RULES 8): IO's uploads, and the images the citizen app shows.
+"""Logos: IO's uploads, and the images the citizen app shows.
 
 - `PUT /api/v1/organizations/{organization_fiscal_code}/logo` (IO's
   `uploadOrganizationLogo`): a service key of that organisation, or the admin token.

@@ -1,7 +1,7 @@
 """Who may act on one service's back office: the one auth dependency of its routes.
 
 A service's own routes (templates, reports) answer to "a manage key of the service's
-body, or the platform admin" (IO-RULES 8). `service_manager` is that rule, in one
+body, or the platform admin" (docs/integrators/cms-api.md). `service_manager` is that rule, in one
 place: a handler written with `manages_service` gets the `Manager` and the service,
 never the credentials, so how a manage key is checked can change here alone.
 

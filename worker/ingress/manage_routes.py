@@ -1,4 +1,4 @@
-"""Where the back office's routes are mounted (IO-RULES 8), and who answers each.
+"""Where the back office's routes are mounted (docs/integrators/services.md), and who answers each.
 
 - `/api/v1/admin/…`: the platform's own routes, admin token: section 6's service
   operations and payloads, approve and reject, organisations and manage keys,

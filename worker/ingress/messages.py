@@ -1,4 +1,4 @@
-"""Sender API: submit a message, read its status (IO-RULES 1, 1.1-1.3).
+"""Sender API: submit a message, read its status (docs/integrators/sending.md).
 
 Submit runs the checks of 1.2 in order (body, personal data, gating, CIDRs, limits)
 and answers 201 only after the broker acknowledged the record. It never touches the
@@ -57,7 +57,7 @@ def decode_message(
 
 
 async def _body(request: web.Request, service: Service) -> tuple[bytes, Filled | None]:
-    """The body as sent, or as filled from the template it names (IO-RULES 8)."""
+    """The body as sent, or as filled from the template it names (docs/integrators/templates.md)."""
     raw = await request.read()
     filled = from_template(raw, service, request.app[TEMPLATES])
     return (raw, None) if filled is None else (filled.body, filled)
@@ -83,7 +83,7 @@ async def _checked(
         service, fiscal_code, message.feature_level_type, message.content
     )
     if refusal is not None:
-        return problem(refusal.status, refusal.title, refusal.detail)
+        return problem(refusal.status, refusal.title, refusal.detail, code=refusal.code)
     return (
         cidr_refusal(request, service)
         or limit_refusal(request, service)

@@ -31,6 +31,8 @@ from aiohttp import web
 from schemas.patterns import FISCAL_CODE_PATTERN
 from worker.ingress.auth import ADMIN_REALM, CITIZEN_REALM
 from worker.ingress.openapi_examples import example
+from worker.ingress.openapi_webhooks import WEBHOOK_TYPES, webhooks
+from worker.ingress.problem_types import find
 from worker.ingress.problems import PROBLEM, Problem
 
 Security = Literal["sender", "admin", "citizen", "manage"]
@@ -86,16 +88,6 @@ HEADERS: dict[str, dict[str, Any]] = {
         "pattern": "^[\\x21-\\x7e]{1,255}$",
         "description": "a retry with the same key answers the first message's id",
     },
-}
-_REASONS = {
-    400: "Bad request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not found",
-    409: "Conflict",
-    422: "Unprocessable",
-    429: "Too many requests",
-    503: "Service unavailable",
 }
 _TEXT_EXAMPLES = {
     "text/plain": "# HELP postino_http_requests_total HTTP requests\n"
@@ -180,7 +172,7 @@ def operations() -> list[Operation]:
 
 
 def _types() -> list[Any]:
-    found: list[Any] = [Problem]
+    found: list[Any] = [Problem, *WEBHOOK_TYPES]
     for op in _REGISTRY.values():
         query = () if isinstance(op.query, tuple) else (op.query,)
         for t in (*_requests(op), *op.responses.values(), *query):
@@ -242,8 +234,10 @@ def error_statuses(op: Operation) -> list[int]:
 
 
 def _problem(op: Operation, status: int, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:
-    title = _REASONS.get(status, "Error")
-    sample = {"type": "about:blank", "title": title, "status": status, "detail": title.lower()}
+    kind = find(status, "")
+    title = kind.title if kind else "Error"
+    sample = {"type": kind.uri if kind else "about:blank", "title": title, "status": status}
+    sample |= {"detail": title.lower(), "code": kind.code if kind else ""}
     answer: dict[str, Any] = {
         "description": f"{title} (problem+json)",
         "content": {PROBLEM: {"schema": refs[Problem], "example": sample}},
@@ -343,6 +337,7 @@ def document(title: str = "Postino", version: str = "1") -> dict[str, Any]:
         "info": {"title": title, "version": version},
         "servers": SERVERS,
         "paths": paths,
+        "webhooks": webhooks(refs),
         "components": {"schemas": components, "securitySchemes": _SCHEMES},
     }
 

@@ -3,7 +3,7 @@
 
 The caller is a body: its manage key (as IO asks), or a service key of one of its
 services. A body sees and changes only its own configurations; another body's
-id answers 404. Base URLs pass the SSRF rules of the callbacks (IO-RULES 4) when
+id answers 404. Base URLs pass the SSRF rules of the callbacks (docs/integrators/callbacks.md) when
 saved, and again at every call (`worker.adapters.remote_content`).
 """
 

@@ -1,4 +1,5 @@
-"""Reports for senders (IO-RULES 8): a service's messages, newest first, and daily counts.
+"""Reports for senders (docs/integrators/reports.md): a service's messages, newest
+first, and daily counts.
 
 A manage key of the service's body or the platform admin (`manages_service`). The list
 never shows content; fiscal codes only when the caller filtered by one (it knew it

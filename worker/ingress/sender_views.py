@@ -1,4 +1,5 @@
-"""Response bodies of the sender API (IO-RULES 1), as msgspec structs for the OpenAPI."""
+"""Response bodies of the sender API (docs/integrators/sending.md), as msgspec structs for the
+OpenAPI."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""IO's subscriptions feed (IO-RULES 8), and the platform's switch for it.
+"""IO's subscriptions feed, and the platform's switch for it.
 
 `GET /api/v1/subscriptions-feed/{date}` answers IO's `SubscriptionsFeed` to a
 service the platform allowed (403 otherwise), for a UTC day that is over (404 until

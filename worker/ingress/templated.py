@@ -2,9 +2,10 @@
 
 `from_template(raw, service, cache)` turns a templated body into the plain body a
 sender could have written, so the filled text then goes through the one submit path
-and every rule of IO-RULES 1.1 (lengths, text rules, no personal data in the
-subject) applies to it as to any text. The values were checked before filling by
-the same text rules (a value is one line of text: no control characters).
+and every rule of a message (docs/integrators/sending.md: lengths, text rules, no
+personal data in the subject) applies to it as to any text. The values were checked
+before filling by the same text rules (a value is one line of text: no control
+characters).
 
 A body without `"template"` costs one substring search: the cache is in memory, the
 database is never asked.

@@ -1,4 +1,4 @@
-"""Message templates of a service (IO-RULES 8, "Templates"): write versions, read them.
+"""Message templates of a service (docs/integrators/templates.md): write versions, read them.
 
 A manage key of the service's body or the platform admin (`manages_service`). A write
 is visible to this process's submit path at once, to the other ingress processes

@@ -1,5 +1,5 @@
-"""Citizen routes of third-party messages (IO-RULES 7): remote details, precondition
-and Premium attachments, fetched from the sender when the citizen asks.
+"""Citizen routes of third-party messages (docs/integrators/remote-content.md): remote details,
+precondition and Premium attachments, fetched from the sender when the citizen asks.
 
 The message is looked up with the session's fiscal code, so another citizen's (or
 an unknown) id answers 404, like a message without third-party data. The sender's

@@ -1,4 +1,4 @@
-"""What citizens see of services (IO-RULES 8): the catalogue of published services,
+"""What citizens see of services: the catalogue of published services,
 their cards as served (the published copy), with the citizen's own preference for
 each (`citizen.effective_preference`: stored, or what the profile's mode means).
 

@@ -192,7 +192,8 @@ async def inbox_page(
 
 
 def read_event(state: MessageState) -> MessageRead | None:
-    """The sender's `read` event, only when it may learn of the read (IO-RULES 4)."""
+    """The sender's `read` event, only when it may learn of the read
+    (docs/integrators/callbacks.md)."""
     if not state.is_read or state.read_seq is None or state.read_at is None:
         return None
     if not shares_read(state.feature_level_type, bool(state.read_consent)):

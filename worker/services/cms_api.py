@@ -71,7 +71,7 @@ async def create(
 async def update(
     cms: Cms, actor: Actor, service_id: str, payload: CmsServicePayload, now: datetime
 ) -> CmsServiceLifecycle:
-    """Replace the content: a change makes a draft version (IO-RULES 5)."""
+    """Replace the content: a change makes a draft version (docs/integrators/services.md)."""
     columns = payload_columns(payload, await _organization_name(cms, actor))
     made = await backoffice.edit(cms.services, actor, service_id, columns, now)
     return lifecycle_view(made.service)

@@ -1,4 +1,5 @@
-"""The checks of IO-RULES 1.2 that depend only on the service and the message.
+"""The checks of a submission (docs/integrators/sending.md) that depend only on the service and
+the message.
 
 Shared by the ingress (answers 4xx) and deliver (upstream records that fail go to the
 DLQ). The network check (authorized CIDRs) and the limits are the ingress's alone.
@@ -73,8 +74,8 @@ def check_service(
 
 
 def _check_extras(service: Service, content: MessageContent) -> Refusal | None:
-    """Remote content needs its configuration (IO-RULES 7), or a configuration of the
-    body named by `configuration_id` (IO-RULES 8); `eu_covid_cert` needs the
+    """Remote content needs its configuration, or a configuration of the body named by
+    `configuration_id` (docs/integrators/remote-content.md); `eu_covid_cert` needs the
     entitlement (IO's `ApiMessageWriteEUCovidCert`)."""
     third_party = content.third_party_data
     chosen = None if third_party is None else third_party.configuration_id

@@ -1,4 +1,4 @@
-"""Logos of organisations and services (IO-RULES 8): base64 PNGs checked, stored,
+"""Logos of organisations and services: base64 PNGs checked, stored,
 and served to the citizen app.
 
 A logo is accepted only when it is what IO asks for: a PNG (signature, then a

@@ -1,5 +1,5 @@
-"""Daily quota notices (IO-RULES 8): told once when a service reaches 80% of its daily
-quota and once at 100%, from the totals every ingress learns at each quota flush.
+"""Daily quota notices (docs/integrators/services.md): told once when a service reaches 80% of its
+daily quota and once at 100%, from the totals every ingress learns at each quota flush.
 
 The totals come with the flush the ingress already does (`worker.services.limits`):
 no query is added per request. Each process remembers what it has queued today, so

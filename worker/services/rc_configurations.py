@@ -1,4 +1,4 @@
-"""Remote-content configurations as IO's resources (IO-RULES 8): a body's named
+"""Remote-content configurations as IO's resources: a body's named
 configurations of how Postino calls its systems for remote content.
 
 IO's shapes (`NewRCConfigurationPublic`, `RCConfigurationPublic`,
@@ -8,7 +8,7 @@ with `third_party_data.configuration_id`. Which environment serves a citizen:
 the test environment when the citizen is one of its `test_users`, else the prod
 environment; a configuration without the environment a citizen needs serves nothing
 (`SenderFailed("not_configured")`). A message without `configuration_id` uses its
-service's own `remote_content` (IO-RULES 7), as before.
+service's own `remote_content` (docs/integrators/remote-content.md), as before.
 
 Lollipop settings are kept and shown as given; Postino does not sign calls with
 Lollipop.

@@ -1,11 +1,11 @@
-"""Reports for senders (IO-RULES 8): the query of a message list, and daily counts.
+"""Reports for senders (docs/integrators/reports.md): the query of a message list, and daily counts.
 
 - `page_request` reads the list's query (`status`, `since`, `until`, `fiscal_code`,
   `cursor`, `limit`) and refuses what it cannot honour (`InvalidRequest`, a 400);
 - `stats_range` reads `since` and `until` of the counts: by default the 30 days to
   now, at most `MAX_STATS_DAYS`;
 - `daily` folds the aggregate rows into one entry per UTC day that has messages.
-  Read and paid follow what the sender may learn anywhere else (IO-RULES 3-4): only
+  Read and paid follow what the sender may learn anywhere else (docs/integrators/premium.md): only
   ADVANCED messages; reads only with the citizen's consent when reading;
 - `service_stats` answers the counts of a range, computing each settled day once.
 

@@ -1,4 +1,4 @@
-"""IO's subscriptions feed (IO-RULES 8): who subscribed to or unsubscribed from a
+"""IO's subscriptions feed: who subscribed to or unsubscribed from a
 service on one UTC day, as hashes of their fiscal codes.
 
 What counts as a change, recorded as it happens (`SubscriptionChanges.record`):

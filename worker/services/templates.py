@@ -10,7 +10,7 @@ Guarantees:
   names the placeholder (`TemplateError`);
 - a value is inserted as text: in the markdown its markdown characters are escaped,
   so a value cannot add links, emphasis or headings; the subject is plain text. The
-  filled subject and markdown are then checked like any message (IO-RULES 1.1).
+  filled subject and markdown are then checked like any message (docs/integrators/sending.md).
 
 `TemplateCache` is the ingress's copy: loaded at start, then only the versions added
 since (`seq`), so the submit path never queries the database.
