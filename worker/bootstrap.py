@@ -259,6 +259,10 @@ def retention_store(runtime: Runtime) -> PostgresLifecycle:
     return PostgresLifecycle(runtime.pool)
 
 
+def reports_store(runtime: Runtime) -> PostgresReports:
+    return PostgresReports(runtime.pool)
+
+
 def leader_lock(runtime: Runtime, key: int) -> AdvisoryLock:
     """A session advisory lock on a connection of its own (not one of the pool's)."""
     _, url = require_endpoints(runtime.settings)

@@ -17,6 +17,8 @@ from tests.integration.helpers import ADMIN, drain
 from tests.integration.sender_helpers import CITIZEN, OTHER, key
 from worker.bootstrap import Runtime
 from worker.ingress.app import reload_services
+from worker.roles.reminders import settle_round
+from worker.services.reports import just_settled
 
 Client = TestClient[Any, Any]
 DAY1 = datetime(2026, 1, 10, 23, 30, tzinfo=UTC)
@@ -295,3 +297,23 @@ async def test_a_settled_day_is_counted_once_while_read_and_paid_stay_live(
     )
     again = (await (await _get(client, url)).json())["days"]
     assert [(d["status"], d["read"]) for d in again] == [({"PROCESSED": 1}, 1)]
+
+
+async def test_the_day_that_just_settled_is_counted_ahead_for_every_sender(
+    runtime: Runtime, client: Client
+) -> None:
+    now = datetime.now(UTC)
+    day = just_settled(now)
+    noon = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=12)
+    senders = [await _service(runtime, client) for _ in range(2)]
+    for service_id in senders:
+        await insert_message(runtime, CITIZEN, service_id, created_at=noon)
+    quiet = await _service(runtime, client)
+
+    assert await settle_round(runtime, now) == 2
+    kept = await runtime.pool.fetch("SELECT service_id, day, counts FROM service_day_counts")
+    assert sorted((r["service_id"], r["day"], r["counts"]["total"]) for r in kept) == sorted(
+        (s, day, 1) for s in senders
+    )
+    assert quiet not in {r["service_id"] for r in kept}
+    assert await settle_round(runtime, now) == 0  # kept already

@@ -53,6 +53,11 @@ WHERE m.sender_service_id = $1 AND m.created_at >= $2 AND m.created_at < $3
   AND ((m.is_read AND m.read_consent IS TRUE) OR m.paid_at IS NOT NULL)
 GROUP BY 1
 """
+# The services that sent messages created in a range (not erased: recent days only).
+_SENDERS = """
+SELECT DISTINCT sender_service_id FROM messages
+WHERE created_at >= $1 AND created_at < $2 AND content_erased_at IS NULL
+"""
 _CACHED = """
 SELECT day, counts FROM service_day_counts WHERE service_id = $1 AND day >= $2 AND day < $3
 """
@@ -142,6 +147,10 @@ class PostgresReports:
         """The kept counts of the days in [first, end), by day."""
         rows = await self._pool.fetch(_CACHED, service_id, first, end)
         return {r["day"]: r["counts"] for r in rows}
+
+    async def senders(self, since: datetime, until: datetime) -> list[str]:
+        """The services with messages created in [since, until)."""
+        return [r[0] for r in await self._pool.fetch(_SENDERS, since, until)]
 
     async def keep_days(self, service_id: str, counts: dict[date, Any]) -> None:
         """Keep settled days' counts (a day kept already stays as it was)."""

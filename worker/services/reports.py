@@ -7,7 +7,8 @@
 - `daily` folds the aggregate rows into one entry per UTC day that has messages.
   Read and paid follow what the sender may learn anywhere else (docs/integrators/premium.md): only
   ADVANCED messages; reads only with the citizen's consent when reading;
-- `service_stats` answers the counts of a range, computing each settled day once.
+- `service_stats` answers the counts of a range, computing each settled day once;
+  `settle_day` computes a day that just settled for every service ahead of requests.
 
 A day is settled `SETTLE_DAYS` after it ends: its messages' statuses were final when
 stored, and their channel outcomes are final within the longest time to live (7
@@ -199,6 +200,28 @@ async def _settled(store: StatsStore, service_id: str, first: date, end: date) -
         await store.keep_days(service_id, {d: msgspec.to_builtins(v) for d, v in fresh.items()})
         found |= fresh
     return found
+
+
+class SettleStore(StatsStore, Protocol):
+    async def senders(self, since: datetime, until: datetime) -> list[str]:
+        """The services with messages created in [since, until)."""
+        ...
+
+
+def just_settled(now: datetime) -> date:
+    """The day that settled last (the latest day `settled_window` may keep at `now`)."""
+    return now.date() - timedelta(days=SETTLE_DAYS + 1)
+
+
+async def settle_day(store: SettleStore, day: date) -> int:
+    """Count and keep `day` for every service that sent messages that day, ahead of
+    the first request for it; the services counted (a day kept already is skipped)."""
+    counted = 0
+    for service_id in await store.senders(_midnight(day), _midnight(day + _ONE_DAY)):
+        if not await store.cached_days(service_id, day, day + _ONE_DAY):
+            await _settled(store, service_id, day, day + _ONE_DAY)
+            counted += 1
+    return counted
 
 
 async def service_stats(
