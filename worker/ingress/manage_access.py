@@ -23,23 +23,28 @@ from worker.ingress.auth import ADMIN_REALM, SENDER_HEADER, Handler, bearer_refu
 from worker.ingress.keys import DIRECTORY, STORES
 from worker.ingress.problems import problem
 from worker.services import organizations
+from worker.services.backoffice_model import ADMIN, Actor
 from worker.services.directory import Service
 
 
 @dataclass(frozen=True, slots=True)
 class Manager:
-    """Who is acting: `actor` is kept with what they write ("admin", or the manage
-    key's id); `organization_fiscal_code` is None for the platform (every body)."""
+    """Who is acting (the back office's `Actor`), as the service's routes need it."""
 
-    actor: str
-    organization_fiscal_code: str | None = None
+    actor: Actor
+
+    @property
+    def label(self) -> str:
+        """Kept with what they write: "admin", or "manage_key:<the key's id>"."""
+        kind = self.actor.kind.value
+        return kind if self.actor.id is None else f"{kind}:{self.actor.id}"
 
     def may_manage(self, service: Service) -> bool:
-        org = self.organization_fiscal_code
+        """A manage key manages its own body's services; the platform, every one."""
+        org = self.actor.organization_fiscal_code
         return org is None or org == service.organization_fiscal_code
 
 
-ADMIN = Manager("admin")
 ServiceHandler = Callable[[web.Request, Manager, Service], Awaitable[web.Response]]
 
 
@@ -50,7 +55,7 @@ async def _manage_key(request: web.Request) -> Manager | None:
     if actor is None or actor.organization_fiscal_code is None:
         return None
     logs.bind(organization=actor.organization_fiscal_code, manage_key_id=actor.id)
-    return Manager(f"manage_key:{actor.id}", actor.organization_fiscal_code)
+    return Manager(actor)
 
 
 def _not_found() -> web.Response:
@@ -62,7 +67,7 @@ async def service_manager(
 ) -> tuple[Manager, Service] | web.Response:
     """The caller and the service it may manage, or the answer: 401 without a valid
     credential, 404 for an unknown service or another body's."""
-    manager = ADMIN if is_admin(request) else await _manage_key(request)
+    manager = Manager(ADMIN) if is_admin(request) else await _manage_key(request)
     if manager is None:
         detail = f"missing or wrong back-office credentials (admin token or {SENDER_HEADER})"
         return bearer_refusal(request, ADMIN_REALM, detail)

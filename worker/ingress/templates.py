@@ -120,7 +120,7 @@ async def create_template(request: web.Request, manager: Manager, service: Servi
     text = await _text(request)
     if isinstance(text, web.Response):
         return text
-    created = await _repo(request).create(new_template_id(), service.id, text, manager.actor)
+    created = await _repo(request).create(new_template_id(), service.id, text, manager.label)
     if created is None:
         return problem(409, "Conflict", "the service holds the most templates it may")
     return _written(request, created, 201)
@@ -134,7 +134,7 @@ async def new_version(request: web.Request, manager: Manager, service: Service) 
         return text
     template_id = request.match_info["template_id"]
     try:
-        written = await _repo(request).next_version(template_id, service.id, text, manager.actor)
+        written = await _repo(request).next_version(template_id, service.id, text, manager.label)
     except VersionConflict:
         return problem(409, "Conflict", "another version was written at the same time; retry")
     if written is None:
