@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TOPIC ?= messages.submitted
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test chromium kcat screenshots bench-console lint typecheck bench load chaos dlq-show dlq-replay schemas clean fuzz
+.PHONY: help install run test chromium kcat screenshots bench-console bench-reports lint typecheck bench load chaos dlq-show dlq-replay schemas clean fuzz
 .PHONY: migrate topics lag docs reference
 
 help: ## list the targets
@@ -82,6 +82,9 @@ bench: install ## benchmarks on Apache Kafka (Tansu without Java; BROKER=memory:
 
 bench-console: install ## what the operator console costs the ingress: with it open vs without, paired
 	$(BIN)/python -m devkit.bench.console_cost 30
+
+bench-reports: install ## the senders' reports on 1,000,000 seeded messages: list pages, daily counts, the eraser (EXPLAIN ANALYZE)
+	$(BIN)/python -m devkit.bench.reports 1000000 --out $${POSTINO_DATA_DIR:-var}/bench-reports.json
 
 load: install ## load tests against a running stack (make run in another shell)
 	$(BIN)/pytest -q -m load tests/load -s
