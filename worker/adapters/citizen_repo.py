@@ -10,7 +10,7 @@ from worker.adapters.postgres import Pool, repository
 from worker.adapters.services_repo import LIVE_FROM, live_columns
 from worker.services.citizen import Cursor, MessageState, StatusChange
 from worker.services.model import Profile, ServicePreference
-from worker.services.sender_events import read_status_allowed
+from worker.services.read_status import read_status_allowed
 
 _PROFILE_COLUMNS = tuple(f.name for f in fields(Profile))
 _PREFERENCE_COLUMNS = tuple(f.name for f in fields(ServicePreference))
@@ -138,7 +138,7 @@ class PostgresCitizens:
         async with self._pool.acquire() as conn, conn.transaction():
             if change.is_read:
                 consent = await conn.fetchrow(_CONSENT, fiscal_code, message_id)
-                allowed = consent is None or read_status_allowed(
+                allowed = consent is not None and read_status_allowed(
                     consent["preferences_mode"], consent["stored"]
                 )
                 await conn.execute(_MARK_READ, fiscal_code, message_id, allowed)

@@ -32,6 +32,7 @@ from schemas.topics import Topic, Topics
 from worker.core.records import OutRecord
 from worker.services.model import Profile, ServicePreference
 from worker.services.ports import Publisher
+from worker.services.read_status import read_status_allowed
 from worker.services.sender_events import shares_read
 
 MAX_PAGE_SIZE = 100
@@ -232,8 +233,9 @@ def effective_preference(
 ) -> ServicePreference:
     """The preference in force for one service, by the profile's preferences mode.
 
-    LEGACY: derived from the profile's blocked channels. AUTO: stored, or everything
-    allowed. MANUAL: stored, or everything blocked until the citizen enables it.
+    LEGACY: derived from the profile's blocked channels, read status never shared
+    (`read_status.read_status_allowed`). AUTO: stored, or everything allowed.
+    MANUAL: stored, or everything blocked until the citizen enables it.
     """
     mode = profile.preferences_mode
     if mode == PreferencesMode.LEGACY:
@@ -242,7 +244,7 @@ def effective_preference(
             is_inbox_enabled=BlockedChannel.INBOX not in blocked,
             is_push_enabled=BlockedChannel.PUSH not in blocked,
             is_email_enabled=BlockedChannel.EMAIL not in blocked,
-            can_access_message_read_status=True,
+            can_access_message_read_status=read_status_allowed(mode, None),
         )
     if stored is not None:
         return stored

@@ -5,7 +5,8 @@ Applied at the source of every sender-facing copy: the producers of `read` and
 and the callbacks role sends a service only the kinds it chose (`callback_events`).
 
 - `read`: only for an ADVANCED message whose citizen allowed read status for that
-  service at the time of reading (decided then, and kept with the message);
+  service at the time of reading (decided then by `read_status.read_status_allowed`,
+  and kept with the message);
 - `paid`: only for an ADVANCED message;
 - every other kind (processed, rejected, failed, channel outcomes): always.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from schemas.enums import CallbackEventKind, FeatureLevel, PreferencesMode
+from schemas.enums import CallbackEventKind, FeatureLevel
 from schemas.events import StatusEvent
 
 #: Every kind, what a service gets when it did not choose (`callback_events` unset).
@@ -28,17 +29,6 @@ def shares_read(feature_level: str, read_status_allowed: bool) -> bool:
 
 def shares_paid(feature_level: str) -> bool:
     return feature_level == FeatureLevel.ADVANCED
-
-
-def read_status_allowed(preferences_mode: str, stored: bool | None) -> bool:
-    """The citizen's read-status consent for one service, by preferences mode (as
-    `citizen.effective_preference`): LEGACY allows it; AUTO allows it unless the
-    stored preference denies it; MANUAL denies it unless the stored one allows it."""
-    if preferences_mode == PreferencesMode.LEGACY:
-        return True
-    if stored is not None:
-        return stored
-    return preferences_mode != PreferencesMode.MANUAL
 
 
 def kind_of(event: StatusEvent) -> CallbackEventKind:
