@@ -15,6 +15,9 @@ they say which reminder is due, if any. All numbers come from `ReminderSettings`
   caught up once on a later day, never twice. None once paid or past the due date.
   Defaults give D-10, D-7, D-4 and D-1 (LAST). A notice without a due date is
   reminded like IO does: every period from arrival, at most `payment_max`.
+- Reminders are pushes: none for a citizen whom a push of this service would not
+  reach now (profile push or inbox off, the service's inbox or push blocked by the
+  citizen's preference, an opt-out made after delivery): `decide.push_reachable`.
 - History of payment reminders is per `rpt_id`, and a round sends at most one
   reminder per `rpt_id`, even when several messages carry it.
 
@@ -60,6 +63,8 @@ class MessageState:
     rpt_id: str | None = None
     due_date: datetime | None = None
     paid: bool = False
+    #: Would a push for this message reach the citizen now (`decide.push_reachable`)?
+    push_reachable: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +183,7 @@ def next_reminder(
     rules: ReminderSettings,
 ) -> ReminderDue | None:
     """The reminder due for this message now, if any (pure)."""
-    if message.paid or not in_send_window(now, rules):
+    if message.paid or not message.push_reachable or not in_send_window(now, rules):
         return None
     if message.rpt_id is None:
         return _unread(message, history, now, rules)

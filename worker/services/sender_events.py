@@ -8,6 +8,10 @@ and the callbacks role sends a service only the kinds it chose (`callback_events
   service at the time of reading (decided then by `read_status.read_status_allowed`,
   and kept with the message);
 - `paid`: only for an ADVANCED message;
+- `notification` of an unread reminder (`REMINDER_READ`): never. Its very existence
+  says the message is still unread; the sender learns that from `read_status`, when
+  the citizen shares it. Such a notification gets no event and no sequence number,
+  so no gap in the numbers hints at it either;
 - every other kind (processed, rejected, failed, channel outcomes): always.
 """
 
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from schemas.enums import CallbackEventKind, FeatureLevel
+from schemas.enums import CallbackEventKind, FeatureLevel, NotificationKind
 from schemas.events import StatusEvent
 
 #: Every kind, what a service gets when it did not choose (`callback_events` unset).
@@ -25,6 +29,11 @@ ALL_KINDS = frozenset(CallbackEventKind)
 def shares_read(feature_level: str, read_status_allowed: bool) -> bool:
     """May the sender learn that the citizen read this message (decided at reading)?"""
     return feature_level == FeatureLevel.ADVANCED and read_status_allowed
+
+
+def reports_notification(kind: str) -> bool:
+    """Does a status change of a notification of this kind leave as an event?"""
+    return kind != NotificationKind.REMINDER_READ
 
 
 def shares_paid(feature_level: str) -> bool:
