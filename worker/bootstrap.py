@@ -30,6 +30,7 @@ from worker.adapters.console_repo import PostgresJournal
 from worker.adapters.inbox import PostgresInbox
 from worker.adapters.kafka import Publisher
 from worker.adapters.notifications_repo import PostgresNotifications
+from worker.adapters.pagopa_status import HttpPaymentStatus
 from worker.adapters.payments_repo import PostgresPayments
 from worker.adapters.postgres import Pool
 from worker.adapters.profiles_repo import PostgresProfiles
@@ -50,10 +51,17 @@ from worker.services.attempts import AttemptJournal
 from worker.services.callbacks import CallbackStore, WebhookSender
 from worker.services.deliver import DeliverDeps
 from worker.services.notify_ports import Channels
+from worker.services.payment_status import NoLookup, PaymentStatusLookup
 from worker.services.payments import PaymentStore
 from worker.services.reminders import ReminderStore
 from worker.services.remote_content import SenderClient
-from worker.settings import CallbackSettings, ConfigError, NotifySettings, Settings
+from worker.settings import (
+    CallbackSettings,
+    ConfigError,
+    NotifySettings,
+    ReminderSettings,
+    Settings,
+)
 
 log = logs.get("postino.bootstrap")
 T = TypeVar("T")
@@ -281,6 +289,24 @@ async def notify_channels(settings: NotifySettings) -> AsyncIterator[Channels]:
             await push.stop()
         if mailer is not None:
             await mailer.stop()  # QUIT on the process's kept SMTP connection
+
+
+@asynccontextmanager
+async def payment_status(settings: ReminderSettings) -> AsyncIterator[PaymentStatusLookup]:
+    """pagoPA's notice lookup when `payment_status_url` is set; else one that knows
+    nothing (payment reminders go as they would without it)."""
+    if settings.payment_status_url is None:
+        yield NoLookup()
+        return
+    lookup = HttpPaymentStatus(
+        settings.payment_status_url,
+        settings.payment_status_key,
+        settings.payment_status_timeout_seconds,
+    )
+    try:
+        yield lookup
+    finally:
+        await lookup.stop()
 
 
 @asynccontextmanager

@@ -297,6 +297,13 @@ class ReminderSettings:
     standby_poll_seconds: float = 2.0
     #: At most this many candidate messages are examined per round.
     round_limit: int = 10_000
+    #: Base URL of pagoPA's notice lookup (`GET {url}/payment-requests/{rpt_id}`),
+    #: asked before each payment reminder; None: not asked.
+    payment_status_url: str | None = None
+    #: Its `Ocp-Apim-Subscription-Key`.
+    payment_status_key: str | None = None
+    #: Timeout of one lookup (past it the reminder goes as without the lookup).
+    payment_status_timeout_seconds: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ CONTENT = (
     "authorized_recipients",
     "require_secure_channels",
     "eu_covid_cert",
+    "payee_fiscal_codes",
     "description",
     "privacy_url",
     "scope",
@@ -53,7 +54,8 @@ DIRECTORY_SELECT = f"SELECT {live_columns(_DIRECTORY_FIELDS)} FROM {LIVE_FROM}"
 VIEW_COLUMNS = (
     "id, version, name, organization_name, organization_fiscal_code, state, published,"
     " reject_reason, premium, payments, max_allowed_payment_amount, authorized_recipients,"
-    " authorized_cidrs, require_secure_channels, eu_covid_cert, callback_url, callback_events,"
+    " authorized_cidrs, require_secure_channels, eu_covid_cert, payee_fiscal_codes, callback_url,"
+    " callback_events,"
     " rate_per_second, daily_quota, description, privacy_url, scope, email, pec, phone,"
     " support_url, remote_content_base_url, remote_content_header_key_name,"
     " secondary_key_hash IS NOT NULL AS has_secondary_key, created_at, updated_at"
@@ -127,6 +129,7 @@ def service_from_row(row: dict[str, Any]) -> Service:
         values["secondary_key_hash"] = bytes(values["secondary_key_hash"])
     values["authorized_recipients"] = tuple(values["authorized_recipients"] or ())
     values["authorized_cidrs"] = tuple(values["authorized_cidrs"] or ())
+    values["payee_fiscal_codes"] = tuple(values["payee_fiscal_codes"] or ())
     return Service(**values)
 
 

@@ -15,10 +15,11 @@ from datetime import datetime
 
 from worker import logs
 from worker.adapters.reminders_repo import AdvisoryLock
-from worker.bootstrap import Runtime, leader_lock, reminder_store, timer_pulse
+from worker.bootstrap import Runtime, leader_lock, payment_status, reminder_store, timer_pulse
 from worker.core.errors import RetryableError
 from worker.periodic import pause
 from worker.services.clock import Clock, SystemClock
+from worker.services.payment_status import PaymentStatusLookup
 from worker.services.reminders import RoundReport
 from worker.services.reminders import run_round as _run_round
 
@@ -28,11 +29,18 @@ log = logs.get("postino.reminders")
 LOCK_KEY = 0x72656D69
 
 
-async def run_round(runtime: Runtime, now: datetime) -> RoundReport:
+async def run_round(
+    runtime: Runtime, now: datetime, lookup: PaymentStatusLookup | None = None
+) -> RoundReport:
     """One reminders round at `now` (tests drive it with a FakeClock's time)."""
     settings = runtime.settings
     return await _run_round(
-        reminder_store(runtime), runtime.publisher, settings.kafka.topics, settings.reminders, now
+        reminder_store(runtime),
+        runtime.publisher,
+        settings.kafka.topics,
+        settings.reminders,
+        now,
+        lookup=lookup,
     )
 
 
@@ -41,6 +49,7 @@ class ReminderProcess:
 
     def __init__(self, runtime: Runtime, clock: Clock | None = None) -> None:
         self.runtime = runtime
+        self.lookup: PaymentStatusLookup | None = None
         self.clock = clock or SystemClock()
         self.active = False
         self.rounds = 0
@@ -76,7 +85,7 @@ class ReminderProcess:
         while not stop.is_set():
             await lock.check()  # the lock lives as long as its connection
             try:
-                await run_round(self.runtime, self.clock.now())
+                await run_round(self.runtime, self.clock.now(), self.lookup)
                 failures = 0
             except RetryableError as exc:
                 failures += 1
@@ -107,4 +116,6 @@ class ReminderProcess:
 
 
 async def run(runtime: Runtime, stop: asyncio.Event) -> None:
-    await ReminderProcess(runtime).run(stop)
+    process = ReminderProcess(runtime)
+    async with payment_status(runtime.settings.reminders) as process.lookup:
+        await process.run(stop)

@@ -28,6 +28,7 @@ the ack, then marks it published; rows a crash left unpublished go out next roun
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from schemas.events import NotificationRequest
 from schemas.topics import Topic, Topics
 from worker import ids, logs
 from worker.core.records import OutRecord
+from worker.services.payment_status import NoLookup, NoticeStatus, PaymentStatusLookup
 from worker.services.ports import Publisher
 from worker.settings import ReminderSettings
 
@@ -51,6 +53,8 @@ READ = NotificationKind.REMINDER_READ
 PAYMENT = NotificationKind.REMINDER_PAYMENT
 PAYMENT_LAST = NotificationKind.REMINDER_PAYMENT_LAST
 PAYMENT_KINDS = frozenset({PAYMENT, PAYMENT_LAST})
+#: Notice lookups in flight at once during a round.
+_LOOKUPS_AT_ONCE = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,17 +246,42 @@ def request_record(request: NotificationRequest, topics: Topics) -> OutRecord:
     )
 
 
+async def _not_paid(planned: list[ReminderDue], lookup: PaymentStatusLookup) -> list[ReminderDue]:
+    """The planned reminders less the payment ones whose notice pagoPA reports paid
+    (`services.payment_status`): the payment event may never have reached Postino."""
+    rpt_ids = sorted(
+        {p.message.rpt_id for p in planned if p.kind in PAYMENT_KINDS and p.message.rpt_id}
+    )
+    if not rpt_ids:
+        return planned
+    gate = asyncio.Semaphore(_LOOKUPS_AT_ONCE)
+
+    async def ask(rpt_id: str) -> NoticeStatus:
+        async with gate:
+            return await lookup.notice_status(rpt_id)
+
+    answers = dict(zip(rpt_ids, await asyncio.gather(*(ask(r) for r in rpt_ids)), strict=True))
+    paid = {r for r, status in answers.items() if status is NoticeStatus.PAID}
+    if paid:
+        log.info("reminders_skipped_paid", count=len(paid))
+    return [p for p in planned if p.kind not in PAYMENT_KINDS or p.message.rpt_id not in paid]
+
+
 async def run_round(
     store: ReminderStore,
     publisher: Publisher,
     topics: Topics,
     rules: ReminderSettings,
     now: datetime,
+    *,
+    lookup: PaymentStatusLookup | None = None,
 ) -> RoundReport:
-    """One round at `now`: decide, record, publish and await acks, mark published."""
+    """One round at `now`: decide, ask pagoPA about the payment reminders' notices,
+    record, publish and await acks, mark published."""
     if not in_send_window(now, rules):
         return RoundReport(in_window=False)
     planned = plan_round(await store.candidates(now, rules), now, rules)
+    planned = await _not_paid(planned, lookup or NoLookup())
     if planned:
         await store.record(planned, now, now + timedelta(seconds=rules.notification_ttl_seconds))
     pending = await store.unpublished()
