@@ -84,12 +84,13 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
 
 
 async def _traced(request: web.Request, handler: Handler, name: str) -> web.StreamResponse:
-    parent = tracing.extract_http(request.headers)
+    # A new trace at the edge: the caller's context is a link, never the parent.
     with tracing.span(
         f"{request.method} {name}",
         kind=SpanKind.SERVER,
-        parent=parent,
+        parent=tracing.NEW_TRACE,
         attributes={"http.request.method": request.method, "http.route": name},
+        links=tracing.edge_links(request.headers),
     ) as current:
         try:
             response = await handler(request)
