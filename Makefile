@@ -10,7 +10,7 @@ TOPIC ?= messages.submitted
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test chromium screenshots bench-console lint typecheck bench load chaos dlq-show dlq-replay schemas clean fuzz
-.PHONY: migrate topics lag
+.PHONY: migrate topics lag reference
 
 help: ## list the targets
 	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -69,6 +69,9 @@ load: install ## load tests against a running stack (make run in another shell)
 
 chaos: install ## kill -9 every role, the broker and PostgreSQL, break the network: 10,000 messages, all zeros or FAIL (~10 min)
 	$(BIN)/pytest -q -m chaos tests/chaos -s
+
+reference: install ## regenerate the reference pages in docs/reference from the code (settings ...)
+	$(BIN)/python -m devkit.reference
 
 schemas: install ## regenerate schemas/generated: topic JSON Schemas, AsyncAPI and OpenAPI documents
 	$(BIN)/postino contracts --write

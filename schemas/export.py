@@ -17,7 +17,7 @@ import msgspec
 
 from schemas import events, messages
 from schemas.codecs import TOPIC_VALUE_TYPES
-from schemas.patterns import FISCAL_CODE_PATTERN
+from schemas.patterns import FISCAL_CODE_PATTERN, RPT_ID_PATTERN
 from schemas.topics import CALLBACK_RETRY_TIERS, CONSUMED, NOTIFICATION_RETRY_TIERS, Topic
 
 CONTRACT_VERSION = "1.0.0"
@@ -40,7 +40,7 @@ _FISCAL_CODE_KEY = {"type": "string", "pattern": FISCAL_CODE_PATTERN, "descripti
 _MESSAGE_ID_KEY = {"type": "string", "description": "message id"}
 _RPT_ID_KEY = {
     "type": "string",
-    "pattern": "^[0-9]{11}[0123][0-9]{17}$",
+    "pattern": RPT_ID_PATTERN,
     "description": "rpt_id: payee organisation fiscal code + notice number",
 }
 #: The record key of each topic family (retry tiers share their family's key).

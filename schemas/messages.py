@@ -14,10 +14,11 @@ import msgspec
 from msgspec import Meta
 
 from schemas.enums import FeatureLevel, HasPrecondition
-from schemas.patterns import FISCAL_CODE_PATTERN
-
-ORGANIZATION_FISCAL_CODE_PATTERN = r"^[0-9]{11}$"
-NOTICE_NUMBER_PATTERN = r"^[0123][0-9]{17}$"
+from schemas.patterns import (
+    FISCAL_CODE_PATTERN,
+    NOTICE_NUMBER_PATTERN,
+    ORGANIZATION_FISCAL_CODE_PATTERN,
+)
 
 FiscalCode = Annotated[str, Meta(pattern=FISCAL_CODE_PATTERN, description="Citizen fiscal code")]
 OrganizationFiscalCode = Annotated[str, Meta(pattern=ORGANIZATION_FISCAL_CODE_PATTERN)]

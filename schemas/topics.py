@@ -106,7 +106,3 @@ class Topics:
     def base(self, full_name: str) -> str:
         """A full name without the prefix."""
         return full_name.removeprefix(self.prefix)
-
-    def all_names(self) -> list[str]:
-        """Every full name, DLQs included: what `postino dev` creates."""
-        return [f"{self.prefix}{n}" for n in all_topic_names()]

@@ -14,7 +14,7 @@ from schemas.enums import NotificationStatus
 from schemas.events import NotificationRequest
 from worker.core.errors import PermanentError, RetryableError
 from worker.core.records import OutRecord
-from worker.services.callbacks import Receiver
+from worker.services.callback_send import Receiver
 from worker.services.notify_ports import (
     Lease,
     NotificationRow,
@@ -27,16 +27,22 @@ FINAL = {NotificationStatus.SENT, NotificationStatus.EXPIRED, NotificationStatus
 
 
 class Clock:
-    """A settable clock: `clock()` is now; `advance()` moves it."""
+    """A settable `worker.services.clock.Clock`: `clock()` is now (UTC); it moves only
+    by `advance()`."""
 
     def __init__(self, now: datetime | None = None) -> None:
-        self.now = now or datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+        start = now or datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+        if start.tzinfo is None:
+            raise ValueError("Clock needs a timezone-aware start")
+        self.now = start.astimezone(UTC)
 
     def __call__(self) -> datetime:
         return self.now
 
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+    def advance(self, step: float | timedelta) -> datetime:
+        """Move on by `step` (seconds or a timedelta); returns the new now."""
+        self.now += step if isinstance(step, timedelta) else timedelta(seconds=step)
+        return self.now
 
 
 @dataclass

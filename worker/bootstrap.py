@@ -43,12 +43,13 @@ from worker.adapters.smtp import SmtpMailer
 from worker.adapters.upstream_admissions import PostgresAdmissions
 from worker.adapters.webhook import HttpWebhookSender, PostgresCallbacks
 from worker.consumers.runner import ConsumerRunner, DeadLetterHook
+from worker.core.backoff import Backoff
 from worker.core.batch import BatchHandler, due_from_header
 from worker.core.errors import RetryableError
 from worker.health import Health, Pulse
 from worker.ids import IdSigner
 from worker.services.attempts import AttemptJournal
-from worker.services.callbacks import CallbackStore, WebhookSender
+from worker.services.callback_send import CallbackStore, WebhookSender
 from worker.services.deliver import DeliverDeps
 from worker.services.notify_ports import Channels
 from worker.services.payment_status import NoLookup, PaymentStatusLookup
@@ -120,12 +121,14 @@ async def until_reachable(
     max_pause: float = MAX_PAUSE_SECONDS,
 ) -> T:
     """`connect()` until it stops raising `RetryableError`, pausing `first_pause` then
-    twice as long each time up to `max_pause`; one warning per failed attempt. Raises
+    twice as long each time up to `max_pause` (`Backoff`, jittered); one warning per
+    failed attempt. Raises
     `Stopped` when `stop` is set meanwhile. While it waits, `health` has `dependency`
     marked not ready (so `/readyz` answers 503)."""
-    attempt, pause = 0, first_pause
+    attempt, backoff = 0, Backoff(first_pause, max_pause)
     while True:
         attempt += 1
+        pause = backoff.next()
         try:
             result = await connect()
         except RetryableError as exc:
@@ -151,7 +154,6 @@ async def until_reachable(
                 await asyncio.wait_for(stop.wait(), timeout=pause)
             if stop.is_set():
                 raise Stopped(dependency)
-        pause = min(pause * 2, max_pause)
 
 
 @asynccontextmanager

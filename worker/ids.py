@@ -53,11 +53,6 @@ def decode_ulid(text: str) -> int | None:
     return int(text.translate(_AS_BASE32_DIGITS), 32)
 
 
-def ulid_time_ms(text: str) -> int | None:
-    value = decode_ulid(text)
-    return None if value is None else value >> 80
-
-
 class IdSigner:
     """Issues and recognises signed message ids. Shared secret across processes."""
 

@@ -21,13 +21,6 @@ class Latencies:
     def __len__(self) -> int:
         return len(self._values)
 
-    def percentile(self, p: float) -> float:
-        if not self._values:
-            return math.nan
-        ordered = sorted(self._values)
-        rank = max(0, min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1))
-        return ordered[rank]
-
     def summary_ms(self) -> dict[str, float]:
         if not self._values:
             return {"p50_ms": math.nan, "p95_ms": math.nan, "p99_ms": math.nan, "max_ms": math.nan}

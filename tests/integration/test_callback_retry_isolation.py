@@ -19,7 +19,7 @@ from worker.bootstrap import Runtime, webhook_sender
 from worker.core.batch import due_header
 from worker.core.records import OutRecord
 from worker.roles.callbacks import CallbacksRole
-from worker.services.callbacks import ATTEMPT_HEADER
+from worker.services.callback_send import ATTEMPT_HEADER
 
 
 def _retry_copy(runtime: Runtime, service_id: str, message_id: str) -> OutRecord:

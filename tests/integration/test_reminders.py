@@ -11,6 +11,7 @@ from schemas.enums import Channel, NotificationKind
 from schemas.events import NotificationRequest
 from schemas.topics import Topic
 from tests.factories import create_profile
+from tests.fakes import Clock
 from tests.integration.helpers import drain, read_topic
 from tests.integration.premium_helpers import (
     CITIZEN,
@@ -22,7 +23,6 @@ from tests.integration.premium_helpers import (
 from worker.bootstrap import Runtime
 from worker.roles import payments
 from worker.roles.reminders import run_round
-from worker.services.clock import FakeClock
 
 ROME = ZoneInfo("Europe/Rome")
 START = datetime(2024, 5, 1, 10, 0, tzinfo=ROME)
@@ -44,12 +44,12 @@ async def _sent(runtime: Runtime) -> list[tuple[str, datetime, str, int]]:
     return [(r[0], r[1].astimezone(ROME), r[2], r[3]) for r in rows]
 
 
-async def _walk(runtime: Runtime, clock: FakeClock, days: int, step_hours: int = 1) -> int:
+async def _walk(runtime: Runtime, clock: Clock, days: int, step_hours: int = 1) -> int:
     """One round per step for `days` days: weeks of schedule in well under a second."""
     rounds = 0
-    end = clock.now() + timedelta(days=days)
+    end = clock() + timedelta(days=days)
     while clock.advance(timedelta(hours=step_hours)) <= end:
-        await run_round(runtime, clock.now())
+        await run_round(runtime, clock())
         rounds += 1
     return rounds
 
@@ -57,7 +57,7 @@ async def _walk(runtime: Runtime, clock: FakeClock, days: int, step_hours: int =
 async def test_an_unread_message_gets_three_reminders_three_days_apart(runtime: Runtime) -> None:
     await create_profile(runtime, CITIZEN, reminder_consent="ENABLED")
     await insert_message(runtime, "M-UNREAD", created_at=START)
-    clock = FakeClock(START)
+    clock = Clock(START)
 
     assert await _walk(runtime, clock, days=14) == 14 * 24
 
@@ -82,9 +82,9 @@ async def test_an_unread_message_gets_three_reminders_three_days_apart(runtime: 
 async def test_reading_the_message_stops_the_unread_reminders(runtime: Runtime) -> None:
     await create_profile(runtime, CITIZEN, reminder_consent="ENABLED")
     await insert_message(runtime, "M-UNREAD", created_at=START)
-    clock = FakeClock(START)
+    clock = Clock(START)
     await _walk(runtime, clock, days=4)
-    await runtime.pool.execute("UPDATE messages SET is_read = true, read_at = $1", clock.now())
+    await runtime.pool.execute("UPDATE messages SET is_read = true, read_at = $1", clock())
     await _walk(runtime, clock, days=10)
 
     assert [n for *_, n in await _sent(runtime)] == [1]
@@ -96,7 +96,7 @@ async def test_an_unpaid_notice_is_reminded_four_times_the_last_the_day_before_d
     await create_profile(runtime, CITIZEN, reminder_consent="ENABLED")
     due = datetime(2024, 5, 20, 12, 0, tzinfo=ROME)
     await insert_message(runtime, "M-PAY", created_at=START, rpt_id=RPT_ID, due_date=due)
-    clock = FakeClock(START)
+    clock = Clock(START)
 
     await _walk(runtime, clock, days=25)
 
@@ -117,7 +117,7 @@ async def test_the_payment_window_is_a_setting(runtime: Runtime) -> None:
     due = datetime(2024, 5, 20, 12, 0, tzinfo=ROME)
     await insert_message(runtime, "M-PAY", created_at=START, rpt_id=RPT_ID, due_date=due)
 
-    await _walk(narrow, FakeClock(START), days=25)
+    await _walk(narrow, Clock(START), days=25)
 
     assert [(t.date().day, kind) for _, t, kind, _ in await _sent(runtime)] == [
         (16, PAYMENT),
@@ -129,7 +129,7 @@ async def test_a_payment_stops_the_payment_reminders(runtime: Runtime) -> None:
     await create_profile(runtime, CITIZEN, reminder_consent="ENABLED")
     due = datetime(2024, 5, 20, 12, 0, tzinfo=ROME)
     await insert_message(runtime, "M-PAY", created_at=START, rpt_id=RPT_ID, due_date=due)
-    clock = FakeClock(START)
+    clock = Clock(START)
     await _walk(runtime, clock, days=13)  # D-10 and D-7 sent
     await publish(runtime, Topic.PAYMENTS, payment_event("evt-1"), RPT_ID.encode())
     await drain(runtime, payments.build)
@@ -173,7 +173,7 @@ async def test_without_reminder_consent_no_reminder(runtime: Runtime) -> None:
     await insert_message(runtime, "M-1", created_at=START)
     await insert_message(runtime, "M-2", created_at=START, fiscal_code="VRDGPP80A01H501X")
     await insert_message(runtime, "M-3", created_at=START, fiscal_code="BNCLCU80A01H501Y")
-    await _walk(runtime, FakeClock(START), days=10, step_hours=6)
+    await _walk(runtime, Clock(START), days=10, step_hours=6)
     assert await _sent(runtime) == []
 
 
@@ -188,7 +188,7 @@ async def test_only_processed_advanced_messages_are_reminded(runtime: Runtime) -
         rejection_reason="SERVICE_NOT_ALLOWED",
     )
     await insert_message(runtime, "M-ADV", created_at=START)
-    await _walk(runtime, FakeClock(START), days=4)
+    await _walk(runtime, Clock(START), days=4)
     assert [m for m, *_ in await _sent(runtime)] == ["M-ADV"]
 
 
@@ -198,9 +198,9 @@ async def test_one_reminder_per_rpt_id_per_round(runtime: Runtime) -> None:
     await insert_message(runtime, "M-OLD", created_at=START, rpt_id=RPT_ID, due_date=due)
     later = START + timedelta(hours=1)
     await insert_message(runtime, "M-NEW", created_at=later, rpt_id=RPT_ID, due_date=due)
-    clock = FakeClock(datetime(2024, 5, 10, 8, 0, tzinfo=ROME))
+    clock = Clock(datetime(2024, 5, 10, 8, 0, tzinfo=ROME))
 
-    assert (await run_round(runtime, clock.now())).planned == 1
+    assert (await run_round(runtime, clock())).planned == 1
     assert (await run_round(runtime, clock.advance(timedelta(minutes=5)))).planned == 0
     assert [m for m, *_ in await _sent(runtime)] == ["M-OLD"]
     assert len(await _requests(runtime)) == 1

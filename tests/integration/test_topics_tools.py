@@ -69,7 +69,7 @@ async def test_topics_creates_every_topic_with_its_configs_then_has_nothing_to_d
     assert code == 0
     assert len([line for line in lines if line.startswith("+ create")]) == len(all_topic_names())
     assert lines[-1] == "topics: applied"
-    assert await existing(settings) == set(settings.kafka.topics.all_names())
+    assert await existing(settings) == {settings.kafka.topic_prefix + n for n in all_topic_names()}
     dlq = await topic_config(settings, settings.kafka.topics.dlq(Topic.SUBMITTED))
     assert dlq["retention.ms"] == str(30 * DAY_MS)
     status = await topic_config(settings, settings.kafka.topics.name(Topic.STATUS))

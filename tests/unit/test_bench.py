@@ -55,7 +55,6 @@ def test_percentiles_are_nearest_rank() -> None:
     lat = Latencies()
     for n in range(1, 101):
         lat.add(n / 1000)
-    assert lat.percentile(50) == 0.050
     assert lat.summary_ms() == {"p50_ms": 50.0, "p95_ms": 95.0, "p99_ms": 99.0, "max_ms": 100.0}
 
 

@@ -18,15 +18,8 @@ from worker.core.batch import BatchResult
 from worker.core.errors import PermanentError, RetryableError
 from worker.core.records import OutRecord, Record
 from worker.roles.callbacks import handlers
-from worker.services.callbacks import (
-    ATTEMPT_HEADER,
-    MAX_WAIT_SECONDS,
-    MAX_WAITING_PER_SERVICE,
-    CallbackDeps,
-    FirstAttempts,
-    Receiver,
-    event_key,
-)
+from worker.services.callback_pool import MAX_WAIT_SECONDS, MAX_WAITING_PER_SERVICE, FirstAttempts
+from worker.services.callback_send import ATTEMPT_HEADER, CallbackDeps, Receiver, event_key
 from worker.settings import CallbackSettings
 
 SERVICE = "svc-1"

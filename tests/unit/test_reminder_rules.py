@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from schemas.enums import NotificationKind
-from worker.services.clock import FakeClock
+from tests.fakes import Clock
 from worker.services.reminders import (
     Candidate,
     MessageState,
@@ -44,11 +44,11 @@ def walk(
     read_at: datetime | None = None,
 ) -> list[tuple[datetime, ReminderDue]]:
     """Run one round per hour from arrival to `until`, feeding each reminder back."""
-    clock = FakeClock(msg.created_at)
+    clock = Clock(msg.created_at)
     history: list[SentReminder] = []
     sent: list[tuple[datetime, ReminderDue]] = []
     while clock.advance(timedelta(hours=1)) <= until:
-        now = clock.now()
+        now = clock()
         current = replace(msg, is_read=read_at is not None and now >= read_at)
         due = next_reminder(current, history, now, rules)
         if due is not None:

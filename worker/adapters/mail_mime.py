@@ -21,16 +21,17 @@ from __future__ import annotations
 import binascii
 import re
 
+from schemas.patterns import SIMPLE_EMAIL_ADDRESS
+
 BOUNDARY = "=_postino-alternative"
 _PLAIN_SUBJECT = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,67}[\x21-\x7e])?")
-_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 #: UTF-8 bytes per encoded word: 42 bytes are 56 base64 characters, a 68-character word.
 _WORD_BYTES = 42
 
 
 def simple_address(address: str) -> bool:
     """An ASCII addr-spec without quoting or comments (what the direct path writes)."""
-    return len(address) <= 254 and _ADDRESS.fullmatch(address) is not None
+    return len(address) <= 254 and SIMPLE_EMAIL_ADDRESS.fullmatch(address) is not None
 
 
 def subject_header(subject: str) -> str:

@@ -180,7 +180,3 @@ def repository(cls: C) -> C:
         if not name.startswith("_") and inspect.iscoroutinefunction(attr):
             setattr(cls, name, translated(attr))
     return cls
-
-
-def as_dict(record: asyncpg.Record | None) -> dict[str, Any] | None:
-    return None if record is None else dict(record)

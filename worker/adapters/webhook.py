@@ -26,6 +26,7 @@ from worker.adapters.pinned import pinned, pinned_connector
 from worker.adapters.postgres import Pool, repository
 from worker.core.errors import PermanentError, RetryableError
 from worker.core.group_commit import GroupCommit
+from worker.services.callback_send import Receiver
 from worker.services.callback_url import (
     CachedResolver,
     DnsUnavailable,
@@ -34,7 +35,6 @@ from worker.services.callback_url import (
     check_callback_url,
     system_resolver,
 )
-from worker.services.callbacks import Receiver
 
 
 class HttpWebhookSender(HttpClient):

@@ -15,7 +15,6 @@ life of the ingress, never one per request. Each `look()`:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -229,8 +228,3 @@ def _lag_by_topic(
         topic = base(tp.topic)
         lag[topic] = lag.get(topic, 0) + max(0, marks[tp] - done.get(tp, 0))
     return lag
-
-
-async def close_quietly(watch: BrokerWatch) -> None:
-    with contextlib.suppress(Exception):
-        await watch.close()

@@ -34,6 +34,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 
 from worker import logs, metrics, tracing
 from worker.adapters.kafka import Publisher, all_partitions, record_from_consumer
+from worker.core.backoff import Backoff
 from worker.core.batch import BatchHandler, BatchResult, DeadLetter, dead_letter_record, dlq_topic
 from worker.core.errors import RetryableError
 from worker.core.records import OutRecord, Record
@@ -373,7 +374,7 @@ class ConsumerRunner:
 
     async def _with_retries(self, attempt: Callable[[], Awaitable[T]], *, what: str) -> T:
         """Retry transient failures with a growing pause; never gives up while running."""
-        pause = 0.1
+        backoff = Backoff(0.1, self._max_backoff)
         while True:
             try:
                 return await attempt()
@@ -386,5 +387,4 @@ class ConsumerRunner:
                 log.warning(
                     "transient_failure", role=self.role, what=what, error=safe_error_text(exc)
                 )
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, self._max_backoff)
+                await asyncio.sleep(backoff.next())

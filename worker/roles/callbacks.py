@@ -9,8 +9,8 @@ Settled events older than `max_age_seconds` are forgotten every hour.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import timedelta
 
 from schemas.topics import ConsumerGroup
 from worker import logs
@@ -27,15 +27,11 @@ from worker.core.batch import BatchHandler, BatchResult
 from worker.core.records import Record
 from worker.periodic import every
 from worker.roles.common import run_until_stopped
-from worker.roles.notify import utc_now
 from worker.services.attempts import AttemptJournal, NoJournal
-from worker.services.callbacks import (
-    CallbackDeps,
-    FirstAttempts,
-    WebhookSender,
-    first_attempts_batch,
-    retry_batch,
-)
+from worker.services.callback_pool import FirstAttempts
+from worker.services.callback_send import CallbackDeps, WebhookSender
+from worker.services.callbacks import first_attempts_batch, retry_batch
+from worker.services.clock import Clock, utc_now
 
 log = logs.get("postino.callbacks")
 
@@ -49,7 +45,7 @@ class CallbacksRole:
         self,
         runtime: Runtime,
         sender: WebhookSender,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
         journal: AttemptJournal | None = None,
     ) -> None:
         settings = runtime.settings

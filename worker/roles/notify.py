@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 import zlib
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import datetime
 
 from schemas.topics import ConsumerGroup
 from worker import logs
@@ -38,15 +38,12 @@ from worker.core.records import Record
 from worker.periodic import every
 from worker.roles.common import run_until_stopped
 from worker.services.attempts import AttemptJournal, NoJournal
+from worker.services.clock import Clock, utc_now
 from worker.services.notify import NotifyDeps, notify_batch
 from worker.services.notify_ports import Channels
 from worker.services.sweeper import SweepReport, sweep
 
 log = logs.get("postino.notify")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def handler(deps: NotifyDeps) -> BatchHandler:
@@ -63,7 +60,7 @@ def owner_name(runtime: Runtime) -> str:
 def build(
     runtime: Runtime,
     channels: Channels,
-    clock: Callable[[], datetime] = utc_now,
+    clock: Clock = utc_now,
     journal: AttemptJournal | None = None,
     owner: str | None = None,
 ) -> ConsumerRunner:

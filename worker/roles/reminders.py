@@ -16,9 +16,10 @@ from datetime import datetime
 from worker import logs
 from worker.adapters.reminders_repo import AdvisoryLock
 from worker.bootstrap import Runtime, leader_lock, payment_status, reminder_store, timer_pulse
+from worker.core.backoff import Backoff
 from worker.core.errors import RetryableError
 from worker.periodic import pause
-from worker.services.clock import Clock, SystemClock
+from worker.services.clock import Clock, utc_now
 from worker.services.payment_status import PaymentStatusLookup
 from worker.services.reminders import RoundReport
 from worker.services.reminders import run_round as _run_round
@@ -32,7 +33,7 @@ LOCK_KEY = 0x72656D69
 async def run_round(
     runtime: Runtime, now: datetime, lookup: PaymentStatusLookup | None = None
 ) -> RoundReport:
-    """One reminders round at `now` (tests drive it with a FakeClock's time)."""
+    """One reminders round at `now` (tests drive it with a settable clock's time)."""
     settings = runtime.settings
     return await _run_round(
         reminder_store(runtime),
@@ -47,10 +48,10 @@ async def run_round(
 class ReminderProcess:
     """Standby until it holds the lock, then rounds until stopped or the lock is lost."""
 
-    def __init__(self, runtime: Runtime, clock: Clock | None = None) -> None:
+    def __init__(self, runtime: Runtime, clock: Clock = utc_now) -> None:
         self.runtime = runtime
         self.lookup: PaymentStatusLookup | None = None
-        self.clock = clock or SystemClock()
+        self.clock = clock
         self.active = False
         self.rounds = 0
         r = runtime.settings.reminders
@@ -79,23 +80,26 @@ class ReminderProcess:
     async def _lead(self, lock: AdvisoryLock, stop: asyncio.Event) -> None:
         """A round every interval; a round that failed (database or broker down, maybe
         with reminders recorded but not published) is tried again sooner: after
-        `standby_poll_seconds`, doubling up to the interval."""
+        `standby_poll_seconds`, doubling up to the interval (`Backoff`, jittered)."""
         settings = self.runtime.settings.reminders
+        backoff = Backoff(settings.standby_poll_seconds, settings.interval_seconds)
         failures = 0
         while not stop.is_set():
             await lock.check()  # the lock lives as long as its connection
+            wait = settings.interval_seconds
             try:
-                await run_round(self.runtime, self.clock.now(), self.lookup)
+                await run_round(self.runtime, self.clock(), self.lookup)
                 failures = 0
+                backoff.reset()
             except RetryableError as exc:
                 failures += 1
+                wait = backoff.next()
                 log.warning(
                     "reminders_round_failed", failures=failures, error=logs.safe_error_text(exc)
                 )
             self.rounds += 1
             self._pulse.beat()
-            wait = settings.standby_poll_seconds * 2 ** min(failures - 1, 16) if failures else None
-            await pause(stop, min(settings.interval_seconds, wait or settings.interval_seconds))
+            await pause(stop, wait)
 
     async def run(self, stop: asyncio.Event) -> None:
         lock = leader_lock(self.runtime, LOCK_KEY)

@@ -24,7 +24,7 @@ Guarantees, per notification id (message, channel, kind):
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -35,11 +35,13 @@ from schemas.enums import Channel, NotificationStatus
 from schemas.events import NotificationRequest, NotificationStatusChanged
 from schemas.topics import NOTIFICATION_RETRY_TIERS, Topic, Topics
 from worker import logs, metrics
+from worker.core.backoff import Backoff
 from worker.core.batch import BatchResult, DeadLetter, due_header
 from worker.core.errors import PermanentError, RetryableError
 from worker.core.group_commit import GroupCommit
 from worker.core.records import OutRecord, Record
 from worker.services.attempts import AttemptJournal, NoJournal, notification_attempt
+from worker.services.clock import Clock
 from worker.services.notify_ports import (
     Channels,
     Lease,
@@ -64,7 +66,7 @@ class NotifyDeps:
     channels: Channels
     topics: Topics
     settings: NotifySettings
-    clock: Callable[[], datetime]
+    clock: Clock
     journal: AttemptJournal = field(default_factory=NoJournal)
     #: This instance, as the owner of its claims (unique among running instances).
     owner: str = "notify"
@@ -225,7 +227,7 @@ async def _record_group(
     again: that outcome is in doubt, and its send fails with the error)."""
     answers: dict[int, tuple[NotificationRow, bool] | BaseException] = {}
     waiting = list(range(len(items)))
-    pause = 0.05
+    backoff = Backoff(0.05, 1.0)
     while waiting:
         try:
             stored = await deps.store.record_outcomes([items[i][0] for i in waiting])
@@ -239,8 +241,7 @@ async def _record_group(
                     count=len(waiting),
                     error=logs.safe_error_text(exc, 200),
                 )
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, 1.0)
+                await asyncio.sleep(backoff.next())
             continue
         answers.update(zip(waiting, stored, strict=True))
         waiting = []

@@ -22,9 +22,6 @@ from collections.abc import Collection
 from schemas.enums import CallbackEventKind, FeatureLevel, NotificationKind
 from schemas.events import StatusEvent
 
-#: Every kind, what a service gets when it did not choose (`callback_events` unset).
-ALL_KINDS = frozenset(CallbackEventKind)
-
 
 def shares_read(feature_level: str, read_status_allowed: bool) -> bool:
     """May the sender learn that the citizen read this message (decided at reading)?"""
