@@ -26,6 +26,7 @@ import contextlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.errors import MessageError
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, make_msgid, parseaddr
@@ -146,7 +147,14 @@ class SmtpMailer:
         return self._envelope_from, to, data
 
     async def send(self, to: str, subject: str, body: str, *, key: str | None = None) -> None:
-        message = self.outgoing(to, subject, body, key)
+        """Raises `RetryableError` or `PermanentError`. An e-mail the mail library will
+        not build or encode (its `ValueError`: a header with a line break, say) is
+        permanent: the same data would be refused again."""
+        try:
+            message = self.outgoing(to, subject, body, key)
+        except (ValueError, LookupError, AttributeError, MessageError) as exc:
+            # AttributeError: the email package trips on some malformed addresses
+            raise PermanentError(f"e-mail not composed: {type(exc).__name__}") from exc
         try:
             async with self._slots:
                 await self._send_on_connection(message)
@@ -161,6 +169,8 @@ class SmtpMailer:
             raise RetryableError(f"SMTP connection lost: {type(exc).__name__}") from exc
         except aiosmtplib.SMTPException as exc:
             raise PermanentError(f"SMTP failed: {type(exc).__name__}") from exc
+        except ValueError as exc:  # the address or the text cannot be encoded as sent
+            raise PermanentError(f"e-mail not encoded: {type(exc).__name__}") from exc
 
     async def _send_on_connection(self, message: Outgoing) -> None:
         """On an idle connection (back to the idle ones after the send, unless it failed)."""

@@ -23,6 +23,7 @@ from worker.ingress import admin, citizen, console, messages, openapi, profiles,
 from worker.ingress.keys import DIRECTORY, RUNTIME, STORES
 from worker.ingress.limits import limits_ctx
 from worker.ingress.problems import problem
+from worker.ingress.url_text import url_text
 from worker.periodic import running_every
 from worker.services.directory import ServiceDirectory
 
@@ -155,7 +156,8 @@ async def _directory_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(runtime: Runtime) -> web.Application:
     app = web.Application(
-        client_max_size=runtime.settings.http.max_body_bytes, middlewares=[errors_and_metrics]
+        client_max_size=runtime.settings.http.max_body_bytes,
+        middlewares=[errors_and_metrics, url_text],
     )
     app[RUNTIME] = runtime
     app[STORES] = ingress_stores(runtime)
