@@ -40,15 +40,14 @@ from typing import Any
 
 import msgspec
 
+from schemas.patterns import LOOKALIKE_CATEGORIES
+
 MAX_DEPTH = 32
 #: The fields of a message where TAB, LF and CR are text, not control characters.
 MESSAGE_MULTILINE = frozenset({"content.markdown"})
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-#: Unicode categories refused in single-line text: format characters (bidi controls,
-#: zero-width characters, BOM, soft hyphen...), line and paragraph separators.
-_LOOKALIKE_CATEGORIES = frozenset({"Cf", "Zl", "Zp"})
 #: JSON's white space between tokens, removed before asking whether a body's text is
 #: all printable.
 _JSON_SPACE = str.maketrans("", "", " \t\n\r")
@@ -191,7 +190,7 @@ def _string_problem(text: str, multiline: bool) -> str | None:
         return f"contains the control character U+{ord(found.group()):04X}"
     if not multiline:
         for char in text:
-            if unicodedata.category(char) in _LOOKALIKE_CATEGORIES:
+            if unicodedata.category(char) in LOOKALIKE_CATEGORIES:
                 return f"contains the invisible or format character U+{ord(char):04X}"
     return None
 
