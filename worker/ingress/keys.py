@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from worker.bootstrap import IngressStores, Runtime
+from worker.services.concurrency import CallLimits
 from worker.services.directory import ServiceDirectory
 from worker.services.remote_content import SenderClient
 
@@ -12,3 +13,4 @@ RUNTIME = web.AppKey("runtime", Runtime)
 DIRECTORY = web.AppKey("directory", ServiceDirectory)
 STORES = web.AppKey("stores", IngressStores)
 SENDERS = web.AppKey("senders", SenderClient)
+REMOTE_LIMITS = web.AppKey("remote_limits", CallLimits)

@@ -152,3 +152,33 @@ class RemoteContentSettings:
         integer(1024),
         "largest JSON answer (details, precondition) read from a sender",
     )
+    deadline_seconds: float = setting(
+        "POSTINO_REMOTE_CONTENT_DEADLINE_SECONDS",
+        10.0,
+        number(0.1),
+        "total time of one JSON call to a sender (address check, connection, answer)",
+    )
+    attachment_deadline_seconds: float = setting(
+        "POSTINO_ATTACHMENT_DEADLINE_SECONDS",
+        120.0,
+        number(0.1),
+        "total time of one attachment download; past it the stream is cut",
+    )
+    connections_per_host: int = setting(
+        "POSTINO_REMOTE_CONTENT_CONNECTIONS_PER_HOST",
+        8,
+        integer(1),
+        "connections each ingress process opens at once to one sender's host",
+    )
+    per_sender: int = setting(
+        "POSTINO_REMOTE_CONTENT_PER_SENDER",
+        32,
+        integer(1),
+        "calls to one sender (service) in flight at once per ingress process; more: 429",
+    )
+    per_citizen: int = setting(
+        "POSTINO_REMOTE_CONTENT_PER_CITIZEN",
+        4,
+        integer(1),
+        "remote content calls of one citizen in flight at once per ingress process; more: 429",
+    )
