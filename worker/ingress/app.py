@@ -19,7 +19,15 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from worker import logs, metrics, tracing
 from worker.bootstrap import Runtime, ingress_stores, timer_pulse
-from worker.ingress import admin, citizen, console, messages, openapi, profiles, third_party
+from worker.ingress import (
+    admin,
+    citizen,
+    console,
+    messages,
+    openapi_served,
+    profiles,
+    third_party,
+)
 from worker.ingress.keys import DIRECTORY, RUNTIME, STORES
 from worker.ingress.limits import limits_ctx
 from worker.ingress.problems import problem
@@ -168,7 +176,7 @@ def create_app(runtime: Runtime) -> web.Application:
     app.add_routes(messages.routes)
     app.add_routes(profiles.routes)
     app.add_routes(admin.routes)
-    app.add_routes(openapi.routes)
+    app.add_routes(openapi_served.routes)
     app.add_routes(citizen.routes)
     app.add_routes(third_party.routes)
     console.setup(app)
