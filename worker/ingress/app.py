@@ -28,12 +28,13 @@ from worker.ingress import (
     profiles,
     third_party,
 )
-from worker.ingress.keys import DIRECTORY, RUNTIME, STORES
+from worker.ingress.keys import DIRECTORY, RUNTIME, STORES, UNKNOWN_TOKENS
 from worker.ingress.limits import limits_ctx
 from worker.ingress.problems import problem
 from worker.ingress.url_text import url_text
 from worker.periodic import running_every
 from worker.services.directory import ServiceDirectory
+from worker.services.token_cache import UnknownTokens
 
 log = logs.get("postino.ingress")
 #: One line per request: method, route template (never the path: it may hold a fiscal
@@ -170,6 +171,10 @@ def create_app(runtime: Runtime) -> web.Application:
     app[RUNTIME] = runtime
     app[STORES] = ingress_stores(runtime)
     app[DIRECTORY] = ServiceDirectory()
+    http = runtime.settings.http
+    app[UNKNOWN_TOKENS] = UnknownTokens(
+        http.unknown_token_cache_size, http.unknown_token_cache_seconds
+    )
     app.cleanup_ctx.append(_directory_ctx)
     app.cleanup_ctx.append(limits_ctx)
     app.cleanup_ctx.append(third_party.senders_ctx)

@@ -17,10 +17,11 @@ from worker.ingress.keys import RUNTIME, STORES
 from worker.ingress.problems import problem
 from worker.periodic import running_every
 from worker.services.directory import Service
-from worker.services.limits import Limiter
+from worker.services.limits import Limiter, LookupLimiter
 
 log = logs.get("postino.limits")
 LIMITER = web.AppKey("limiter", Limiter)
+LOOKUPS = web.AppKey("lookups", LookupLimiter)
 
 
 async def flush_now(app: web.Application) -> int:
@@ -30,6 +31,7 @@ async def flush_now(app: web.Application) -> int:
 
 async def limits_ctx(app: web.Application) -> AsyncIterator[None]:
     app[LIMITER] = Limiter()
+    app[LOOKUPS] = LookupLimiter()
     interval = app[RUNTIME].settings.limits.quota_sync_seconds
 
     async with running_every(interval, lambda: flush_now(app), name="quota-flush"):
@@ -58,4 +60,17 @@ def limit_refusal(request: web.Request, service: Service) -> web.Response | None
         "Too many requests",
         limited.reason,
         headers={"Retry-After": str(limited.retry_after)},
+    )
+
+
+def lookup_refusal(request: web.Request, service: Service) -> web.Response | None:
+    """None when this key may look up once more now; else the 429 to answer. Profile
+    and status lookups share one rate per key, so no key can enumerate citizens."""
+    rate = request.app[RUNTIME].settings.limits.lookup_rate_per_second
+    limited = request.app[LOOKUPS].admit(service.id, rate=rate, clock=time.monotonic())
+    if limited is None:
+        return None
+    log.debug("lookup_limited", service_id=service.id)
+    return problem(
+        429, "Too many requests", limited.reason, headers={"Retry-After": str(limited.retry_after)}
     )

@@ -27,7 +27,7 @@ from worker.bootstrap import sender_client
 from worker.ingress import openapi
 from worker.ingress.auth import bearer
 from worker.ingress.citizen import citizen_only
-from worker.ingress.keys import REMOTE_LIMITS, RUNTIME, SENDERS, STORES
+from worker.ingress.keys import REMOTE_LIMITS, RUNTIME, SENDERS, STORES, UNKNOWN_TOKENS
 from worker.ingress.problems import json_response, problem
 from worker.services import citizen
 from worker.services import remote_content as rc
@@ -132,7 +132,9 @@ async def _head(chunks: AsyncIterator[bytes]) -> bytes:
 @routes.get(f"{BASE}/attachments/{{attachment_url:.+}}")
 async def attachment(request: web.Request) -> web.StreamResponse:
     # `citizen_only` guards JSON handlers; this one streams.
-    fiscal_code = await citizen.authenticate(request.app[STORES].citizens, bearer(request))
+    fiscal_code = await citizen.authenticate(
+        request.app[STORES].citizens, bearer(request), request.app[UNKNOWN_TOKENS]
+    )
     if fiscal_code is None:
         return problem(401, "Unauthorized", "missing, unknown or expired session token")
     kind, message_id = "attachment", request.match_info["id"]

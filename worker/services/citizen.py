@@ -34,6 +34,7 @@ from worker.services.model import Profile, ServicePreference
 from worker.services.ports import Publisher
 from worker.services.read_status import read_status_allowed
 from worker.services.sender_events import shares_read
+from worker.services.token_cache import UnknownTokens
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -155,11 +156,20 @@ async def issue_session(
     return Session(token, expires)
 
 
-async def authenticate(store: CitizenStore, token: str | None) -> str | None:
-    """The fiscal code whose session `token` is, or None (missing, unknown, expired)."""
+async def authenticate(
+    store: CitizenStore, token: str | None, unknown: UnknownTokens | None = None
+) -> str | None:
+    """The fiscal code whose session `token` is, or None (missing, unknown, expired).
+    A token found unknown is remembered in `unknown`, and answered from it."""
     if not token:
         return None
-    return await store.session_owner(token_hash(token))
+    hashed = token_hash(token)
+    if unknown is not None and unknown.known_unknown(hashed):
+        return None
+    owner = await store.session_owner(hashed)
+    if owner is None and unknown is not None:
+        unknown.remember(hashed)
+    return owner
 
 
 def page_size(raw: str | None) -> int:

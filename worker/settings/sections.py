@@ -51,6 +51,18 @@ class HttpSettings:
         names(),
         "CIDRs of the proxies whose `X-Forwarded-For` is believed; empty: the socket peer",
     )
+    unknown_token_cache_size: int = setting(
+        "POSTINO_UNKNOWN_TOKEN_CACHE_SIZE",
+        10_000,
+        integer(0),
+        "citizen tokens found unknown, remembered per ingress process (0: none)",
+    )
+    unknown_token_cache_seconds: float = setting(
+        "POSTINO_UNKNOWN_TOKEN_CACHE_SECONDS",
+        60.0,
+        number(0.0),
+        "how long an unknown citizen token is answered 401 without a database lookup",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +106,12 @@ class LimitSettings:
         2.0,
         number(0.05),
         "how often each ingress reloads services (keys, states, limits)",
+    )
+    lookup_rate_per_second: int = setting(
+        "POSTINO_LOOKUP_RATE_PER_SECOND",
+        50,
+        integer(1),
+        "profile and status lookups per second of one API key, per ingress process",
     )
 
 
