@@ -50,8 +50,9 @@ class PaymentData(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 class ThirdPartyData(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """IO's third-party message data (IO-RULES 7): content kept on the sender's systems,
-    fetched when the citizen opens the message. `has_remote_content`, `has_attachments`
+    """IO's third-party message data (docs/integrators/remote-content.md): content kept on the
+    sender's systems, fetched when the citizen opens the message. `has_remote_content`,
+    `has_attachments`
     and a `has_precondition` other than NEVER need the service's remote content
     configuration."""
 

@@ -58,7 +58,7 @@ PERSONAL_IN_TEXT = re.compile(f"{FISCAL_CODE_LIKE}|{EMAIL}", re.IGNORECASE)
 LOOKALIKE_CATEGORIES = frozenset({"Cf", "Zl", "Zp"})
 
 #: The fiscal code of the sandbox citizen: every service may write to it, published
-#: or not (IO-RULES 5).
+#: or not, as in IO.
 SANDBOX_FISCAL_CODE = "AAAAAA00A00A000A"
 
 

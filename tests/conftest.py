@@ -144,7 +144,9 @@ async def migrated(stack: tuple[str, str], tmp_path_factory: pytest.TempPathFact
 _TABLES = (
     "services, profiles, service_preferences, messages, notifications, payments, reminders,"
     " citizen_sessions, service_usage, callback_deliveries, service_publications,"
-    " upstream_admissions, console_flow, delivery_attempts"
+    " upstream_admissions, console_flow, delivery_attempts, organizations, manage_keys,"
+    " service_history, notice_gates, service_notices, callback_health,"
+    " subscription_changes, logos, rc_configurations"
 )
 
 

@@ -70,6 +70,7 @@ def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     parser = argparse.ArgumentParser(prog="postino", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"postino {VERSION}")
     sub = parser.add_subparsers(dest="command", required=True)
     commands: dict[str, Command] = {}
     migrate = sub.add_parser("migrate", help="apply the database migrations (only)")

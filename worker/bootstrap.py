@@ -25,21 +25,28 @@ from typing import Any, TypeVar
 from schemas.topics import GROUP_TOPICS, ConsumerGroup
 from worker import logs
 from worker.adapters import kafka, postgres
+from worker.adapters.backoffice_repo import BackOfficeRepo
+from worker.adapters.catalogue_repo import PostgresCatalogue
 from worker.adapters.citizen_repo import PostgresCitizens
 from worker.adapters.console_repo import PostgresJournal
 from worker.adapters.inbox import PostgresInbox
 from worker.adapters.kafka import Publisher
+from worker.adapters.logos_repo import PostgresLogos
+from worker.adapters.notices_repo import PostgresNotices
 from worker.adapters.notifications_repo import PostgresNotifications
+from worker.adapters.organizations_repo import PostgresOrganizations
 from worker.adapters.pagopa_status import HttpPaymentStatus
 from worker.adapters.payments_repo import PostgresPayments
 from worker.adapters.postgres import Pool
 from worker.adapters.profiles_repo import PostgresProfiles
 from worker.adapters.push import HttpPushGateway
+from worker.adapters.rc_configurations_repo import PostgresRCConfigurations
 from worker.adapters.reminders_repo import AdvisoryLock, PostgresReminders
 from worker.adapters.remote_content import HttpSenderClient
 from worker.adapters.sender_repo import PostgresSenderMessages
 from worker.adapters.services_repo import ServicesRepo, UsageRepo
 from worker.adapters.smtp import SmtpMailer
+from worker.adapters.subscriptions_repo import PostgresSubscriptions
 from worker.adapters.upstream_admissions import PostgresAdmissions
 from worker.adapters.webhook import HttpWebhookSender, PostgresCallbacks
 from worker.consumers.runner import ConsumerRunner, DeadLetterHook
@@ -51,7 +58,8 @@ from worker.ids import IdSigner
 from worker.services.attempts import AttemptJournal
 from worker.services.callback_send import CallbackStore, WebhookSender
 from worker.services.deliver import DeliverDeps
-from worker.services.notify_ports import Channels
+from worker.services.notice_outbox import NoticeStores
+from worker.services.notify_ports import Channels, Mailer
 from worker.services.payment_status import NoLookup, PaymentStatusLookup
 from worker.services.payments import PaymentStore
 from worker.services.reminders import ReminderStore
@@ -293,6 +301,22 @@ async def notify_channels(settings: NotifySettings) -> AsyncIterator[Channels]:
             await mailer.stop()  # QUIT on the process's kept SMTP connection
 
 
+def notice_stores(runtime: Runtime) -> NoticeStores:
+    notices = PostgresNotices(runtime.pool)
+    return NoticeStores(notices, BackOfficeRepo(runtime.pool), notices)
+
+
+@asynccontextmanager
+async def notice_mailer(settings: NotifySettings) -> AsyncIterator[Mailer | None]:
+    """The mailer of the notices to public bodies (None without `POSTINO_SMTP_URL`)."""
+    mailer = SmtpMailer(settings) if settings.smtp_url else None
+    try:
+        yield mailer
+    finally:
+        if mailer is not None:
+            await mailer.stop()
+
+
 @asynccontextmanager
 async def payment_status(settings: ReminderSettings) -> AsyncIterator[PaymentStatusLookup]:
     """pagoPA's notice lookup when `payment_status_url` is set; else one that knows
@@ -348,6 +372,13 @@ class IngressStores:
     citizens: PostgresCitizens
     profiles: PostgresProfiles
     messages: PostgresSenderMessages
+    backoffice: BackOfficeRepo
+    organizations: PostgresOrganizations
+    logos: PostgresLogos
+    notices: PostgresNotices
+    subscriptions: PostgresSubscriptions
+    rc_configurations: PostgresRCConfigurations
+    catalogue: PostgresCatalogue
 
 
 def ingress_stores(runtime: Runtime) -> IngressStores:
@@ -358,4 +389,11 @@ def ingress_stores(runtime: Runtime) -> IngressStores:
         PostgresCitizens(pool),
         PostgresProfiles(pool),
         PostgresSenderMessages(pool),
+        BackOfficeRepo(pool),
+        PostgresOrganizations(pool),
+        PostgresLogos(pool),
+        PostgresNotices(pool),
+        PostgresSubscriptions(pool),
+        PostgresRCConfigurations(pool),
+        PostgresCatalogue(pool),
     )

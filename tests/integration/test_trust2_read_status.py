@@ -1,4 +1,4 @@
-"""Read status: what the citizen was told is what the sender sees (IO-RULES 1.3, 3, 4).
+"""Read status: what the citizen was told is what the sender sees (docs/integrators/premium.md).
 
 One rule decides it for the sender's GET, the `read` callback and the operators'
 console: LEGACY profiles never share read status (IO answers `UNAVAILABLE`), AUTO

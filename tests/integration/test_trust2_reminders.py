@@ -1,4 +1,4 @@
-"""Premium reminders follow the citizen's switches (IO-RULES 2.5, 3, 4).
+"""Premium reminders follow the citizen's switches (docs/integrators/premium.md).
 
 A reminder is a push: it goes only where a message's push would go now (profile push
 and inbox on, the service's inbox and push not blocked by the citizen's preference,

@@ -1,4 +1,4 @@
-"""Remote content costs outsiders a bounded share (IO-RULES 7).
+"""Remote content costs outsiders a bounded share (docs/integrators/remote-content.md).
 
 - Every call to a sender has a total deadline (a sender that drips a byte at a time
   never trips a per-read timeout), and a download has its own.

@@ -1,4 +1,4 @@
-"""Text that looks like something else is refused where it comes in (IO-RULES 1.1).
+"""Text that looks like something else is refused where it comes in (docs/integrators/sending.md).
 
 - Single-line fields (a subject, a name, a property name) refuse DEL, bidi controls
   (U+202A-U+202E, U+2066-U+2069), zero-width and other format characters (Unicode

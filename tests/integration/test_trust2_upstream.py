@@ -1,5 +1,5 @@
 """Upstream producers choose neither the time they are counted at nor another
-service's message ids (IO-RULES 1.2.6 over Kafka).
+service's message ids (docs/producers/contract.md).
 
 - The rate and the daily quota count a record at its arrival: the broker's append
   time when the topic stamps it (`message.timestamp.type=LogAppendTime`), else the

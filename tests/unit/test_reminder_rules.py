@@ -1,4 +1,5 @@
-"""The reminder rules of IO-RULES 3, walked hour by hour on a fake clock (no I/O)."""
+"""The reminder rules (unread and payment reminders), walked hour by hour on a fake clock
+(no I/O)."""
 
 from __future__ import annotations
 

@@ -152,7 +152,7 @@ async def test_stopping_while_the_broker_is_down_leaves_the_batch_uncommitted() 
 
 
 def test_error_text_in_a_dead_letter_carries_no_personal_data() -> None:
-    from worker.consumers.runner import safe_error_text
+    from worker.logs import safe_error_text
 
     exc = ValueError(
         "new row violates check constraint for RSSMRA80A01H501U (mario@example.org)\n"
@@ -289,7 +289,7 @@ async def test_a_partition_pauses_on_its_first_record_not_due() -> None:
     assert [r.value for r in publisher.sent] == [str(now - 1).encode()]
     assert consumer.commits == [{TP: 1}]
     assert consumer.seeks == [(TP, 1)] and consumer.paused == {TP}
-    assert runner._paused[TP] == now + 10.1
+    assert runner._due._paused[TP] == now + 10.1
 
 
 class CountingConsumer(FakeConsumer):

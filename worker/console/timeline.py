@@ -2,8 +2,9 @@
 
 Built from what is stored (the message row without content or fiscal code, its
 notifications, the attempts journal) and the dead letters the broker watch keeps.
-Read and paid appear as the sender may see them (IO-RULES 3-4): only for an ADVANCED
-message, read by the same rule as the sender's status GET (`services.read_status`).
+Read and paid appear as the sender may see them (docs/integrators/premium.md,
+callbacks.md): only for an ADVANCED message, read by the same rule as the sender's
+status GET (`services.read_status`).
 """
 
 from __future__ import annotations

@@ -6,19 +6,9 @@ every acknowledgement, and only then commits offsets (`offset + 1` per partition
 A crash anywhere before the offset commit redoes the batch; handlers are idempotent,
 so redoing it is harmless.
 
-Failures never stop a partition and never crash the loop:
-- a `RetryableError` (database or broker unreachable) retries the same batch with a
-  growing pause until it succeeds or the process is told to stop;
-- any other exception splits the batch and retries record by record; a record that
-  still fails goes to `<topic>.dlq` with the reason in its headers.
+Failures never stop a partition and never crash the loop (see `failures`).
 
-Records that are not yet due (retry tiers, given a `due_at` function): the loop
-hands the handler only the due prefix of each partition, commits up to the first
-record not yet due, seeks back to it and pauses that partition alone until its due
-time, plus a slack (`resume_slack`, at most a tenth of that record's own delay): the
-fetch after the pause then takes every record that came due meanwhile, instead of
-re-reading the tier for each record as it comes due. Nothing sleeps: other partitions
-and topics keep flowing.
+Records not yet due (retry tiers) wait in their partition, paused: see `not_due`.
 """
 
 from __future__ import annotations
@@ -26,20 +16,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import traceback
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
 from worker import logs, metrics, tracing
-from worker.adapters.kafka import Publisher, all_partitions, record_from_consumer
-from worker.core.backoff import Backoff
-from worker.core.batch import BatchHandler, BatchResult, DeadLetter, dead_letter_record, dlq_topic
+from worker.adapters.kafka import Publisher, all_partitions
+from worker.consumers.failures import Retrier, process
+from worker.consumers.not_due import NotDue
+from worker.core.batch import BatchHandler, DeadLetter, dead_letter_record, dlq_topic
 from worker.core.errors import RetryableError
 from worker.core.records import OutRecord, Record
 from worker.health import Pulse
-from worker.logs import safe_error_text
 
 log = logs.get("postino.consumer")
 
@@ -49,7 +37,6 @@ LINGER_BELOW = 100
 COMMIT_TIMEOUT_SECONDS = 15.0
 #: Given a batch's dead letters, record what they mean; returns records to produce.
 DeadLetterHook = Callable[[Sequence[DeadLetter]], Awaitable[list[OutRecord]]]
-T = TypeVar("T")
 
 
 class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -97,15 +84,11 @@ class ConsumerRunner:
         self._handler = handler
         self._publisher = publisher
         self._direct = direct
-        self._max_backoff = max_backoff
-        self._due_at = due_at
-        self._resume_slack = resume_slack
+        self._due = NotDue(consumer, role, due_at, clock, resume_slack)
         self._linger = linger
-        self._clock = clock
         self._on_dead_letters = on_dead_letters
-        #: Partitions paused on a record not yet due -> when to resume (epoch seconds).
-        self._paused: dict[TopicPartition, float] = {}
         self._stop = asyncio.Event()
+        self._retry = Retrier(role, self._stop, pulse, max_backoff)
         self._started = False
         self.processed = 0
         self._lag: dict[TopicPartition, int] = {}
@@ -168,7 +151,7 @@ class ConsumerRunner:
         read up to its high watermark? False until a first fetch reported one (a slow
         first fetch must not look like an empty topic)."""
         for tp in self._consumer.assignment():
-            if tp in self._paused:
+            if tp in self._due:
                 continue
             highwater = self._consumer.highwater(tp)
             if highwater is None or await self._consumer.position(tp) < highwater:
@@ -178,12 +161,12 @@ class ConsumerRunner:
     async def poll_once(self, timeout_ms: int) -> int:
         if self._pulse is not None:
             self._pulse.beat()
-        self._resume_due_partitions()
-        fetched = await self._consumer.getmany(timeout_ms=self._poll_timeout(timeout_ms))
-        batches, not_due = self._split_not_due(fetched)
+        self._due.resume_due()
+        fetched = await self._consumer.getmany(timeout_ms=self._due.poll_timeout(timeout_ms))
+        batches, not_due = self._due.split(fetched)
         records = [r for recs in batches.values() for r in recs]
         if not records:
-            self._pause_not_due(not_due)
+            self._due.pause(not_due)
             return 0
         async with self.batch_lock:
             try:
@@ -197,7 +180,7 @@ class ConsumerRunner:
                 return 0
             offsets = {tp: recs[-1].offset + 1 for tp, recs in batches.items() if recs}
             await self._commit(offsets)
-            self._pause_not_due(not_due)
+            self._due.pause(not_due)
         self.processed += len(records)
         self._record_lag(offsets)
         return len(records)
@@ -227,64 +210,6 @@ class ConsumerRunner:
             total = sum(lag for tp, lag in self._lag.items() if tp.topic == topic)
             metrics.LAG.labels(role=self.role, topic=topic).set(total)
 
-    def _split_not_due(
-        self, fetched: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
-    ) -> tuple[dict[TopicPartition, list[Record]], dict[TopicPartition, tuple[int, float]]]:
-        """Per partition: the due prefix, and (offset, resume time) of the first record
-        not due. Records past the first one not due are not even converted (they are
-        fetched again on resume)."""
-        batches: dict[TopicPartition, list[Record]] = {}
-        not_due: dict[TopicPartition, tuple[int, float]] = {}
-        due_at = self._due_at
-        if due_at is None:
-            for tp, raw in fetched.items():
-                batches[tp] = [record_from_consumer(r) for r in raw]
-            return batches, not_due
-        now = self._clock()
-        for tp, raw in fetched.items():
-            records: list[Record] = []
-            for consumed in raw:
-                record = record_from_consumer(consumed)
-                due = due_at(record)
-                if due is not None and due > now:
-                    not_due[tp] = (record.offset, self._resume_at(record, due))
-                    break
-                records.append(record)
-            batches[tp] = records
-        return batches, not_due
-
-    def _resume_at(self, record: Record, due: float) -> float:
-        """When to fetch a paused partition again: its first record's due time, plus a
-        slack of at most a tenth of that record's delay (so a short test delay stays
-        short), never more than `resume_slack`."""
-        delay = due - record.timestamp_ms / 1000 if record.timestamp_ms else 0.0
-        return due + min(self._resume_slack, max(delay, 0.0) / 10)
-
-    def _pause_not_due(self, not_due: dict[TopicPartition, tuple[int, float]]) -> None:
-        for tp, (offset, due) in not_due.items():
-            self._consumer.seek(tp, offset)
-            self._consumer.pause(tp)
-            self._paused[tp] = due
-            log.debug("partition_paused", role=self.role, topic=tp.topic, partition=tp.partition)
-
-    def _resume_due_partitions(self) -> None:
-        if not self._paused:
-            return
-        now, assigned = self._clock(), self._consumer.assignment()
-        for tp, due in list(self._paused.items()):
-            if tp not in assigned:
-                del self._paused[tp]  # moved to another consumer (rebalance)
-            elif due <= now:
-                del self._paused[tp]
-                self._consumer.resume(tp)
-
-    def _poll_timeout(self, timeout_ms: int) -> int:
-        """Wake up in time to resume the first paused partition that comes due."""
-        if not self._paused:
-            return timeout_ms
-        wait_ms = (min(self._paused.values()) - self._clock()) * 1000
-        return max(0, min(timeout_ms, int(wait_ms) + 1))
-
     async def _handle(self, records: list[Record]) -> None:
         if not tracing.ENABLED:
             await self._handle_batch(records, None)
@@ -300,12 +225,14 @@ class ConsumerRunner:
 
     async def _handle_batch(self, records: list[Record], spans: tracing.BatchSpans | None) -> None:
         started = time.perf_counter()
-        result = await self._with_retries(lambda: self._process(records), what="batch")
+        result = await self._retry(
+            lambda: process(self._handler, records, self._retry), what="batch"
+        )
         out = result.out + await self._settle_dead(result.dead)
         out += [dead_letter_record(d, dlq_topic(d.record.topic)) for d in result.dead]
         if spans is not None:
             out = spans.follow(out)
-        await self._with_retries(lambda: self._publisher.publish_many(out), what="publish")
+        await self._retry(lambda: self._publisher.publish_many(out), what="publish")
         self.dead_lettered += len(result.dead)
         for d in result.dead:
             metrics.DLQ_RECORDS.labels(topic=d.record.topic, code=d.code).inc()
@@ -329,7 +256,7 @@ class ConsumerRunner:
         if not dead or hook is None:
             return []
         try:
-            return await self._with_retries(lambda: hook(dead), what="dead_letters")
+            return await self._retry(lambda: hook(dead), what="dead_letters")
         except Exception as exc:
             if isinstance(exc, RetryableError):
                 raise
@@ -337,54 +264,3 @@ class ConsumerRunner:
                 "dead_letter_hook_failed", role=self.role, count=len(dead), error=type(exc).__name__
             )
             return []
-
-    async def _process(self, records: list[Record]) -> BatchResult:
-        try:
-            return await self._handler(records)
-        except Exception as exc:
-            if isinstance(exc, RetryableError):
-                raise
-            if len(records) == 1:
-                return self._dead(records[0], exc)
-            log.warning("batch_split", role=self.role, size=len(records), error=type(exc).__name__)
-        result = BatchResult()
-        for record in records:
-            result.extend(await self._process_one(record))
-        return result
-
-    async def _process_one(self, record: Record) -> BatchResult:
-        async def attempt() -> BatchResult:
-            return await self._process([record])
-
-        return await self._with_retries(attempt, what="record")
-
-    def _dead(self, record: Record, exc: BaseException) -> BatchResult:
-        log.error(
-            "record_processing_failed",
-            role=self.role,
-            topic=record.topic,
-            offset=record.offset,
-            error=type(exc).__name__,
-            # Frames only: an exception's text can quote the record (e.g. PostgreSQL's
-            # "Failing row contains ..."), and records carry personal data.
-            trace="".join(traceback.format_tb(exc.__traceback__, limit=5))[-1500:],
-        )
-        detail = f"{type(exc).__name__}: {safe_error_text(exc)}"
-        return BatchResult(dead=[DeadLetter(record, "processing_error", detail)])
-
-    async def _with_retries(self, attempt: Callable[[], Awaitable[T]], *, what: str) -> T:
-        """Retry transient failures with a growing pause; never gives up while running."""
-        backoff = Backoff(0.1, self._max_backoff)
-        while True:
-            try:
-                return await attempt()
-            except Exception as exc:
-                if not isinstance(exc, RetryableError) or self._stop.is_set():
-                    raise
-                if self._pulse is not None:
-                    self._pulse.beat()  # waiting out an outage on purpose is progress
-                metrics.RETRIES.labels(role=self.role, what=what).inc()
-                log.warning(
-                    "transient_failure", role=self.role, what=what, error=safe_error_text(exc)
-                )
-                await asyncio.sleep(backoff.next())

@@ -1,4 +1,5 @@
-"""Request bodies and views of the back-office (IO-RULES 6): services and profiles.
+"""Request bodies and views of the back-office (docs/integrators/services.md): services and
+profiles.
 
 Unknown fields are refused here (unlike IO's message body): an operator's typo must
 not pass silently.
@@ -22,6 +23,7 @@ from schemas.enums import (
     ServiceState,
 )
 from schemas.messages import Amount, FiscalCode, OrganizationFiscalCode
+from worker.services.backoffice_model import ServiceRecord, missing_card_fields
 from worker.services.model import Profile
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
@@ -58,24 +60,6 @@ HttpsUrl = Annotated[str, Meta(pattern=r"^https://[^\s/?#]+[^\s]*$", max_length=
 Phone = Annotated[str, Meta(pattern=r"^\+?[0-9][0-9 .\-/]{4,30}$")]
 HeaderName = Annotated[str, Meta(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")]
 Secret = Annotated[str, Meta(min_length=16, max_length=512, pattern=r"^[\x21-\x7e]+$")]
-
-#: Completeness of a service card (IO's `ValidService`, IO-RULES 5).
-MIN_DESCRIPTION = 20
-CONTACTS = ("email", "pec", "phone", "support_url")
-
-
-def missing_card_fields(row: dict[str, Any]) -> list[str]:
-    """The card fields a review needs and this service lacks (empty: complete)."""
-    missing = []
-    if len(row.get("description") or "") < MIN_DESCRIPTION:
-        missing.append(f"description (at least {MIN_DESCRIPTION} characters)")
-    if not (row.get("privacy_url") or "").startswith("https://"):
-        missing.append("privacy_url (https)")
-    if row.get("scope") not in ("NATIONAL", "LOCAL"):
-        missing.append("scope (NATIONAL or LOCAL)")
-    if not any(row.get(c) for c in CONTACTS):
-        missing.append("one contact among email, pec, phone, support_url")
-    return missing
 
 
 class RemoteContentBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -248,28 +232,42 @@ class ServicePage(msgspec.Struct, kw_only=True):
     next: str | None
 
 
-def service_view(row: dict[str, Any], **secrets: str | None) -> ServiceView:
-    """The view of a repo row; `secrets` (api_key, primary_key, secondary_key,
+def service_view(row: ServiceRecord, **secrets: str | None) -> ServiceView:
+    """The view of a record; `secrets` (api_key, primary_key, secondary_key,
     callback_secret) are shown when given, in this one answer."""
-    values = dict(row)
-    values["authorized_recipients"] = list(values["authorized_recipients"] or [])
-    values["authorized_cidrs"] = list(values["authorized_cidrs"] or [])
-    values["state"] = ServiceState(values["state"])
-    values["card_missing"] = missing_card_fields(values)
+    values = msgspec.structs.asdict(row)
+    values["state"] = ServiceState(row.state)
+    values["card_missing"] = missing_card_fields(row)
+    for name in ("remote_content_key", "auto_publish", *_IO_ONLY):
+        values.pop(name, None)
     base_url = values.pop("remote_content_base_url", None)
     header = values.pop("remote_content_header_key_name", None)
     if base_url is not None and header is not None:
         values["remote_content"] = RemoteContentView(base_url=base_url, header_key_name=header)
     copy = values.pop("publication", None)
     if copy is not None:
-        copy = dict(copy)
-        copy["authorized_recipients"] = list(copy["authorized_recipients"] or [])
-        values["publication"] = PublicationView(**copy)
+        published = msgspec.structs.asdict(copy)
+        for name in _IO_ONLY:
+            published.pop(name, None)
+        values["publication"] = PublicationView(**published)
     view = ServiceView(**values)
     for name, value in secrets.items():
         if value is not None:
             setattr(view, name, value)
     return view
+
+
+#: IO's metadata beyond the card: the CMS API shows them, section 6's payload does not.
+_IO_ONLY = (
+    "topic_id",
+    "department_name",
+    "web_url",
+    "app_ios",
+    "app_android",
+    "tos_url",
+    "address",
+    "cta",
+)
 
 
 class ProfileBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

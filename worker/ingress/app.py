@@ -20,12 +20,17 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from worker import logs, metrics, tracing
 from worker.bootstrap import Runtime, ingress_stores, timer_pulse
 from worker.ingress import (
-    admin,
+    catalogue,
     citizen,
     console,
+    logos,
+    manage_openapi,  # noqa: F401 - declares the back office's routes
+    manage_routes,
     messages,
     openapi_served,
     profiles,
+    rc_configurations,
+    subscriptions_feed,
     third_party,
 )
 from worker.ingress.keys import DIRECTORY, RUNTIME, STORES, UNKNOWN_TOKENS
@@ -178,12 +183,17 @@ def create_app(runtime: Runtime) -> web.Application:
     app.cleanup_ctx.append(_directory_ctx)
     app.cleanup_ctx.append(limits_ctx)
     app.cleanup_ctx.append(third_party.senders_ctx)
+    app.cleanup_ctx.append(subscriptions_feed.prune_ctx)
     app.add_routes(messages.routes)
     app.add_routes(profiles.routes)
-    app.add_routes(admin.routes)
+    app.add_routes(manage_routes.routes)
     app.add_routes(openapi_served.routes)
     app.add_routes(citizen.routes)
     app.add_routes(third_party.routes)
+    app.add_routes(subscriptions_feed.routes)
+    app.add_routes(logos.routes)
+    app.add_routes(rc_configurations.routes)
+    app.add_routes(catalogue.routes)
     console.setup(app)
     return app
 

@@ -1,5 +1,6 @@
-"""Citizen app API (IO-RULES 6): sessions from the back-office, then the citizen's own
-inbox, read/archive, profile and per-service preferences.
+"""Citizen app API (docs/integrators/citizen-api.md): sessions from the back-office, then the
+citizen's own inbox, read/archive, profile and per-service preferences. `create_session` is the
+platform's (admin token): `manage_routes` mounts it under `/api/v1/admin/profiles`.
 
 A citizen is whoever holds an unexpired session token; every handler works on the
 session's fiscal code only, so another citizen's message id answers 404, exactly
@@ -18,7 +19,7 @@ from schemas.patterns import is_fiscal_code
 from worker import logs
 from worker.core.errors import RetryableError
 from worker.ingress import citizen_openapi  # noqa: F401 - declares these routes
-from worker.ingress.auth import CITIZEN_REALM, Handler, admin_only, bearer, bearer_refusal
+from worker.ingress.auth import CITIZEN_REALM, Handler, bearer, bearer_refusal
 from worker.ingress.bodies import read_body
 from worker.ingress.citizen_views import (
     MessageStatusBody,
@@ -70,8 +71,6 @@ def citizen_only(handler: CitizenHandler) -> Handler:
     return guarded
 
 
-@routes.post("/api/v1/manage/profiles/{fiscal_code}/sessions")
-@admin_only
 async def create_session(request: web.Request) -> web.Response:
     fiscal_code = request.match_info["fiscal_code"]
     if not is_fiscal_code(fiscal_code):

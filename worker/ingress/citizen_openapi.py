@@ -37,7 +37,7 @@ _PREFS = "/api/v1/citizen/services/{service_id}/preferences"
 
 openapi.declare(
     "POST",
-    "/api/v1/manage/profiles/{fiscal_code}/sessions",
+    "/api/v1/admin/profiles/{fiscal_code}/sessions",
     "Issue a citizen session token for the app API",
     tag="citizen",
     security="admin",

@@ -1,4 +1,4 @@
-"""Rate and daily quota at the ingress (IO-RULES 1.2.6); see `worker.services.limits`.
+"""Rate and daily quota at the ingress (docs/integrators/limits.md); see `worker.services.limits`.
 
 The limiter lives in the app; a background task flushes its counts to `service_usage`
 every `limits.quota_sync_seconds` and once more on shutdown.
@@ -7,31 +7,59 @@ every `limits.quota_sync_seconds` and once more on shutdown.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 from aiohttp import web
 
 from worker import logs
-from worker.ingress.keys import RUNTIME, STORES
+from worker.ingress.keys import DIRECTORY, RUNTIME, STORES
 from worker.ingress.problems import problem
 from worker.periodic import running_every
 from worker.services.directory import Service
-from worker.services.limits import Limiter, LookupLimiter
+from worker.services.limits import Limiter, LookupLimiter, day_of
+from worker.services.quota_watch import QuotaWatch, queue_quota_notices
 
 log = logs.get("postino.limits")
 LIMITER = web.AppKey("limiter", Limiter)
 LOOKUPS = web.AppKey("lookups", LookupLimiter)
+QUOTA_WATCH = web.AppKey("quota_watch", QuotaWatch)
 
 
 async def flush_now(app: web.Application) -> int:
-    """Share this process's counts now (the background task does it periodically)."""
-    return await app[LIMITER].flush(app[STORES].usage, datetime.now(UTC))
+    """Share this process's counts now (the background task does it periodically), then
+    queue the quota notices the totals call for (80% and 100%, once a day each)."""
+    now = datetime.now(UTC)
+    flushed = await app[LIMITER].flush(app[STORES].usage, now)
+    day = day_of(now)
+    totals = app[LIMITER].totals(day)
+    if totals:
+        stores = app[STORES]
+        await queue_quota_notices(
+            app[QUOTA_WATCH],
+            totals,
+            _quota_of(app),
+            (stores.backoffice, stores.notices),
+            now=now,
+            day=day,
+        )
+    return flushed
+
+
+def _quota_of(app: web.Application) -> Callable[[str], int | None]:
+    directory, default = app[DIRECTORY], app[RUNTIME].settings.limits.default_daily_quota
+
+    def quota_of(service_id: str) -> int | None:
+        service = directory.by_id(service_id)
+        return None if service is None else service.daily_quota or default
+
+    return quota_of
 
 
 async def limits_ctx(app: web.Application) -> AsyncIterator[None]:
     app[LIMITER] = Limiter()
     app[LOOKUPS] = LookupLimiter()
+    app[QUOTA_WATCH] = QuotaWatch()
     interval = app[RUNTIME].settings.limits.quota_sync_seconds
 
     async with running_every(interval, lambda: flush_now(app), name="quota-flush"):
@@ -59,6 +87,7 @@ def limit_refusal(request: web.Request, service: Service) -> web.Response | None
         429,
         "Too many requests",
         limited.reason,
+        code=limited.code,
         headers={"Retry-After": str(limited.retry_after)},
     )
 
@@ -72,5 +101,9 @@ def lookup_refusal(request: web.Request, service: Service) -> web.Response | Non
         return None
     log.debug("lookup_limited", service_id=service.id)
     return problem(
-        429, "Too many requests", limited.reason, headers={"Retry-After": str(limited.retry_after)}
+        429,
+        "Too many requests",
+        limited.reason,
+        code=limited.code,
+        headers={"Retry-After": str(limited.retry_after)},
     )

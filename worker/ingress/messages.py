@@ -1,4 +1,4 @@
-"""Sender API: submit a message, read its status (IO-RULES 1, 1.1-1.3).
+"""Sender API: submit a message, read its status (docs/integrators/sending.md).
 
 Submit runs the checks of 1.2 in order (body, personal data, gating, CIDRs, limits)
 and answers 201 only after the broker acknowledged the record. It never touches the
@@ -9,6 +9,7 @@ has stored them.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -69,7 +70,7 @@ async def _checked(
         service, fiscal_code, message.feature_level_type, message.content
     )
     if refusal is not None:
-        return problem(refusal.status, refusal.title, refusal.detail)
+        return problem(refusal.status, refusal.title, refusal.detail, code=refusal.code)
     return cidr_refusal(request, service) or limit_refusal(request, service) or decoded
 
 
@@ -138,8 +139,14 @@ async def status(request: web.Request) -> web.Response:
         if row["sender_service_id"] != service.id:
             return problem(403, "Forbidden", "only the sending service may read this message")
         return json_response(status_view(row))
-    if row is None and runtime.signer.issued(message_id, service.id, fiscal_code):
-        return json_response(accepted_view(message_id, fiscal_code, service.id))
+    level = (
+        None
+        if row is not None
+        else runtime.signer.issued_level(message_id, service.id, fiscal_code)
+    )
+    if level is not None:
+        now = datetime.now(UTC)
+        return json_response(accepted_view(message_id, fiscal_code, service.id, level, now))
     return problem(404, "Not found", "no such message")
 
 

@@ -30,14 +30,22 @@ import msgspec
 from schemas.patterns import FISCAL_CODE_PATTERN
 from worker.ingress.auth import ADMIN_REALM, CITIZEN_REALM
 from worker.ingress.openapi_examples import example
+from worker.ingress.openapi_webhooks import WEBHOOK_TYPES, webhooks
+from worker.ingress.problem_types import find
 from worker.ingress.problems import PROBLEM, Problem
 
-Security = Literal["sender", "admin", "citizen"]
+Security = Literal["sender", "admin", "citizen", "manage"]
 _PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")
 _SCHEMES: dict[str, dict[str, str]] = {
     "sender": {"type": "apiKey", "in": "header", "name": "Ocp-Apim-Subscription-Key"},
     "admin": {"type": "http", "scheme": "bearer", "description": "POSTINO_ADMIN_TOKEN"},
     "citizen": {"type": "http", "scheme": "bearer", "description": "citizen session token"},
+    "manage": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Ocp-Apim-Subscription-Key",
+        "description": "a public body's manage key (IO's ManageSubscriptionKey)",
+    },
 }
 #: The realm each bearer scheme names in its `WWW-Authenticate` challenge.
 BEARER_REALMS: dict[str, str] = {"admin": ADMIN_REALM, "citizen": CITIZEN_REALM}
@@ -58,6 +66,17 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     },
     "id": {"type": "string", "minLength": 1, "maxLength": 64},
     "service_id": {"type": "string", "minLength": 1, "maxLength": 64},
+    "date": {
+        "type": "string",
+        "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+        "description": "a UTC day, YYYY-MM-DD",
+    },
+    "organization_fiscal_code": {
+        "type": "string",
+        "pattern": "^[0-9]{11}$",
+        "description": "a public body's fiscal code",
+    },
+    "keyType": {"type": "string", "enum": ["primary", "secondary"]},
 }
 #: Request headers by name; an unknown name is a string.
 HEADERS: dict[str, dict[str, Any]] = {
@@ -66,16 +85,6 @@ HEADERS: dict[str, dict[str, Any]] = {
         "pattern": "^[\\x21-\\x7e]{1,255}$",
         "description": "a retry with the same key answers the first message's id",
     },
-}
-_REASONS = {
-    400: "Bad request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not found",
-    409: "Conflict",
-    422: "Unprocessable",
-    429: "Too many requests",
-    503: "Service unavailable",
 }
 _TEXT_EXAMPLES = {
     "text/plain": "# HELP postino_http_requests_total HTTP requests\n"
@@ -102,6 +111,8 @@ class Operation:
     errors: tuple[int, ...] = ()
     location: bool = False
     example: Any = None
+    deprecated: bool = False
+    operation_id: str | None = None
 
 
 _REGISTRY: dict[tuple[str, str], Operation] = {}
@@ -122,11 +133,15 @@ def declare(
     errors: tuple[int, ...] = (),
     location: bool = False,
     example: Any = None,
+    deprecated: bool = False,
+    operation_id: str | None = None,
 ) -> None:
     """Document one operation (idempotent: a re-declaration replaces the previous one).
 
     `errors`: problem statuses beyond the derived ones; `location`: the 201 carries a
-    `Location` header; `example`: the request body's example (else built from its schema).
+    `Location` header; `example`: the request body's example (else built from its schema);
+    `deprecated`: kept for a release, its successor named in the summary; `operation_id`:
+    a name of its own (IO's, for the operations IO's document has).
     """
     op = Operation(
         method.upper(),
@@ -142,6 +157,8 @@ def declare(
         errors,
         location,
         example,
+        deprecated,
+        operation_id,
     )
     _REGISTRY[(op.method, op.path)] = op
 
@@ -151,7 +168,7 @@ def operations() -> list[Operation]:
 
 
 def _types() -> list[Any]:
-    found: list[Any] = [Problem]
+    found: list[Any] = [Problem, *WEBHOOK_TYPES]
     for op in _REGISTRY.values():
         query = () if isinstance(op.query, tuple) else (op.query,)
         for t in (op.request, *op.responses.values(), *query):
@@ -200,8 +217,10 @@ def error_statuses(op: Operation) -> list[int]:
 
 
 def _problem(op: Operation, status: int, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:
-    title = _REASONS.get(status, "Error")
-    sample = {"type": "about:blank", "title": title, "status": status, "detail": title.lower()}
+    kind = find(status, "")
+    title = kind.title if kind else "Error"
+    sample = {"type": kind.uri if kind else "about:blank", "title": title, "status": status}
+    sample |= {"detail": title.lower(), "code": kind.code if kind else ""}
     answer: dict[str, Any] = {
         "description": f"{title} (problem+json)",
         "content": {PROBLEM: {"schema": refs[Problem], "example": sample}},
@@ -264,7 +283,8 @@ def _operation(
     doc: dict[str, Any] = {
         "summary": op.summary,
         "tags": [op.tag],
-        "operationId": f"{op.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', op.path.lower())}",
+        "operationId": op.operation_id
+        or f"{op.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', op.path.lower())}",
         "parameters": _parameters(op, components),
         "responses": responses,
     }
@@ -275,6 +295,8 @@ def _operation(
         doc["requestBody"] = {"required": True, "content": content}
     if op.security is not None:
         doc["security"] = [{op.security: []}]
+    if op.deprecated:
+        doc["deprecated"] = True
     return doc
 
 
@@ -296,5 +318,6 @@ def document(title: str = "Postino", version: str = "1") -> dict[str, Any]:
         "info": {"title": title, "version": version},
         "servers": SERVERS,
         "paths": paths,
+        "webhooks": webhooks(refs),
         "components": {"schemas": components, "securitySchemes": _SCHEMES},
     }

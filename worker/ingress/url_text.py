@@ -1,4 +1,4 @@
-"""Query parameters and path segments follow the text rules of bodies (IO-RULES 1.1).
+"""Query parameters and path segments follow the text rules of bodies (docs/integrators/sending.md).
 
 A NUL, another control character, an unpaired surrogate, DEL or a character that
 looks like something else (`text_rules.value_problem`) in a query parameter (name

@@ -3,7 +3,9 @@
 Two consumers: `callbacks` reads `messages.status`, publishes each event's retry-tier
 copy and starts its first attempt in the background (it never waits for a
 receiver); `callbacks-retry` reads the retry tiers, each record waiting until due.
-Settled events older than `max_age_seconds` are forgotten every hour.
+Settled events older than `max_age_seconds` are forgotten every hour. Every
+`NOTICES_EVERY_SECONDS` the outcomes counted per service are merged into the
+database and the notices to public bodies are queued and sent (`notice_outbox`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from worker.bootstrap import (
     attempt_journal,
     callback_store,
     consumer_runner,
+    notice_mailer,
+    notice_stores,
     tier_fetch_wait_ms,
     webhook_sender,
 )
@@ -32,10 +36,14 @@ from worker.services.callback_pool import FirstAttempts
 from worker.services.callback_send import CallbackDeps, WebhookSender
 from worker.services.callbacks import first_attempts_batch, retry_batch
 from worker.services.clock import Clock, utc_now
+from worker.services.notice_outbox import notices_round
+from worker.services.notify_ports import Mailer
 
 log = logs.get("postino.callbacks")
 
 _PRUNE_EVERY_SECONDS = 3600.0
+#: How often callback outcomes are merged, notices to bodies queued and sent.
+NOTICES_EVERY_SECONDS = 30.0
 
 
 class CallbacksRole:
@@ -47,8 +55,11 @@ class CallbacksRole:
         sender: WebhookSender,
         clock: Clock = utc_now,
         journal: AttemptJournal | None = None,
+        mailer: Mailer | None = None,
     ) -> None:
         settings = runtime.settings
+        self.notice_stores = notice_stores(runtime)
+        self.mailer = mailer
         self.deps = CallbackDeps(
             callback_store(runtime),
             sender,
@@ -80,6 +91,10 @@ class CallbacksRole:
             await runner.stop()
         await self.first_attempts.stop()
 
+    async def notices(self) -> None:
+        """Merge the callback outcomes counted here; queue and send notices to bodies."""
+        await notices_round(self.deps.health, self.notice_stores, self.mailer, self.deps.clock())
+
     async def prune(self) -> None:
         max_age = timedelta(seconds=self.deps.settings.max_age_seconds)
         pruned = await self.deps.store.prune(self.deps.clock() - max_age * 2)
@@ -104,13 +119,15 @@ async def run(runtime: Runtime, stop: asyncio.Event) -> None:
     async with (
         webhook_sender(runtime.settings.callbacks) as sender,
         attempt_journal(runtime) as journal,
+        notice_mailer(runtime.settings.notify) as mailer,
     ):
-        role = CallbacksRole(runtime, sender, journal=journal)
+        role = CallbacksRole(runtime, sender, journal=journal, mailer=mailer)
         try:
             await asyncio.gather(
                 run_until_stopped(role.main, stop),
                 run_until_stopped(role.retry, stop),
                 every(_PRUNE_EVERY_SECONDS, stop, role.prune, name="callbacks-prune"),
+                every(NOTICES_EVERY_SECONDS, stop, role.notices, name="body-notices"),
             )
         finally:
             stop.set()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from schemas import codecs
+from schemas.enums import FeatureLevel
 from schemas.messages import NewMessage, SubmittedMessage
 from schemas.topics import Topic, Topics
 from worker.core.records import OutRecord
@@ -18,11 +19,16 @@ from worker.services.ports import INGRESS_ORIGIN, Publisher
 
 
 def message_id(
-    signer: IdSigner, service: Service, fiscal_code: str, idempotency_key: str | None
+    signer: IdSigner,
+    service: Service,
+    fiscal_code: str,
+    idempotency_key: str | None,
+    level: FeatureLevel = FeatureLevel.STANDARD,
 ) -> str:
+    """The id of a new message; it is signed with its feature level (`worker.ids`)."""
     if idempotency_key:
-        return signer.idempotent(service.id, fiscal_code, idempotency_key)
-    return signer.new(service.id, fiscal_code)
+        return signer.idempotent(service.id, fiscal_code, idempotency_key, level.value)
+    return signer.new(service.id, fiscal_code, level=level.value)
 
 
 async def publish_message(
@@ -35,7 +41,7 @@ async def publish_message(
     topics: Topics,
     idempotency_key: str | None = None,
 ) -> str:
-    new_id = message_id(signer, service, fiscal_code, idempotency_key)
+    new_id = message_id(signer, service, fiscal_code, idempotency_key, message.feature_level_type)
     record = SubmittedMessage(
         id=new_id,
         sender_service_id=service.id,

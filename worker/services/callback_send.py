@@ -22,6 +22,7 @@ from worker import logs, metrics
 from worker.core.errors import PermanentError, RetryableError
 from worker.core.records import Record
 from worker.services.attempts import AttemptJournal, NoJournal, callback_attempt, trace_id
+from worker.services.callback_health import CallbackHealth
 from worker.services.clock import Clock
 from worker.services.retry import call_with_retry
 from worker.settings import CallbackSettings
@@ -76,6 +77,8 @@ class CallbackDeps:
     settings: CallbackSettings
     clock: Clock
     journal: AttemptJournal = field(default_factory=NoJournal)
+    #: Outcomes per service, in memory, for the "callbacks failing" notices.
+    health: CallbackHealth = field(default_factory=CallbackHealth)
 
 
 @dataclass(slots=True)
@@ -136,6 +139,7 @@ async def _attempt(job: Job, deps: CallbackDeps) -> str:
         outcome = "delivered"
         log.debug("callback_delivered", attempt=job.attempt + 1)
     OUTCOMES[outcome].inc()
+    deps.health.record(job.event.sender_service_id, outcome == "delivered", deps.clock())
     deps.journal.add(
         callback_attempt(
             key=job.key,

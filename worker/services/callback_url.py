@@ -1,4 +1,4 @@
-"""Is a sender's callback URL safe to POST to? (IO-RULES 4; no SSRF.)
+"""Is a sender's callback URL safe to POST to? (No SSRF.)
 
 Checked when the URL is set (back-office) and again at send time (callbacks worker),
 because DNS may change in between; at send time the connection then goes only to the

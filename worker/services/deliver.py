@@ -119,7 +119,8 @@ def status_event(row: StoredMessage) -> MessageStatusChanged:
 
 
 def paid_event(row: StoredMessage) -> MessagePaid | None:
-    """The sender's `paid` event of a message paid on arrival (ADVANCED only: IO-RULES 4)."""
+    """The sender's `paid` event of a message paid on arrival (ADVANCED only:
+    docs/integrators/callbacks.md)."""
     if row.paid_seq is None or row.rpt_id is None or not shares_paid(row.feature_level_type):
         return None
     return MessagePaid(

@@ -1,5 +1,5 @@
 """Read status as the sender may see it: one rule for the status GET, the `read`
-callback and the operators' console (IO-RULES 1.3, 3 and 4).
+callback and the operators' console (docs/integrators/premium.md).
 
 What the citizen was told is what the sender sees. The app shows the citizen, per
 service, whether read status is shared (`can_access_message_read_status`); the same

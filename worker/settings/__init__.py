@@ -26,6 +26,7 @@ from worker.settings.sections import (
     LimitSettings,
     OpsSettings,
     ReminderSettings,
+    SenderApiSettings,
 )
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "OpsSettings",
     "ReminderSettings",
     "RemoteContentSettings",
+    "SenderApiSettings",
     "Settings",
     "check_production",
     "load_settings",

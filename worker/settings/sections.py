@@ -204,3 +204,21 @@ class ConsoleSettings:
         integer(1),
         "notification and callback attempts are kept this long for the message search",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SenderApiSettings:
+    """The rest of IO's sender API: logos and the subscriptions feed."""
+
+    logo_max_bytes: int = setting(
+        "POSTINO_LOGO_MAX_BYTES",
+        64 * 1024,
+        integer(1024),
+        "largest logo PNG accepted (bytes); its base64 body must fit the HTTP body limit",
+    )
+    subscriptions_feed_days: int = setting(
+        "POSTINO_SUBSCRIPTIONS_FEED_DAYS",
+        30,
+        integer(1),
+        "days of subscriptions feed kept (a sender reads it every day); older ones are pruned",
+    )
