@@ -24,13 +24,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.errors import MessageError
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, make_msgid, parseaddr
-from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 from aiosmtplib.typing import SMTPStatus
@@ -39,31 +37,7 @@ from worker.adapters import mail_mime
 from worker.adapters.mail_html import html_document
 from worker.core.errors import PermanentError, RetryableError
 from worker.settings import ConfigError, NotifySettings
-
-
-@dataclass(frozen=True, slots=True)
-class SmtpTarget:
-    host: str
-    port: int
-    use_tls: bool
-    start_tls: bool
-    username: str | None = None
-    password: str | None = None
-
-
-def parse_smtp_url(url: str, *, starttls: bool = False, tls: bool = False) -> SmtpTarget:
-    parts = urlsplit(url)
-    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-        raise ConfigError(f"POSTINO_SMTP_URL={url!r}: expected smtp://host:port")
-    use_tls = tls or parts.scheme == "smtps"
-    return SmtpTarget(
-        host=parts.hostname,
-        port=parts.port or (465 if use_tls else 25),
-        use_tls=use_tls,
-        start_tls=starttls and not use_tls,
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-    )
+from worker.settings.smtp_url import parse_smtp_url
 
 
 def _code_error(code: int, what: str) -> Exception:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from worker.settings.declare import delays, flag, integer, number, ports, setting, text
+from worker.settings.smtp_url import parse_smtp_url
 
 _TIERS = (10.0, 60.0, 600.0, 3600.0)
 _TIERS_DOC = "delays of the retry tiers, comma-separated seconds (the last repeats)"
@@ -67,6 +68,12 @@ class NotifySettings:
         number(1.0),
         "how long other instances trust a claim (a send in progress); a crash delays by this",
     )
+
+    def check(self) -> None:
+        """A malformed relay URL stops the process at start (its password never shown)."""
+        if self.smtp_url is not None:
+            parse_smtp_url(self.smtp_url, starttls=self.smtp_starttls, tls=self.smtp_tls)
+
     call_attempts: int = setting(
         "POSTINO_NOTIFY_CALL_ATTEMPTS",
         2,

@@ -25,6 +25,13 @@ class DatabaseSettings:
         secret=True,
         shown="unset (dev: the embedded PostgreSQL)",
     )
+    sslmode_reason: str | None = setting(
+        "POSTINO_DATABASE_SSLMODE_REASON",
+        None,
+        text(),
+        "production: why `sslmode=require` (no certificate check) is enough here;"
+        " without it the database URL needs `sslmode=verify-full`",
+    )
     pool_min: int = setting(
         "POSTINO_DATABASE_POOL_MIN", 1, integer(1), "connections kept open per process"
     )
