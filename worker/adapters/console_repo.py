@@ -57,7 +57,7 @@ ON CONFLICT (id) DO NOTHING
 _MESSAGE = f"""
 SELECT m.id, m.sender_service_id, m.created_at, m.processed_at, m.status, m.rejection_reason,
        m.failure_reason, m.feature_level_type, m.read_at, m.paid_at,
-       m.content->'payment_data' IS NOT NULL AS has_payment,
+       m.content->'payment_data' IS NOT NULL AS has_payment, m.template_id, m.template_version,
        {READ_FACTS_SQL}
 FROM messages m WHERE m.id = $1
 """

@@ -22,6 +22,7 @@ from worker.bootstrap import Runtime, ingress_stores, timer_pulse
 from worker.ingress import (
     catalogue,
     citizen,
+    citizen_data,
     console,
     logos,
     manage_openapi,  # noqa: F401 - declares the back office's routes
@@ -30,15 +31,18 @@ from worker.ingress import (
     openapi_served,
     profiles,
     rc_configurations,
+    reports,
     subscriptions_feed,
+    templates,
     third_party,
 )
-from worker.ingress.keys import DIRECTORY, RUNTIME, STORES, UNKNOWN_TOKENS
+from worker.ingress.keys import DIRECTORY, RUNTIME, STORES, TEMPLATES, UNKNOWN_TOKENS
 from worker.ingress.limits import limits_ctx
 from worker.ingress.problems import problem
 from worker.ingress.url_text import url_text
 from worker.periodic import running_every
 from worker.services.directory import ServiceDirectory
+from worker.services.templates import TemplateCache
 from worker.services.token_cache import UnknownTokens
 
 log = logs.get("postino.ingress")
@@ -176,11 +180,13 @@ def create_app(runtime: Runtime) -> web.Application:
     app[RUNTIME] = runtime
     app[STORES] = ingress_stores(runtime)
     app[DIRECTORY] = ServiceDirectory()
+    app[TEMPLATES] = TemplateCache()
     http = runtime.settings.http
     app[UNKNOWN_TOKENS] = UnknownTokens(
         http.unknown_token_cache_size, http.unknown_token_cache_seconds
     )
     app.cleanup_ctx.append(_directory_ctx)
+    app.cleanup_ctx.append(templates.templates_ctx)
     app.cleanup_ctx.append(limits_ctx)
     app.cleanup_ctx.append(third_party.senders_ctx)
     app.cleanup_ctx.append(subscriptions_feed.prune_ctx)
@@ -194,6 +200,9 @@ def create_app(runtime: Runtime) -> web.Application:
     app.add_routes(logos.routes)
     app.add_routes(rc_configurations.routes)
     app.add_routes(catalogue.routes)
+    app.add_routes(templates.routes)
+    app.add_routes(reports.routes)
+    app.add_routes(citizen_data.routes)
     console.setup(app)
     return app
 
