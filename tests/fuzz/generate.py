@@ -2,9 +2,13 @@
 
 `examples(strategy, n)` draws `n` varied values from a strategy outside a `@given`
 test (no shrinking: the oracle runs over the whole batch afterwards, against the real
-broker and database). `POSTINO_FUZZ_EXAMPLES` scales every fuzz test: small in
-`make test` (and derandomized there, so the suite is repeatable), larger and with
-fresh random cases on every run in `make fuzz` (`POSTINO_FUZZ_RANDOM=1`).
+broker and database). Three variables size the fuzz tests: small in `make test` (and
+derandomized there, so the suite is repeatable), at scale and with fresh random
+cases on every run in `make fuzz` (`POSTINO_FUZZ_RANDOM=1`):
+
+- `POSTINO_FUZZ_API_CASES`: HTTP cases in all, spread evenly over every operation;
+- `POSTINO_FUZZ_RECORDS`: Kafka records per consumed topic;
+- `POSTINO_FUZZ_EXAMPLES`: runs of the service-lifecycle state machine.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from hypothesis import strategies as st
 
 T = TypeVar("T")
 
-#: Cases per generator: `make test` keeps the default small, `make fuzz` raises it.
-SCALE = int(os.environ.get("POSTINO_FUZZ_EXAMPLES", "5"))
+#: `make test` keeps the defaults small; `make fuzz` raises them.
+API_CASES = int(os.environ.get("POSTINO_FUZZ_API_CASES", "150"))
+RECORDS = int(os.environ.get("POSTINO_FUZZ_RECORDS", "60"))
+SCALE = int(os.environ.get("POSTINO_FUZZ_EXAMPLES", "3"))
 RANDOM = os.environ.get("POSTINO_FUZZ_RANDOM") == "1"
 
 
