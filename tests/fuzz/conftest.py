@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from worker import logs
+from tests.fuzz.loops import Traced
+from worker import logs, tracing
 
 
 @pytest.fixture(autouse=True)
@@ -17,3 +18,14 @@ def quiet_logs() -> Iterator[None]:
         yield
     finally:
         logs.configure("warning", "console")
+
+
+@pytest.fixture
+def traced() -> Iterator[Traced]:
+    """Tracing on, in process, for the whole test: spans counted, none kept."""
+    exporter = Traced()
+    tracing.configure("fuzz", "test", exporter=exporter)
+    try:
+        yield exporter
+    finally:
+        tracing.shutdown()
