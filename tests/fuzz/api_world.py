@@ -171,7 +171,7 @@ class World:
             "method": kwargs["method"],
             "path": url.path + (f"?{url.query}" if url.query else ""),
             "headers": headers,
-            "params": kwargs.get("params") or None,
+            "params": _query(kwargs.get("params") or {}) or None,
         }
         if "json" in kwargs:
             request["data"] = json.dumps(kwargs["json"]).encode()
@@ -182,3 +182,21 @@ class World:
 
 
 _A = {"headers": ADMIN}
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    return json.dumps(value)
+
+
+def _query(params: dict[str, Any]) -> list[tuple[str, str]]:
+    """A drawn query as (name, value) pairs: a list repeats its name, any other
+    value that is not a scalar is sent as its JSON (a case invalid by schema)."""
+    pairs = []
+    for name, value in params.items():
+        for item in value if isinstance(value, list) else [value]:
+            pairs.append((str(name), _scalar(item)))
+    return pairs
