@@ -9,8 +9,8 @@ BIN := $(VENV)/bin
 TOPIC ?= messages.submitted
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test chromium screenshots bench-console lint typecheck bench load chaos dlq-show dlq-replay schemas clean fuzz
-.PHONY: migrate topics lag reference
+.PHONY: help install run test chromium screenshots bench-console bench-reports lint typecheck bench load chaos dlq-show dlq-replay schemas clean fuzz
+.PHONY: migrate topics lag docs reference
 
 help: ## list the targets
 	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -29,7 +29,7 @@ install: $(VENV)/.installed ## create .venv with the pinned dependencies (uv.loc
 run: install ## start the whole system on embedded PostgreSQL and Kafka (Ctrl-C stops it all)
 	$(BIN)/postino dev
 
-test: install chromium ## lint, layering contracts, type-check, then the test suite on the embedded broker and PostgreSQL
+test: install chromium ## lint, layering contracts, type-check, the strict docs build, then the test suite on the embedded broker and PostgreSQL
 	$(BIN)/ruff check worker schemas devkit tests
 	$(BIN)/ruff format --check worker schemas devkit tests
 	$(BIN)/lint-imports --no-cache
@@ -66,17 +66,24 @@ bench: install ## benchmarks: ceilings vs ours, end to end, full pipeline (BENCH
 bench-console: install ## what the operator console costs the ingress: with it open vs without, paired
 	$(BIN)/python -m devkit.bench.console_cost 30
 
+bench-reports: install ## the senders' reports on 1,000,000 seeded messages: list pages, daily counts, the eraser (EXPLAIN ANALYZE)
+	$(BIN)/python -m devkit.bench.reports 1000000 --out $${POSTINO_DATA_DIR:-var}/bench-reports.json
+
 load: install ## load tests against a running stack (make run in another shell)
 	$(BIN)/pytest -q -m load tests/load -s
 
 chaos: install ## kill -9 every role, the broker and PostgreSQL, break the network: 10,000 messages, all zeros or FAIL (~10 min)
 	$(BIN)/pytest -q -m chaos tests/chaos -s
 
-reference: install ## regenerate the reference pages in docs/reference from the code (settings ...)
+schemas: install ## regenerate schemas/generated (topic JSON Schemas, AsyncAPI, OpenAPI), then the reference pages
+	$(BIN)/postino contracts --write
 	$(BIN)/python -m devkit.reference
 
-schemas: install ## regenerate schemas/generated: topic JSON Schemas, AsyncAPI and OpenAPI documents
-	$(BIN)/postino contracts --write
+reference: install ## regenerate the docs' generated pages (settings, topics, metrics, CLI, API, errors, Kafka contract)
+	$(BIN)/python -m devkit.reference
+
+docs: install ## build the docs site into var/site, strictly (a broken link or anchor fails)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir var/site
 
 migrate: install ## apply the database migrations (only; see make topics)
 	$(BIN)/postino migrate

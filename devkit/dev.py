@@ -30,6 +30,8 @@ log = logs.get("postino.dev")
 
 DEMO_SERVICE_ID = "demo-service"
 DEMO_API_KEY = "postino-demo-key"
+#: The demo public body's manage key (IO's CMS API), dev only.
+DEMO_MANAGE_KEY = "postino-demo-manage-key"
 #: How Postino authenticates to the demo sender's remote content (the dev sink).
 DEMO_REMOTE_HEADER = "X-Demo-Key"
 DEMO_REMOTE_KEY = "postino-demo-remote-content-key"
@@ -84,6 +86,17 @@ async def seed_demo(runtime: Runtime, remote_url: str | None = None) -> None:
         )
         # Its published copy (the approved version), unless it has one already.
         await conn.execute(SNAPSHOT_IF_NONE, DEMO_SERVICE_ID)
+        # Its public body, with a manage key for IO's CMS API.
+        await conn.execute(
+            "INSERT INTO organizations (fiscal_code, name, email) VALUES"
+            " ('01234567891', 'Comune di Esempio', 'urp@comune.example.org')"
+            " ON CONFLICT (fiscal_code) DO NOTHING"
+        )
+        await conn.execute(
+            "INSERT INTO manage_keys (id, organization_fiscal_code, key_hash)"
+            " VALUES ('demo-manage-key', '01234567891', $1) ON CONFLICT (id) DO NOTHING",
+            hash_key(DEMO_MANAGE_KEY),
+        )
         if remote_url is not None:  # operational: the sink's port changes every run
             await conn.execute(
                 "UPDATE services SET remote_content_base_url = $2,"
@@ -120,6 +133,7 @@ def banner(settings: Settings) -> str:
             f"  console:     {base}/status#token={settings.admin_token}",
             f"  admin token: {settings.admin_token}",
             f"  demo key:    {DEMO_API_KEY}   (service {DEMO_SERVICE_ID})",
+            f"  manage key:  {DEMO_MANAGE_KEY}   (IO's CMS API, {base}/api/v1/manage/services)",
             f"  data dir:    {Path(settings.data_dir).resolve()}",
             f"  e-mails:     {(Path(settings.data_dir) / 'mail').resolve()}/*.eml",
             f"  pushes:      {(Path(settings.data_dir) / 'push.jsonl').resolve()}",
@@ -132,7 +146,7 @@ def banner(settings: Settings) -> str:
             "Then read its status (use the Location header of the answer):",
             f"  curl -s {base}/api/v1/messages/RSSMRA80A01H501U/<id> "
             f"-H 'Ocp-Apim-Subscription-Key: {DEMO_API_KEY}'",
-            "Remote content and a PDF attachment: README, 'Remote content and attachments'.",
+            "Remote content and a PDF attachment: docs/integrators/remote-content.md.",
             "",
         ]
     )

@@ -43,7 +43,7 @@ def _die_with_parent() -> None:
 
 
 #: `fetch_max_wait_ms` for the in-memory embedded broker, which does not wake a waiting
-#: fetch when data arrives (DESIGN.md, Kafka); every other broker keeps Kafka's 500 ms.
+#: fetch when data arrives (docs/architecture/delivery.md); every other broker keeps Kafka's 500 ms.
 MEMORY_FETCH_MAX_WAIT_MS = 20
 BROKER_KINDS = ("memory", "durable")
 

@@ -4,8 +4,8 @@
   (open it with any mail client, or `cat` it);
 - push: an aiohttp server accepting `POST /push`; each push is appended as one JSON
   line to `<data_dir>/push.jsonl`;
-- remote content: the demo sender's systems (IO-RULES 7) on the same server under
-  `/remote`: details, a precondition and a small PDF for any third-party id, to
+- remote content: the demo sender's systems (docs/integrators/remote-content.md) on the
+  same server under `/remote`: details, a precondition and a small PDF for any third-party id, to
   callers that send `fiscal_code` and the demo service's remote content key.
 
 Both listen on 127.0.0.1 on a free port (or the ports given) inside the running

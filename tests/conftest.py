@@ -145,7 +145,8 @@ _TABLES = (
     "services, profiles, service_preferences, messages, notifications, payments, reminders,"
     " citizen_sessions, service_usage, callback_deliveries, service_publications,"
     " upstream_admissions, console_flow, delivery_attempts, organizations, manage_keys,"
-    " service_history, service_logos, notice_gates, service_notices, callback_health"
+    " service_history, notice_gates, service_notices, callback_health,"
+    " subscription_changes, logos, rc_configurations, message_templates, service_day_counts"
 )
 
 

@@ -10,7 +10,7 @@ from worker.services.directory import hash_key
 
 _ids = itertools.count(1)
 
-#: A complete service card (IO-RULES 5), for services that go through review.
+#: A complete service card (docs/integrators/services.md), for services that go through review.
 CARD = {
     "description": "Tributi comunali: avvisi di pagamento TARI e IMU.",
     "privacy_url": "https://comune.example.org/privacy",

@@ -26,10 +26,12 @@ from schemas.topics import GROUP_TOPICS, ConsumerGroup
 from worker import logs
 from worker.adapters import kafka, postgres
 from worker.adapters.backoffice_repo import BackOfficeRepo
+from worker.adapters.catalogue_repo import PostgresCatalogue
 from worker.adapters.citizen_repo import PostgresCitizens
 from worker.adapters.console_repo import PostgresJournal
 from worker.adapters.inbox import PostgresInbox
 from worker.adapters.kafka import Publisher
+from worker.adapters.lifecycle_repo import PostgresLifecycle
 from worker.adapters.logos_repo import PostgresLogos
 from worker.adapters.notices_repo import PostgresNotices
 from worker.adapters.notifications_repo import PostgresNotifications
@@ -38,11 +40,15 @@ from worker.adapters.payments_repo import PostgresPayments
 from worker.adapters.postgres import Pool
 from worker.adapters.profiles_repo import PostgresProfiles
 from worker.adapters.push import HttpPushGateway
+from worker.adapters.rc_configurations_repo import PostgresRCConfigurations
 from worker.adapters.reminders_repo import AdvisoryLock, PostgresReminders
 from worker.adapters.remote_content import HttpSenderClient
+from worker.adapters.reports_repo import PostgresReports
 from worker.adapters.sender_repo import PostgresSenderMessages
 from worker.adapters.services_repo import ServicesRepo, UsageRepo
 from worker.adapters.smtp import SmtpMailer
+from worker.adapters.subscriptions_repo import PostgresSubscriptions
+from worker.adapters.templates_repo import PostgresTemplates
 from worker.adapters.upstream_admissions import PostgresAdmissions
 from worker.adapters.webhook import HttpWebhookSender, PostgresCallbacks
 from worker.consumers.runner import ConsumerRunner, DeadLetterHook
@@ -249,6 +255,14 @@ def reminder_store(runtime: Runtime) -> ReminderStore:
     return PostgresReminders(runtime.pool)
 
 
+def retention_store(runtime: Runtime) -> PostgresLifecycle:
+    return PostgresLifecycle(runtime.pool)
+
+
+def reports_store(runtime: Runtime) -> PostgresReports:
+    return PostgresReports(runtime.pool)
+
+
 def leader_lock(runtime: Runtime, key: int) -> AdvisoryLock:
     """A session advisory lock on a connection of its own (not one of the pool's)."""
     _, url = require_endpoints(runtime.settings)
@@ -347,6 +361,12 @@ class IngressStores:
     organizations: PostgresOrganizations
     logos: PostgresLogos
     notices: PostgresNotices
+    subscriptions: PostgresSubscriptions
+    rc_configurations: PostgresRCConfigurations
+    catalogue: PostgresCatalogue
+    templates: PostgresTemplates
+    reports: PostgresReports
+    lifecycle: PostgresLifecycle
 
 
 def ingress_stores(runtime: Runtime) -> IngressStores:
@@ -361,4 +381,10 @@ def ingress_stores(runtime: Runtime) -> IngressStores:
         PostgresOrganizations(pool),
         PostgresLogos(pool),
         PostgresNotices(pool),
+        PostgresSubscriptions(pool),
+        PostgresRCConfigurations(pool),
+        PostgresCatalogue(pool),
+        PostgresTemplates(pool),
+        PostgresReports(pool),
+        PostgresLifecycle(pool),
     )

@@ -6,6 +6,10 @@ route can tell, without a database write on the submit path, an id the ingress
 issued for this service and citizen (`ACCEPTED` until processed) from one it never
 issued (404). With an `Idempotency-Key` the time part comes from the key instead,
 so the same (service, key, citizen) always yields the same id, on any process.
+
+The HMAC of an ADVANCED message also covers its feature level, so the status route
+answers an `ACCEPTED` message's `feature_level_type` from the id alone; a STANDARD
+id is signed as ids were before levels were signed, so those stay valid.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _CANONICAL = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")  # 26 Crockford characters, <= 128 bits
 _AS_BASE32_DIGITS = str.maketrans(CROCKFORD, "0123456789abcdefghijklmnopqrstuv")
 _RANDOM_BYTES = 10
+#: Feature levels an id can be signed with (IO's `FeatureLevelType`), most common first.
+STANDARD, ADVANCED = "STANDARD", "ADVANCED"
+LEVELS = (STANDARD, ADVANCED)
 
 
 # Two characters per 10 bits: 13 table lookups for the 26 characters (130 bits).
@@ -65,32 +72,46 @@ class IdSigner:
         mac.update(msg)
         return mac.digest()
 
-    def _tag(self, time_ms: int, service_id: str, fiscal_code: str) -> int:
+    def _tag(self, time_ms: int, service_id: str, fiscal_code: str, level: str) -> int:
         msg = b"%d\x00%s\x00%s" % (time_ms, service_id.encode(), fiscal_code.encode())
+        if level != STANDARD:
+            msg += b"\x00" + level.encode()
         return int.from_bytes(self._mac(msg)[:_RANDOM_BYTES], "big")
 
-    def _make(self, time_ms: int, service_id: str, fiscal_code: str) -> str:
-        return encode_ulid((time_ms << 80) | self._tag(time_ms, service_id, fiscal_code))
+    def _make(self, time_ms: int, service_id: str, fiscal_code: str, level: str) -> str:
+        return encode_ulid((time_ms << 80) | self._tag(time_ms, service_id, fiscal_code, level))
 
-    def new(self, service_id: str, fiscal_code: str, now_ms: int | None = None) -> str:
+    def new(
+        self,
+        service_id: str,
+        fiscal_code: str,
+        now_ms: int | None = None,
+        level: str = STANDARD,
+    ) -> str:
         time_ms = int(time.time() * 1000) if now_ms is None else now_ms
-        return self._make(time_ms, service_id, fiscal_code)
+        return self._make(time_ms, service_id, fiscal_code, level)
 
-    def idempotent(self, service_id: str, fiscal_code: str, key: str) -> str:
-        """The one id for (service, idempotency key, citizen), on any process, any time."""
+    def idempotent(self, service_id: str, fiscal_code: str, key: str, level: str = STANDARD) -> str:
+        """The one id for (service, idempotency key, citizen, level), on any process."""
         digest = self._mac(b"idem\x00%s\x00%s" % (service_id.encode(), key.encode()))
         time_ms = int.from_bytes(digest[:6], "big") >> 1  # 47 bits: stays a canonical ULID
-        return self._make(time_ms, service_id, fiscal_code)
+        return self._make(time_ms, service_id, fiscal_code, level)
 
-    def issued(self, message_id: str, service_id: str, fiscal_code: str) -> bool:
+    def issued_level(self, message_id: str, service_id: str, fiscal_code: str) -> str | None:
+        """The feature level an id was issued with for this service and citizen; None
+        when the ingress never issued it to them."""
         value = decode_ulid(message_id)
         if value is None:
-            return False
-        expected = self._tag(value >> 80, service_id, fiscal_code)
-        return hmac.compare_digest(
-            expected.to_bytes(_RANDOM_BYTES, "big"),
-            (value & ((1 << 80) - 1)).to_bytes(_RANDOM_BYTES, "big"),
-        )
+            return None
+        given = (value & ((1 << 80) - 1)).to_bytes(_RANDOM_BYTES, "big")
+        for level in LEVELS:
+            expected = self._tag(value >> 80, service_id, fiscal_code, level)
+            if hmac.compare_digest(expected.to_bytes(_RANDOM_BYTES, "big"), given):
+                return level
+        return None
+
+    def issued(self, message_id: str, service_id: str, fiscal_code: str) -> bool:
+        return self.issued_level(message_id, service_id, fiscal_code) is not None
 
 
 def record_id(topic: str, partition: int, offset: int, timestamp_ms: int) -> str:

@@ -33,7 +33,7 @@ NOTIFICATIONS = Counter(
 CALLBACKS = Counter("postino_callbacks_total", "Sender callback outcomes", ["outcome"])
 REMOTE_CONTENT = Counter(
     "postino_remote_content_calls_total",
-    "Remote content asked of senders for citizens (IO-RULES 7), by kind and outcome",
+    "Remote content asked of senders for citizens, by kind and outcome",
     ["kind", "outcome"],
 )
 ACCEPT_TO_PROCESSED = Histogram(

@@ -1,4 +1,4 @@
--- What a sender may learn (IO-RULES 3-4).
+-- What a sender may learn (docs/integrators/premium.md, callbacks.md).
 
 -- The citizen's read-status consent for the sender, as it was when the message was
 -- read: a sender learns of the read only for an ADVANCED message with consent then.

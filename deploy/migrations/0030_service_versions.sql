@@ -19,7 +19,7 @@ ALTER TABLE services ADD COLUMN IF NOT EXISTS support_url text;
 ALTER TABLE services ADD COLUMN IF NOT EXISTS eu_covid_cert boolean NOT NULL DEFAULT false;
 -- `api_key_hash` is the primary key's hash; the secondary works alongside it.
 ALTER TABLE services ADD COLUMN IF NOT EXISTS secondary_key_hash bytea UNIQUE;
--- Remote content (IO-RULES 7): where and how Postino calls the sender. The key is
+-- Remote content (docs/integrators/remote-content.md): where and how Postino calls the sender. The key is
 -- a secret like `callback_secret`: written by the back-office, never shown again.
 ALTER TABLE services ADD COLUMN IF NOT EXISTS remote_content_base_url text;
 ALTER TABLE services ADD COLUMN IF NOT EXISTS remote_content_header_key_name text;

@@ -2,7 +2,7 @@
 DevTools protocol): live charts, "where is my message?", not found, nothing external.
 
 With `POSTINO_SCREENSHOTS=<dir>` (`make screenshots`) the same test also sends a few
-minutes' worth of varied traffic and saves the README's screenshots there.
+minutes' worth of varied traffic and saves the docs' screenshots there.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def _points(chart: str, series: str) -> str:
 async def _traffic(flow: Pipeline, http: TestClient[Any, Any]) -> str:
     """Messages through the pipeline; returns the id of one whose story is complete."""
     first = await flow.submit(http)
-    if SHOTS:  # a livelier picture for the README
+    if SHOTS:  # a livelier picture for the docs
         await create_profile(flow.runtime, "VRDGPP80A01H501X", inbox_enabled=False)
         dlq_source = flow.runtime.settings.kafka.topics.name(Topic.SUBMITTED)
         for second in range(40):

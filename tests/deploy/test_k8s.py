@@ -25,11 +25,19 @@ K8S = DEPLOY / "k8s"
 OVERLAY = K8S / "overlays" / "example"
 SKIPS: dict[str, str] = yaml.safe_load((K8S / "checkov-skips.yaml").read_text())
 OPS_PORT = 8081
-#: the keys of the postino-secrets Secret (README, "Deploying")
+#: the keys of the postino-secrets Secret (docs/operators/install.md)
 SECRET_KEYS = ("DATABASE_URL", "ADMIN_TOKEN", "ID_SECRET", "SMTP_URL")
 HTTP_DRAIN_SECONDS = 60  # aiohttp's AppRunner waits up to this for requests in flight
 #: routes for operators only: never on the public Ingress
-OPERATOR_ONLY = ("/api/v1/manage", "/status", "/api/v1/status", "/metrics", "/healthz", "/readyz")
+OPERATOR_ONLY = (
+    "/api/v1/admin",
+    "/api/v1/manage/profiles",
+    "/status",
+    "/api/v1/status",
+    "/metrics",
+    "/healthz",
+    "/readyz",
+)
 
 
 @dataclass

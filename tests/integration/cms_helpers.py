@@ -67,8 +67,8 @@ async def call(
     return await resp.json()
 
 
-def png(width: int = 64, height: int = 64) -> bytes:
-    """A small valid PNG (one grey row per line)."""
+def png(width: int = 300, height: int = 300) -> bytes:
+    """A valid PNG of the smallest size a logo may have (one grey row per line)."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return (

@@ -70,6 +70,6 @@ async def status_events(runtime: Runtime) -> list[StatusEvent]:
 
 async def session(client: TestClient[Any, Any], fiscal_code: str) -> dict[str, str]:
     """Headers of a fresh citizen session issued by the back-office."""
-    resp = await client.post(f"/api/v1/manage/profiles/{fiscal_code}/sessions", headers=ADMIN)
+    resp = await client.post(f"/api/v1/admin/profiles/{fiscal_code}/sessions", headers=ADMIN)
     assert resp.status == 201, await resp.text()
     return {"Authorization": f"Bearer {(await resp.json())['token']}"}

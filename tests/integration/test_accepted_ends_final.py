@@ -1,4 +1,4 @@
-"""IO-RULES 1.1, last paragraph: text no store or channel can carry is refused up front
+"""docs/integrators/sending.md: text no store or channel can carry is refused up front
 (400 naming the field, or the DLQ with the same code for records produced straight to
 Kafka), and whatever got a 201 ends in a final status, never left `ACCEPTED`."""
 

@@ -1,4 +1,5 @@
-"""Back-office (IO-RULES 5 and 6) on the real stack: lifecycle, keys, callbacks, profiles."""
+"""Back-office (docs/integrators/services.md) on the real stack: lifecycle, keys, callbacks,
+profiles."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Callback retry tiers never wait on one service's slow receivers (IO-RULES 4): a
-retry-tier batch starts its attempts in the background, bounded per service, so a
+"""Callback retry tiers never wait on one service's slow receivers
+(docs/integrators/callbacks.md): a retry-tier batch starts its attempts in the background,
+bounded per service, so a
 hanging receiver delays no other service's retries."""
 
 from __future__ import annotations

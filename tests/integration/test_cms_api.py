@@ -1,7 +1,8 @@
-"""IO's CMS API with a body's manage key, on the real stack (IO-RULES 8)."""
+"""IO's CMS API with a body's manage key, on the real stack (docs/integrators/services.md)."""
 
 from __future__ import annotations
 
+from devkit.dev import DEMO_MANAGE_KEY, DEMO_SERVICE_ID, seed_demo
 from tests.factories import message_body
 from tests.integration.cms_helpers import (
     BODY,
@@ -181,7 +182,7 @@ async def test_payloads_and_logos_are_checked(runtime: Runtime, client: Client) 
     created = await call(client, "POST", CMS, manage, 201, json=payload())
     one = f"{CMS}/{created['id']}"
     await call(client, "PUT", f"{one}/logo", manage, 204, json=logo())
-    stored = await runtime.pool.fetchval("SELECT length(png) FROM service_logos")
+    stored = await runtime.pool.fetchval("SELECT length(png) FROM logos WHERE kind = 'service'")
     assert stored > 0
     for bad in (logo(b"GIF89a not a png"), {"logo": "%%%"}):
         await call(client, "PUT", f"{one}/logo", manage, 400, json=bad)
@@ -189,3 +190,13 @@ async def test_payloads_and_logos_are_checked(runtime: Runtime, client: Client) 
     assert {"id": 0, "name": "Altro"} in topics["topics"]
     assert (await call(client, "GET", f"{CMS}/topics", ADMIN, 200)) == topics
     await call(client, "GET", f"{CMS}/topics", key("nobody"), 401)
+
+
+async def test_the_dev_demo_body_s_manage_key_sees_the_demo_service(
+    runtime: Runtime, client: Client
+) -> None:
+    await seed_demo(runtime)
+    await seed_demo(runtime)  # idempotent
+    listed = await call(client, "GET", CMS, key(DEMO_MANAGE_KEY), 200)
+    assert [s["id"] for s in listed["value"]] == [DEMO_SERVICE_ID]
+    assert listed["value"][0]["status"]["value"] == "approved"

@@ -1,4 +1,4 @@
-"""Notices to a public body (IO-RULES 8) on the real database: queued with what
+"""Notices to a public body (docs/integrators/services.md) on the real database: queued with what
 caused them, de-duplicated per hour, in the service's history, sent by e-mail."""
 
 from __future__ import annotations

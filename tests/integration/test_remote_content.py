@@ -1,5 +1,5 @@
-"""Remote content and attachments (IO-RULES 7) against a local sender: the three
-citizen routes, the headers the sender gets, PDFs streamed byte-identical, and every
+"""Remote content and attachments (docs/integrators/remote-content.md) against a local sender: the
+three citizen routes, the headers the sender gets, PDFs streamed byte-identical, and every
 way the sender can fail."""
 
 from __future__ import annotations

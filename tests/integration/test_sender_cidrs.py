@@ -1,4 +1,4 @@
-"""`authorized_cidrs` guards every sender route, before any lookup (IO-RULES 1.2.5):
+"""`authorized_cidrs` guards every sender route, before any lookup (docs/integrators/sending.md):
 a key used from outside the service's networks reads no status and no profile."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""What a sender may learn (IO-RULES 3-4), at the source of every sender-facing copy:
-`read` only for an ADVANCED message read with the citizen's consent, `paid` only for
+"""What a sender may learn (docs/integrators/premium.md, callbacks.md), at the source of every
+sender-facing copy: `read` only for an ADVANCED message read with the citizen's consent, `paid`
+only for
 an ADVANCED message, and only the kinds the service chose (`callback_events`)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Primary and secondary keys (IO-RULES 6): regenerating one never stops the other, so
-a sender rotates with no failed request."""
+"""Primary and secondary keys (docs/integrators/services.md): regenerating one never stops the
+other, so a sender rotates with no failed request."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ async def test_both_keys_work_and_a_rotation_one_key_at_a_time_fails_no_request(
     assert statuses and set(statuses) == {201}, statuses
     assert await _send(client, new_primary) == 201
     assert await _send(client, secondary) == 401
-    legacy = await _post(client, f"{one}/keys")  # IO-RULES 6: rotates the primary
+    legacy = await _post(client, f"{one}/keys")  # the legacy route: rotates the primary
     assert legacy["api_key"] == legacy["primary_key"] != new_primary
     assert "secondary_key" not in legacy
     assert await _send(client, new_secondary) == 201

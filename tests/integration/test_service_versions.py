@@ -1,5 +1,5 @@
-"""Versioned services (IO-RULES 5): a live service stays live while an edit is reviewed,
-the service card is checked at review, services are listed with filters and paging."""
+"""Versioned services (docs/integrators/services.md): a live service stays live while an edit is
+reviewed, the service card is checked at review, services are listed with filters and paging."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Upstream records count against the service's rate and daily quota (IO-RULES 1.2.6),
+"""Upstream records count against the service's rate and daily quota (docs/integrators/limits.md),
 shared with the ingress through PostgreSQL; over them they are dead-lettered and a
 replay delivers them once the limits allow."""
 

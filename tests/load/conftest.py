@@ -60,7 +60,7 @@ async def _reachable(http: aiohttp.ClientSession) -> None:
 async def _own_service(http: aiohttp.ClientSession, token: str) -> Target | None:
     """A published service with high limits and LOAD_CITIZENS profiles; None if refused."""
     admin = {"Authorization": f"Bearer {token}"}
-    base = f"{URL}/api/v1/manage"
+    base = f"{URL}/api/v1/admin"
     create = {
         "name": "Servizio load test",
         "organization_name": "Comune di Esempio",

@@ -1,5 +1,5 @@
-"""Callback SSRF forms (IO-RULES 4): IPv6 transition addresses that embed an internal
-IPv4 address, site-local IPv6, ports outside dev, DNS lookups with a timeout."""
+"""Callback SSRF forms (docs/integrators/callbacks.md): IPv6 transition addresses that embed an
+internal IPv4 address, site-local IPv6, ports outside dev, DNS lookups with a timeout."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The delivery decision (IO-RULES 2), the payee default and the rpt_id, branch by branch."""
+"""The delivery decision (docs/integrators/sending.md), the payee default and the rpt_id, branch
+by branch."""
 
 from __future__ import annotations
 

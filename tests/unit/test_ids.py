@@ -61,3 +61,16 @@ def test_the_tag_is_the_hmac_sha256_of_time_service_and_citizen() -> None:
     digest = hmac.digest(b"s3cret", b"1764520000000\x00svc\x00RSSMRA80A01H501U", "sha256")
     assert value & ((1 << 80) - 1) == int.from_bytes(digest[:10], "big")
     assert value >> 80 == 1_764_520_000_000
+
+
+def test_an_id_tells_the_feature_level_it_was_issued_with() -> None:
+    standard = SIGNER.new("svc", FC, now_ms=1_795_000_000_000)
+    advanced = SIGNER.new("svc", FC, now_ms=1_795_000_000_000, level="ADVANCED")
+    assert standard != advanced
+    assert SIGNER.issued_level(standard, "svc", FC) == "STANDARD"
+    assert SIGNER.issued_level(advanced, "svc", FC) == "ADVANCED"
+    assert SIGNER.issued(advanced, "svc", FC)
+    assert SIGNER.issued_level(advanced, "other", FC) is None
+    keyed = SIGNER.idempotent("svc", FC, "key-1", "ADVANCED")
+    assert SIGNER.issued_level(keyed, "svc", FC) == "ADVANCED"
+    assert keyed != SIGNER.idempotent("svc", FC, "key-1")

@@ -78,3 +78,13 @@ def test_metric_names_follow_the_prometheus_conventions() -> None:
         if metric.type == "histogram":
             assert metric.name.endswith("_seconds"), metric.name
         assert not metric.name.endswith("_total") or metric.type == "counter"
+
+
+def test_every_alert_links_its_runbook_section_on_the_docs_site() -> None:
+    site = yaml.safe_load((ROOT.parents[1] / "mkdocs.yml").read_text())["site_url"]
+    page = (ROOT.parents[1] / "docs" / "operators" / "alerts.md").read_text()
+    sections = set(re.findall(r"^## (\w+) \{#([a-z0-9-]+)\}$", page, flags=re.MULTILINE))
+    for rule in rules():
+        anchor = rule["alert"].lower()
+        assert rule["annotations"]["runbook_url"] == f"{site}operators/alerts/#{anchor}"
+        assert (rule["alert"], anchor) in sections, f"no runbook section for {rule['alert']}"

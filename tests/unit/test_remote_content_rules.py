@@ -1,4 +1,5 @@
-"""The rules of IO-RULES 7 over a fake sender: what is shown, what is fetched."""
+"""The rules of docs/integrators/remote-content.md over a fake sender: what is shown, what is
+fetched."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Every body rule of IO-RULES 1.1, on both sides of every limit (lengths in characters)."""
+"""Every body rule of docs/integrators/sending.md, on both sides of every limit (lengths in
+characters)."""
 
 from __future__ import annotations
 

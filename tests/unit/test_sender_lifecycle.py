@@ -1,4 +1,4 @@
-"""The service lifecycle of IO-RULES 5: every transition, allowed or 409."""
+"""The service lifecycle of docs/integrators/services.md: every transition, allowed or 409."""
 
 from __future__ import annotations
 

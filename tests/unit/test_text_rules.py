@@ -1,4 +1,4 @@
-"""IO-RULES 1.1: the text rules give the same answers on every path of the check."""
+"""docs/integrators/sending.md: the text rules give the same answers on every path of the check."""
 
 from __future__ import annotations
 

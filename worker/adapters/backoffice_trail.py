@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from worker import logs
 from worker.services.backoffice_model import (
     HistoryEntry,
     NoticeDraft,
     StoredHistoryEntry,
     Trail,
 )
+
+log = logs.get("postino.backoffice")
 
 _HISTORY = """
 INSERT INTO service_history
@@ -56,8 +59,22 @@ def _history_args(e: HistoryEntry) -> tuple[Any, ...]:
 
 
 async def write_history(conn: Any, entries: Sequence[HistoryEntry]) -> None:
-    if entries:
-        await conn.executemany(_HISTORY, [_history_args(e) for e in entries])
+    """Write the entries; each is also one `backoffice_action` log line (no personal data:
+    ids, the action, the status after it, who did it)."""
+    if not entries:
+        return
+    await conn.executemany(_HISTORY, [_history_args(e) for e in entries])
+    for e in entries:
+        log.info(
+            "backoffice_action",
+            service_id=e.service_id,
+            action=e.action,
+            kind=e.kind,
+            status=e.status,
+            version=e.version,
+            actor=e.actor.kind.value,
+            actor_id=e.actor.id,
+        )
 
 
 def notice_id(draft: NoticeDraft) -> str:
@@ -69,10 +86,14 @@ async def queue_notices(conn: Any, drafts: Sequence[NoticeDraft]) -> list[str]:
     queued = []
     for d in drafts:
         if await conn.fetchval(_GATE, d.service_id, d.gate, d.at) is None:
+            log.info("notice_suppressed", service_id=d.service_id, kind=d.kind, gate=d.gate)
             continue
         args = (notice_id(d), d.service_id, d.kind, d.at, list(d.recipients), d.subject, d.body)
         await conn.execute(_NOTICE, *args)
         await write_history(conn, [d.history])
+        log.info(
+            "notice_queued", service_id=d.service_id, kind=d.kind, recipients=len(d.recipients)
+        )
         queued.append(d.kind)
     return queued
 

@@ -8,9 +8,11 @@ from typing import Any
 
 from worker.adapters.postgres import Pool, repository
 from worker.adapters.services_repo import LIVE_FROM, live_columns
+from worker.adapters.subscriptions_repo import record_change
 from worker.services.citizen import Cursor, MessageState, StatusChange
 from worker.services.model import Profile, ServicePreference
 from worker.services.sender_events import read_status_allowed
+from worker.services.subscriptions import PROFILE
 
 _PROFILE_COLUMNS = tuple(f.name for f in fields(Profile))
 _PREFERENCE_COLUMNS = tuple(f.name for f in fields(ServicePreference))
@@ -87,6 +89,11 @@ ON CONFLICT (fiscal_code, service_id) DO UPDATE SET
     can_access_message_read_status = EXCLUDED.can_access_message_read_status,
     updated_at = now()
 """
+_INBOX_NOW = "SELECT inbox_enabled FROM profiles WHERE fiscal_code = $1 FOR UPDATE"
+_SERVICE_INBOX_NOW = """
+SELECT is_inbox_enabled FROM service_preferences
+WHERE fiscal_code = $1 AND service_id = $2 FOR UPDATE
+"""
 #: Columns a citizen may change through PATCH /citizen/profile (names are fixed here).
 EDITABLE_PROFILE_COLUMNS = (
     "inbox_enabled",
@@ -156,7 +163,11 @@ class PostgresCitizens:
             f"UPDATE profiles SET {sets}, updated_at = now() WHERE fiscal_code = $1"
             f" RETURNING {', '.join(_PROFILE_COLUMNS)}"
         )
-        row = await self._pool.fetchrow(query, fiscal_code, *(changes[n] for n in names))
+        async with self._pool.acquire() as conn, conn.transaction():
+            was = await conn.fetchval(_INBOX_NOW, fiscal_code)
+            row = await conn.fetchrow(query, fiscal_code, *(changes[n] for n in names))
+            if row is not None and was is not None and was != row["inbox_enabled"]:
+                await record_change(conn, fiscal_code, PROFILE, row["inbox_enabled"])
         return None if row is None else _profile(row)
 
     async def service_exists(self, service_id: str) -> bool:
@@ -167,9 +178,23 @@ class PostgresCitizens:
         return None if row is None else ServicePreference(**dict(row))
 
     async def save_preference(
-        self, fiscal_code: str, service_id: str, preference: ServicePreference
+        self,
+        fiscal_code: str,
+        service_id: str,
+        preference: ServicePreference,
+        absent: ServicePreference,
     ) -> None:
+        """Store the preference; a change of its inbox (from the stored one, or from
+        `absent`, what no row means in the profile's mode) is logged for the feed."""
         values = asdict(preference)
-        await self._pool.execute(
-            _SAVE_PREFERENCE, fiscal_code, service_id, *(values[n] for n in _PREFERENCE_COLUMNS)
-        )
+        async with self._pool.acquire() as conn, conn.transaction():
+            was = await conn.fetchval(_SERVICE_INBOX_NOW, fiscal_code, service_id)
+            await conn.execute(
+                _SAVE_PREFERENCE,
+                fiscal_code,
+                service_id,
+                *(values[n] for n in _PREFERENCE_COLUMNS),
+            )
+            before = absent.is_inbox_enabled if was is None else was
+            if before != preference.is_inbox_enabled:
+                await record_change(conn, fiscal_code, service_id, preference.is_inbox_enabled)

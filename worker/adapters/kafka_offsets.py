@@ -1,7 +1,7 @@
 """Reading positions off the broker: high watermarks and a group's committed offsets.
 
 High watermarks come from a fetch response, not from ListOffsets: `end_offsets()`
-under-reports after multi-record batches on some brokers (see DESIGN.md), so we
+under-reports after multi-record batches on some brokers (the embedded one), so we
 seek to what ListOffsets says and fetch once, which reports the true high watermark.
 """
 

@@ -1,17 +1,35 @@
-"""PostgreSQL side of the service logos (validated PNGs, `worker.services.logos`)."""
+"""PostgreSQL side of the logos: one row per organisation or service, replaced whole."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Any
 
 from worker.adapters.postgres import Pool, repository
-from worker.services.logos import Png
+from worker.services.logos import ORGANIZATION, SERVICE, Kind, Logo, StoredLogo
 
-_PUT = """
-INSERT INTO service_logos (service_id, png, sha256, updated_at) VALUES ($1, $2, $3, $4)
-ON CONFLICT (service_id) DO UPDATE
-SET png = EXCLUDED.png, sha256 = EXCLUDED.sha256, updated_at = EXCLUDED.updated_at
+_SAVE = """
+INSERT INTO logos (kind, owner, png, etag, width, height) VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (kind, owner) DO UPDATE SET
+    png = EXCLUDED.png, etag = EXCLUDED.etag, width = EXCLUDED.width,
+    height = EXCLUDED.height, updated_at = now()
 """
+_ONE = "SELECT png, etag, updated_at FROM logos WHERE kind = $1 AND owner = $2"
+# The service's own logo first, else its organisation's (as served: the published copy).
+_SERVICE = f"""
+SELECT l.png, l.etag, l.updated_at
+FROM services s
+LEFT JOIN service_publications p ON p.service_id = s.id AND s.published
+JOIN logos l ON (l.kind = '{SERVICE}' AND l.owner = s.id)
+             OR (l.kind = '{ORGANIZATION}'
+                 AND l.owner = COALESCE(p.organization_fiscal_code, s.organization_fiscal_code))
+WHERE s.id = $1 AND s.state <> 'deleted'
+ORDER BY l.kind = '{SERVICE}' DESC
+LIMIT 1
+"""
+
+
+def _stored(row: Any) -> StoredLogo | None:
+    return None if row is None else StoredLogo(bytes(row["png"]), row["etag"], row["updated_at"])
 
 
 @repository
@@ -19,11 +37,11 @@ class PostgresLogos:
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
 
-    async def put(self, service_id: str, png: Png, at: datetime) -> None:
-        await self._pool.execute(_PUT, service_id, png.data, png.sha256, at)
+    async def save(self, kind: Kind, owner: str, logo: Logo) -> None:
+        await self._pool.execute(_SAVE, kind, owner, logo.png, logo.etag, logo.width, logo.height)
 
-    async def get(self, service_id: str) -> bytes | None:
-        data = await self._pool.fetchval(
-            "SELECT png FROM service_logos WHERE service_id = $1", service_id
-        )
-        return None if data is None else bytes(data)
+    async def organization_logo(self, fiscal_code: str) -> StoredLogo | None:
+        return _stored(await self._pool.fetchrow(_ONE, ORGANIZATION, fiscal_code))
+
+    async def service_logo(self, service_id: str) -> StoredLogo | None:
+        return _stored(await self._pool.fetchrow(_SERVICE, service_id))

@@ -1,6 +1,6 @@
 """The HTML part of an e-mail: its text, written in markdown, rendered and sanitized.
 
-Senders write their messages in markdown (IO-RULES); citizens' mail clients show HTML.
+Senders write their messages in markdown; citizens' mail clients show HTML.
 markdown-it-py renders CommonMark (plus tables and strikethrough); raw HTML may pass the
 renderer, but nh3 (the ammonia sanitizer) then keeps only the tags and attributes listed
 here: `<script>` and `<style>` go with their content, event handlers and styles go, and

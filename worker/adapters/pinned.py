@@ -1,6 +1,6 @@
 """Outbound HTTP to addresses that passed the SSRF check, and to nothing else.
 
-`check_callback_url` resolves the host and checks every address (IO-RULES 4); the
+`check_callback_url` resolves the host and checks every address (docs/integrators/callbacks.md); the
 request that follows must connect to those very addresses, not to whatever a second
 lookup answers (DNS rebinding). A session built with `pinned_connector()` has a
 resolver that never looks anything up: it answers with the addresses pinned, for

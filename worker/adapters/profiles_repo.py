@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, fields
 
 from worker.adapters.postgres import Pool, repository
+from worker.adapters.subscriptions_repo import record_changes
 from worker.services.model import Profile, ServicePreference
+from worker.services.subscriptions import profile_changes
 
 _PROFILE_COLUMNS = tuple(f.name for f in fields(Profile))
 _PREFERENCE_COLUMNS = tuple(f.name for f in fields(ServicePreference))
@@ -23,6 +25,10 @@ INSERT INTO profiles ({", ".join(_PROFILE_COLUMNS)})
 VALUES ({", ".join(f"${i}" for i in range(1, len(_PROFILE_COLUMNS) + 1))})
 ON CONFLICT (fiscal_code) DO UPDATE SET {_UPDATES}, updated_at = now()
 RETURNING (xmax = 0) AS created
+"""
+_CURRENT = """
+SELECT inbox_enabled, preferences_mode, blocked_channels FROM profiles
+WHERE fiscal_code = $1 FOR UPDATE
 """
 
 
@@ -46,8 +52,14 @@ class PostgresProfiles:
         return profile, ServicePreference(**{c: values[c] for c in _PREFERENCE_COLUMNS})
 
     async def upsert(self, profile: Profile) -> bool:
-        """Create or replace the profile; True when it was created."""
+        """Create or replace the profile; True when it was created. What the change
+        means for the subscriptions feed is logged in the same transaction."""
         values = asdict(profile)
         values["preferred_languages"] = list(profile.preferred_languages)
-        created = await self._pool.fetchval(_UPSERT, *(values[c] for c in _PROFILE_COLUMNS))
+        after = (profile.inbox_enabled, profile.preferences_mode, profile.blocked_channels)
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(_CURRENT, profile.fiscal_code)
+            before = None if row is None else (row[0], row[1], row[2] or {})
+            created = await conn.fetchval(_UPSERT, *(values[c] for c in _PROFILE_COLUMNS))
+            await record_changes(conn, profile.fiscal_code, profile_changes(before, after))
         return bool(created)

@@ -1,7 +1,8 @@
-"""HTTP calls to senders for remote content and attachments (IO-RULES 7).
+"""HTTP calls to senders for remote content and attachments (docs/integrators/remote-content.md).
 
-Every call goes through the callbacks' SSRF rules (`check_callback_url`, IO-RULES 4)
-right before it is made, because DNS may have changed since the URL was set, and
+Every call goes through the callbacks' SSRF rules (`check_callback_url`,
+docs/integrators/callbacks.md) right before it is made, because DNS may have changed since the
+URL was set, and
 connects only to the addresses that check passed (`worker.adapters.pinned`);
 redirects are not followed. Failures are classified here, once: 404 is `NotFound`,
 everything else `SenderFailed` with a short reason (`unsafe`, `timeout`,

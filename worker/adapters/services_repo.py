@@ -12,7 +12,7 @@ from worker.services.directory import Service
 from worker.services.remote_content import RemoteConfig
 
 #: Reviewed content: while a service is published, its publication's copy of the last
-#: approved version is served instead of the working version (IO-RULES 5).
+#: approved version is served instead of the working version (docs/integrators/services.md).
 CONTENT = (
     "name",
     "organization_name",
@@ -39,6 +39,11 @@ CONTENT = (
     "address",
     "cta",
 )
+#: Fields of a `Service` computed from other tables (not columns of `services`).
+COMPUTED = {
+    "remote_configurations": "ARRAY(SELECT c.id FROM rc_configurations c"
+    " WHERE c.organization_fiscal_code = s.organization_fiscal_code ORDER BY c.id)",
+}
 #: `FROM` clause of the live projection: `s` the working row, `p` the served copy.
 LIVE_FROM = "services s LEFT JOIN service_publications p ON p.service_id = s.id AND s.published"
 
@@ -49,6 +54,8 @@ def live_columns(names: Iterable[str]) -> str:
     return ", ".join(
         f"CASE WHEN p.service_id IS NULL THEN s.{n} ELSE p.{n} END AS {n}"
         if n in CONTENT
+        else f"{COMPUTED[n]} AS {n}"
+        if n in COMPUTED
         else f"s.{n}"
         for n in names
     )
@@ -82,6 +89,7 @@ def service_from_row(row: dict[str, Any]) -> Service:
         values["secondary_key_hash"] = bytes(values["secondary_key_hash"])
     values["authorized_recipients"] = tuple(values["authorized_recipients"] or ())
     values["authorized_cidrs"] = tuple(values["authorized_cidrs"] or ())
+    values["remote_configurations"] = tuple(values.get("remote_configurations") or ())
     return Service(**values)
 
 

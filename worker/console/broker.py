@@ -2,7 +2,7 @@
 
 `BrokerWatch` keeps one inspecting consumer (no group) and one admin client for the
 life of the ingress, never one per request. Each `look()`:
-- high watermarks of every topic from a fetch (not ListOffsets, see DESIGN.md), then
+- high watermarks of every topic from a fetch (not ListOffsets, see `kafka_offsets`), then
   the partitions are released so the idle client fetches nothing in between;
 - lag per consumer group and topic: the group's committed offsets (one OffsetFetch
   per group through the admin client) against those watermarks. Groups are the real

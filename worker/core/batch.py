@@ -49,7 +49,7 @@ def decode_value(
 ) -> T | DeadLetter:
     """The record's value decoded, or its dead letter: `empty_record` (no value), the
     text rules' code (`nested_too_deep`, checked before any decoder recurses; a control
-    character or an unpaired surrogate outside the `multiline` fields: IO-RULES 1.1),
+    character or an unpaired surrogate outside the `multiline` fields: docs/integrators/sending.md),
     `invalid_code` (JSON of the wrong shape) or `not_json` (not JSON, or not UTF-8)."""
     if record.value is None:
         return DeadLetter(record, "empty_record", "record has no value")

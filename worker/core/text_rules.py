@@ -1,4 +1,4 @@
-"""Text no store or channel can carry is refused up front (IO-RULES 1.1, last paragraph).
+"""Text no store or channel can carry is refused up front (docs/integrators/sending.md).
 
 `body_problem(raw)` looks at a JSON body before it is decoded into its type and
 answers the first problem, naming the field:

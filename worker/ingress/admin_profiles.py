@@ -1,4 +1,4 @@
-"""Citizen profiles written by the platform (IO-RULES 6), admin token only."""
+"""Citizen profiles written by the platform (docs/integrators/services.md), admin token only."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Request bodies and views of the back-office (IO-RULES 6): services and profiles.
+"""Request bodies and views of the back-office (docs/integrators/services.md): services and
+profiles.
 
 Unknown fields are refused here (unlike IO's message body): an operator's typo must
 not pass silently.

@@ -1,4 +1,5 @@
-"""The platform's back office over services (IO-RULES 5 and 6), section 6's payloads.
+"""The platform's back office over services (docs/integrators/services.md), with the payloads of
+Postino's own back office.
 
 Served under `/api/v1/admin/services…` with the admin token, and at section 6's old
 paths `/api/v1/manage/services…` for the same token with a `Deprecation` header
@@ -57,7 +58,8 @@ async def body_of(request: web.Request, body_type: type[B]) -> B | web.Response:
 
 
 async def unsafe_url(request: web.Request, url: str | None, field: str) -> web.Response | None:
-    """400 when `url` breaks the SSRF rules of IO-RULES 4 (callbacks, remote content)."""
+    """400 when `url` breaks the SSRF rules of docs/integrators/callbacks.md (callbacks, remote
+    content)."""
     if url is None:
         return None
     callbacks = request.app[RUNTIME].settings.callbacks

@@ -1,5 +1,5 @@
 """The one decoder of JSON request bodies, with one text per kind of failure:
-`body: empty; ...`, text no store can carry or nesting too deep (IO-RULES 1.1,
+`body: empty; ...`, text no store can carry or nesting too deep (docs/integrators/sending.md,
 `worker.core.text_rules`), `body: not valid JSON; ...`, or `<field path>: <what>`."""
 
 from __future__ import annotations

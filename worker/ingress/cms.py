@@ -1,4 +1,5 @@
-"""IO's CMS API (IO-RULES 8) for a body's manage key, at IO's paths under `/api/v1`.
+"""IO's CMS API (docs/integrators/services.md) for a body's manage key, at IO's paths under
+`/api/v1`.
 
 Each handler decodes, calls one `worker.services.cms_api` verb and maps the result:
 IO's payloads and statuses (201 created, 204 for review, release, unpublish, delete
@@ -24,7 +25,7 @@ from schemas.service_topics import SERVICE_TOPICS
 from worker import logs
 from worker.ingress.auth import SENDER_HEADER, is_admin
 from worker.ingress.backoffice import body_of, mapped, now, refresh_local
-from worker.ingress.keys import DIRECTORY, STORES
+from worker.ingress.keys import DIRECTORY, RUNTIME, STORES
 from worker.ingress.manage_queries import CmsHistoryQuery, CmsPageQuery, parse_query
 from worker.ingress.problems import json_response, problem
 from worker.services import backoffice, cms_api, organizations
@@ -147,7 +148,9 @@ async def cms_update_service_logo(request: web.Request, actor: Actor) -> web.Res
     if isinstance(body, web.Response):
         return body
     try:
-        await cms_api.upload_logo(_cms(request), actor, request.match_info["id"], body.logo, now())
+        limit = request.app[RUNTIME].settings.sender_api.logo_max_bytes
+        sid = request.match_info["id"]
+        await cms_api.upload_logo(_cms(request), actor, sid, body.logo, now(), max_bytes=limit)
     except InvalidLogo as exc:
         return problem(400, "Bad request", str(exc))
     return _no_content()

@@ -7,7 +7,9 @@ for the admin token and calls, with `Authorization: Bearer <token>`:
 - `/api/v1/status/flow`: per-second flow of the last 15 minutes, lag, latency (cached);
 - `/api/v1/status/dlq`: the newest dead letters per DLQ and the replay command (cached);
 - `/api/v1/status/messages/{id}`: one message's timeline (a few indexed lookups);
-- `/api/v1/status/messages?service_id=&since=&until=`: a service's messages in a range.
+- `/api/v1/status/messages?service_id=&since=&until=`: a service's messages in a range;
+- `/api/v1/admin/organizations` and `/api/v1/admin/services/{id}/history`: the public
+  bodies with their manage keys (never a key), and who did what to a service.
 Without the token every one of them answers 401. The cached ones cost a request a
 dictionary lookup: one refresher per process computes them (see `worker.console`).
 """
@@ -37,6 +39,7 @@ routes = web.RouteTableDef()
 
 _STATIC = {
     "console.js": "text/javascript",
+    "bodies.js": "text/javascript",
     "console.css": "text/css",
 }
 #: Everything the page loads comes from here: a stray external URL is blocked.
@@ -71,6 +74,11 @@ class StepView(msgspec.Struct, kw_only=True):
     trace_id: str | None = None
 
 
+class TemplateUsedView(msgspec.Struct):
+    id: str
+    version: int | None
+
+
 class TimelineView(msgspec.Struct):
     id: str
     service_id: str | None
@@ -78,6 +86,8 @@ class TimelineView(msgspec.Struct):
     feature_level_type: str | None
     trace_ids: list[str]
     steps: list[StepView]
+    #: The template the message's text was written from, if it was.
+    template: TemplateUsedView | None = None
 
 
 class ServiceMessageView(msgspec.Struct):

@@ -1,4 +1,4 @@
-"""Rate and daily quota at the ingress (IO-RULES 1.2.6); see `worker.services.limits`.
+"""Rate and daily quota at the ingress (docs/integrators/limits.md); see `worker.services.limits`.
 
 The limiter lives in the app; a background task flushes its counts to `service_usage`
 every `limits.quota_sync_seconds` and once more on shutdown.
@@ -85,5 +85,6 @@ def limit_refusal(request: web.Request, service: Service) -> web.Response | None
         429,
         "Too many requests",
         limited.reason,
+        code=limited.code,
         headers={"Retry-After": str(limited.retry_after)},
     )

@@ -1,4 +1,4 @@
-"""Where the back office's routes are mounted (IO-RULES 8), and who answers each.
+"""Where the back office's routes are mounted (docs/integrators/services.md), and who answers each.
 
 - `/api/v1/admin/…`: the platform's own routes, admin token: section 6's service
   operations and payloads, approve and reject, organisations and manage keys,
@@ -104,7 +104,9 @@ def deprecated(handler: Handler) -> Handler:
 
     async def answer(request: web.Request) -> web.Response:
         response = await guarded(request)
-        successor = ADMIN_BASE + request.path.removeprefix(OLD_BASE)
+        # The path as sent (percent-encoded): a decoded one may hold a line break,
+        # which no header may carry.
+        successor = ADMIN_BASE + request.raw_path.split("?", 1)[0].removeprefix(OLD_BASE)
         response.headers["Deprecation"] = DEPRECATED_SINCE
         response.headers["Link"] = f'<{successor}>; rel="successor-version"'
         resource = request.match_info.route.resource

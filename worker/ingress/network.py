@@ -1,4 +1,4 @@
-"""The caller's address and the service's authorized CIDRs (IO-RULES 1.2.5).
+"""The caller's address and the service's authorized CIDRs (docs/integrators/sending.md).
 
 Every sender route checks them: submit at its place in the order of 1.2, the status
 and profile routes first of all (`networked_sender`), before any lookup.
@@ -80,7 +80,8 @@ def cidr_refusal(request: web.Request, service: Service) -> web.Response | None:
 def networked_sender(request: web.Request) -> Service | web.Response:
     """The authenticated sender, or the refusal: 401 without a valid key, 403 from
     outside the service's `authorized_cidrs`. Every sender route but submit calls it
-    before any lookup (submit checks the CIDRs at their place in IO-RULES 1.2)."""
+    before any lookup (submit checks the CIDRs at their place in the order of
+    docs/integrators/sending.md)."""
     service = sender(request)
     if isinstance(service, web.Response):
         return service

@@ -31,6 +31,8 @@ from aiohttp import web
 from schemas.patterns import FISCAL_CODE_PATTERN
 from worker.ingress.auth import ADMIN_REALM, CITIZEN_REALM
 from worker.ingress.openapi_examples import example
+from worker.ingress.openapi_webhooks import WEBHOOK_TYPES, webhooks
+from worker.ingress.problem_types import find
 from worker.ingress.problems import PROBLEM, Problem
 
 Security = Literal["sender", "admin", "citizen", "manage"]
@@ -65,12 +67,19 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     },
     "id": {"type": "string", "minLength": 1, "maxLength": 64},
     "service_id": {"type": "string", "minLength": 1, "maxLength": 64},
+    "date": {
+        "type": "string",
+        "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+        "description": "a UTC day, YYYY-MM-DD",
+    },
     "organization_fiscal_code": {
         "type": "string",
         "pattern": "^[0-9]{11}$",
         "description": "a public body's fiscal code",
     },
     "keyType": {"type": "string", "enum": ["primary", "secondary"]},
+    "template_id": {"type": "string", "minLength": 1, "maxLength": 64},
+    "version": {"type": "integer", "minimum": 1},
 }
 #: Request headers by name; an unknown name is a string.
 HEADERS: dict[str, dict[str, Any]] = {
@@ -79,16 +88,6 @@ HEADERS: dict[str, dict[str, Any]] = {
         "pattern": "^[\\x21-\\x7e]{1,255}$",
         "description": "a retry with the same key answers the first message's id",
     },
-}
-_REASONS = {
-    400: "Bad request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not found",
-    409: "Conflict",
-    422: "Unprocessable",
-    429: "Too many requests",
-    503: "Service unavailable",
 }
 _TEXT_EXAMPLES = {
     "text/plain": "# HELP postino_http_requests_total HTTP requests\n"
@@ -104,7 +103,7 @@ class Operation:
     path: str
     summary: str
     tag: str
-    security: Security | None = None
+    security: Security | tuple[Security, ...] | None = None
     request: Any = None
     #: status -> msgspec type of the JSON body, or None for a body that is not JSON/empty
     responses: dict[int, Any] = field(default_factory=dict)
@@ -128,7 +127,7 @@ def declare(
     summary: str,
     *,
     tag: str,
-    security: Security | None = None,
+    security: Security | tuple[Security, ...] | None = None,
     request: Any = None,
     responses: dict[int, Any] | None = None,
     query: Any = (),
@@ -144,6 +143,7 @@ def declare(
 
     `errors`: problem statuses beyond the derived ones; `location`: the 201 carries a
     `Location` header; `example`: the request body's example (else built from its schema);
+    `request`: the body's type, or a tuple of the types it may be (`anyOf`);
     `deprecated`: kept for a release, its successor named in the summary; `operation_id`:
     a name of its own (IO's, for the operations IO's document has).
     """
@@ -172,13 +172,18 @@ def operations() -> list[Operation]:
 
 
 def _types() -> list[Any]:
-    found: list[Any] = [Problem]
+    found: list[Any] = [Problem, *WEBHOOK_TYPES]
     for op in _REGISTRY.values():
         query = () if isinstance(op.query, tuple) else (op.query,)
-        for t in (op.request, *op.responses.values(), *query):
+        for t in (*_requests(op), *op.responses.values(), *query):
             if t is not None and t not in found:
                 found.append(t)
     return found
+
+
+def _requests(op: Operation) -> tuple[Any, ...]:
+    """The request body types: one, or a tuple of alternatives (`anyOf`)."""
+    return op.request if isinstance(op.request, tuple) else (op.request,)
 
 
 def _query(op: Operation, components: dict[str, Any]) -> list[dict[str, Any]]:
@@ -206,6 +211,14 @@ def _parameters(op: Operation, components: dict[str, Any]) -> list[dict[str, Any
     return params
 
 
+def schemes(op: Operation) -> tuple[str, ...]:
+    """The security schemes an operation accepts, any one of them (OpenAPI's list of
+    alternatives): `security` is one scheme or a tuple of them."""
+    if op.security is None:
+        return ()
+    return op.security if isinstance(op.security, tuple) else (op.security,)
+
+
 def error_statuses(op: Operation) -> list[int]:
     """The problem+json statuses of an operation: derived (module docstring) + its own."""
     found = set(op.errors)
@@ -221,14 +234,17 @@ def error_statuses(op: Operation) -> list[int]:
 
 
 def _problem(op: Operation, status: int, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:
-    title = _REASONS.get(status, "Error")
-    sample = {"type": "about:blank", "title": title, "status": status, "detail": title.lower()}
+    kind = find(status, "")
+    title = kind.title if kind else "Error"
+    sample = {"type": kind.uri if kind else "about:blank", "title": title, "status": status}
+    sample |= {"detail": title.lower(), "code": kind.code if kind else ""}
     answer: dict[str, Any] = {
         "description": f"{title} (problem+json)",
         "content": {PROBLEM: {"schema": refs[Problem], "example": sample}},
     }
-    if status == 401 and op.security in BEARER_REALMS:
-        realm = BEARER_REALMS[op.security]
+    bearers = [scheme for scheme in schemes(op) if scheme in BEARER_REALMS]
+    if status == 401 and bearers:
+        realm = BEARER_REALMS[bearers[0]]
         answer["headers"] = {
             "WWW-Authenticate": {
                 "description": f'`Bearer realm="{realm}"` (RFC 6750)',
@@ -291,12 +307,13 @@ def _operation(
         "responses": responses,
     }
     if op.request is not None:
-        schema = refs[op.request]
+        alternatives = [refs[t] for t in _requests(op)]
+        schema = alternatives[0] if len(alternatives) == 1 else {"anyOf": alternatives}
         sample = op.example if op.example is not None else example(schema, components)
         content = {"application/json": {"schema": schema, "example": sample}}
         doc["requestBody"] = {"required": True, "content": content}
     if op.security is not None:
-        doc["security"] = [{op.security: []}]
+        doc["security"] = [{scheme: []} for scheme in schemes(op)]
     if op.deprecated:
         doc["deprecated"] = True
     return doc
@@ -320,6 +337,7 @@ def document(title: str = "Postino", version: str = "1") -> dict[str, Any]:
         "info": {"title": title, "version": version},
         "servers": SERVERS,
         "paths": paths,
+        "webhooks": webhooks(refs),
         "components": {"schemas": components, "securitySchemes": _SCHEMES},
     }
 

@@ -1,4 +1,4 @@
-"""The platform's own routes for public bodies (IO-RULES 8), admin token only:
+"""The platform's own routes for public bodies (docs/integrators/services.md), admin token only:
 organisations, their manage keys (a key is shown once, never listed), and a
 service's history as the platform sees it (every body's)."""
 

@@ -1,4 +1,4 @@
-"""Sender API: may this service write to this citizen? (IO-RULES 1.4)
+"""Sender API: may this service write to this citizen? (docs/integrators/sending.md)
 
 403 first, before any lookup, when the service may not reach the citizen at all, so
 the answer never reveals whether the citizen exists. 404 when there is no profile or

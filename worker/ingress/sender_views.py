@@ -1,8 +1,9 @@
-"""Response bodies of the sender API (IO-RULES 1), as msgspec structs for the OpenAPI."""
+"""Response bodies of the sender API (docs/integrators/sending.md), as msgspec structs for the
+OpenAPI."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -16,6 +17,7 @@ from schemas.enums import (
     RejectionReason,
 )
 from schemas.messages import FiscalCode, MessageContent
+from worker.ids import decode_ulid
 
 
 class MessageCreated(msgspec.Struct):
@@ -23,12 +25,16 @@ class MessageCreated(msgspec.Struct):
 
 
 class MessageView(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """IO's `ExternalCreatedMessageWithContent`: `content` and `time_to_live` are absent
+    while the message is `ACCEPTED` (not stored yet) and when it was refused after its
+    201 (nothing kept)."""
+
     id: str
     fiscal_code: str
     sender_service_id: str
+    created_at: datetime
+    feature_level_type: FeatureLevel
     time_to_live: int | None = None
-    created_at: datetime | None = None
-    feature_level_type: FeatureLevel | None = None
     content: MessageContent | None = None
 
 
@@ -111,6 +117,29 @@ def status_view(row: dict[str, Any]) -> MessageStatusView:
     )
 
 
-def accepted_view(message_id: str, fiscal_code: str, service_id: str) -> MessageStatusView:
-    message = MessageView(id=message_id, fiscal_code=fiscal_code, sender_service_id=service_id)
+#: An id whose time part is this far from now was not made from a clock: it came from
+#: an `Idempotency-Key` (`worker.ids`); a message waits `ACCEPTED` far less than this.
+_CLOCK_WINDOW = timedelta(days=8)
+
+
+def accepted_at(message_id: str, now: datetime) -> datetime:
+    """When a message not yet processed was accepted: the time part of its id, or
+    `now` for an id made from an idempotency key (its time part is not a time)."""
+    time_ms = (decode_ulid(message_id) or 0) >> 80
+    stamp = datetime.fromtimestamp(time_ms / 1000, UTC)
+    return stamp if now - _CLOCK_WINDOW <= stamp <= now + timedelta(minutes=5) else now
+
+
+def accepted_view(
+    message_id: str, fiscal_code: str, service_id: str, level: str, now: datetime
+) -> MessageStatusView:
+    """A message the ingress accepted that deliver has not stored yet: what the id
+    tells (IO's schema requires `created_at` and `feature_level_type` in every state)."""
+    message = MessageView(
+        id=message_id,
+        fiscal_code=fiscal_code,
+        sender_service_id=service_id,
+        created_at=accepted_at(message_id, now),
+        feature_level_type=FeatureLevel(level),
+    )
     return MessageStatusView(message=message, status=MessageStatus.ACCEPTED)

@@ -1,5 +1,5 @@
-"""Citizen routes of third-party messages (IO-RULES 7): remote details, precondition
-and Premium attachments, fetched from the sender when the citizen asks.
+"""Citizen routes of third-party messages (docs/integrators/remote-content.md): remote details,
+precondition and Premium attachments, fetched from the sender when the citizen asks.
 
 The message is looked up with the session's fiscal code, so another citizen's (or
 an unknown) id answers 404, like a message without third-party data. The sender's
@@ -25,6 +25,7 @@ from worker.ingress.keys import RUNTIME, SENDERS, STORES
 from worker.ingress.problems import json_response, problem
 from worker.services import citizen
 from worker.services import remote_content as rc
+from worker.services.rc_configurations import environment_for
 
 log = logs.get("postino.third_party")
 routes = web.RouteTableDef()
@@ -56,13 +57,20 @@ def _failed(kind: str, exc: Exception, message_id: str) -> web.Response:
 async def _target(
     request: web.Request, fiscal_code: str
 ) -> tuple[rc.ThirdPartyMessage, rc.RemoteConfig]:
-    """The citizen's third-party message and its service's configuration."""
+    """The citizen's third-party message and the configuration that serves it: the
+    one its `configuration_id` names (its test environment for a test user), else
+    its service's own."""
     stores = request.app[STORES]
     row = await stores.citizens.message(fiscal_code, request.match_info["id"])
     message = None if row is None else rc.third_party_message({**row, "fiscal_code": fiscal_code})
     if message is None:
         raise rc.NotFound("no third-party message")
-    config = await stores.services.remote_content(message.sender_service_id)
+    chosen = message.data.configuration_id
+    if chosen is None:
+        config = await stores.services.remote_content(message.sender_service_id)
+    else:
+        found = await stores.rc_configurations.for_service(chosen, message.sender_service_id)
+        config = None if found is None else environment_for(found, fiscal_code)
     if config is None:
         raise rc.SenderFailed("not_configured")
     return message, config

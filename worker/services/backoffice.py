@@ -1,4 +1,4 @@
-"""The back office's verbs over services (IO-RULES 5, 6 and 8), whoever calls them.
+"""The back office's verbs over services (docs/integrators/services.md), whoever calls them.
 
 Both APIs call these: the platform's (admin token, section 6 payloads) and IO's CMS
 (a body's manage key). Every verb runs on the service row locked for the change; it
@@ -50,7 +50,7 @@ OPERATIONAL = frozenset(
         "auto_publish",
     }
 )
-#: Actions that need a complete service card (IO-RULES 5: review answers 422).
+#: Actions that need a complete service card (docs/integrators/services.md: review answers 422).
 _REVIEWED = frozenset({Action.SUBMIT, Action.APPROVE})
 
 
@@ -157,7 +157,7 @@ async def create(
 
 def edit_changes(row: ServiceRecord, changes: dict[str, Any], actor: Actor) -> dict[str, Any]:
     """Column changes of an edit: a content change starts (or goes on with) a draft
-    version; operational ones apply as they are (IO-RULES 5)."""
+    version; operational ones apply as they are (docs/integrators/services.md)."""
     _visible(row, actor)
     content = {k: v for k, v in changes.items() if k not in OPERATIONAL and row.get(k) != v}
     edit: dict[str, Any] = {}
@@ -188,6 +188,8 @@ async def edit(
         return columns
 
     def trail(before: ServiceRecord, after: ServiceRecord) -> Trail:
+        if action[0] == "update_settings":
+            log.info("service_settings_updated", service_id=after.id, actor=actor.kind.value)
         return Trail([entry(after, action[0], actor, now)])
 
     return Changed(await _change(store, service_id, mutate, trail), shown)

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-#: Completeness of a service card (IO's `ValidService`, IO-RULES 5).
+#: Completeness of a service card (IO's `ValidService`, docs/integrators/services.md).
 MIN_DESCRIPTION = 20
 CONTACTS = ("email", "pec", "phone", "support_url")
 

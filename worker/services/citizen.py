@@ -134,8 +134,14 @@ class CitizenStore(Protocol):
     async def preference(self, fiscal_code: str, service_id: str) -> ServicePreference | None: ...
 
     async def save_preference(
-        self, fiscal_code: str, service_id: str, preference: ServicePreference
-    ) -> None: ...
+        self,
+        fiscal_code: str,
+        service_id: str,
+        preference: ServicePreference,
+        absent: ServicePreference,
+    ) -> None:
+        """Store it; `absent` is what no stored preference means (the feed's "before")."""
+        ...
 
 
 def token_hash(token: str) -> bytes:
@@ -186,7 +192,8 @@ async def inbox_page(
 
 
 def read_event(state: MessageState) -> MessageRead | None:
-    """The sender's `read` event, only when it may learn of the read (IO-RULES 4)."""
+    """The sender's `read` event, only when it may learn of the read
+    (docs/integrators/callbacks.md)."""
     if not state.is_read or state.read_seq is None or state.read_at is None:
         return None
     if not shares_read(state.feature_level_type, bool(state.read_consent)):
@@ -259,5 +266,6 @@ async def save_preference(
             "preferences_mode is LEGACY: per-service preferences are the profile's"
             " blocked_channels; switch the profile to AUTO or MANUAL first"
         )
-    await store.save_preference(profile.fiscal_code, service_id, preference)
+    absent = effective_preference(profile, None, service_id)
+    await store.save_preference(profile.fiscal_code, service_id, preference, absent)
     return preference

@@ -1,6 +1,6 @@
 """IO's CMS shapes over Postino's services: payload to columns, rows to IO's answers.
 
-IO's lifecycle is Postino's (IO-RULES 5): `status.value` is the working version's
+IO's lifecycle is Postino's (docs/integrators/services.md): `status.value` is the working version's
 state, and IO's publication is Postino's published copy. `require_secure_channel`
 (IO, singular) is Postino's `require_secure_channels`; the metadata are the card's
 columns plus IO's others (`topic_id`, links, address, call to action).
@@ -32,7 +32,7 @@ from worker.services.backoffice_model import (
     missing_card_fields,
 )
 
-#: Postino's cap when a payload gives none (IO-RULES 1.2.4's default).
+#: Postino's cap when a payload gives none (docs/integrators/sending.md).
 DEFAULT_PAYMENT_CAP = 1_000_000
 #: Metadata fields stored as columns of the same name.
 METADATA = (

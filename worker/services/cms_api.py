@@ -25,7 +25,7 @@ from worker.services import backoffice
 from worker.services.backoffice import NotFound, ServiceStore
 from worker.services.backoffice_model import Actor, ServiceRecord, StoredHistoryEntry, Trail
 from worker.services.cms import history_item, lifecycle_view, payload_columns, publication_view
-from worker.services.logos import LogoStore, decode_png
+from worker.services.logos import DEFAULT_MAX_BYTES, SERVICE, LogoStore, decode_logo
 from worker.services.organizations import OrganizationStore
 from worker.services.service_lifecycle import Action, InvalidTransition
 
@@ -71,7 +71,7 @@ async def create(
 async def update(
     cms: Cms, actor: Actor, service_id: str, payload: CmsServicePayload, now: datetime
 ) -> CmsServiceLifecycle:
-    """Replace the content: a change makes a draft version (IO-RULES 5)."""
+    """Replace the content: a change makes a draft version (docs/integrators/services.md)."""
     columns = payload_columns(payload, await _organization_name(cms, actor))
     made = await backoffice.edit(cms.services, actor, service_id, columns, now)
     return lifecycle_view(made.service)
@@ -122,9 +122,18 @@ async def history(
     )
 
 
-async def upload_logo(cms: Cms, actor: Actor, service_id: str, text: str, now: datetime) -> None:
-    """Keep a validated PNG (`InvalidLogo` otherwise), and say so in the history."""
-    png = decode_png(text)
+async def upload_logo(
+    cms: Cms,
+    actor: Actor,
+    service_id: str,
+    text: str,
+    now: datetime,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> None:
+    """Keep a validated PNG (`InvalidLogo` otherwise; the rules of
+    `worker.services.logos`, shared with IO's sender routes), and say so in the history."""
+    png = decode_logo(text, max_bytes)
 
     def mutate(row: ServiceRecord) -> dict[str, Any]:
         if not actor.sees(row):
@@ -138,5 +147,5 @@ async def upload_logo(cms: Cms, actor: Actor, service_id: str, text: str, now: d
 
     if await cms.services.change(service_id, mutate, trail) is None:
         raise NotFound(service_id)
-    await cms.logos.put(service_id, png, now)
-    log.info("service_logo_uploaded", service_id=service_id, bytes=len(png.data))
+    await cms.logos.save(SERVICE, service_id, png)
+    log.info("service_logo_uploaded", service_id=service_id, bytes=len(png.png))

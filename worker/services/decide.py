@@ -1,4 +1,4 @@
-"""The delivery decision of IO-RULES section 2, as pure functions.
+"""The delivery decision of docs/integrators/sending.md (what happens next), as pure functions.
 
 `decide` answers, for one message, what happens to it and on which channels the
 citizen is notified; it reads only its arguments. Order of the checks:
@@ -15,8 +15,8 @@ citizen is notified; it reads only its arguments. Order of the checks:
    `REJECTED / SERVICE_NOT_ALLOWED`;
 5. otherwise `PROCESSED`, with the notification channels of 2.5.
 
-Payment notices (IO-RULES 1.1 and 3): `payment_data.payee.fiscal_code` defaults to the
-sender's organisation fiscal code, filled into the stored content; the message's
+Payment notices (docs/integrators/sending.md, premium.md): `payment_data.payee.fiscal_code`
+defaults to the sender's organisation fiscal code, filled into the stored content; the message's
 `rpt_id` is that payee fiscal code followed by the notice number.
 """
 
@@ -75,7 +75,7 @@ def decide(
 
 
 def inbox_allowed(profile: Profile, service_id: str, preference: ServicePreference | None) -> bool:
-    """IO-RULES 2.3: may `service_id` write to this citizen's inbox?"""
+    """docs/integrators/sending.md: may `service_id` write to this citizen's inbox?"""
     mode = profile.preferences_mode
     if mode == PreferencesMode.LEGACY:
         return not _blocked(profile, service_id, BlockedChannel.INBOX)
@@ -87,7 +87,7 @@ def inbox_allowed(profile: Profile, service_id: str, preference: ServicePreferen
 def notification_channels(
     profile: Profile, service_id: str, preference: ServicePreference | None, *, secure: bool
 ) -> tuple[Channel, ...]:
-    """IO-RULES 2.5, for a message already allowed in the inbox."""
+    """docs/integrators/sending.md, for a message already allowed in the inbox."""
     channels: list[Channel] = []
     if profile.push_enabled and _channel_allowed(profile, service_id, preference, Channel.PUSH):
         channels.append(Channel.PUSH)

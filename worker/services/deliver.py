@@ -102,6 +102,8 @@ def plan(item: Submitted, context: DeliveryContext) -> _Planned:
         # becomes "paid" nor gets payment reminders.
         rpt_id=rpt_id(content) if decision.status is MessageStatus.PROCESSED else None,
         due_date=content.due_date,
+        template_id=msg.template_id,
+        template_version=msg.template_version,
     )
     return _Planned(item, row, decision.channels)
 
@@ -119,7 +121,8 @@ def status_event(row: StoredMessage) -> MessageStatusChanged:
 
 
 def paid_event(row: StoredMessage) -> MessagePaid | None:
-    """The sender's `paid` event of a message paid on arrival (ADVANCED only: IO-RULES 4)."""
+    """The sender's `paid` event of a message paid on arrival (ADVANCED only:
+    docs/integrators/callbacks.md)."""
     if row.paid_seq is None or row.rpt_id is None or not shares_paid(row.feature_level_type):
         return None
     return MessagePaid(

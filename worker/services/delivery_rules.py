@@ -1,7 +1,7 @@
 """The `messages.submitted` record contract: decoding, origin, and the upstream rules.
 
 Two kinds of producers write `messages.submitted`:
-- the ingress, after every check of IO-RULES 1.1 and 1.2, with the header
+- the ingress, after every check of docs/integrators/sending.md, with the header
   `postino-origin: ingress` and an id it signed. A 201 was already given for these:
   deliver never dead-letters them for a rule (a vanished service makes them FAILED);
 - upstream systems, producing straight to the topic. Their records get the same rules

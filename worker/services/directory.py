@@ -45,6 +45,8 @@ class Service:
     secondary_key_hash: bytes | None = None
     eu_covid_cert: bool = False
     remote_content_base_url: str | None = None
+    #: Ids of the remote-content configurations of the service's body.
+    remote_configurations: tuple[str, ...] = ()
 
     @property
     def can_send(self) -> bool:
@@ -57,10 +59,10 @@ class Service:
         return (self.api_key_hash, self.secondary_key_hash)
 
     def may_reach(self, fiscal_code: str) -> bool:
-        """IO-RULES 1.2.1: unpublished services reach only their authorized recipients.
+        """docs/integrators/sending.md: unpublished services reach only their authorized recipients.
 
-        Publishing needs an approved version, and approval a complete card (IO-RULES 5),
-        so an incomplete service never reaches anyone else."""
+        Publishing needs an approved version, and approval a complete card
+        (docs/integrators/services.md), so an incomplete service never reaches anyone else."""
         if self.published and self.can_send:
             return True
         return fiscal_code == SANDBOX_FISCAL_CODE or fiscal_code in self.authorized_recipients

@@ -1,4 +1,4 @@
-"""Every message that got a 201 ends final (IO-RULES 1.1): a `messages.submitted`
+"""Every message that got a 201 ends final (docs/integrators/sending.md): a `messages.submitted`
 record that deliver dead-letters, for any reason, is also stored `FAILED` with a
 `failure_reason`, and its status event is emitted, whenever its id can be read and is
 one the ingress issued (signed for that service and citizen: a 201 was given for it).

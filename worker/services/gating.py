@@ -1,4 +1,5 @@
-"""The checks of IO-RULES 1.2 that depend only on the service and the message.
+"""The checks of a submission (docs/integrators/sending.md) that depend only on the service and
+the message.
 
 Shared by the ingress (answers 4xx) and deliver (upstream records that fail go to the
 DLQ). The network check (authorized CIDRs) and the limits are the ingress's alone.
@@ -73,19 +74,30 @@ def check_service(
 
 
 def _check_extras(service: Service, content: MessageContent) -> Refusal | None:
-    """Remote content needs its configuration (IO-RULES 7); `eu_covid_cert` needs the
+    """Remote content needs its configuration, or a configuration of the body named by
+    `configuration_id` (docs/integrators/remote-content.md); `eu_covid_cert` needs the
     entitlement (IO's `ApiMessageWriteEUCovidCert`)."""
     third_party = content.third_party_data
+    chosen = None if third_party is None else third_party.configuration_id
+    if chosen is not None and chosen not in service.remote_configurations:
+        return Refusal(
+            400,
+            "Invalid message structure",
+            "content.third_party_data.configuration_id: no such remote-content"
+            " configuration of the service's organisation",
+            "remote_content_not_configured",
+        )
     if (
         third_party is not None
         and third_party.needs_remote_content
+        and chosen is None
         and service.remote_content_base_url is None
     ):
         return Refusal(
             400,
             "Invalid message structure",
             "content.third_party_data: remote content, attachments or a precondition need"
-            " the service's remote_content configuration",
+            " the service's remote_content configuration or a configuration_id",
             "remote_content_not_configured",
         )
     if content.eu_covid_cert is not None and not service.eu_covid_cert:

@@ -1,4 +1,4 @@
-"""Per-service limits of IO-RULES 1.2.6: a per-second rate and a daily quota.
+"""Per-service limits (docs/integrators/limits.md): a per-second rate and a daily quota.
 
 The rate is a token bucket per service and per process (burst = one second's worth).
 The daily quota holds across every ingress process without a database write per
@@ -27,6 +27,8 @@ class Limited:
 
     reason: str
     retry_after: int
+    #: `rate_exceeded` or `quota_exceeded` (the problem's code, as in the DLQ)
+    code: str = "rate_exceeded"
 
 
 class UsageStore(Protocol):
@@ -80,10 +82,10 @@ class Limiter:
         key = (service_id, day_of(now))
         used = self._global.get(key, 0) + self._local.get(key, 0)
         if used >= quota:
-            return Limited("daily quota exhausted", seconds_to_next_day(now))
+            return Limited("daily quota exhausted", seconds_to_next_day(now), "quota_exceeded")
         wait = self._take_token(service_id, rate, clock)
         if wait > 0:
-            return Limited("rate limit exceeded", max(1, math.ceil(wait)))
+            return Limited("rate limit exceeded", max(1, math.ceil(wait)), "rate_exceeded")
         self._local[key] = self._local.get(key, 0) + 1
         return None
 

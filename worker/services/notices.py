@@ -1,4 +1,4 @@
-"""Notices to a public body (IO-RULES 8): what is worth an e-mail, and its text.
+"""Notices to a public body (docs/integrators/services.md): what is worth an e-mail, and its text.
 
 A notice goes to the service's `metadata.email` and to the body's contact. Kinds:
 a review approved or rejected (with the reason), the service unpublished, its

@@ -1,6 +1,6 @@
 """What a push or an e-mail says, in Italian or English by the citizen's preference.
 
-IO-RULES 2.5: the push title is the organisation's name and the body the subject;
+docs/integrators/sending.md: the push title is the organisation's name and the body the subject;
 when secure channels are required, both are anonymous and an e-mail carries no
 message content (neither subject nor text nor sender). Reminders have their own
 wording, and the last payment reminder says it is the last one.

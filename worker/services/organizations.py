@@ -1,5 +1,5 @@
-"""Public bodies and their manage keys (IO-RULES 8): the platform registers a body and
-issues it manage keys; a manage key acts for its body on IO's CMS API.
+"""Public bodies and their manage keys (docs/integrators/services.md): the platform registers a
+body and issues it manage keys; a manage key acts for its body on IO's CMS API.
 
 Keys are shown once and stored as SHA-256 hashes (like services' keys). A body holds
 at most `MAX_LIVE_KEYS` live keys, so it can rotate: issue the next, switch, revoke

@@ -101,7 +101,8 @@ def paid_event(row: PaidMessage) -> MessagePaid:
 
 
 def paid_records(paid: Sequence[PaidMessage], topics: Topics) -> list[OutRecord]:
-    """The `paid` events a sender may learn: ADVANCED messages only (IO-RULES 4)."""
+    """The `paid` events a sender may learn: ADVANCED messages only
+    (docs/integrators/callbacks.md)."""
     topic = topics.name(Topic.STATUS)
     return [
         OutRecord(topic, codecs.STATUS.encode(paid_event(p)), p.id.encode())

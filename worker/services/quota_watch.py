@@ -1,5 +1,5 @@
-"""Daily quota notices (IO-RULES 8): told once when a service reaches 80% of its daily
-quota and once at 100%, from the totals every ingress learns at each quota flush.
+"""Daily quota notices (docs/integrators/services.md): told once when a service reaches 80% of its
+daily quota and once at 100%, from the totals every ingress learns at each quota flush.
 
 The totals come with the flush the ingress already does (`worker.services.limits`):
 no query is added per request. Each process remembers what it has queued today, so
@@ -38,6 +38,10 @@ class QuotaWatch:
                 found.append((service_id, used, quota))
         return found
 
+    def forget(self, service_id: str, day: date, used: int, quota: int) -> None:
+        """Undo `crossings` for one service (its notice could not be queued)."""
+        self._told.discard((service_id, day, notices.quota_level(used, quota) or 0))
+
 
 async def queue_quota_notices(
     watch: QuotaWatch,
@@ -50,15 +54,21 @@ async def queue_quota_notices(
 ) -> list[str]:
     """Queue the quota notices the latest totals call for; the kinds queued."""
     services, outbox = stores
+    crossed = watch.crossings(totals, quota_of, day)
     drafts: list[NoticeDraft] = []
-    for service_id, used, quota in watch.crossings(totals, quota_of, day):
-        service = await services.get(service_id)
-        if service is None:
-            continue
-        body = await services.organization_email(service.organization_fiscal_code)
-        contacts = notices.Contacts(service.email, body)
-        drafts.append(notices.quota_reached(service, used, quota, contacts, day=day, at=now))
-    queued = await outbox.queue(drafts) if drafts else []
+    try:
+        for service_id, used, quota in crossed:
+            service = await services.get(service_id)
+            if service is None:
+                continue
+            body = await services.organization_email(service.organization_fiscal_code)
+            contacts = notices.Contacts(service.email, body)
+            drafts.append(notices.quota_reached(service, used, quota, contacts, day=day, at=now))
+        queued = await outbox.queue(drafts) if drafts else []
+    except BaseException:
+        for service_id, used, quota in crossed:  # the next flush tries again
+            watch.forget(service_id, day, used, quota)
+        raise
     if queued:
         log.info("quota_notices_queued", kinds=queued)
     return queued

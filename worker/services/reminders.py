@@ -1,4 +1,4 @@
-"""remind: the premium reminder rules (IO-RULES 3) and one reminders round.
+"""remind: the premium reminder rules (docs/integrators/premium.md) and one reminders round.
 
 The rules are pure: given a message's state, the reminders already sent and `now`,
 they say which reminder is due, if any. All numbers come from `ReminderSettings`.

@@ -1,5 +1,5 @@
-"""Remote content and attachments (IO-RULES 7): fetched from the sender when the
-citizen opens a third-party message.
+"""Remote content and attachments (docs/integrators/remote-content.md): fetched from the sender
+when the citizen opens a third-party message.
 
 Postino calls `{base_url}/messages/{third_party_data.id}` (details and the list of
 attachments), `…/precondition`, and `…/{attachment url}` with the header
@@ -147,7 +147,8 @@ def _decode(raw: bytes, shape: type[S]) -> S:
 async def remote_message(
     client: SenderClient, config: RemoteConfig, message: ThirdPartyMessage
 ) -> RemoteMessage:
-    """Details and attachments the citizen may see (IO-RULES 7); NotFound when none."""
+    """Details and attachments the citizen may see (docs/integrators/remote-content.md); NotFound
+    when none."""
     data = message.data
     if not (data.has_remote_content or message.shows_attachments):
         raise NotFound("no remote content")

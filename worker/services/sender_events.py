@@ -1,4 +1,5 @@
-"""What a sender may learn about its messages (IO-RULES 3 and 4), in one place.
+"""What a sender may learn about its messages (docs/integrators/premium.md, callbacks.md), in one
+place.
 
 Applied at the source of every sender-facing copy: the producers of `read` and
 `paid` events on `messages.status` emit them only when the sender may learn them,

@@ -1,4 +1,4 @@
-"""The service lifecycle of IO-RULES 5, as a pure state machine.
+"""The service lifecycle of docs/integrators/services.md, as a pure state machine.
 
 States (of the working version): draft, submitted, approved, rejected, deleted.
 Publication is separate: it serves a copy of the last approved version, so a content

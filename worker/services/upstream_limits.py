@@ -1,4 +1,4 @@
-"""Rate and daily quota for upstream records (IO-RULES 1.2.6 over Kafka).
+"""Rate and daily quota for upstream records (docs/producers/index.md).
 
 Records produced straight to `messages.submitted` count against the same per-second
 rate and daily quota as HTTP submits, the quota in the same `service_usage` counts

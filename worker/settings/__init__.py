@@ -26,6 +26,8 @@ from worker.settings.sections import (
     LimitSettings,
     OpsSettings,
     ReminderSettings,
+    RetentionSettings,
+    SenderApiSettings,
 )
 
 __all__ = [
@@ -43,6 +45,8 @@ __all__ = [
     "OpsSettings",
     "ReminderSettings",
     "RemoteContentSettings",
+    "RetentionSettings",
+    "SenderApiSettings",
     "Settings",
     "check_production",
     "load_settings",

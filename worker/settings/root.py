@@ -6,7 +6,15 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from worker.settings.declare import choice, directory, integer, section, setting, text
+from worker.settings.declare import (
+    ConfigError,
+    choice,
+    directory,
+    integer,
+    section,
+    setting,
+    text,
+)
 from worker.settings.delivery import CallbackSettings, NotifySettings, RemoteContentSettings
 from worker.settings.kafka import KafkaSettings
 from worker.settings.sections import (
@@ -16,6 +24,8 @@ from worker.settings.sections import (
     LimitSettings,
     OpsSettings,
     ReminderSettings,
+    RetentionSettings,
+    SenderApiSettings,
 )
 
 
@@ -106,3 +116,14 @@ class Settings:
     )
     ops: OpsSettings = section(OpsSettings, "Ops listener")
     console: ConsoleSettings = section(ConsoleSettings, "Operator console")
+    retention: RetentionSettings = section(RetentionSettings, "Data retention")
+    sender_api: SenderApiSettings = section(SenderApiSettings, "Sender API: logos and feed")
+
+    def check(self) -> None:
+        """Settings that only make sense together."""
+        logo, body = self.sender_api.logo_max_bytes, self.http.max_body_bytes
+        if (logo + 2) // 3 * 4 + 64 > body:  # base64 of the PNG, in `{"logo": "..."}`
+            raise ConfigError(
+                f"POSTINO_LOGO_MAX_BYTES={logo}: its base64 body must fit"
+                f" POSTINO_HTTP_MAX_BODY_BYTES={body}; lower it or raise the body limit"
+            )

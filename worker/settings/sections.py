@@ -166,3 +166,41 @@ class ConsoleSettings:
         integer(1),
         "notification and callback attempts are kept this long for the message search",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SenderApiSettings:
+    """The rest of IO's sender API: logos and the subscriptions feed."""
+
+    logo_max_bytes: int = setting(
+        "POSTINO_LOGO_MAX_BYTES",
+        64 * 1024,
+        integer(1024),
+        "largest logo PNG accepted (bytes); its base64 body must fit the HTTP body limit",
+    )
+    subscriptions_feed_days: int = setting(
+        "POSTINO_SUBSCRIPTIONS_FEED_DAYS",
+        30,
+        integer(1),
+        "days of subscriptions feed kept (a sender reads it every day); older ones are pruned",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionSettings:
+    """What Postino keeps, and for how long (the privacy page of the docs)."""
+
+    message_content_days: int = setting(
+        "POSTINO_MESSAGE_CONTENT_RETENTION_DAYS",
+        365,
+        integer(8, 36500),
+        "days a message's content and payment data are kept; then the eraser (run by the"
+        " active reminders process) clears them, keeping ids, dates and statuses; at least 8"
+        " (longer than the longest time to live)",
+    )
+    batch_size: int = setting(
+        "POSTINO_RETENTION_BATCH_SIZE",
+        1000,
+        integer(1, 50_000),
+        "messages the eraser clears per statement (one short transaction each)",
+    )
