@@ -26,12 +26,6 @@ KNOWN: tuple[Known, ...] = (
         "CMS: GET /api/v1/manage/services?offset=<beyond int64> (manage key) is a 500:"
         " DataError from PostgreSQL, the query's offset has no upper bound",
     ),
-    Known(
-        r"^\w+ /api/v1/manage/(services|profiles)\S* \(\w+\) -> ServerDisconnected",
-        "CMS: a deprecated section 6 route (admin token on /api/v1/manage/…) whose path"
-        " decodes to a control character drops the connection: its `Link` header echoes"
-        " the decoded path and aiohttp refuses to write it (ValueError, no answer)",
-    ),
 )
 
 
