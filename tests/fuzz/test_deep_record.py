@@ -1,0 +1,82 @@
+"""A record nested 1,000 deep (4 KB), carrying a `traceparent`, with tracing on, through
+each consumer the fuzz covers: it goes to the topic's DLQ with an error code, and the
+same loop then handles a valid record."""
+
+from __future__ import annotations
+
+import contextlib
+import traceback
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from schemas.topics import Topic
+from tests.factories import create_profile, create_service
+from tests.fuzz.known import Known
+from tests.fuzz.loops import Traced, consume_then_canary, dead_offsets
+from tests.fuzz.records import CITIZEN, DEEPEST, deep_json, encode, headers_of
+from tests.integration.helpers import read_topic
+from tests.integration.notify_helpers import Receiver, serving
+from worker.bootstrap import Runtime, webhook_sender
+from worker.consumers.runner import ConsumerRunner
+from worker.core.records import OutRecord
+from worker.roles import deliver, payments
+from worker.roles.callbacks import CallbacksRole
+
+TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+#: Issue 23 item 4, fixed on its own branch: until it lands, a role dies of this record.
+DIES = Known(r"worker/tracing\.py.*RecursionError", "a role dies of a record nested deep")
+Build = Callable[[Runtime], ConsumerRunner]
+
+
+@contextlib.asynccontextmanager
+async def _role(runtime: Runtime, topic: str) -> AsyncIterator[tuple[Build, bytes]]:
+    """The role that consumes `topic`, and a valid record for it."""
+    service_id, _ = await create_service(runtime, payments=True)
+    if topic == Topic.SUBMITTED:
+        await create_profile(runtime, CITIZEN)
+        value = {"sender_service_id": service_id, "fiscal_code": CITIZEN}
+        value |= {"content": {"subject": "Avviso di pagamento TARI", "markdown": "x" * 90}}
+        yield deliver.build, encode(value)
+    elif topic == Topic.PAYMENTS:
+        payment = {"id": "ok", "debtorPosition": {"noticeNumber": "302000000000000042"}}
+        yield payments.build, encode(payment | {"creditor": {"idPA": "12345678901"}})
+    else:
+        async with (
+            serving(Receiver()) as hook,
+            webhook_sender(runtime.settings.callbacks) as sender,
+        ):
+            await runtime.pool.execute(
+                "UPDATE services SET callback_url = $1, callback_secret = 's' WHERE id = $2",
+                hook.url,
+                service_id,
+            )
+            role = CallbacksRole(runtime, sender)
+            await role.retry.start()
+            event = {"kind": "message", "message_id": "01J0000000000000000000DEEP"}
+            event |= {"sender_service_id": service_id, "seq": 1, "status": "PROCESSED"}
+            try:
+                yield (lambda _: role.main), encode(event | {"at": "2026-12-06T12:00:00Z"})
+            finally:
+                await role.stop()
+
+
+@pytest.mark.parametrize("base", [Topic.SUBMITTED, Topic.PAYMENTS, Topic.STATUS])
+async def test_a_record_nested_1000_deep_goes_to_the_dlq_and_the_loop_goes_on(
+    runtime: Runtime, traced: Traced, base: str
+) -> None:
+    topic = runtime.settings.kafka.topics.name(base)
+    deep = OutRecord(topic, deep_json(DEEPEST), b"deep", headers_of(TRACE))
+    async with _role(runtime, base) as (build, valid):
+        try:
+            loop = await consume_then_canary(runtime, build, [deep], [OutRecord(topic, valid)])
+        except RecursionError as exc:
+            failure = "".join(traceback.format_exception(exc))
+            if not DIES.matches(failure):
+                raise
+            print(f"KNOWN DEFECT: {DIES.what} ({base}): {failure[-300:]}")
+            return
+    dead = dead_offsets(await read_topic(runtime, f"{base}.dlq"))
+    codes = [code for offsets in dead.values() for code in offsets.values()]
+    assert len(codes) == 1, codes
+    assert (loop.handled, loop.after) == (1, 1), "the loop stalled or died"
