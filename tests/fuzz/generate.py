@@ -31,6 +31,8 @@ API_CASES = int(os.environ.get("POSTINO_FUZZ_API_CASES", "150"))
 RECORDS = int(os.environ.get("POSTINO_FUZZ_RECORDS", "60"))
 SCALE = int(os.environ.get("POSTINO_FUZZ_EXAMPLES", "3"))
 RANDOM = os.environ.get("POSTINO_FUZZ_RANDOM") == "1"
+#: Seconds a fuzz test may take: the short variant has room on a busy 2-core machine.
+TIMEOUT = 3600 if max(API_CASES, RECORDS) > 1000 or SCALE > 10 else 300
 #: Choices one drawn value may take (hypothesis's own limit for a test case).
 _MAX_CHOICES = 8 * 1024
 

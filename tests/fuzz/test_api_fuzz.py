@@ -15,14 +15,17 @@ import time
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.fuzz.api_cases import ApiCase, cases, documents, routes
 from tests.fuzz.api_world import World
-from tests.fuzz.generate import API_CASES, Tally
+from tests.fuzz.generate import API_CASES, TIMEOUT, Tally
 from tests.fuzz.known import split
 from tests.integration.helpers import drain
 from worker.bootstrap import Runtime
+
+pytestmark = pytest.mark.timeout(TIMEOUT)
 
 FINAL = {"PROCESSED", "REJECTED", "FAILED"}
 PROBLEM = "application/problem+json"

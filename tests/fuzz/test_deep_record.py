@@ -12,6 +12,7 @@ import pytest
 
 from schemas.topics import Topic
 from tests.factories import create_profile, create_service
+from tests.fuzz.generate import TIMEOUT
 from tests.fuzz.known import Known
 from tests.fuzz.loops import Traced, consume_then_canary, dead_offsets
 from tests.fuzz.records import CITIZEN, DEEPEST, deep_json, encode, headers_of
@@ -22,6 +23,8 @@ from worker.consumers.runner import ConsumerRunner
 from worker.core.records import OutRecord
 from worker.roles import deliver, payments
 from worker.roles.callbacks import CallbacksRole
+
+pytestmark = pytest.mark.timeout(TIMEOUT)
 
 TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 #: Issue 23 item 4, fixed on its own branch: until it lands, a role dies of this record.

@@ -26,6 +26,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import pytest
 from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -39,12 +40,14 @@ from hypothesis.stateful import (
 )
 
 from tests.conftest import eventually
-from tests.fuzz.generate import RANDOM, SCALE, Tally
+from tests.fuzz.generate import RANDOM, SCALE, TIMEOUT, Tally
 from tests.fuzz.lifecycle_api import BODY, OK, LifecycleApi
 from tests.fuzz.lifecycle_model import AUTHORIZED, CITIZENS, OUTSIDER, SANDBOX, ServiceModel
 from tests.integration.helpers import ADMIN, session
 from worker.bootstrap import Runtime
 from worker.roles import deliver
+
+pytestmark = pytest.mark.timeout(TIMEOUT)
 
 T = TypeVar("T")
 ROUTES = st.sampled_from(["admin", "cms"])

@@ -17,10 +17,12 @@ import re
 import time
 from typing import Any
 
+import pytest
+
 from schemas.patterns import FISCAL_CODE_BODY
 from schemas.topics import Topic
 from tests.factories import create_profile, create_service
-from tests.fuzz.generate import RECORDS, Tally, examples
+from tests.fuzz.generate import RECORDS, TIMEOUT, Tally, examples
 from tests.fuzz.loops import Traced, consume_then_canary, dead_offsets, field, id_of
 from tests.fuzz.records import (
     CITIZEN,
@@ -36,6 +38,8 @@ from worker.bootstrap import Runtime
 from worker.core.records import OutRecord
 from worker.roles import deliver, payments
 from worker.services.ports import INGRESS_ORIGIN
+
+pytestmark = pytest.mark.timeout(TIMEOUT)
 
 FINAL = {"PROCESSED", "REJECTED", "FAILED"}
 

@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime
 
 import msgspec
+import pytest
 
 from schemas import codecs
 from schemas.enums import MessageStatus
@@ -23,7 +24,7 @@ from schemas.events import MessageStatusChanged
 from schemas.topics import Topic
 from tests.conftest import eventually
 from tests.factories import create_service
-from tests.fuzz.generate import RECORDS, Tally, examples
+from tests.fuzz.generate import RECORDS, TIMEOUT, Tally, examples
 from tests.fuzz.loops import Traced, consume_then_canary, dead_offsets
 from tests.fuzz.records import headers_of, status_records
 from tests.integration.helpers import read_topic
@@ -32,6 +33,8 @@ from worker.bootstrap import Runtime, webhook_sender
 from worker.core.records import OutRecord
 from worker.roles.callbacks import CallbacksRole
 from worker.services.callback_send import event_key
+
+pytestmark = pytest.mark.timeout(TIMEOUT)
 
 SECRET = "s3cret-for-the-fuzz"
 
