@@ -3,8 +3,9 @@ and things that exist for path parameters to name.
 
 - the *sender* service (published, premium, payments, limits out of the way) whose
   key signs the submits; no case ever names it, so its key keeps working;
-- the *target* service, a draft of the manage key's body: half of the cases with an
-  `id` of a service name it, so lifecycle, key and logo routes get past their 404;
+- the *target* service, a draft of the manage key's body with one template: half of
+  the cases with an `id` of a service name it (and its template), so lifecycle, key,
+  logo and template routes get past their 404;
 - a body with two manage keys: one signs the CMS calls, the other (the *victim*) is
   what `…/manage-keys/{id}` names;
 - a citizen with a session and one delivered message, named by `{fiscal_code}` and
@@ -46,6 +47,13 @@ _CARD = {
 }
 
 
+_TEMPLATE = {
+    "name": "Avviso TARI",
+    "subject": "Avviso di pagamento TARI ((anno))",
+    "markdown": "Gentile contribuente, è disponibile l'avviso TARI ((anno)). " * 3,
+}
+
+
 class SetupFailed(AssertionError):
     pass
 
@@ -68,6 +76,7 @@ class World:
     manage_key: str = ""
     manage_key_id: str = ""
     victim_key: str = ""
+    template: str = ""
     citizen: dict[str, str] = field(default_factory=dict)
 
     async def setup(self) -> None:
@@ -98,6 +107,10 @@ class World:
         if not self.target or not await self._live(f"/api/v1/admin/services/{self.target}"):
             resp = await self.client.post(CMS, json=_CARD, headers=manage)
             self.target = (await _json(resp, 201))["id"]
+            resp = await self.client.post(
+                f"{CMS}/{self.target}/templates", json=_TEMPLATE, headers=manage
+            )
+            self.template = (await _json(resp, 201))["id"]
         await self._victim()
         if (
             not self.citizen
@@ -145,6 +158,8 @@ class World:
                 return self.target
             return None
         return {
+            "template_id": self.template,
+            "version": "1",
             "fiscal_code": CITIZEN,
             "organization_fiscal_code": BODY,
             "service_id": self.sender_id,
