@@ -34,6 +34,8 @@ class ApiCase:
     #: Security schemes of the requirement this case is sent with ([] for none).
     schemes: tuple[str, ...]
     mode: str
+    #: Path parameters replaced by values that exist (see `api_world`).
+    named: bool = False
 
 
 def documents(served: dict[str, Any]) -> list[dict[str, Any]]:
@@ -49,13 +51,22 @@ def _requirements(raw: dict[str, Any], root: dict[str, Any]) -> list[tuple[str, 
     return [tuple(item) for item in alternatives] or [()]
 
 
+def _parameters(raw: dict[str, Any], path_item: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = raw.get("parameters", []) + path_item.get("parameters", [])
+    return found
+
+
 def _fixed(raw: dict[str, Any], path_item: dict[str, Any]) -> bool:
-    parameters = raw.get("parameters", []) + path_item.get("parameters", [])
-    return not parameters and "requestBody" not in raw
+    return not _parameters(raw, path_item) and "requestBody" not in raw
 
 
-def _operations(docs: list[dict[str, Any]]) -> list[tuple[Any, dict[str, Any], bool]]:
-    """(operation, its document, nothing to vary) for each distinct (method, path)."""
+def _in_path(raw: dict[str, Any], path_item: dict[str, Any]) -> bool:
+    return any(p.get("in") == "path" for p in _parameters(raw, path_item))
+
+
+def _operations(docs: list[dict[str, Any]]) -> list[tuple[Any, dict[str, Any], str]]:
+    """(operation, its document, its kind) for each distinct (method, path); the kind
+    is `fixed` (nothing to vary), `path` (path parameters) or `other`."""
     seen: set[tuple[str, str]] = set()
     found = []
     for doc in docs:
@@ -65,8 +76,9 @@ def _operations(docs: list[dict[str, Any]]) -> list[tuple[Any, dict[str, Any], b
             if key in seen or key[0] not in _METHODS:
                 continue
             seen.add(key)
-            path_item = doc["paths"][operation.path]
-            found.append((operation, doc, _fixed(operation.definition.raw, path_item)))
+            raw, path_item = operation.definition.raw, doc["paths"][operation.path]
+            kind = "fixed" if _fixed(raw, path_item) else "other"
+            found.append((operation, doc, "path" if _in_path(raw, path_item) else kind))
     return found
 
 
@@ -89,22 +101,26 @@ def _variants(operation: Any, n: int) -> list[tuple[Any, str]]:
 
 def cases(docs: list[dict[str, Any]], total: int) -> list[ApiCase]:
     """About `total` cases (at least that many when the schemas allow), every operation
-    of `docs` among them; security alternatives taken in turn."""
+    of `docs` among them; security alternatives taken in turn. A case drawn for an
+    operation with path parameters is sent twice: as drawn, and naming things that
+    exist (two requests for the price of one draw, the costly part)."""
     operations = _operations(docs)
-    fixed = sum(1 for _, _, f in operations if f)
+    fixed = sum(1 for _, _, kind in operations if kind == "fixed")
     varied = max(len(operations) - fixed, 1)
     share = math.ceil(max(total - fixed * FIXED_REPEATS, 0) / varied)
     found: list[ApiCase] = []
-    for operation, doc, is_fixed in operations:
-        drawn = _variants(operation, FIXED_REPEATS if is_fixed else share)
-        if is_fixed and drawn:
+    for operation, doc, kind in operations:
+        wanted = {"fixed": FIXED_REPEATS, "path": math.ceil(share / 2)}.get(kind, share)
+        drawn = _variants(operation, wanted)
+        if kind == "fixed" and drawn:
             drawn = [drawn[i % len(drawn)] for i in range(FIXED_REPEATS)]
         requirements = _requirements(operation.definition.raw, doc)
         route = f"{operation.method.upper()} {operation.path}"
-        found += [
-            ApiCase(route, case, requirements[i % len(requirements)], mode)
-            for i, (case, mode) in enumerate(drawn)
-        ]
+        for i, (case, mode) in enumerate(drawn):
+            schemes = requirements[i % len(requirements)]
+            found.append(ApiCase(route, case, schemes, mode))
+            if kind == "path":
+                found.append(ApiCase(route, case, schemes, mode, named=True))
     return found
 
 

@@ -166,16 +166,19 @@ class World:
             "keyType": "secondary",
         }.get(name)
 
-    def request(self, item: ApiCase, named: bool) -> dict[str, Any]:
+    def request(self, item: ApiCase) -> dict[str, Any]:
         """aiohttp arguments of `item`: its credentials in place of whatever the case
         drew; when `named`, path parameters that exist where there are some."""
-        case = item.case
-        if named and case.path_parameters:
-            for name in list(case.path_parameters):
-                value = self.known(item.case.operation.path, name)
-                if value is not None:
-                    case.path_parameters[name] = value
-        kwargs = case.as_transport_kwargs(base_url="http://fuzz")
+        case, drawn = item.case, item.case.path_parameters
+        if item.named and drawn:  # the same case is also sent as drawn: set back after
+            case.path_parameters = {
+                name: self.known(case.operation.path, name) or value
+                for name, value in drawn.items()
+            }
+        try:
+            kwargs = case.as_transport_kwargs(base_url="http://fuzz")
+        finally:
+            case.path_parameters = drawn
         url = urlsplit(kwargs["url"])
         headers = {k: str(v) for k, v in (kwargs.get("headers") or {}).items()}
         for name in ("Ocp-Apim-Subscription-Key", "Authorization"):
