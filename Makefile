@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TOPIC ?= messages.submitted
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test chromium screenshots bench-console bench-reports lint typecheck bench load chaos dlq-show dlq-replay schemas clean fuzz
+.PHONY: help install run test chromium kcat screenshots bench-console bench-reports lint typecheck bench load chaos dlq-show dlq-replay schemas clean fuzz
 .PHONY: migrate topics lag docs reference
 
 help: ## list the targets
@@ -29,18 +29,37 @@ install: $(VENV)/.installed ## create .venv with the pinned dependencies (uv.loc
 run: install ## start the whole system on embedded PostgreSQL and Kafka (Ctrl-C stops it all)
 	$(BIN)/postino dev
 
-test: install chromium ## lint, layering contracts, type-check, the strict docs build, then the test suite on the embedded broker and PostgreSQL
+# A few integration tests also run on Tansu, the broker `make run` falls back to without Java.
+TANSU_SMOKE := tests/integration/test_walking_skeleton.py tests/integration/test_notify_pipeline.py \
+	tests/integration/test_callbacks_pipeline.py tests/integration/test_deliver_decisions.py
+# Empty when this machine can run the embedded Apache Kafka, else the reason it cannot.
+KAFKA_MISSING = $(BIN)/python -c 'from devkit.kafka_dist import java_available as j; print(j() or "")'
+
+test: install chromium kcat ## lint, contracts, type-check, the strict docs build, the suite on Apache Kafka (Tansu without Java), a Tansu smoke run
 	$(BIN)/ruff check worker schemas devkit tests
 	$(BIN)/ruff format --check worker schemas devkit tests
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+	@missing="$$($(KAFKA_MISSING))"; \
+	if [ -z "$$missing" ]; then \
+		echo "== Tansu smoke run (the embedded broker of \`make run\` without Java)"; \
+		POSTINO_TEST_BROKER=tansu $(BIN)/pytest -q $(TANSU_SMOKE); \
+	else \
+		echo "== Apache Kafka run SKIPPED: $$missing; the suite ran on Tansu"; \
+	fi
 
 chromium: ## install Debian's chromium for the console's browser tests (only when missing; root or sudo)
 	@command -v chromium >/dev/null || { \
 		if [ "$$(id -u)" = 0 ]; then sudo=; else sudo="sudo -n"; fi; \
 		$$sudo apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium; }
+
+kcat: ## install Debian's kcat (librdkafka's CLI) for the upstream-producer tests (only when missing; root or sudo)
+	@command -v kcat >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then sudo=; else sudo="sudo -n"; fi; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq kcat; }
 
 screenshots: install chromium ## regenerate the console screenshots in docs/ (the browser test, with more traffic)
 	POSTINO_SCREENSHOTS=docs $(BIN)/pytest -q tests/browser -k live_flow
@@ -60,8 +79,8 @@ typecheck: install ## mypy --strict on worker/, schemas/ and devkit/
 	$(BIN)/mypy
 
 
-bench: install ## benchmarks: ceilings vs ours, end to end, full pipeline (BENCH_FLAGS=--profile: flame graphs)
-	$(BIN)/postino bench $(BENCH_FLAGS)
+bench: install ## benchmarks on Apache Kafka (Tansu without Java; BROKER=memory: on Tansu; BENCH_FLAGS=--profile)
+	$(BIN)/postino bench $(if $(BROKER),--broker $(BROKER)) $(BENCH_FLAGS)
 
 bench-console: install ## what the operator console costs the ingress: with it open vs without, paired
 	$(BIN)/python -m devkit.bench.console_cost 30

@@ -100,9 +100,10 @@ class Settings:
     )
     embedded_broker: str = setting(
         "POSTINO_EMBEDDED_BROKER",
-        "memory",
-        choice("memory", "durable"),
-        "the broker `postino dev` starts: `memory` (fast, gone on restart) or `durable`",
+        "auto",
+        choice("auto", "kafka", "memory", "durable"),
+        "the broker `postino dev` starts: `kafka` (Apache Kafka, needs Java 17), `memory`"
+        " (Tansu, gone on restart), `durable` (Tansu on a local S3), `auto` (Kafka if Java)",
     )
     kafka: KafkaSettings = section(KafkaSettings, "Kafka")
     database: DatabaseSettings = section(DatabaseSettings, "Database")
