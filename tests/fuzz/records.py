@@ -19,6 +19,7 @@ from schemas.enums import Channel, MessageStatus, NotificationKind, Notification
 from schemas.patterns import FISCAL_CODE_BODY, SANDBOX_FISCAL_CODE
 from tests.factories import MARKDOWN
 from tests.fuzz.generate import deep, poisoned
+from worker.core.records import OutRecord
 
 CITIZEN = "RSSMRA80A01H501U"
 #: How deep the deepest record goes (IO-style JSON, nested objects and arrays).
@@ -76,6 +77,11 @@ def deep_json(levels: int) -> bytes:
     opening = "".join("[" if n % 2 else '{"d":' for n in range(levels))
     closing = "".join("]" if n % 2 else "}" for n in reversed(range(levels)))
     return f"{opening}1{closing}".encode()
+
+
+def deepest(topic: str) -> OutRecord:
+    """The record nested `DEEPEST` deep, with a trace context to follow."""
+    return OutRecord(topic, deep_json(DEEPEST), b"deep", headers_of(_TRACE))
 
 
 def encode(value: Any) -> bytes:

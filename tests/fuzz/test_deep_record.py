@@ -5,7 +5,6 @@ same loop then handles a valid record."""
 from __future__ import annotations
 
 import contextlib
-import traceback
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -13,9 +12,8 @@ import pytest
 from schemas.topics import Topic
 from tests.factories import create_profile, create_service
 from tests.fuzz.generate import TIMEOUT
-from tests.fuzz.known import Known
 from tests.fuzz.loops import Traced, consume_then_canary, dead_offsets
-from tests.fuzz.records import CITIZEN, DEEPEST, deep_json, encode, headers_of
+from tests.fuzz.records import CITIZEN, deepest, encode
 from tests.integration.helpers import read_topic
 from tests.integration.notify_helpers import Receiver, serving
 from worker.bootstrap import Runtime, webhook_sender
@@ -26,9 +24,6 @@ from worker.roles.callbacks import CallbacksRole
 
 pytestmark = pytest.mark.timeout(TIMEOUT)
 
-TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-#: Issue 23 item 4, fixed on its own branch: until it lands, a role dies of this record.
-DIES = Known(r"worker/tracing\.py.*RecursionError", "a role dies of a record nested deep")
 Build = Callable[[Runtime], ConsumerRunner]
 
 
@@ -69,16 +64,9 @@ async def test_a_record_nested_1000_deep_goes_to_the_dlq_and_the_loop_goes_on(
     runtime: Runtime, traced: Traced, base: str
 ) -> None:
     topic = runtime.settings.kafka.topics.name(base)
-    deep = OutRecord(topic, deep_json(DEEPEST), b"deep", headers_of(TRACE))
+    deep = deepest(topic)
     async with _role(runtime, base) as (build, valid):
-        try:
-            loop = await consume_then_canary(runtime, build, [deep], [OutRecord(topic, valid)])
-        except RecursionError as exc:
-            failure = "".join(traceback.format_exception(exc))
-            if not DIES.matches(failure):
-                raise
-            print(f"KNOWN DEFECT: {DIES.what} ({base}): {failure[-300:]}")
-            return
+        loop = await consume_then_canary(runtime, build, [deep], [OutRecord(topic, valid)])
     dead = dead_offsets(await read_topic(runtime, f"{base}.dlq"))
     codes = [code for offsets in dead.values() for code in offsets.values()]
     assert len(codes) == 1, codes

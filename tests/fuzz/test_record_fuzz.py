@@ -1,8 +1,8 @@
 """Fuzzing the consumers: `RECORDS` hypothesis-generated records on each of
 `messages.submitted`, `payments.updates` and `messages.status`, produced in bulk by
 one producer and drained by the real deliver, payments and callbacks roles, with
-tracing on (an in-process OpenTelemetry SDK). A record nested 1,000 deep has its own
-test (`test_deep_record`).
+tracing on (an in-process OpenTelemetry SDK); among them a record nested 1,000 deep
+carrying a `traceparent` (`test_deep_record` also sends it alone through each role).
 
 Oracle: the loop neither crashes nor stalls (it drains every record produced) and is
 alive afterwards (a valid record produced after the fuzz is handled by the same
@@ -26,6 +26,7 @@ from tests.fuzz.generate import RECORDS, TIMEOUT, Tally, examples
 from tests.fuzz.loops import Traced, consume_then_canary, dead_offsets, field, id_of
 from tests.fuzz.records import (
     CITIZEN,
+    deepest,
     encode,
     headers_of,
     payment_records,
@@ -79,6 +80,7 @@ async def test_fuzzed_submitted_records_are_stored_or_dead_lettered_with_a_code(
     canary["content"] = {"subject": "Avviso di pagamento TARI", "markdown": "x" * 90}
     out = [OutRecord(topic, value, b"k", headers_of(tp)) for value, tp in upstream]
     out += [OutRecord(topic, encode(v), b"k", (INGRESS_ORIGIN,)) for v in accepted]
+    out.append(deepest(topic))
     drawn = time.perf_counter()
 
     last = OutRecord(topic, encode(canary), b"k", (INGRESS_ORIGIN,))

@@ -26,7 +26,7 @@ from tests.conftest import eventually
 from tests.factories import create_service
 from tests.fuzz.generate import RECORDS, TIMEOUT, Tally, examples
 from tests.fuzz.loops import Traced, consume_then_canary, dead_offsets
-from tests.fuzz.records import headers_of, status_records
+from tests.fuzz.records import deepest, headers_of, status_records
 from tests.integration.helpers import read_topic
 from tests.integration.notify_helpers import Receiver, serving
 from worker.bootstrap import Runtime, webhook_sender
@@ -51,6 +51,7 @@ async def test_fuzzed_status_events_are_posted_or_dead_lettered_with_a_code(
             OutRecord(topic, v, b"m", headers_of(tp))
             for v, tp in examples(status_records(service_id), RECORDS)
         ]
+        out.append(deepest(topic))
         canary = codecs.STATUS.encode(
             MessageStatusChanged(
                 message_id="01J0000000000000000000CANA",
