@@ -64,9 +64,11 @@ kcat: ## install Debian's kcat (librdkafka's CLI) for the upstream-producer test
 screenshots: install chromium ## regenerate the console screenshots in docs/ (the browser test, with more traffic)
 	POSTINO_SCREENSHOTS=docs $(BIN)/pytest -q tests/browser -k live_flow
 
-fuzz: install ## fuzz the API (schemathesis) and the consumers (hypothesis) longer; prints cases by route and outcome
-	POSTINO_FUZZ_EXAMPLES=$${POSTINO_FUZZ_EXAMPLES:-50} POSTINO_FUZZ_RANDOM=1 \
-		$(BIN)/pytest -q -s --timeout=3600 tests/fuzz
+fuzz: install ## fuzz at scale: 10,000 API cases, 10,000 records per consumed topic, the lifecycle state machine; prints counts by operation, topic and outcome
+	POSTINO_FUZZ_API_CASES=$${POSTINO_FUZZ_API_CASES:-10000} \
+	POSTINO_FUZZ_RECORDS=$${POSTINO_FUZZ_RECORDS:-10000} \
+	POSTINO_FUZZ_EXAMPLES=$${POSTINO_FUZZ_EXAMPLES:-25} POSTINO_FUZZ_RANDOM=1 \
+		$(BIN)/pytest -q -s -p no:randomly --timeout=3600 --durations=0 tests/fuzz
 
 lint: install ## ruff, and the layering contracts (import-linter)
 	$(BIN)/ruff check worker schemas devkit tests
