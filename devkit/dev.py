@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from devkit.embedded import EmbeddedBroker, EmbeddedPostgres
+from devkit.brokers import choose, make_broker
+from devkit.embedded import EmbeddedPostgres
 from devkit.sinks import DemoSender, DevSinks
 from schemas.patterns import SANDBOX_FISCAL_CODE
 from worker import eventloop, logs
@@ -54,8 +55,12 @@ def embedded_if_needed(settings: Settings) -> Iterator[Settings]:
             stack.callback(pg.stop)
             settings = replace(settings, database=replace(settings.database, url=url))
         if not settings.kafka.bootstrap:
-            broker = EmbeddedBroker(data_dir, storage=settings.embedded_broker)
+            choice = choose(settings.embedded_broker)
+            if choice.kafka_skipped is not None:
+                log.warning("embedded_kafka_skipped", reason=choice.kafka_skipped)
+            broker = make_broker(choice.kind, data_dir)
             bootstrap = broker.start()
+            log.info("embedded_broker", broker=choice.label, bootstrap=bootstrap)
             stack.callback(broker.stop)
             kafka = replace(settings.kafka, bootstrap=bootstrap)
             if kafka.fetch_max_wait_ms is None:  # the poll the embedded broker wants

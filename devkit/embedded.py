@@ -6,100 +6,27 @@ parent even if the parent is killed.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import os
 import secrets
 import shutil
-import signal
 import socket
-import subprocess
 import sysconfig
-import time
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from devkit.process import ChildProcess as _Process
+from devkit.process import free_port as free_port
 from worker import logs
 
 log = logs.get("postino.embedded")
 # pgserver asks platformdirs for a runtime dir; its fallback warning is noise here.
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
-_PR_SET_PDEATHSIG = 1
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 #: `fetch_max_wait_ms` for the in-memory embedded broker, which does not wake a waiting
 #: fetch when data arrives (docs/architecture/delivery.md); every other broker keeps Kafka's 500 ms.
 MEMORY_FETCH_MAX_WAIT_MS = 20
-BROKER_KINDS = ("memory", "durable")
-
-
-class _Process:
-    """One child process with its log file: started, waited for, stopped or killed."""
-
-    def __init__(self, name: str, log_path: Path) -> None:
-        self.name = name
-        self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-
-    def spawn(self, argv: list[str], env: dict[str, str] | None = None) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(  # noqa: S603 - our own binaries, fixed arguments
-            argv,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            preexec_fn=_die_with_parent,
-            start_new_session=True,  # a terminal Ctrl-C reaches us, and we drain first
-        )
-
-    def wait_listening(self, port: int, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc is None or self.proc.poll() is not None:
-                raise RuntimeError(f"embedded {self.name} exited: see {self.log_path}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-                return
-            time.sleep(0.05)
-        raise RuntimeError(f"embedded {self.name} did not start listening on {port}")
-
-    @property
-    def pid(self) -> int | None:
-        return None if self.proc is None else self.proc.pid
-
-    def stop(self, kill: bool = False) -> None:
-        """Idempotent: SIGTERM (SIGKILL after 5 s), or SIGKILL at once with `kill`."""
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            if kill:
-                proc.kill()
-            else:
-                proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            log.info(f"embedded_{self.name}_stopped", pid=proc.pid, killed=kill)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+TANSU_KINDS = ("memory", "durable")
 
 
 class EmbeddedS3:
@@ -210,8 +137,8 @@ class EmbeddedBroker:
         advertised_port: int | None = None,
         storage: str = "memory",
     ) -> None:
-        if storage not in BROKER_KINDS:
-            raise ValueError(f"storage must be one of {BROKER_KINDS}")
+        if storage not in TANSU_KINDS:
+            raise ValueError(f"storage must be one of {TANSU_KINDS}")
         self.data_dir = data_dir
         self.port = port or free_port()
         #: Where clients are told to connect (a proxy in front of the broker, in tests).
@@ -298,17 +225,3 @@ class EmbeddedPostgres:
         if server is not None:
             server.cleanup()
             log.info("embedded_postgres_stopped")
-
-
-@contextlib.contextmanager
-def embedded_stack(data_dir: Path, storage: str = "memory") -> Iterator[tuple[str, str]]:
-    """Start PostgreSQL and the broker; yield (database url, bootstrap); stop both."""
-    pg = EmbeddedPostgres(data_dir)
-    broker = EmbeddedBroker(data_dir, storage=storage)
-    try:
-        url = pg.start()
-        bootstrap = broker.start()
-        yield url, bootstrap
-    finally:
-        broker.stop()
-        pg.stop()

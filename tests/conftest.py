@@ -1,5 +1,9 @@
 """Shared fixtures: one embedded PostgreSQL and one embedded broker per test session.
 
+The broker is `POSTINO_TEST_BROKER`: `kafka` (Apache Kafka; the session fails if it
+cannot start), `tansu` (the embedded Tansu, in memory), or `auto` (default: Kafka when
+this machine has Java 17, else Tansu, and the report header says why).
+
 Tests isolate themselves: every test gets its own topic prefix (fresh topics, fresh
 consumer offsets) and starts from empty tables.
 """
@@ -22,7 +26,8 @@ from typing import Any, TextIO, TypeVar
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from devkit.embedded import embedded_stack
+from devkit.brokers import Choice, Services, choose, embedded_services
+from devkit.kafka_dist import kafka_version
 from worker import logs
 from worker.bootstrap import Runtime, open_runtime
 from worker.ingress.app import create_app
@@ -113,23 +118,70 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.obj = _with_deadline(test, seconds)  # type: ignore[attr-defined]
 
 
+_used_fixtures: set[str] = set()
+#: POSTINO_TEST_BROKER -> broker kind (`devkit.brokers`).
+TEST_BROKERS = {"auto": "auto", "kafka": "kafka", "tansu": "memory"}
+
+
+def _broker_name() -> str:
+    return os.environ.get("POSTINO_TEST_BROKER", "auto")
+
+
+@functools.cache
+def session_broker() -> Choice:
+    """The session's broker, from POSTINO_TEST_BROKER (read once)."""
+    name = _broker_name()
+    if name not in TEST_BROKERS:
+        raise pytest.UsageError(f"POSTINO_TEST_BROKER must be one of {sorted(TEST_BROKERS)}")
+    return choose(TEST_BROKERS[name])
+
+
+def _broker_lines() -> list[str]:
+    choice = session_broker()
+    label = choice.label + (f" {kafka_version()}" if choice.kind == "kafka" else "")
+    lines = [f"broker: {label} (POSTINO_TEST_BROKER={_broker_name()})"]
+    if choice.kafka_skipped is not None:
+        lines.append(f"Apache Kafka run SKIPPED: {choice.kafka_skipped}")
+    return lines
+
+
+def pytest_report_header() -> list[str]:
+    return _broker_lines()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The broker again at the end (`-q` hides the header)."""
+    if "services" in _used_fixtures:
+        for line in _broker_lines():
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """The session's embedded PostgreSQL and broker (`session_broker()`)."""
+    _used_fixtures.add("services")
+    with embedded_services(tmp_path_factory.mktemp("stack"), session_broker().kind) as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def stack(services: Services) -> tuple[str, str]:
     """(database url, bootstrap) of the session's embedded PostgreSQL and broker."""
-    with embedded_stack(tmp_path_factory.mktemp("stack")) as endpoints:
-        yield endpoints
+    return services.url, services.broker.bootstrap
 
 
 @pytest.fixture(scope="session")
-async def migrated(stack: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    url, bootstrap = stack
+async def migrated(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    url, bootstrap = services.url, services.broker.bootstrap
+    # Tansu in memory does not wake a waiting fetch: poll it often. Kafka does.
+    fetch_wait = services.broker.fetch_max_wait_ms
     base = load_settings(
         {
             "POSTINO_DATABASE_URL": url,
             "POSTINO_KAFKA_BOOTSTRAP": bootstrap,
             "POSTINO_KAFKA_ASSIGNMENT": "direct",
             "POSTINO_KAFKA_PARTITIONS": "2",
-            "POSTINO_KAFKA_FETCH_MAX_WAIT_MS": "10",
+            **({} if fetch_wait is None else {"POSTINO_KAFKA_FETCH_MAX_WAIT_MS": "10"}),
             "POSTINO_ADMIN_TOKEN": ADMIN_TOKEN,
             "POSTINO_ID_SECRET": "test-id-secret",
             "POSTINO_SERVICE_REFRESH_SECONDS": "0.2",

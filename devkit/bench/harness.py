@@ -19,7 +19,8 @@ from typing import Any
 import asyncpg
 
 from devkit.bench import procs, workload
-from devkit.embedded import MEMORY_FETCH_MAX_WAIT_MS, embedded_stack, free_port
+from devkit.brokers import embedded_stack
+from devkit.embedded import MEMORY_FETCH_MAX_WAIT_MS, free_port
 from worker import logs
 from worker.bootstrap import Runtime, open_runtime
 from worker.lifecycle import prepare

@@ -100,8 +100,10 @@ class Settings:
     embedded_broker: str = setting(
         "POSTINO_EMBEDDED_BROKER",
         "memory",
-        choice("memory", "durable"),
-        "the broker `postino dev` starts: `memory` (fast, gone on restart) or `durable`",
+        choice("auto", "kafka", "memory", "durable"),
+        "the broker `postino dev` starts: `kafka` (Apache Kafka, needs Java 17; durable),"
+        " `memory` (Tansu: fast, gone on restart), `durable` (Tansu on a local SeaweedFS),"
+        " `auto` (Kafka when Java is there, else `memory`)",
     )
     kafka: KafkaSettings = section(KafkaSettings, "Kafka")
     database: DatabaseSettings = section(DatabaseSettings, "Database")
