@@ -86,6 +86,9 @@ chaos: install ## kill -9 every role, the broker and PostgreSQL, break the netwo
 chaos-cluster: install ## three Kafka brokers: leader kill, rolling restarts, a broker cut off, controller kill, a deploy (CHAOS_RATE=20; ~20 min)
 	$(BIN)/python -m tests.chaos.cluster_main $(if $(CHAOS_RATE),--rate $(CHAOS_RATE))
 
+soak: install ## the full pipeline at a steady rate, sampled every 10 s; charts in var/soak (SOAK_RATE=300 SOAK_MINUTES=60)
+	$(BIN)/python -m tests.soak.main
+
 schemas: install ## regenerate schemas/generated (topic JSON Schemas, AsyncAPI, OpenAPI), then the reference pages
 	$(BIN)/postino contracts --write
 	$(BIN)/python -m devkit.reference

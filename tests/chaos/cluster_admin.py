@@ -77,20 +77,14 @@ async def wait_isr_full(bootstrap: str, prefix: str, timeout: float = 180.0) -> 
 
 async def busiest_leader(bootstrap: str, topic: str) -> tuple[int, int]:
     """(partition, leader node id) of the partition of `topic` holding most records."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        if not tps:
-            await consumer._client.force_metadata_update()
-            tps = [
-                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
-            ]
-        ends = await consumer.end_offsets(tps)
-    finally:
-        await consumer.stop()
-    busiest = max(ends, key=lambda tp: ends[tp])
     async with admin(bootstrap) as client:
         (described,) = await client.describe_topics([topic])
     leaders = {p["partition"]: p["leader"] for p in described["partitions"]}
-    return busiest.partition, leaders[busiest.partition]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in sorted(leaders)])
+    finally:
+        await consumer.stop()
+    busiest = max(ends, key=lambda tp: ends[tp]).partition
+    return busiest, leaders[busiest]
