@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 
 from devkit.kafka import CLIENT_LISTENER, CONTROLLER_LISTENER, KafkaBroker, new_cluster_id
 from devkit.process import free_port
@@ -141,8 +142,9 @@ class KafkaCluster:
         voters = {node: plan[node][CONTROLLER_LISTENER].front for node in ids}
         cluster_id = new_cluster_id()
         props = CLUSTER_PROPERTIES | dict(extra_properties or {})
-        self.nodes = {
-            node: ClusterNode(
+        #: Node n is `nodes[n - 1]` (`node(n)`).
+        self.nodes = [
+            ClusterNode(
                 data_dir,
                 node_id=node,
                 cluster_id=cluster_id,
@@ -152,11 +154,14 @@ class KafkaCluster:
                 heap_mb=heap_mb,
             )
             for node in ids
-        }
+        ]
+
+    def node(self, node_id: int) -> ClusterNode:
+        return self.nodes[node_id - 1]
 
     @property
     def bootstrap(self) -> str:
-        return ",".join(node.bootstrap for node in self.nodes.values())
+        return ",".join(node.bootstrap for node in self.nodes)
 
     @property
     def fetch_max_wait_ms(self) -> int | None:
@@ -168,22 +173,22 @@ class KafkaCluster:
         return next((p for p in self.pids().values() if p is not None), None)
 
     def pids(self) -> dict[int, int | None]:
-        return {node_id: node.pid for node_id, node in self.nodes.items()}
+        return {node.node_id: node.pid for node in self.nodes}
 
     def routes(self) -> list[tuple[int, str, Ports]]:
         """(node id, listener, ports) of every listener: what a proxy should forward."""
         return [
-            (node_id, name, ports)
-            for node_id, node in self.nodes.items()
+            (node.node_id, name, ports)
+            for node in self.nodes
             for name, ports in node.listener_ports.items()
         ]
 
     def start(self) -> str:
         """Format and start every node at once, then wait for each (a node is ready only
         once a majority of the quorum is up)."""
-        list(_SPAWNERS.map(lambda node: node.start(wait=False), self.nodes.values()))
+        list(_SPAWNERS.map(lambda node: node.start(wait=False), self.nodes))
         try:
-            for node in self.nodes.values():
+            for node in self.nodes:
                 node.wait_ready()
         except BaseException:
             self.stop()
@@ -194,13 +199,22 @@ class KafkaCluster:
         """Every node at once: stopped one by one, the last would wait for a quorum
         that is gone (its controlled shutdown hangs until the grace runs out)."""
         with ThreadPoolExecutor(len(self.nodes)) as pool:
-            list(pool.map(lambda node: node.stop(), self.nodes.values()))
+            list(pool.map(lambda node: node.stop(), self.nodes))
 
     def kill(self) -> None:
-        for node in self.nodes.values():
+        for node in self.nodes:
             node.kill()
 
     def active_controller(self) -> int | None:
         """The node id of the active controller: the newest epoch any node recorded."""
-        states = [s for node in self.nodes.values() if (s := node.quorum_state()) is not None]
+        states = [s for node in self.nodes if (s := node.quorum_state()) is not None]
         return max(states, key=lambda s: s[1])[0] if states else None
+
+    def __enter__(self) -> KafkaCluster:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -29,7 +29,7 @@ def leader_kill(down: float = 10.0) -> Step:
 
     async def inject(stack: ClusterStack) -> Details:
         partition, leader = await busiest_leader(stack.bootstrap, SUBMITTED)
-        node = stack.cluster.nodes[leader]
+        node = stack.cluster.node(leader)
         await asyncio.to_thread(node.kill)
         await asyncio.sleep(down)
         await asyncio.to_thread(node.start)
@@ -44,10 +44,10 @@ def rolling_brokers() -> Step:
 
     async def inject(stack: ClusterStack) -> Details:
         refills = {}
-        for node_id, node in stack.cluster.nodes.items():
+        for node in stack.cluster.nodes:
             await asyncio.to_thread(node.stop)
             await asyncio.to_thread(node.start)
-            refills[node_id] = round(await stack.wait_isr_full(), 1)
+            refills[node.node_id] = round(await stack.wait_isr_full(), 1)
         return {"isr_refill_seconds": refills}
 
     return Step("rolling restart of the 3 brokers", inject)
@@ -78,10 +78,10 @@ def controller_kill(down: float = 10.0) -> Step:
         before = cluster.active_controller()
         if before is None:
             raise RuntimeError("no node recorded an active controller")
-        await asyncio.to_thread(cluster.nodes[before].kill)
+        await asyncio.to_thread(cluster.node(before).kill)
         elected = await _new_controller(stack, before)
         await asyncio.sleep(down)
-        await asyncio.to_thread(cluster.nodes[before].start)
+        await asyncio.to_thread(cluster.node(before).start)
         isr = await stack.wait_isr_full()
         return {
             "node": before,

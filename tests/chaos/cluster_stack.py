@@ -122,7 +122,7 @@ class ClusterStack:
 
     def cut(self, node: int) -> None:
         """Node `node` hears nothing and reaches nobody (see the module docstring)."""
-        pid = self.cluster.nodes[node].pid
+        pid = self.cluster.node(node).pid
         for (owner, _), proxy in self.proxies.items():
             if owner == node:
                 proxy.drop()

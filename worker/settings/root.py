@@ -24,6 +24,7 @@ from worker.settings.sections import (
     LimitSettings,
     OpsSettings,
     ReminderSettings,
+    RetentionSettings,
     SenderApiSettings,
 )
 
@@ -99,11 +100,10 @@ class Settings:
     )
     embedded_broker: str = setting(
         "POSTINO_EMBEDDED_BROKER",
-        "memory",
+        "auto",
         choice("auto", "kafka", "memory", "durable"),
-        "the broker `postino dev` starts: `kafka` (Apache Kafka, needs Java 17; durable),"
-        " `memory` (Tansu: fast, gone on restart), `durable` (Tansu on a local SeaweedFS),"
-        " `auto` (Kafka when Java is there, else `memory`)",
+        "the broker `postino dev` starts: `kafka` (Apache Kafka, needs Java 17), `memory`"
+        " (Tansu, gone on restart), `durable` (Tansu on a local S3), `auto` (Kafka if Java)",
     )
     kafka: KafkaSettings = section(KafkaSettings, "Kafka")
     database: DatabaseSettings = section(DatabaseSettings, "Database")
@@ -117,6 +117,7 @@ class Settings:
     )
     ops: OpsSettings = section(OpsSettings, "Ops listener")
     console: ConsoleSettings = section(ConsoleSettings, "Operator console")
+    retention: RetentionSettings = section(RetentionSettings, "Data retention")
     sender_api: SenderApiSettings = section(SenderApiSettings, "Sender API: logos and feed")
 
     def check(self) -> None:
