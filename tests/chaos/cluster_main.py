@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -40,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--short", action="store_true", help="one fault (leader kill)")
     parser.add_argument("--out", type=Path, default=Path("var/chaos/cluster.json"))
     args = parser.parse_args(argv)
+    # SIGTERM as Ctrl-C: the run is cancelled and stops everything it started
+    # (PostgreSQL's postmaster would otherwise outlive it).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     report = asyncio.run(run(plan(args.rate, args.short)))
     print(report.table())
     report.write(args.out)

@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 import time
 from dataclasses import asdict
@@ -155,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     warmup = min(args.warmup_minutes, args.minutes / 4) * 60
     print(f"soak: {args.rate:g} msg/s for {args.minutes:g} min, warm-up {warmup:.0f} s")
+    # SIGTERM as Ctrl-C: the run is cancelled and stops everything it started
+    # (PostgreSQL's postmaster would otherwise outlive it).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     found = asyncio.run(soak(args.rate, args.minutes, warmup, args.out))
     for check in found:
         print(f"  {'PASS' if check.ok else 'FAIL'} {check.name}: {check.detail}")

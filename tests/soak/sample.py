@@ -128,13 +128,22 @@ class Sampler:
         )
 
     async def _processed(self, conn: asyncpg.Connection) -> float | None:
-        waiting = self.ledger.unprocessed
+        """Accept is the message's `created_at` (set by the ingress as it accepts, as
+        the bench measures it): the client's `201` can come after the inbox row, when
+        responses queue. A message's push is then timed from it too."""
+        waiting, unpushed = self.ledger.unprocessed, self.ledger.unpushed
         rows = await conn.fetch(
-            "SELECT id, extract(epoch FROM processed_at)::float8 AS t FROM messages"
+            "SELECT id, extract(epoch FROM created_at)::float8 AS a,"
+            " extract(epoch FROM processed_at)::float8 AS t FROM messages"
             " WHERE id = ANY($1::text[])",
             list(waiting),
         )
-        latencies = [max(r["t"] - waiting.pop(r["id"]), 0.0) for r in rows]
+        latencies = []
+        for row in rows:
+            del waiting[row["id"]]
+            latencies.append(max(row["t"] - row["a"], 0.0))
+            if row["id"] in unpushed:
+                unpushed[row["id"]] = row["a"]
         self.processed += len(latencies)
         return p99(latencies)
 
