@@ -109,6 +109,8 @@ class FaultProxy:
             return
         self._writers |= {writer, up_writer}
         self._clients[writer] = client_port
+        if self.shunned is not None and self.shunned(client_port):  # shunned meanwhile
+            _reset(writer)
         pipes = [
             asyncio.create_task(self._pipe(reader, up_writer)),
             asyncio.create_task(self._pipe(up_reader, writer)),
