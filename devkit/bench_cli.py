@@ -38,6 +38,12 @@ def register(sub: Any, commands: dict[str, Callable[..., int]]) -> None:
         help="py-spy flame graphs of every process under test (<out>/profile/)",
     )
     parser.add_argument("--out", type=Path, help="JSON directory (default <data dir>/bench)")
+    parser.add_argument(
+        "--broker",
+        choices=("auto", "kafka", "memory"),
+        default="auto",
+        help="auto: Apache Kafka when Java 17 is there, else Tansu in memory (memory)",
+    )
     for name, (kind, text) in _FLAGS.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind, help=text)
     ab = parser.add_argument_group("paired A/B runs (instead of the full bench)")
@@ -82,6 +88,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
     given: dict[str, Any] = {n: getattr(args, n) for n in _FLAGS if getattr(args, n) is not None}
     given["profile"] = args.profile
+    given["broker"] = args.broker
     out_dir = args.out or Path(settings.data_dir) / "bench"
     if args.ab_a or args.ab_b or args.ab_a_tree or args.ab_b_tree:
         options = BenchOptions.paired(**given)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import shutil
+import signal
 import subprocess
 import time
 import uuid
@@ -121,7 +122,10 @@ class KafkaBroker:
         self.format_args = list(format_args)
         self.cluster_id = cluster_id or _formatted_cluster_id(self.log_dirs) or new_cluster_id()
         self.heap_mb = heap_mb
-        self._process = ChildProcess(f"kafka-{node_id}", self.home / "broker.log")
+        # Orphaned (its parent killed), it gets SIGKILL: its clean shutdown flushes every
+        # partition and can outlast whoever would wait for it. The logs recover at start.
+        log_path = self.home / "broker.log"
+        self._process = ChildProcess(f"kafka-{node_id}", log_path, signal.SIGKILL)
 
     # -- what clients need -------------------------------------------------------------
 

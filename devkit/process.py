@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import signal
 import socket
 import subprocess
@@ -26,16 +27,19 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-def die_with_parent() -> None:
+def die_with_parent(death_signal: int = signal.SIGTERM) -> None:
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    libc.prctl(_PR_SET_PDEATHSIG, death_signal)
 
 
 class ChildProcess:
     """One child process with its log file: started, waited for, stopped or killed."""
 
-    def __init__(self, name: str, log_path: Path) -> None:
+    def __init__(self, name: str, log_path: Path, death_signal: int = signal.SIGTERM) -> None:
+        """`death_signal`: what the child gets when this process dies (a JVM's clean
+        shutdown can take a minute; SIGKILL it instead)."""
         self.name = name
+        self.death_signal = death_signal
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -48,7 +52,7 @@ class ChildProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=env,
-            preexec_fn=die_with_parent,
+            preexec_fn=functools.partial(die_with_parent, self.death_signal),
             start_new_session=True,  # a terminal Ctrl-C reaches us, and we drain first
         )
 

@@ -218,9 +218,10 @@ def consumer_runner(
 
 def tier_fetch_wait_ms(base_ms: int, delays: tuple[float, ...]) -> int:
     """A consumer of retry tiers alone waits longer per fetch: a tenth of the shortest
-    delay, at most Kafka's 500 ms, never less than the base. On a broker that does not
-    wake a waiting fetch (the in-memory embedded one), an idle tier then costs it a
-    fetch per 500 ms instead of one per 20 ms, and a retry is late by at most that."""
+    delay, at most Kafka's 500 ms, never less than the base. On Apache Kafka (base 500)
+    that is the base. On Tansu in memory, which does not wake a waiting fetch (base
+    20), an idle tier then costs it a fetch per 500 ms instead of one per 20 ms, and a
+    retry is late by at most that."""
     return max(base_ms, min(500, int(min(delays, default=0) * 100)))
 
 

@@ -26,7 +26,7 @@ TAIL = 3  # records each measured fetch returns
 
 
 async def measure(bench: Bench) -> dict[str, Any]:
-    broker = procs.stack_pids(bench.pgdata, bench.bootstrap)["broker"]
+    broker = bench.stack_pids()["broker"]
     return await fetch_cost(bench.bootstrap, f"{bench.prefix('broker-probe')}fetch", broker)
 
 

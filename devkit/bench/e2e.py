@@ -146,7 +146,7 @@ async def measure(
                 "ingress": (http.pid, bench.counts(f"{tag}-ingress")),
                 "deliver": (worker.pid, bench.counts(f"{tag}-deliver")),
             },
-            procs.stack_pids(bench.pgdata, bench.bootstrap),
+            bench.stack_pids(),
         )
         fixed = await _phase(bench, port, meter, f"{tag}-fixed", float(bench.options.e2e_rate))
         saturated = await _phase(bench, port, meter, f"{tag}-saturation", None)

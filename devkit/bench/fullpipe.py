@@ -170,7 +170,7 @@ async def _with_roles(
         warmed = len(await _phase_messages(bench, epoch, datetime.now(UTC)))
         await _wait_counts(f"{sink}{sinks.COUNTS_PATH}", warmed, warmed, 60)
         ours = {role: (s.pid, bench.counts(f"{tag}-{role}")) for role, s in services.items()}
-        meter = Meter(ours, procs.stack_pids(bench.pgdata, bench.bootstrap), {"sinks": [sink_pid]})
+        meter = Meter(ours, bench.stack_pids(), {"sinks": [sink_pid]})
         phase = await _run_phase(bench, port, sink, meter, tag)
         phase["rss_peak_mb"] = {
             role: round(procs.memory_kb(s.pid) / 1024, 1) for role, s in services.items()

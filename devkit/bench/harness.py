@@ -19,8 +19,9 @@ from typing import Any
 import asyncpg
 
 from devkit.bench import procs, workload
-from devkit.brokers import embedded_stack
-from devkit.embedded import MEMORY_FETCH_MAX_WAIT_MS, free_port
+from devkit.brokers import Services, embedded_services
+from devkit.embedded import free_port
+from devkit.kafka_dist import kafka_version
 from worker import logs
 from worker.bootstrap import Runtime, open_runtime
 from worker.lifecycle import prepare
@@ -44,6 +45,8 @@ class BenchOptions:
     citizens: int = 3000
     partitions: int = 8
     profile: bool = False
+    #: `devkit.brokers` kind: auto (Apache Kafka when Java is there), kafka, memory.
+    broker: str = "auto"
 
     @classmethod
     def quick(cls, **changes: Any) -> BenchOptions:
@@ -68,11 +71,17 @@ class Bench:
     """The stack's endpoints and the environment every process of the run shares."""
 
     def __init__(
-        self, options: BenchOptions, url: str, bootstrap: str, workdir: Path, out_dir: Path
+        self, options: BenchOptions, services: Services, workdir: Path, out_dir: Path
     ) -> None:
         self.options = options
-        self.url = url
-        self.bootstrap = bootstrap
+        self.url = services.url
+        self.bootstrap = services.broker.bootstrap
+        self.broker = services.broker
+        self.broker_kind = services.choice.kind
+        #: What the report names: "Apache Kafka 4.4.0", "Tansu (in memory)".
+        self.broker_label = services.choice.label + (
+            f" {kafka_version()}" if self.broker_kind == "kafka" else ""
+        )
         self.workdir = workdir
         self.profile_dir = out_dir / "profile" if options.profile else None
         self._prefixes = itertools.count()
@@ -90,7 +99,6 @@ class Bench:
             "POSTINO_DATABASE_URL": self.url,
             "POSTINO_KAFKA_BOOTSTRAP": self.bootstrap,
             "POSTINO_KAFKA_ASSIGNMENT": "direct",
-            "POSTINO_KAFKA_FETCH_MAX_WAIT_MS": str(MEMORY_FETCH_MAX_WAIT_MS),
             "POSTINO_KAFKA_PARTITIONS": str(self.options.partitions),
             "POSTINO_TOPIC_PREFIX": prefix,
             "POSTINO_ID_SECRET": "postino-bench-id-secret",
@@ -103,9 +111,18 @@ class Bench:
             "POSTINO_OPS_PORT": "0",  # several roles run side by side
             **extra,
         }
+        if self.broker.fetch_max_wait_ms is not None:  # the poll Tansu in memory wants
+            env["POSTINO_KAFKA_FETCH_MAX_WAIT_MS"] = str(self.broker.fetch_max_wait_ms)
         if port is not None:
             env["POSTINO_HTTP_PORT"] = str(port)
         return env
+
+    def stack_pids(self) -> dict[str, list[int]]:
+        """The broker's and PostgreSQL's processes (their CPU is the stack's share)."""
+        found = procs.stack_pids(self.pgdata, self.bootstrap)
+        pid = self.broker.pid
+        found["broker"] = [pid] if pid is not None else []
+        return found
 
     async def settings(self, prefix: str) -> Settings:
         """Settings for `prefix`, with its topics created."""
@@ -164,8 +181,8 @@ async def own_stack(
     goes with it; JSON to `out_dir` (default: inside that directory)."""
     with (
         tempfile.TemporaryDirectory(prefix=f"postino-{name}-") as tmp,
-        embedded_stack(Path(tmp) / "stack") as (url, bootstrap),
+        embedded_services(Path(tmp) / "stack", options.broker) as services,
     ):
-        bench = Bench(options, url, bootstrap, Path(tmp), out_dir or Path(tmp) / "out")
+        bench = Bench(options, services, Path(tmp), out_dir or Path(tmp) / "out")
         await bench.seed()
         yield bench

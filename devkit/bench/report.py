@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -249,34 +250,46 @@ def rows(results: dict[str, Any]) -> list[Row]:
     return found
 
 
-def table(found: list[Row], previous: dict[str, float] | None = None) -> str:
-    """The rows; with `previous` (figure -> value of an earlier run) a column of it."""
-    prev = previous or {}
+def table(
+    found: list[Row],
+    previous: dict[str, float] | None = None,
+    columns: Mapping[str, Mapping[str, float]] | None = None,
+) -> str:
+    """The rows; with `previous` (figure -> value of an earlier run) a column of it, and
+    one more column per entry of `columns` (header -> figures, e.g. another broker's)."""
+    extra: dict[str, Mapping[str, float]] = {"previous": previous} if previous else {}
+    extra |= columns or {}
     head = (
         f"{'figure':<38} {'value':>9} {'unit':<5} {'ratio':>6}  {'vs':<18} {'target':<25} "
-        f"{'verdict':<7}" + (f" {'previous':>9}" if prev else "")
+        f"{'verdict':<7}" + "".join(f" {name:>9}" for name in extra)
     )
     lines = [head, "-" * len(head)]
     for row in found:
         ratio = f"{row.ratio:.2f}" if row.ratio is not None else ""
         verdict = "" if row.met is None else ("met" if row.met else "MISSED")
-        before = prev.get(row.figure)
         digits = 3 if row.unit == "req" else 1
         line = (
             f"{row.figure:<38} {row.value:>9.{digits}f} {row.unit:<5} {ratio:>6}  "
             f"{row.reference_name:<18} {row.target:<25} {verdict:<7}"
         )
-        if prev:
+        for figures in extra.values():
+            before = figures.get(row.figure)
             line += f" {before:>9.{digits}f}" if before is not None else f" {'':>9}"
         lines.append(line.rstrip())
     return "\n".join(lines)
 
 
-def load_previous(out_dir: Path) -> dict[str, float] | None:
-    """figure -> value of the run in `out_dir/latest.json`, if there is one."""
+def load_previous(out_dir: Path, name: str = "latest.json") -> dict[str, float] | None:
+    """figure -> value of the run in `out_dir/<name>`, if there is one."""
+    found = load_run(out_dir / name)
+    return None if found is None else found[0]
+
+
+def load_run(path: Path) -> tuple[dict[str, float], str] | None:
+    """(figure -> value, when it ran) of the bench document at `path`, if there is one."""
     try:
-        doc = json.loads((out_dir / "latest.json").read_text())
-        return {r["figure"]: float(r["value"]) for r in doc["table"]}
+        doc = json.loads(path.read_text())
+        return {r["figure"]: float(r["value"]) for r in doc["table"]}, str(doc.get("at", "?"))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -287,6 +300,7 @@ def document(
     options: dict[str, Any],
     seconds: float,
     previous: dict[str, float] | None = None,
+    columns: Mapping[str, Mapping[str, float]] | None = None,
 ) -> dict[str, Any]:
     found = rows(results)
     return {
@@ -306,15 +320,18 @@ def document(
             }
             for r in found
         ],
-        "text": table(found, previous),
+        "text": table(found, previous, columns),
     }
 
 
-def write(doc: dict[str, Any], out_dir: Path, stem: str = "bench") -> Path:
-    """`<stem>-<time>.json`, and the same as `latest.json` (`<stem>-latest.json`)."""
+def write(doc: dict[str, Any], out_dir: Path, stem: str = "bench", also: str | None = None) -> Path:
+    """`<stem>-<time>.json`, and the same as `latest.json` (`<stem>-latest.json`), and
+    as `also` when given (the latest run on one broker)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     text = json.dumps(doc, indent=2, default=str)
     path.write_text(text)
     (out_dir / ("latest.json" if stem == "bench" else f"{stem}-latest.json")).write_text(text)
+    if also is not None:
+        (out_dir / also).write_text(text)
     return path

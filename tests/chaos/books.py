@@ -72,6 +72,8 @@ class Outcome:
     client_retries: int = 0
     #: Where a failed run left its role logs and data.
     kept: Path | None = None
+    #: The broker the run broke.
+    broker: str = ""
 
     @property
     def passed(self) -> bool:
@@ -83,7 +85,8 @@ class Outcome:
             f"{'miss push':>10}{'miss mail':>10}{'push again':>11}{'mail again':>11}"
             f"{'cb again':>9}{'recover s':>10}{'worst e2e s':>12}"
         )
-        lines = [head, "-" * len(head)]
+        lines = [f"broker: {self.broker}"] if self.broker else []
+        lines += [head, "-" * len(head)]
         for r in self.rows:
             lines.append(
                 f"{r.name:<40}{r.offered:>8}{r.lost:>6}{r.stuck:>6}{r.duplicate_messages:>8}"

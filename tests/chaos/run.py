@@ -20,9 +20,12 @@ from pathlib import Path
 
 import aiohttp
 
+from devkit.brokers import Broker
 from devkit.embedded import EmbeddedBroker
+from devkit.kafka import KafkaBroker
 from tests.chaos.books import Offer, Outcome, books
 from tests.chaos.stack import Postgres, Sinks, Stack
+from tests.conftest import session_broker
 from tests.factories import create_profile, create_service
 from tests.faultproxy import FaultProxy, free_port
 from worker.bootstrap import open_runtime
@@ -106,6 +109,18 @@ async def _seed(env: dict[str, str], sinks: Sinks) -> None:
             )
 
 
+def _durable_broker(folder: Path, port: int, advertised_port: int) -> Broker:
+    """Apache Kafka when it is the session's broker (durable log dirs), else Tansu on a
+    local S3 store; either killed with -9 and restarted on the same port and data."""
+    if session_broker().kind == "kafka":
+        return KafkaBroker(folder, port=port, advertised_port=advertised_port, heap_mb=384)
+    return EmbeddedBroker(folder, port=port, advertised_port=advertised_port, storage="durable")
+
+
+def broker_label() -> str:
+    return "Apache Kafka" if session_broker().kind == "kafka" else "Tansu (durable, on S3)"
+
+
 @contextlib.asynccontextmanager
 async def chaos_stack(plan: Plan):  # type: ignore[no-untyped-def]
     folder = Path(tempfile.mkdtemp(prefix="postino-chaos-"))
@@ -114,9 +129,7 @@ async def chaos_stack(plan: Plan):  # type: ignore[no-untyped-def]
     broker_port = free_port()
     proxy = FaultProxy(("127.0.0.1", broker_port))
     await proxy.open()
-    broker = EmbeddedBroker(
-        folder / "broker", port=broker_port, advertised_port=proxy.port, storage="durable"
-    )
+    broker = _durable_broker(folder / "broker", broker_port, proxy.port)
     sinks = Sinks(folder / "arrivals.jsonl")
     http_port = free_port()
     env = _env(folder, url, proxy, sinks, http_port=http_port, plan=plan)
@@ -243,6 +256,7 @@ async def run(plan: Plan) -> Outcome:
         offers=len(offers),
         accepted=sum(1 for o in offers if o.message_id is not None),
         client_retries=sum(o.attempts - 1 for o in offers),
+        broker=broker_label(),
     )
     if outcome.passed:  # a failed run keeps its logs and data for a look
         await asyncio.to_thread(shutil.rmtree, stack.folder, True)

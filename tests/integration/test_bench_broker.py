@@ -1,19 +1,16 @@
-"""The bench's broker probe on the real embedded broker: it fills one partition to each
-size with one-record batches and reads the broker's CPU per fetch of its tail."""
+"""The bench's broker probe on the session's broker: it fills one partition to each size
+with one-record batches and reads the broker's CPU per fetch of its tail."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from devkit.bench import broker
+from devkit.brokers import Services
 
-from devkit.bench import broker, procs
 
-
-async def test_fetch_cost_is_reported_for_each_partition_length(
-    stack: tuple[str, str],
-) -> None:
-    _, bootstrap = stack
-    pids = procs.stack_pids(Path("/nowhere"), bootstrap)["broker"]
-    assert len(pids) == 1
+async def test_fetch_cost_is_reported_for_each_partition_length(services: Services) -> None:
+    bootstrap = services.broker.bootstrap
+    assert services.broker.pid is not None
+    pids = [services.broker.pid]
     found = await broker.fetch_cost(bootstrap, "bench-probe.fetch", pids, sizes=(5, 40))
     costs = found["fetch_ms_by_batches"]
     assert list(costs) == ["5", "40"]

@@ -201,7 +201,8 @@ class ConsumerRunner:
             )
 
     def _record_lag(self, positions: dict[TopicPartition, int]) -> None:
-        """Lag from the fetch high watermark (end_offsets() under-reports on this broker)."""
+        """Lag from the fetch high watermark, as Kafka's own consumers compute it (and
+        Tansu's end_offsets() under-reports)."""
         for tp, position in positions.items():
             highwater = self._consumer.highwater(tp)
             if highwater is not None:

@@ -80,15 +80,15 @@ class KafkaSettings:
         integer(100),
         "consumer group heartbeat interval",
     )
-    #: None: by broker, Kafka's own 500 ms (a real broker wakes a waiting fetch when
-    #: data arrives), except the in-memory embedded broker, which does not: `postino dev`
-    #: polls it every 20 ms.
+    #: None: by broker, Kafka's own 500 ms (Apache Kafka wakes a waiting fetch when data
+    #: arrives), except Tansu in memory (the embedded broker without Java), which does
+    #: not: `postino dev`, the tests and the bench poll it every 20 ms.
     fetch_max_wait_ms: int | None = setting(
         "POSTINO_KAFKA_FETCH_MAX_WAIT_MS",
         None,
         integer(0),
         "how long a fetch waits for data",
-        shown=f"by broker: `{KAFKA_FETCH_MAX_WAIT_MS}` (Kafka's), `20` on the in-memory one",
+        shown=f"by broker: `{KAFKA_FETCH_MAX_WAIT_MS}` (Kafka's), `20` on Tansu in memory",
     )
     fetch_min_bytes: int = setting(
         "POSTINO_KAFKA_FETCH_MIN_BYTES", 1, integer(1), "the least data a fetch waits for"
@@ -121,9 +121,9 @@ class KafkaSettings:
         integer(0),
         "a retry tier waiting for its next due record resumes up to this late",
     )
-    #: After a small poll batch, so records gather into fewer, larger fetches (a broker
-    #: that does not wake a waiting fetch on `fetch_min_bytes`, like the in-memory
-    #: embedded one, would otherwise serve a fetch per few records).
+    #: After a small poll batch, so records gather into fewer, larger fetches (Tansu in
+    #: memory, which does not wake a waiting fetch on `fetch_min_bytes`, would otherwise
+    #: serve a fetch per few records; Apache Kafka needs none: 0).
     consumer_linger_ms: int = setting(
         "POSTINO_KAFKA_CONSUMER_LINGER_MS",
         0,

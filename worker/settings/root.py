@@ -99,11 +99,10 @@ class Settings:
     )
     embedded_broker: str = setting(
         "POSTINO_EMBEDDED_BROKER",
-        "memory",
+        "auto",
         choice("auto", "kafka", "memory", "durable"),
-        "the broker `postino dev` starts: `kafka` (Apache Kafka, needs Java 17; durable),"
-        " `memory` (Tansu: fast, gone on restart), `durable` (Tansu on a local SeaweedFS),"
-        " `auto` (Kafka when Java is there, else `memory`)",
+        "the broker `postino dev` starts: `kafka` (Apache Kafka, needs Java 17), `memory`"
+        " (Tansu, gone on restart), `durable` (Tansu on a local S3), `auto` (Kafka if Java)",
     )
     kafka: KafkaSettings = section(KafkaSettings, "Kafka")
     database: DatabaseSettings = section(DatabaseSettings, "Database")
