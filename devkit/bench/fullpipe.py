@@ -57,6 +57,17 @@ async def _phase_messages(bench: Bench, since: datetime, until: datetime) -> dic
     return {r["id"]: float(r["t"]) for r in rows}
 
 
+async def _transactions(bench: Bench) -> int:
+    """Transactions PostgreSQL has ended in the bench database so far: one per statement
+    sent outside a transaction, one per transaction block (the bench's own few queries
+    included)."""
+    rows = await bench.sql(
+        "SELECT xact_commit + xact_rollback AS n FROM pg_stat_database "
+        "WHERE datname = current_database()"
+    )
+    return int(rows[0]["n"])
+
+
 async def _callback_attempts(bench: Bench, since: datetime) -> dict[str, int]:
     """The phase's callback attempts by the topic they came from (`messages.status`:
     first attempts; a retry tier: copies, each at least the copy's grace late)."""
@@ -89,6 +100,7 @@ async def _run_phase(bench: Bench, port: int, sink: str, meter: Meter, tag: str)
     since = datetime.now(UTC)
     recorder = profiler(bench, tag, meter)
     busy0 = procs.machine_busy()
+    xact0 = await _transactions(bench)
     meter.start()
     result = await gen.run_open(float(opts.pipeline_rate), opts.pipeline_seconds)
     until = datetime.now(UTC)
@@ -102,6 +114,9 @@ async def _run_phase(bench: Bench, port: int, sink: str, meter: Meter, tag: str)
     )
     gave_up = time.time()
     costs = meter.figures(inbox["rows"])
+    # pg_stat_database is updated when a backend's transaction ends (at most every
+    # second for an idle one): read after the wait above, it has settled.
+    xacts = await _transactions(bench) - xact0
     busy1 = procs.machine_busy()
     profile = recorder.stop() if recorder else None
     arrivals = await _get(f"{sink}{sinks.ARRIVALS_PATH}")
@@ -121,6 +136,7 @@ async def _run_phase(bench: Bench, port: int, sink: str, meter: Meter, tag: str)
             created, [c for c in callbacks if c[1] == PUSH_SENT], gave_up
         ),
         "callback_attempts_by_topic": await _callback_attempts(bench, since),
+        "postgres_transactions_per_message": round(xacts / max(inbox["rows"], 1), 2),
         "mails": arrivals["mails"] - base["mails"],
         **costs,
         "generator_cpu_seconds": round(result.cpu_seconds, 2),

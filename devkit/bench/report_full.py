@@ -46,6 +46,11 @@ def ceiling_rows(ours: dict[str, Any], ceiling: dict[str, Any]) -> list[Fields]:
             found.append(
                 _row(f"full CPU/msg {proc} vs ceiling", us, "us", ceil_each[proc], "ceiling")
             )
+    xacts = "postgres_transactions_per_message"
+    if xacts in ours and xacts in ceiling:
+        found.append(
+            _row("full PostgreSQL transactions/msg", ours[xacts], "n", ceiling[xacts], "ceiling")
+        )
     for figure, key in (
         ("push", "accept_to_push_sent"),
         ("callback (sent)", "accept_to_callback_push_sent"),
