@@ -68,6 +68,20 @@ async def _transactions(bench: Bench) -> int:
     return int(rows[0]["n"])
 
 
+async def _rows_written(bench: Bench) -> dict[str, int]:
+    """Rows inserted, updated or deleted so far, by table (pg_stat_user_tables)."""
+    rows = await bench.sql(
+        "SELECT relname, n_tup_ins + n_tup_upd + n_tup_del AS n FROM pg_stat_user_tables"
+    )
+    return {str(r["relname"]): int(r["n"]) for r in rows}
+
+
+def _per_message(before: dict[str, int], after: dict[str, int], messages: int) -> dict[str, float]:
+    """The tables written during the phase, rows per message (busiest first)."""
+    found = {t: (n - before.get(t, 0)) / max(messages, 1) for t, n in after.items()}
+    return {t: round(v, 2) for t, v in sorted(found.items(), key=lambda kv: -kv[1]) if v >= 0.01}
+
+
 async def _callback_attempts(bench: Bench, since: datetime) -> dict[str, int]:
     """The phase's callback attempts by the topic they came from (`messages.status`:
     first attempts; a retry tier: copies, each at least the copy's grace late)."""
@@ -100,7 +114,7 @@ async def _run_phase(bench: Bench, port: int, sink: str, meter: Meter, tag: str)
     since = datetime.now(UTC)
     recorder = profiler(bench, tag, meter)
     busy0 = procs.machine_busy()
-    xact0 = await _transactions(bench)
+    xact0, written0 = await _transactions(bench), await _rows_written(bench)
     meter.start()
     result = await gen.run_open(float(opts.pipeline_rate), opts.pipeline_seconds)
     until = datetime.now(UTC)
@@ -117,6 +131,7 @@ async def _run_phase(bench: Bench, port: int, sink: str, meter: Meter, tag: str)
     # pg_stat_database is updated when a backend's transaction ends (at most every
     # second for an idle one): read after the wait above, it has settled.
     xacts = await _transactions(bench) - xact0
+    written = _per_message(written0, await _rows_written(bench), inbox["rows"])
     busy1 = procs.machine_busy()
     profile = recorder.stop() if recorder else None
     arrivals = await _get(f"{sink}{sinks.ARRIVALS_PATH}")
@@ -137,6 +152,7 @@ async def _run_phase(bench: Bench, port: int, sink: str, meter: Meter, tag: str)
         ),
         "callback_attempts_by_topic": await _callback_attempts(bench, since),
         "postgres_transactions_per_message": round(xacts / max(inbox["rows"], 1), 2),
+        "postgres_rows_written_per_message": written,
         "mails": arrivals["mails"] - base["mails"],
         **costs,
         "generator_cpu_seconds": round(result.cpu_seconds, 2),

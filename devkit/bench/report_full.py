@@ -51,6 +51,11 @@ def ceiling_rows(ours: dict[str, Any], ceiling: dict[str, Any]) -> list[Fields]:
         found.append(
             _row("full PostgreSQL transactions/msg", ours[xacts], "n", ceiling[xacts], "ceiling")
         )
+    ceiling_written = ceiling.get("postgres_rows_written_per_message", {})
+    for table, per in ours.get("postgres_rows_written_per_message", {}).items():
+        found.append(
+            _row(f"full rows written/msg, {table}", per, "n", ceiling_written.get(table), "ceiling")
+        )
     for figure, key in (
         ("push", "accept_to_push_sent"),
         ("callback (sent)", "accept_to_callback_push_sent"),

@@ -145,6 +145,7 @@ def test_the_full_pipeline_is_judged_by_its_cpu_per_message_against_its_ceiling(
         **_full_pipeline(180.0),
         "callback_attempts_by_topic": {"messages.status": 90},
         "postgres_transactions_per_message": 2.0,
+        "postgres_rows_written_per_message": {"delivery_attempts": 4.3},
     }
     results = {**_results(800.0, 4000.0), "full_pipeline": ours, "full_pipeline_ceiling": ceiling}
     found = {r.figure: r for r in report.rows(results)}
@@ -153,6 +154,7 @@ def test_the_full_pipeline_is_judged_by_its_cpu_per_message_against_its_ceiling(
     assert found["full CPU/msg notify vs ceiling"].ratio == 1.0
     assert found["full callback attempts from messages.status"].value == 90
     assert found["full PostgreSQL transactions/msg"].ratio == 4.0
+    assert found["full rows written/msg, delivery_attempts"].value == 4.3
     assert found["full max accept->callback (sent)"].met is True
     costly = {**results, "full_pipeline": {**ours, "cpu_us_per_message_total": 1100.0}}
     assert {r.figure: r.met for r in report.rows(costly)}[ratio.figure] is False
