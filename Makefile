@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TOPIC ?= messages.submitted
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test chromium screenshots bench-console lint typecheck bench load chaos dlq-show dlq-replay schemas clean fuzz
+.PHONY: help install run test chromium kcat screenshots bench-console bench-reports lint typecheck bench load chaos dlq-show dlq-replay schemas clean fuzz
 .PHONY: migrate topics lag docs reference
 
 help: ## list the targets
@@ -35,7 +35,7 @@ TANSU_SMOKE := tests/integration/test_walking_skeleton.py tests/integration/test
 # Empty when this machine can run the embedded Apache Kafka, else the reason it cannot.
 KAFKA_MISSING = $(BIN)/python -c 'from devkit.kafka_dist import java_available as j; print(j() or "")'
 
-test: install chromium ## lint, contracts, type-check, the strict docs build, the suite on Apache Kafka (Tansu without Java), a Tansu smoke run
+test: install chromium kcat ## lint, contracts, type-check, the strict docs build, the suite on Apache Kafka (Tansu without Java), a Tansu smoke run
 	$(BIN)/ruff check worker schemas devkit tests
 	$(BIN)/ruff format --check worker schemas devkit tests
 	$(BIN)/lint-imports --no-cache
@@ -55,6 +55,12 @@ chromium: ## install Debian's chromium for the console's browser tests (only whe
 		$$sudo apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium; }
 
+kcat: ## install Debian's kcat (librdkafka's CLI) for the upstream-producer tests (only when missing; root or sudo)
+	@command -v kcat >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then sudo=; else sudo="sudo -n"; fi; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq kcat; }
+
 screenshots: install chromium ## regenerate the console screenshots in docs/ (the browser test, with more traffic)
 	POSTINO_SCREENSHOTS=docs $(BIN)/pytest -q tests/browser -k live_flow
 
@@ -71,11 +77,14 @@ typecheck: install ## mypy --strict on worker/, schemas/ and devkit/
 	$(BIN)/mypy
 
 
-bench: install ## benchmarks: ceilings vs ours, end to end, full pipeline (BENCH_FLAGS=--profile: flame graphs)
-	$(BIN)/postino bench $(BENCH_FLAGS)
+bench: install ## benchmarks on Apache Kafka (Tansu without Java; BROKER=memory: on Tansu; BENCH_FLAGS=--profile)
+	$(BIN)/postino bench $(if $(BROKER),--broker $(BROKER)) $(BENCH_FLAGS)
 
 bench-console: install ## what the operator console costs the ingress: with it open vs without, paired
 	$(BIN)/python -m devkit.bench.console_cost 30
+
+bench-reports: install ## the senders' reports on 1,000,000 seeded messages: list pages, daily counts, the eraser (EXPLAIN ANALYZE)
+	$(BIN)/python -m devkit.bench.reports 1000000 --out $${POSTINO_DATA_DIR:-var}/bench-reports.json
 
 load: install ## load tests against a running stack (make run in another shell)
 	$(BIN)/pytest -q -m load tests/load -s

@@ -55,6 +55,9 @@ SMALL_NODE = {
     "offsets.topic.num.partitions": "8",
     "transaction.state.log.num.partitions": "4",
     "share.coordinator.state.topic.num.partitions": "4",
+    # Retention is enforced within a second of a segment expiring (Kafka checks every
+    # 5 min): a test of a topic's retention.ms sees the log start move, not a timeout.
+    "log.retention.check.interval.ms": "1000",
 }
 
 _LOG4J2 = """\
@@ -122,6 +125,7 @@ class KafkaBroker:
         self.format_args = list(format_args)
         self.cluster_id = cluster_id or _formatted_cluster_id(self.log_dirs) or new_cluster_id()
         self.heap_mb = heap_mb
+        self._spawned = 0.0
         # Orphaned (its parent killed), it gets SIGKILL: its clean shutdown flushes every
         # partition and can outlast whoever would wait for it. The logs recover at start.
         log_path = self.home / "broker.log"
@@ -228,13 +232,13 @@ class KafkaBroker:
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self, wait: bool = True) -> str:
-        """Format (first time), start the JVM and wait until it answers a Metadata
-        request listing a broker; returns the bootstrap. `wait=False`: a cluster's
-        nodes start together, then `wait_ready()` each."""
+        """Format (first time), start the JVM and wait until it is ready (`wait_ready`);
+        returns the bootstrap. `wait=False`: a cluster's nodes start together, then
+        `wait_ready()` each."""
         libs = ensure_jars()
         config = self._write_config()
         self._format(libs, config)
-        started = time.monotonic()
+        self._spawned = time.monotonic()
         self._process.spawn(self._java(libs, "kafka.Kafka", str(config)))
         if wait:
             try:
@@ -242,27 +246,29 @@ class KafkaBroker:
             except BaseException:
                 self._process.stop(kill=True)
                 raise
+        return self.bootstrap
+
+    def wait_ready(self, timeout: float = START_TIMEOUT_SECONDS) -> None:
+        """Until a Metadata request lists a broker and FindCoordinator answers."""
+        deadline = time.monotonic() + timeout
+        port = self.ports[CLIENT_LISTENER]
+        while not (metadata_brokers(port) > 0 and group_coordinator_ready(port)):
+            proc = self._process.proc
+            if proc is None or proc.poll() is not None:
+                raise RuntimeError(f"embedded Kafka exited: see {self.log_path}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"embedded Kafka not ready after {timeout:.0f} s: {self.log_path}"
+                )
+            time.sleep(0.1)
         log.info(
             "embedded_kafka_started",
             bootstrap=self.bootstrap,
             version=kafka_version(),
             node_id=self.node_id,
-            seconds=round(time.monotonic() - started, 2),
+            seconds=round(time.monotonic() - self._spawned, 2),
             pid=self.pid,
         )
-        return self.bootstrap
-
-    def wait_ready(self, timeout: float = START_TIMEOUT_SECONDS) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            proc = self._process.proc
-            if proc is None or proc.poll() is not None:
-                raise RuntimeError(f"embedded Kafka exited: see {self.log_path}")
-            port = self.ports[CLIENT_LISTENER]
-            if metadata_brokers(port) > 0 and group_coordinator_ready(port):
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"embedded Kafka not ready after {timeout:.0f} s: see {self.log_path}")
 
     def stop(self) -> None:
         """Idempotent: SIGTERM (a controlled shutdown), SIGKILL if it takes too long."""

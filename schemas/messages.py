@@ -29,6 +29,9 @@ Markdown = Annotated[str, Meta(min_length=80, max_length=10000)]
 Amount = Annotated[int, Meta(ge=1, le=9999999999, description="Euro cents")]
 MessageId = Annotated[str, Meta(min_length=1, max_length=64)]
 ServiceId = Annotated[str, Meta(min_length=1, max_length=64)]
+TemplateId = Annotated[str, Meta(min_length=1, max_length=64, description="A template's id")]
+TemplateVersion = Annotated[int, Meta(ge=1, description="A template's version (1, 2, ...)")]
+PLACEHOLDER_NAME_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
 
 
 def to_utc(value: datetime) -> datetime:
@@ -98,6 +101,30 @@ class NewMessage(msgspec.Struct, kw_only=True, omit_defaults=True):
     feature_level_type: FeatureLevel = FeatureLevel.STANDARD
 
 
+class TemplateRef(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Which template writes the subject and markdown, and the value of each placeholder
+    (inserted as text). No version: the template's latest."""
+
+    id: TemplateId
+    version: TemplateVersion | None = None
+    values: dict[
+        Annotated[str, Meta(pattern=PLACEHOLDER_NAME_PATTERN)],
+        Annotated[str, Meta(max_length=10000)],
+    ] = msgspec.field(default_factory=dict)
+
+
+class TemplatedMessage(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """`POST /api/v1/messages` written from a template: `template` instead of
+    `content.subject` and `content.markdown`; every other `content` field as usual.
+    The filled subject and markdown then follow every rule of `NewMessage`."""
+
+    template: TemplateRef
+    content: dict[str, Any] = msgspec.field(default_factory=dict)
+    fiscal_code: FiscalCode | None = None
+    time_to_live: TimeToLive = 3600
+    feature_level_type: FeatureLevel = FeatureLevel.STANDARD
+
+
 class SubmittedMessage(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Value of `messages.submitted` (key: fiscal code).
 
@@ -114,6 +141,9 @@ class SubmittedMessage(msgspec.Struct, kw_only=True, omit_defaults=True):
     created_at: datetime | None = None
     time_to_live: TimeToLive = 3600
     feature_level_type: FeatureLevel = FeatureLevel.STANDARD
+    #: The template the subject and markdown were written from, when they were.
+    template_id: TemplateId | None = None
+    template_version: TemplateVersion | None = None
 
     def __post_init__(self) -> None:
         if self.created_at is not None:

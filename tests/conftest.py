@@ -198,7 +198,7 @@ _TABLES = (
     " citizen_sessions, service_usage, callback_deliveries, service_publications,"
     " upstream_admissions, console_flow, delivery_attempts, organizations, manage_keys,"
     " service_history, notice_gates, service_notices, callback_health,"
-    " subscription_changes, logos, rc_configurations"
+    " subscription_changes, logos, rc_configurations, message_templates, service_day_counts"
 )
 
 

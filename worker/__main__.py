@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from importlib import metadata
 
 from worker import eventloop, logs, tracing
+from worker.adapters.kafka_security import KafkaRefused
 from worker.bootstrap import Stopped
 from worker.health import Health
 from worker.lifecycle import install_signal_handlers, migrate_database, operated, run_roles
@@ -75,7 +76,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     commands: dict[str, Command] = {}
     migrate = sub.add_parser("migrate", help="apply the database migrations (only)")
     migrate.add_argument(
-        "--with-topics", action="store_true", help="then apply deploy/topics.yaml (dev)"
+        "--with-topics", action="store_true", help="then apply deploy/topics.yaml (a release job)"
     )
     commands["migrate"] = _cmd_migrate
     for name in ROLES:
@@ -105,6 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return commands[args.command](settings, args)
     except ConfigError as exc:
+        print(f"postino: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KafkaRefused as exc:
+        # Not worth retrying: the credentials or certificates are the operator's to fix.
+        log.error("kafka_refused", error=str(exc))
         print(f"postino: configuration error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

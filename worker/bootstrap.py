@@ -31,6 +31,7 @@ from worker.adapters.citizen_repo import PostgresCitizens
 from worker.adapters.console_repo import PostgresJournal
 from worker.adapters.inbox import PostgresInbox
 from worker.adapters.kafka import Publisher
+from worker.adapters.lifecycle_repo import PostgresLifecycle
 from worker.adapters.logos_repo import PostgresLogos
 from worker.adapters.notices_repo import PostgresNotices
 from worker.adapters.notifications_repo import PostgresNotifications
@@ -42,10 +43,12 @@ from worker.adapters.push import HttpPushGateway
 from worker.adapters.rc_configurations_repo import PostgresRCConfigurations
 from worker.adapters.reminders_repo import AdvisoryLock, PostgresReminders
 from worker.adapters.remote_content import HttpSenderClient
+from worker.adapters.reports_repo import PostgresReports
 from worker.adapters.sender_repo import PostgresSenderMessages
 from worker.adapters.services_repo import ServicesRepo, UsageRepo
 from worker.adapters.smtp import SmtpMailer
 from worker.adapters.subscriptions_repo import PostgresSubscriptions
+from worker.adapters.templates_repo import PostgresTemplates
 from worker.adapters.upstream_admissions import PostgresAdmissions
 from worker.adapters.webhook import HttpWebhookSender, PostgresCallbacks
 from worker.consumers.runner import ConsumerRunner, DeadLetterHook
@@ -178,6 +181,7 @@ async def open_runtime(
 
     pool = await until_reachable("database", connect_pool, stop, health)
     try:
+        await until_reachable("schema", lambda: postgres.require_schema(pool), stop, health)
         start_producer = functools.partial(kafka.start_producer, settings.kafka, bootstrap, role)
         producer = await until_reachable("broker", start_producer, stop, health)
         publisher = Publisher(producer, restart=start_producer)
@@ -251,6 +255,14 @@ def notification_store(runtime: Runtime) -> PostgresNotifications:
 
 def reminder_store(runtime: Runtime) -> ReminderStore:
     return PostgresReminders(runtime.pool)
+
+
+def retention_store(runtime: Runtime) -> PostgresLifecycle:
+    return PostgresLifecycle(runtime.pool)
+
+
+def reports_store(runtime: Runtime) -> PostgresReports:
+    return PostgresReports(runtime.pool)
 
 
 def leader_lock(runtime: Runtime, key: int) -> AdvisoryLock:
@@ -354,6 +366,9 @@ class IngressStores:
     subscriptions: PostgresSubscriptions
     rc_configurations: PostgresRCConfigurations
     catalogue: PostgresCatalogue
+    templates: PostgresTemplates
+    reports: PostgresReports
+    lifecycle: PostgresLifecycle
 
 
 def ingress_stores(runtime: Runtime) -> IngressStores:
@@ -371,4 +386,7 @@ def ingress_stores(runtime: Runtime) -> IngressStores:
         PostgresSubscriptions(pool),
         PostgresRCConfigurations(pool),
         PostgresCatalogue(pool),
+        PostgresTemplates(pool),
+        PostgresReports(pool),
+        PostgresLifecycle(pool),
     )

@@ -165,7 +165,8 @@ def message_id_of(value: bytes | None) -> str | None:
         return None
     try:
         ids = _IDS.decode(value)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, RecursionError):
+        # RecursionError: a value nested deeper than msgspec goes (its DLQ copy too).
         return None
     found = ids.message_id or ids.id
     return found if isinstance(found, str) else None
@@ -199,35 +200,49 @@ class BatchSpans:
         )
         self.context = trace.set_span_in_context(self._batch)
         self._records: list[Span] = []
+        #: Records whose span could not be made, and why (their loop dead-letters them).
+        self.failed: list[tuple[Record, str]] = []
         link = [Link(self._batch.get_span_context())]
         for record in records:
-            parent = extract_record(record)
-            if parent is None:
-                continue
-            process = _tracer.start_span(
-                f"{role} process {record.topic}",
-                context=parent,
-                kind=SpanKind.CONSUMER,
-                links=link,
-                attributes={
-                    "messaging.system": "kafka",
-                    "messaging.destination.name": record.topic,
-                    "messaging.kafka.destination.partition": record.partition,
-                    "messaging.kafka.message.offset": record.offset,
-                },
-            )
-            self._records.append(process)
-            remember(message_id_of(record.value), trace.set_span_in_context(process))
+            try:
+                self._start_record(role, record, link)
+            except Exception as exc:
+                self.failed.append((record, f"{type(exc).__name__} while tracing the record"))
+
+    def _start_record(self, role: str, record: Record, link: list[Link]) -> None:
+        assert _tracer is not None  # noqa: S101 - only built when ENABLED
+        parent = extract_record(record)
+        if parent is None:
+            return
+        process = _tracer.start_span(
+            f"{role} process {record.topic}",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            links=link,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": record.topic,
+                "messaging.kafka.destination.partition": record.partition,
+                "messaging.kafka.message.offset": record.offset,
+            },
+        )
+        self._records.append(process)
+        remember(message_id_of(record.value), trace.set_span_in_context(process))
 
     def current(self) -> contextlib.AbstractContextManager[Span]:
         """The batch span as the current one (database spans nest under it)."""
         return trace.use_span(self._batch, end_on_exit=False)
 
     def follow(self, records: Sequence[OutRecord]) -> list[OutRecord]:
-        """The produced records, each with the context of the record it came from."""
-        return [
-            with_context(r, context_of(message_id_of(r.value)) or self.context) for r in records
-        ]
+        """The produced records, each with the context of the record it came from (or,
+        if that fails, as they are: a record is never held back for its trace)."""
+        return [self._follow(r) for r in records]
+
+    def _follow(self, record: OutRecord) -> OutRecord:
+        try:
+            return with_context(record, context_of(message_id_of(record.value)) or self.context)
+        except Exception:
+            return record
 
     def end(self, error: BaseException | None = None) -> None:
         for current in (*self._records, self._batch):

@@ -63,8 +63,10 @@ def render() -> str:
         "# Topics\n",
         "Every topic Postino uses, as `postino topics` (`make topics`) creates and configures"
         " it. Names are base names: `POSTINO_TOPIC_PREFIX` is prepended to each. Partitions:"
-        " `POSTINO_KAFKA_PARTITIONS` unless a topic says otherwise; replicas:"
-        " `POSTINO_KAFKA_REPLICATION_FACTOR`. `min.insync.replicas` is applied as"
+        " `POSTINO_KAFKA_PARTITIONS` unless a topic says otherwise, retry tiers"
+        " `POSTINO_KAFKA_RETRY_PARTITIONS` and DLQs `POSTINO_KAFKA_DLQ_PARTITIONS`; replicas:"
+        " `POSTINO_KAFKA_REPLICATION_FACTOR` (default: the cluster's"
+        " `default.replication.factor`). `min.insync.replicas` is applied as"
         " min(its value, replication factor - 1), at least 1. Values are JSON; the"
         " [Kafka contract](../producers/contract.md) has their schemas.\n",
         table(("topic", "key", "value", "written by", "read by", "config"), _rows(spec)),

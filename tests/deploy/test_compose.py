@@ -63,17 +63,19 @@ def test_production_has_no_mail_catcher_and_sends_through_the_given_relay(
         assert env["POSTINO_SMTP_URL"] == RELAY["POSTINO_SMTP_URL"]
 
 
-def test_every_role_is_checked_on_its_ops_port_after_migrations_and_topics(
+def test_every_role_is_checked_on_its_ops_port_after_the_one_shot_release(
     production: dict[str, Any],
 ) -> None:
     for role in ROLES:
         service = production["services"][role]
         assert service["command"] == [role]
         assert "http://127.0.0.1:8081/readyz" in " ".join(service["healthcheck"]["test"])
-        assert set(service["depends_on"]) >= {"migrate", "topics"}
+        assert service["depends_on"]["release"]["condition"] == "service_completed_successfully"
         assert not service["image"].endswith(":latest")
-    assert production["services"]["migrate"]["command"] == ["migrate"]
-    assert production["services"]["topics"]["command"] == ["topics"]
+    release = production["services"]["release"]
+    assert release["command"] == ["migrate", "--with-topics"]
+    assert release["restart"] == "no"
+    assert set(release["depends_on"]) == {"postgres", "kafka"}
 
 
 def test_without_an_smtp_relay_compose_refuses_to_start(tmp_path: Path) -> None:

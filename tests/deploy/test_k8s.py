@@ -83,9 +83,14 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rendered]:
         checkov.communicate()
 
 
-def _containers(deployment: dict[str, Any]) -> list[dict[str, Any]]:
-    spec = deployment["spec"]["template"]["spec"]
+def _containers(workload: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = workload["spec"]["template"]["spec"]
     return [*spec.get("initContainers", []), *spec["containers"]]
+
+
+def _workloads(rendered: Rendered) -> list[dict[str, Any]]:
+    """Every object that runs pods: the roles' Deployments and the release Job."""
+    return [*rendered.kind("Deployment"), *rendered.kind("Job")]
 
 
 def _deployment(rendered: Rendered, role: str) -> dict[str, Any]:
@@ -119,7 +124,7 @@ def test_secrets_are_referenced_never_written_and_reach_the_pods_as_files(
     files = {k: v for k, v in config["data"].items() if k.endswith("_FILE")}
     assert set(files) == {f"POSTINO_{n}_FILE" for n in SECRET_KEYS}
     assert not set(config["data"]) & {f"POSTINO_{n}" for n in SECRET_KEYS}
-    for deployment in rendered.kind("Deployment"):
+    for deployment in _workloads(rendered):
         pod = deployment["spec"]["template"]["spec"]
         [volume] = [v for v in pod["volumes"] if "secret" in v]
         assert volume["secret"]["secretName"] == "postino-secrets"
@@ -133,7 +138,7 @@ def test_secrets_are_referenced_never_written_and_reach_the_pods_as_files(
 
 
 def test_every_container_runs_locked_down_from_the_overlay_image(rendered: Rendered) -> None:
-    for deployment in rendered.kind("Deployment"):
+    for deployment in _workloads(rendered):
         pod = deployment["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -152,7 +157,7 @@ def test_every_container_runs_locked_down_from_the_overlay_image(rendered: Rende
 
 
 @pytest.mark.parametrize("role", sorted(ROLES))
-def test_every_role_is_probed_on_its_ops_port_after_migrations(
+def test_every_role_is_probed_on_its_ops_port_and_leaves_setup_to_the_release_job(
     role: str, rendered: Rendered
 ) -> None:
     deployment = _deployment(rendered, role)
@@ -165,10 +170,7 @@ def test_every_role_is_probed_on_its_ops_port_after_migrations(
     assert main["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "ops"}
     assert main["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "ops"}
     assert main["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "ops"}
-    assert [(c["name"], c["args"]) for c in spec["initContainers"]] == [
-        ("migrate", ["migrate"]),
-        ("topics", ["topics"]),
-    ]
+    assert "initContainers" not in spec  # no topic-admin or DDL rights in a role's pod
     zones = {c["topologyKey"] for c in spec["topologySpreadConstraints"]}
     assert zones == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
     selector = deployment["spec"]["selector"]["matchLabels"]
@@ -178,6 +180,17 @@ def test_every_role_is_probed_on_its_ops_port_after_migrations(
         if p["spec"]["selector"]["matchLabels"] == selector
     ]
     assert [b["spec"]["maxUnavailable"] for b in budgets] == [1]
+
+
+def test_one_release_job_migrates_then_applies_the_topics_and_ends(rendered: Rendered) -> None:
+    [job] = rendered.kind("Job")
+    spec = job["spec"]["template"]["spec"]
+    steps = [(c["name"], c["args"]) for c in _containers(job)]
+    assert steps == [("migrate", ["migrate"]), ("topics", ["topics"])]
+    assert spec["restartPolicy"] == "OnFailure"
+    assert job["spec"]["backoffLimit"] > 0
+    assert job["spec"]["activeDeadlineSeconds"] > 0
+    assert job["spec"]["ttlSecondsAfterFinished"] > 0
 
 
 def test_the_ingress_leaves_the_load_balancer_before_it_stops_listening(

@@ -52,7 +52,8 @@ def _request(
     headers = {k: str(v) for k, v in (kwargs.get("headers") or {}).items()}
     for name in ("Ocp-Apim-Subscription-Key", "Authorization"):
         headers.pop(name, None)
-    for scheme in schemes:
+    # `security` lists alternatives: the first the fuzzer holds credentials for.
+    for scheme in [s for s in schemes if s in credentials][:1]:
         headers |= credentials[scheme]
     request: dict[str, Any] = {
         "method": kwargs["method"],

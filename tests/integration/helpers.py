@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from aiokafka import TopicPartition
 
 from schemas import codecs
 from schemas.events import StatusEvent
@@ -49,7 +48,7 @@ async def read_topic(runtime: Runtime, base_topic: str) -> list[Record]:
     await consumer.start()
     try:
         topic = f"{ks.topics.prefix}{base_topic}"
-        consumer.assign([TopicPartition(topic, p) for p in range(ks.partitions)])
+        consumer.assign(await kafka.all_partitions(consumer, [topic]))
         await consumer.seek_to_beginning()
         found: list[Record] = []
         idle = 0

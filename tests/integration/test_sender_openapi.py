@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from openapi_spec_validator import validate
 
-from schemas.messages import NewMessage
+from schemas.messages import NewMessage, TemplatedMessage
 
 
 async def test_the_document_is_valid_openapi_3(client: TestClient[Any, Any]) -> None:
@@ -39,6 +39,9 @@ async def test_the_message_schema_is_the_decoder_s_own(client: TestClient[Any, A
         "maxLength": 120,
     }
     operation = document["paths"]["/api/v1/messages"]["post"]
-    ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-    assert ref.endswith(NewMessage.__name__)
+    bodies = operation["requestBody"]["content"]["application/json"]["schema"]["anyOf"]
+    assert [b["$ref"].rsplit("/", 1)[-1] for b in bodies] == [
+        NewMessage.__name__,
+        TemplatedMessage.__name__,
+    ]
     assert "Idempotency-Key" in [p["name"] for p in operation["parameters"]]

@@ -177,7 +177,24 @@ def test_the_default_is_plaintext_with_a_client_id_per_role() -> None:
         "bootstrap_servers": "b:1",
         "client_id": "postino-payments",
         "security_protocol": "PLAINTEXT",
+        # below the idle cuts of cloud middleboxes (AWS NAT 350 s, Azure 4 min)
+        "metadata_max_age_ms": 180000,
+        "connections_max_idle_ms": 180000,
     }
+
+
+async def test_managed_cluster_defaults_replicate_as_the_broker_says_and_wait_for_batches() -> None:
+    ks = load_settings({}).kafka
+    assert ks.replication_factor == -1  # the cluster's default.replication.factor
+    assert (ks.retry_partitions, ks.dlq_partitions) == (4, 1)
+    assert ks.rebalance_timeout_ms == 60000
+    assert ks.compression == "zstd"
+    consumer = kafka.consumer(ks, "b:1", "postino.deliver")
+    assert consumer._rebalance_timeout_ms == 60000
+    producer = kafka.producer(ks, "b:1", "deliver")
+    assert producer._compression_type == "zstd"
+    await producer.stop()
+    await consumer.stop()
 
 
 @pytest.mark.parametrize(

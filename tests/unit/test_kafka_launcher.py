@@ -9,6 +9,7 @@ import pytest
 
 from devkit import brokers, kafka_dist
 from devkit.kafka import KafkaBroker, new_cluster_id
+from devkit.kafka_cluster import KafkaCluster
 
 
 def test_one_node_is_broker_and_controller_of_its_own_quorum(tmp_path: Path) -> None:
@@ -91,3 +92,13 @@ def test_the_pinned_version_is_a_4x_and_cached_outside_the_checkout(
 def test_unknown_broker_kinds_are_refused() -> None:
     with pytest.raises(ValueError, match="broker kind"):
         brokers.choose("redpanda")
+
+
+def test_a_cluster_is_nodes_sharing_one_quorum_and_cluster_id(tmp_path: Path) -> None:
+    cluster = KafkaCluster(tmp_path, size=3, extra_properties={"min.insync.replicas": "2"})
+    props = [node.properties() for node in cluster.nodes]
+    assert [p["node.id"] for p in props] == ["1", "2", "3"]
+    assert len({p["controller.quorum.voters"] for p in props}) == 1
+    assert len({node.cluster_id for node in cluster.nodes}) == 1
+    assert {p["min.insync.replicas"] for p in props} == {"2"}
+    assert cluster.bootstrap == ",".join(node.bootstrap for node in cluster.nodes)

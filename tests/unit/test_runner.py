@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError
 
 from worker.consumers.runner import ConsumerRunner
 from worker.core.batch import BatchResult, DeadLetter
@@ -289,7 +290,7 @@ async def test_a_partition_pauses_on_its_first_record_not_due() -> None:
     assert [r.value for r in publisher.sent] == [str(now - 1).encode()]
     assert consumer.commits == [{TP: 1}]
     assert consumer.seeks == [(TP, 1)] and consumer.paused == {TP}
-    assert runner._due._paused[TP] == now + 10.1
+    assert runner.due._paused[TP] == now + 10.1
 
 
 class CountingConsumer(FakeConsumer):
@@ -350,3 +351,27 @@ async def test_a_commit_that_never_ends_does_not_hold_the_loop_or_its_stop() -> 
     assert [r.value for r in publisher.sent] == [b"one", b"two"]
     runner.request_stop()
     await asyncio.wait_for(task, timeout=5)
+
+
+class RebalancedConsumer(FakeConsumer):
+    """A group that rebalanced under the first batch: its commit fails, as on Kafka
+    when a member missed a heartbeat or another member joined."""
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.log.append("commit")
+        if len(self.commits) == 0:
+            self.commits.append({})
+            raise CommitFailedError("the group rebalanced")
+        self.commits.append(offsets)
+
+
+async def test_a_commit_lost_to_a_rebalance_does_not_stop_the_role() -> None:
+    """The batch stays uncommitted (its next owner redoes it) and the loop goes on."""
+    consumer = RebalancedConsumer([b"one"])
+    publisher = FakePublisher(consumer)
+    runner = _runner(consumer, publisher, echo)
+    assert await runner.poll_once(timeout_ms=0) == 1
+    consumer.pending = [_record(1, b"two")]
+    assert await runner.poll_once(timeout_ms=0) == 1
+    assert consumer.commits == [{}, {TP: 2}]
+    assert [r.value for r in publisher.sent] == [b"one", b"two"]

@@ -102,3 +102,19 @@ def test_a_topic_may_ask_for_its_own_partition_count() -> None:
     document = {"topics": {"x": {"partitions": 3}}, "dlq": ["x"]}
     found = desired_topics(document, prefix="", partitions=8, replication_factor=1)
     assert [(t.name, t.partitions) for t in found] == [("x", 3), ("x.dlq", 8)]
+
+
+def test_retry_tiers_and_dlqs_get_few_partitions_of_their_own() -> None:
+    found = desired_topics(
+        inventory(),
+        prefix="",
+        partitions=24,
+        replication_factor=3,
+        retry_partitions=4,
+        dlq_partitions=1,
+    )
+    counts = {t.name: t.partitions for t in found}
+    assert counts["messages.submitted"] == counts["payments.updates"] == 24
+    assert counts["notifications.retry.1"] == counts["callbacks.retry.4"] == 4
+    assert {n for n, c in counts.items() if c == 1} == {n for n in counts if n.endswith(".dlq")}
+    assert sum(counts.values()) == 4 * 24 + 8 * 4 + 12 * 1  # 140, not 24 x 24 = 576

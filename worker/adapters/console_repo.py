@@ -56,7 +56,7 @@ ON CONFLICT (id) DO NOTHING
 _MESSAGE = """
 SELECT m.id, m.sender_service_id, m.created_at, m.processed_at, m.status, m.rejection_reason,
        m.failure_reason, m.feature_level_type, m.is_read, m.read_at, m.paid_at,
-       m.content->'payment_data' IS NOT NULL AS has_payment,
+       m.content->'payment_data' IS NOT NULL AS has_payment, m.template_id, m.template_version,
        (SELECT sp.can_access_message_read_status FROM service_preferences sp
          WHERE sp.fiscal_code = m.fiscal_code AND sp.service_id = m.sender_service_id)
          AS can_access_read_status

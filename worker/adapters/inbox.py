@@ -58,10 +58,10 @@ _SAVE = f"""
 WITH v AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int[],
                          $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                         $11::text[], $12::timestamptz[])
+                         $11::text[], $12::timestamptz[], $13::text[], $14::int[])
         AS v(id, fiscal_code, sender_service_id, created_at, time_to_live,
              feature_level_type, content, status, rejection_reason, failure_reason,
-             rpt_id, due_date)
+             rpt_id, due_date, template_id, template_version)
 ), paid AS (
     SELECT rpt_id, COALESCE(min(paid_at), min(received_at)) AS paid_at
     FROM payments WHERE rpt_id IN (SELECT rpt_id FROM v WHERE rpt_id IS NOT NULL)
@@ -69,12 +69,14 @@ WITH v AS (
 )
 INSERT INTO messages (id, fiscal_code, sender_service_id, created_at, time_to_live,
                       feature_level_type, content, status, rejection_reason,
-                      failure_reason, rpt_id, due_date, paid_at, status_seq, paid_seq)
+                      failure_reason, rpt_id, due_date, paid_at, status_seq, paid_seq,
+                      template_id, template_version)
 SELECT v.id, v.fiscal_code, v.sender_service_id, v.created_at, v.time_to_live,
        v.feature_level_type, v.content::jsonb, v.status, v.rejection_reason,
        v.failure_reason, v.rpt_id, v.due_date, paid.paid_at,
        CASE WHEN paid.paid_at IS NULL THEN 1 ELSE 2 END,
-       CASE WHEN paid.paid_at IS NULL THEN NULL ELSE 2 END
+       CASE WHEN paid.paid_at IS NULL THEN NULL ELSE 2 END,
+       v.template_id, v.template_version
 FROM v LEFT JOIN paid ON paid.rpt_id = v.rpt_id
 ON CONFLICT (id) DO NOTHING
 RETURNING {_STORED_COLUMNS}
@@ -131,6 +133,8 @@ class PostgresInbox:
             [r.failure_reason.value if r.failure_reason else None for r in rows],
             [r.rpt_id for r in rows],
             [r.due_date for r in rows],
+            [r.template_id for r in rows],
+            [r.template_version for r in rows],
         )
         async with self._pool.acquire() as conn:
             stored = [StoredMessage(*s) for s in await conn.fetch(_SAVE, *columns)]

@@ -19,6 +19,7 @@ from opentelemetry.trace import SpanKind
 
 from worker import logs, tracing
 from worker.adapters.kafka_client import client_options
+from worker.adapters.kafka_security import refusal
 from worker.core.errors import RetryableError
 from worker.core.records import OutRecord, Record
 from worker.settings import KafkaSettings
@@ -37,7 +38,8 @@ def record_from_consumer(rec: ConsumerRecord[bytes, bytes]) -> Record:
     if headers:
         for _, value in headers:
             if type(value) is not bytes:
-                headers = tuple((k, bytes(v)) for k, v in headers)
+                # A header may have no value at all (null on the wire): an empty one.
+                headers = tuple((k, b"" if v is None else bytes(v)) for k, v in headers)
                 break
     else:
         headers = ()
@@ -50,6 +52,7 @@ def producer(settings: KafkaSettings, bootstrap: str, role: str) -> AIOKafkaProd
         acks="all",
         linger_ms=settings.producer_linger_ms(role),
         enable_idempotence=settings.enable_idempotence,
+        compression_type=None if settings.compression == "none" else settings.compression,
         request_timeout_ms=30000,
     )
 
@@ -63,6 +66,9 @@ async def start_producer(settings: KafkaSettings, bootstrap: str, role: str) -> 
     except KafkaError as exc:
         with contextlib.suppress(Exception):
             await started.stop()
+        refused = await refusal(settings, bootstrap)
+        if refused is not None:
+            raise refused from exc
         raise RetryableError(f"broker {bootstrap} unreachable: {exc}") from exc
     return started
 
@@ -81,7 +87,7 @@ def consumer(
         "max_poll_records": settings.max_poll_records,
         "session_timeout_ms": settings.session_timeout_ms,
         "heartbeat_interval_ms": settings.heartbeat_interval_ms,
-        "rebalance_timeout_ms": max(settings.session_timeout_ms, 10000),
+        "rebalance_timeout_ms": max(settings.session_timeout_ms, settings.rebalance_timeout_ms),
     }
     options.update(overrides)
     return AIOKafkaConsumer(**options)
@@ -284,6 +290,9 @@ async def wait_for_broker(settings: KafkaSettings, bootstrap: str, timeout: floa
             await admin.close()
             return
         except Exception as exc:
+            refused = await refusal(settings, bootstrap)
+            if refused is not None:
+                raise refused from exc
             if asyncio.get_running_loop().time() > deadline:
                 raise RetryableError(f"broker {bootstrap} not reachable: {exc}") from exc
             await asyncio.sleep(0.1)

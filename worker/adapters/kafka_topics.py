@@ -7,6 +7,7 @@ or CreatePartitions) fail with a `TopicsError` naming the operation, never silen
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from pathlib import Path
@@ -46,13 +47,36 @@ def load_inventory(path: Path | None = None) -> dict[str, Any]:
     return found
 
 
-def desired(settings: KafkaSettings, inventory: Mapping[str, Any]) -> list[TopicSpec]:
+def desired(
+    settings: KafkaSettings, inventory: Mapping[str, Any], replication_factor: int | None = None
+) -> list[TopicSpec]:
+    """The inventory's topics under these settings (`replication_factor`: the
+    resolved one, when the settings say -1)."""
     return desired_topics(
         inventory,
         prefix=settings.topic_prefix,
         partitions=settings.partitions,
-        replication_factor=settings.replication_factor,
+        replication_factor=replication_factor or settings.replication_factor,
+        retry_partitions=settings.retry_partitions,
+        dlq_partitions=settings.dlq_partitions,
     )
+
+
+async def default_replication(admin: AIOKafkaAdminClient) -> int:
+    """The cluster's `default.replication.factor` (what -1 means), read from a broker's
+    config; where that is not allowed or not offered, as many replicas as brokers, at
+    most 3."""
+    brokers = sorted(b.nodeId for b in admin._client.cluster.brokers())
+    try:
+        resource = ConfigResource(ConfigResourceType.BROKER, str(brokers[0]))
+        for response in await admin.describe_configs([resource]):
+            for error_code, _, _, _, entries in response.resources:
+                found = {e[0]: e[1] for e in entries} if not error_code else {}
+                if found.get("default.replication.factor"):
+                    return int(found["default.replication.factor"])
+    except (KafkaError, ValueError, IndexError) as exc:
+        log.info("broker_config_unreadable", error=type(exc).__name__)
+    return max(1, min(3, len(brokers)))
 
 
 async def describe(
@@ -133,6 +157,26 @@ async def apply(
                     raise TopicsError(f"AlterConfigs {name}: error {error_code} {message}")
 
 
+#: How long `postino topics` waits for the brokers to show what it changed.
+SETTLE_SECONDS = 30.0
+
+
+async def _settled(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> None:
+    """Wait until the brokers describe the cluster as planned: Kafka's controller takes
+    a change at once, and each broker's metadata and configs follow a moment later, so
+    a role (or the next `postino topics`) started right after sees the topics."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SETTLE_SECONDS
+    while True:
+        current, _ = await describe(admin, [s.name for s in specs])
+        if plan(specs, current).empty:
+            return
+        if loop.time() > deadline:
+            log.warning("topics_not_settled", seconds=SETTLE_SECONDS)
+            return
+        await asyncio.sleep(0.2)
+
+
 async def sync_topics(
     settings: KafkaSettings,
     bootstrap: str,
@@ -142,10 +186,14 @@ async def sync_topics(
     show: Callable[[str], None] | None = None,
 ) -> Plan:
     """Describe, plan, show the diff, and (unless `dry_run`) apply. Returns the plan."""
-    specs = desired(settings, inventory if inventory is not None else load_inventory())
     admin = admin_client(settings, bootstrap, "topics")
     await _call("connect", admin.start())
     try:
+        replication = settings.replication_factor
+        if replication == -1:
+            replication = await default_replication(admin)
+        inventory = inventory if inventory is not None else load_inventory()
+        specs = desired(settings, inventory, replication)
         current, overrides = await describe(admin, [s.name for s in specs])
         changes = plan(specs, current)
         for line in changes.lines():
@@ -153,6 +201,7 @@ async def sync_topics(
                 show(line)
         if not (dry_run or changes.empty):
             await apply(admin, changes, overrides)
+            await _settled(admin, specs)
             log.info(
                 "topics_applied",
                 created=len(changes.create),

@@ -138,6 +138,28 @@ _TRANSIENT = (
 )
 
 
+async def require_schema(pool: Pool, folder: Path | None = None) -> None:
+    """Raise `RetryableError` while a migration this image ships is not applied (the
+    release job, `postino migrate`, has not run yet): a role waits, not ready, rather
+    than run against an older schema. A newer schema (a rollback) is fine."""
+    try:
+        async with pool.acquire() as conn:
+            exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+            done = (
+                {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+                if exists
+                else set()
+            )
+    except _TRANSIENT as exc:
+        raise RetryableError(f"database unreachable: {type(exc).__name__}") from exc
+    missing = [name for v, name, _ in _migration_files(folder or migrations_dir()) if v not in done]
+    if missing:
+        raise RetryableError(
+            f"{len(missing)} migrations not applied yet (first: {missing[0]}):"
+            " waiting for `postino migrate` (the release job)"
+        )
+
+
 def classified(exc: Exception) -> RetryableError | PermanentError | None:
     """The taxonomy's view of a driver error (None: not the driver's, leave it be)."""
     if isinstance(exc, RetryableError | PermanentError):

@@ -54,6 +54,16 @@ def _sender_sees(m: dict[str, Any]) -> list[dict[str, Any]]:
     return steps
 
 
+def _accepted(m: dict[str, Any]) -> dict[str, Any]:
+    """The first step; it names the template the text was written from, if any."""
+    template = m.get("template_id")
+    if template is None:
+        return _step("accepted", m["created_at"], "Accepted by the ingress")
+    version = m.get("template_version")
+    title = f"Accepted by the ingress, written from template {template} version {version}"
+    return _step("accepted", m["created_at"], title, template={"id": template, "version": version})
+
+
 def _attempt(a: dict[str, Any]) -> dict[str, Any]:
     if a["kind"] == "notification":
         title = f"{a['channel']} notification: {a['outcome']}"
@@ -105,6 +115,12 @@ def _dead(view: DeadLetterView) -> dict[str, Any]:
     )
 
 
+def _template(m: dict[str, Any] | None) -> dict[str, Any] | None:
+    if m is None or m.get("template_id") is None:
+        return None
+    return {"id": m["template_id"], "version": m.get("template_version")}
+
+
 def build(
     message_id: str, story: dict[str, Any], dead: Sequence[DeadLetterView]
 ) -> dict[str, Any] | None:
@@ -115,7 +131,7 @@ def build(
     steps: list[dict[str, Any]] = []
     tail: list[dict[str, Any]] = []
     if m is not None:
-        steps.append(_step("accepted", m["created_at"], "Accepted by the ingress"))
+        steps.append(_accepted(m))
         steps.append(_stored(m))
         tail = _sender_sees(m)
     journaled = {a["channel"] for a in story["attempts"] if a["kind"] == "notification"}
@@ -133,6 +149,7 @@ def build(
         "service_id": m["sender_service_id"] if m is not None else None,
         "status": m["status"] if m is not None else "UNKNOWN",
         "feature_level_type": m["feature_level_type"] if m is not None else None,
+        "template": _template(m),
         "trace_ids": traces,
         "steps": timed,
     }

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from worker import logs, metrics
+from worker.consumers import observe
 from worker.core.backoff import Backoff
 from worker.core.batch import BatchHandler, BatchResult, DeadLetter
 from worker.core.errors import RetryableError
@@ -79,15 +80,20 @@ async def _process_one(handler: BatchHandler, record: Record, retry: Retrier) ->
 
 
 def _dead(record: Record, exc: BaseException, retry: Retrier) -> BatchResult:
-    log.error(
-        "record_processing_failed",
-        role=retry.role,
-        topic=record.topic,
-        offset=record.offset,
-        error=type(exc).__name__,
-        # Frames only: an exception's text can quote the record (e.g. PostgreSQL's
-        # "Failing row contains ..."), and records carry personal data.
-        trace="".join(traceback.format_tb(exc.__traceback__, limit=5))[-1500:],
-    )
+    def report() -> None:
+        log.error(
+            "record_processing_failed",
+            role=retry.role,
+            topic=record.topic,
+            offset=record.offset,
+            error=type(exc).__name__,
+            # Frames only: an exception's text can quote the record (e.g. PostgreSQL's
+            # "Failing row contains ..."), and records carry personal data.
+            trace="".join(traceback.format_tb(exc.__traceback__, limit=5))[-1500:],
+        )
+
+    observe.quietly(report)
+    # A value nested deeper than the decoder (or anything walking it) can recurse.
+    code = "nested_too_deep" if isinstance(exc, RecursionError) else "processing_error"
     detail = f"{type(exc).__name__}: {safe_error_text(exc)}"
-    return BatchResult(dead=[DeadLetter(record, "processing_error", detail)])
+    return BatchResult(dead=[DeadLetter(record, code, detail)])

@@ -10,7 +10,7 @@ partitions and topics keep flowing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
@@ -68,6 +68,24 @@ class NotDue:
                 records.append(record)
             batches[tp] = records
         return batches, not_due
+
+    def due_prefix(
+        self,
+        tp: TopicPartition,
+        records: Sequence[Record],
+        not_due: dict[TopicPartition, tuple[int, float]],
+    ) -> list[Record]:
+        """The records before the first one not due (noted in `not_due`, as `split` does)."""
+        due_at = self._due_at
+        if due_at is None:
+            return list(records)
+        now = self._clock()
+        for i, record in enumerate(records):
+            due = due_at(record)
+            if due is not None and due > now:
+                not_due[tp] = (record.offset, self._resume_at(record, due))
+                return list(records[:i])
+        return list(records)
 
     def _resume_at(self, record: Record, due: float) -> float:
         """When to fetch a paused partition again: its first record's due time, plus a

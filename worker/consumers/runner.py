@@ -9,6 +9,10 @@ so redoing it is harmless.
 Failures never stop a partition and never crash the loop (see `failures`).
 
 Records not yet due (retry tiers) wait in their partition, paused: see `not_due`.
+
+A record batch that cannot be decoded at all (a codec this client lacks, a corrupt
+payload) goes to the DLQ as its offsets and the error, and the loop moves past it
+(see `undecodable`): it never stops the partition.
 """
 
 from __future__ import annotations
@@ -17,14 +21,19 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError
 
 from worker import logs, metrics, tracing
 from worker.adapters.kafka import Publisher, all_partitions
+from worker.adapters.kafka_batches import undecodable
+from worker.consumers import observe
+from worker.consumers import undecodable as undecodable_batches
 from worker.consumers.failures import Retrier, process
 from worker.consumers.not_due import NotDue
-from worker.core.batch import BatchHandler, DeadLetter, dead_letter_record, dlq_topic
+from worker.core.batch import BatchHandler, BatchResult, DeadLetter, dead_letter_record, dlq_topic
 from worker.core.errors import RetryableError
 from worker.core.records import OutRecord, Record
 from worker.health import Pulse
@@ -33,7 +42,7 @@ log = logs.get("postino.consumer")
 
 #: A batch this small is followed by the consumer's linger, if it has one.
 LINGER_BELOW = 100
-#: The longest an offset commit may hold a poll loop (see `ConsumerRunner._commit`).
+#: The longest an offset commit may hold a poll loop (see `ConsumerRunner.commit`).
 COMMIT_TIMEOUT_SECONDS = 15.0
 #: Given a batch's dead letters, record what they mean; returns records to produce.
 DeadLetterHook = Callable[[Sequence[DeadLetter]], Awaitable[list[OutRecord]]]
@@ -50,6 +59,7 @@ class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
             log.info("partitions_revoked", role=self._runner.role, count=len(revoked))
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self._runner.forget(assigned)
         log.info("partitions_assigned", role=self._runner.role, count=len(assigned))
 
 
@@ -84,7 +94,10 @@ class ConsumerRunner:
         self._handler = handler
         self._publisher = publisher
         self._direct = direct
-        self._due = NotDue(consumer, role, due_at, clock, resume_slack)
+        self.due = NotDue(consumer, role, due_at, clock, resume_slack)
+        #: Per partition: the offset after the last record processed and committed
+        #: here (where a poll that lost its records must start again).
+        self._next: dict[TopicPartition, int] = {}
         self._linger = linger
         self._on_dead_letters = on_dead_letters
         self._stop = asyncio.Event()
@@ -93,6 +106,10 @@ class ConsumerRunner:
         self.processed = 0
         self._lag: dict[TopicPartition, int] = {}
         self.dead_lettered = 0
+
+    @property
+    def consumer(self) -> AIOKafkaConsumer:
+        return self._consumer
 
     async def start(self) -> None:
         if self._started:
@@ -151,7 +168,7 @@ class ConsumerRunner:
         read up to its high watermark? False until a first fetch reported one (a slow
         first fetch must not look like an empty topic)."""
         for tp in self._consumer.assignment():
-            if tp in self._due:
+            if tp in self.due:
                 continue
             highwater = self._consumer.highwater(tp)
             if highwater is None or await self._consumer.position(tp) < highwater:
@@ -161,16 +178,17 @@ class ConsumerRunner:
     async def poll_once(self, timeout_ms: int) -> int:
         if self._pulse is not None:
             self._pulse.beat()
-        self._due.resume_due()
-        fetched = await self._consumer.getmany(timeout_ms=self._due.poll_timeout(timeout_ms))
-        batches, not_due = self._due.split(fetched)
+        self.due.resume_due()
+        fetched, skipped = await self._fetch(self.due.poll_timeout(timeout_ms))
+        batches, not_due = self.due.split(fetched)
         records = [r for recs in batches.values() for r in recs]
         if not records:
-            self._due.pause(not_due)
-            return 0
+            self.due.pause(not_due)
+            self._next.update({tp: offset for tp, (offset, _) in not_due.items()})
+            return skipped
         async with self.batch_lock:
             try:
-                await self._handle(records)
+                await self.handle(records)
             except Exception as exc:
                 if not (self._stop.is_set() and isinstance(exc, RetryableError)):
                     raise
@@ -179,17 +197,55 @@ class ConsumerRunner:
                 log.warning("batch_abandoned_on_stop", role=self.role, size=len(records))
                 return 0
             offsets = {tp: recs[-1].offset + 1 for tp, recs in batches.items() if recs}
-            await self._commit(offsets)
-            self._due.pause(not_due)
+            await self.commit(offsets)
+            self.due.pause(not_due)
+            self._next.update({tp: offset for tp, (offset, _) in not_due.items()})
         self.processed += len(records)
-        self._record_lag(offsets)
+        observe.quietly(lambda: self._record_lag(offsets))
         return len(records)
 
-    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+    async def _fetch(self, timeout_ms: int) -> tuple[dict[TopicPartition, list[Any]], int]:
+        """The next records, and how many were processed on the way: a batch that cannot
+        be decoded is dead-lettered and skipped here, the records before it processed."""
+        try:
+            fetched: dict[TopicPartition, list[Any]] = await self._consumer.getmany(
+                timeout_ms=timeout_ms
+            )
+        except Exception as exc:
+            if not undecodable(exc):
+                raise
+            async with self.batch_lock:
+                handled = await undecodable_batches.skip(self, exc)
+            self.processed += handled
+            return {}, handled
+        return fetched, 0
+
+    def forget(self, partitions: Sequence[TopicPartition]) -> None:
+        """Assigned anew: where this process left them is no longer where they are."""
+        for tp in partitions:
+            self._next.pop(tp, None)
+
+    async def resume_positions(self) -> dict[TopicPartition, int]:
+        """Where each assigned partition not paused stands for this process: after the
+        last record it processed, or the committed offset, or the log start."""
+        positions: dict[TopicPartition, int] = {}
+        for tp in self._consumer.assignment():
+            if tp in self.due:
+                continue
+            found = self._next.get(tp)
+            if found is None:
+                found = await self._consumer.committed(tp)
+            if found is None:
+                found = (await self._consumer.beginning_offsets([tp]))[tp]
+            positions[tp] = found
+        return positions
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         """Commit, for at most `commit_timeout` seconds. aiokafka retries a retriable
         commit error for ever (a coordinator that keeps dropping the connection), which
         would hold the loop, and its stop, with it. Left uncommitted, these offsets are
         covered by the next batch's commit, or the batch is redone after a restart."""
+        self._next.update(offsets)
         try:
             await asyncio.wait_for(self._consumer.commit(offsets), self._commit_timeout)
         except TimeoutError:
@@ -199,6 +255,11 @@ class ConsumerRunner:
                 partitions=len(offsets),
                 seconds=self._commit_timeout,
             )
+        except CommitFailedError:
+            # The group rebalanced under this batch (this member missed a heartbeat or
+            # the poll interval, or another joined): its partitions may be someone
+            # else's now, and that owner redoes the batch. The next poll rejoins.
+            log.warning("offset_commit_lost_to_rebalance", role=self.role, partitions=len(offsets))
 
     def _record_lag(self, positions: dict[TopicPartition, int]) -> None:
         """Lag from the fetch high watermark, as Kafka's own consumers compute it (and
@@ -211,43 +272,53 @@ class ConsumerRunner:
             total = sum(lag for tp, lag in self._lag.items() if tp.topic == topic)
             metrics.LAG.labels(role=self.role, topic=topic).set(total)
 
-    async def _handle(self, records: list[Record]) -> None:
-        if not tracing.ENABLED:
-            await self._handle_batch(records, None)
+    async def handle(self, records: list[Record], refused: Sequence[DeadLetter] = ()) -> None:
+        """Process records (the handler, then follow-ups and dead letters, acknowledged);
+        `refused` go to the DLQ beside them. Offsets are the caller's to commit."""
+        spans = self._spans(records) if tracing.ENABLED else None
+        if spans is None:
+            await self._handle_batch(records, None, refused)
             return
-        spans = tracing.BatchSpans(self.role, records)
+        untraced = {id(r) for r, _ in spans.failed}
+        refused = [*refused, *(DeadLetter(r, "tracing_failed", why) for r, why in spans.failed)]
         try:
             with spans.current():
-                await self._handle_batch(records, spans)
+                await self._handle_batch(
+                    [r for r in records if id(r) not in untraced], spans, refused
+                )
         except BaseException as exc:
             spans.end(exc)
             raise
         spans.end()
 
-    async def _handle_batch(self, records: list[Record], spans: tracing.BatchSpans | None) -> None:
+    def _spans(self, records: list[Record]) -> tracing.BatchSpans | None:
+        """The batch's spans; None if even the batch span fails (the batch goes on
+        untraced: tracing is never a reason to stop a loop)."""
+        try:
+            return tracing.BatchSpans(self.role, records)
+        except Exception as exc:
+            error = type(exc).__name__
+            observe.quietly(lambda: log.error("batch_tracing_failed", role=self.role, error=error))
+            return None
+
+    async def _handle_batch(
+        self, records: list[Record], spans: tracing.BatchSpans | None, refused: Sequence[DeadLetter]
+    ) -> None:
         started = time.perf_counter()
-        result = await self._retry(
-            lambda: process(self._handler, records, self._retry), what="batch"
-        )
+        result = BatchResult(dead=list(refused))
+        if records:
+            batch = await self._retry(
+                lambda: process(self._handler, records, self._retry), what="batch"
+            )
+            result.extend(batch)
         out = result.out + await self._settle_dead(result.dead)
         out += [dead_letter_record(d, dlq_topic(d.record.topic)) for d in result.dead]
         if spans is not None:
             out = spans.follow(out)
         await self._retry(lambda: self._publisher.publish_many(out), what="publish")
         self.dead_lettered += len(result.dead)
-        for d in result.dead:
-            metrics.DLQ_RECORDS.labels(topic=d.record.topic, code=d.code).inc()
-            log.warning(
-                "record_dead_lettered",
-                role=self.role,
-                topic=d.record.topic,
-                partition=d.record.partition,
-                offset=d.record.offset,
-                code=d.code,
-            )
-        metrics.CONSUMED.labels(role=self.role).inc(len(records))
-        metrics.PRODUCED.labels(role=self.role).inc(len(out))
-        metrics.BATCH_SECONDS.labels(role=self.role).observe(time.perf_counter() - started)
+        observe.dead_lettered(self.role, result.dead)
+        observe.batch_done(self.role, len(records), len(out), started)
 
     async def _settle_dead(self, dead: list[DeadLetter]) -> list[OutRecord]:
         """The hook's follow-up records for this batch's dead letters (before the offset

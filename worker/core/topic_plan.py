@@ -80,19 +80,26 @@ def desired_topics(
     prefix: str,
     partitions: int,
     replication_factor: int,
+    retry_partitions: int | None = None,
+    dlq_partitions: int | None = None,
 ) -> list[TopicSpec]:
     """Every topic of the inventory (DLQs included) with its partitions and configs:
-    `defaults`, then `dlq_config` for DLQs, then the topic's own `config`."""
+    `defaults`, then `dlq_config` for DLQs, then the topic's own `config`. Partitions:
+    the topic's own `partitions`, else `retry_partitions` for a retry tier (`retry:
+    true`), `dlq_partitions` for a DLQ, `partitions` for the rest."""
     defaults = {k: _text(v) for k, v in (document.get("defaults") or {}).items()}
     dlq_config = {k: _text(v) for k, v in (document.get("dlq_config") or {}).items()}
     found: list[TopicSpec] = []
     for name, entry in (document.get("topics") or {}).items():
-        config = defaults | {k: _text(v) for k, v in ((entry or {}).get("config") or {}).items()}
-        count = int((entry or {}).get("partitions") or partitions)
+        entry = entry or {}
+        config = defaults | {k: _text(v) for k, v in (entry.get("config") or {}).items()}
+        fallback = retry_partitions if entry.get("retry") and retry_partitions else partitions
+        count = int(entry.get("partitions") or fallback)
         found.append(_spec(prefix + name, count, replication_factor, config))
     for name in document.get("dlq") or ():
         dlq = f"{prefix}{name}.dlq"
-        found.append(_spec(dlq, partitions, replication_factor, defaults | dlq_config))
+        count = dlq_partitions or partitions
+        found.append(_spec(dlq, count, replication_factor, defaults | dlq_config))
     return found
 
 

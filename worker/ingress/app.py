@@ -22,6 +22,7 @@ from worker.bootstrap import Runtime, ingress_stores, timer_pulse
 from worker.ingress import (
     catalogue,
     citizen,
+    citizen_data,
     console,
     logos,
     manage_openapi,  # noqa: F401 - declares the back office's routes
@@ -30,14 +31,17 @@ from worker.ingress import (
     openapi,
     profiles,
     rc_configurations,
+    reports,
     subscriptions_feed,
+    templates,
     third_party,
 )
-from worker.ingress.keys import DIRECTORY, RUNTIME, STORES
+from worker.ingress.keys import DIRECTORY, RUNTIME, STORES, TEMPLATES
 from worker.ingress.limits import limits_ctx
 from worker.ingress.problems import problem
 from worker.periodic import running_every
 from worker.services.directory import ServiceDirectory
+from worker.services.templates import TemplateCache
 
 log = logs.get("postino.ingress")
 #: One line per request: method, route template (never the path: it may hold a fiscal
@@ -172,7 +176,9 @@ def create_app(runtime: Runtime) -> web.Application:
     app[RUNTIME] = runtime
     app[STORES] = ingress_stores(runtime)
     app[DIRECTORY] = ServiceDirectory()
+    app[TEMPLATES] = TemplateCache()
     app.cleanup_ctx.append(_directory_ctx)
+    app.cleanup_ctx.append(templates.templates_ctx)
     app.cleanup_ctx.append(limits_ctx)
     app.cleanup_ctx.append(third_party.senders_ctx)
     app.cleanup_ctx.append(subscriptions_feed.prune_ctx)
@@ -186,6 +192,9 @@ def create_app(runtime: Runtime) -> web.Application:
     app.add_routes(logos.routes)
     app.add_routes(rc_configurations.routes)
     app.add_routes(catalogue.routes)
+    app.add_routes(templates.routes)
+    app.add_routes(reports.routes)
+    app.add_routes(citizen_data.routes)
     console.setup(app)
     return app
 

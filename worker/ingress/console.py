@@ -74,6 +74,11 @@ class StepView(msgspec.Struct, kw_only=True):
     trace_id: str | None = None
 
 
+class TemplateUsedView(msgspec.Struct):
+    id: str
+    version: int | None
+
+
 class TimelineView(msgspec.Struct):
     id: str
     service_id: str | None
@@ -81,6 +86,8 @@ class TimelineView(msgspec.Struct):
     feature_level_type: str | None
     trace_ids: list[str]
     steps: list[StepView]
+    #: The template the message's text was written from, if it was.
+    template: TemplateUsedView | None = None
 
 
 class ServiceMessageView(msgspec.Struct):

@@ -104,7 +104,9 @@ def deprecated(handler: Handler) -> Handler:
 
     async def answer(request: web.Request) -> web.Response:
         response = await guarded(request)
-        successor = ADMIN_BASE + request.path.removeprefix(OLD_BASE)
+        # The path as sent (percent-encoded): a decoded one may hold a line break,
+        # which no header may carry.
+        successor = ADMIN_BASE + request.raw_path.split("?", 1)[0].removeprefix(OLD_BASE)
         response.headers["Deprecation"] = DEPRECATED_SINCE
         response.headers["Link"] = f'<{successor}>; rel="successor-version"'
         resource = request.match_info.route.resource

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from schemas.messages import NewMessage
+from schemas.messages import NewMessage, TemplatedMessage
 from schemas.patterns import is_fiscal_code
 from worker import logs
 from worker.core.errors import RetryableError
@@ -21,7 +21,7 @@ from worker.core.text_rules import MESSAGE_MULTILINE
 from worker.ingress import openapi
 from worker.ingress.auth import sender
 from worker.ingress.bodies import BodyError, decode_body
-from worker.ingress.keys import RUNTIME, STORES
+from worker.ingress.keys import RUNTIME, STORES, TEMPLATES
 from worker.ingress.limits import limit_refusal
 from worker.ingress.network import cidr_refusal, networked_sender
 from worker.ingress.problems import invalid, json_response, problem
@@ -31,6 +31,7 @@ from worker.ingress.sender_views import (
     accepted_view,
     status_view,
 )
+from worker.ingress.templated import Filled, TemplateRefused, from_template
 from worker.services import accept
 from worker.services.directory import Service
 from worker.services.gating import check_content, check_service
@@ -55,14 +56,26 @@ def decode_message(
     return message, fiscal_code
 
 
+async def _body(request: web.Request, service: Service) -> tuple[bytes, Filled | None]:
+    """The body as sent, or as filled from the template it names (docs/integrators/templates.md)."""
+    raw = await request.read()
+    filled = from_template(raw, service, request.app[TEMPLATES])
+    return (raw, None) if filled is None else (filled.body, filled)
+
+
 async def _checked(
     request: web.Request, service: Service, path_fiscal_code: str | None
-) -> tuple[NewMessage, str] | web.Response:
-    """The checks of 1.1 and 1.2, in order; the message and its citizen when all pass."""
+) -> tuple[NewMessage, str, Filled | None] | web.Response:
+    """The checks of 1.1 and 1.2, in order (on the filled text of a template); the
+    message, its citizen and its template when all pass."""
     idempotency_key = request.headers.get("Idempotency-Key")
     if idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
         return problem(400, "Bad request", "Idempotency-Key: 1 to 255 visible ASCII characters")
-    decoded = decode_message(await request.read(), path_fiscal_code)
+    try:
+        raw, filled = await _body(request, service)
+    except TemplateRefused as exc:
+        return invalid(exc.detail)
+    decoded = decode_message(raw, path_fiscal_code)
     if isinstance(decoded, web.Response):
         return decoded
     message, fiscal_code = decoded
@@ -71,7 +84,11 @@ async def _checked(
     )
     if refusal is not None:
         return problem(refusal.status, refusal.title, refusal.detail, code=refusal.code)
-    return cidr_refusal(request, service) or limit_refusal(request, service) or decoded
+    return (
+        cidr_refusal(request, service)
+        or limit_refusal(request, service)
+        or (message, fiscal_code, filled)
+    )
 
 
 async def _submit(request: web.Request, path_fiscal_code: str | None) -> web.Response:
@@ -81,7 +98,7 @@ async def _submit(request: web.Request, path_fiscal_code: str | None) -> web.Res
     checked = await _checked(request, service, path_fiscal_code)
     if isinstance(checked, web.Response):
         return checked
-    message, fiscal_code = checked
+    message, fiscal_code, filled = checked
     runtime = request.app[RUNTIME]
     try:
         new_id = await accept.publish_message(
@@ -92,6 +109,7 @@ async def _submit(request: web.Request, path_fiscal_code: str | None) -> web.Res
             signer=runtime.signer,
             topics=runtime.settings.kafka.topics,
             idempotency_key=request.headers.get("Idempotency-Key"),
+            template=(filled.template_id, filled.template_version) if filled else None,
         )
     except RetryableError:
         return problem(503, "Service unavailable", "the message could not be accepted; retry")
@@ -165,7 +183,7 @@ openapi.declare(
     "Submit a message (fiscal code in the body)",
     tag="sender",
     security="sender",
-    request=NewMessage,
+    request=(NewMessage, TemplatedMessage),
     responses=_SUBMITTED,
     headers=("Idempotency-Key",),
     errors=(503,),
@@ -178,7 +196,7 @@ openapi.declare(
     "Submit a message (legacy: fiscal code in the path)",
     tag="sender",
     security="sender",
-    request=NewMessage,
+    request=(NewMessage, TemplatedMessage),
     responses=_SUBMITTED,
     headers=("Idempotency-Key",),
     errors=(503,),

@@ -78,6 +78,8 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
         "description": "a public body's fiscal code",
     },
     "keyType": {"type": "string", "enum": ["primary", "secondary"]},
+    "template_id": {"type": "string", "minLength": 1, "maxLength": 64},
+    "version": {"type": "integer", "minimum": 1},
 }
 #: Request headers by name; an unknown name is a string.
 HEADERS: dict[str, dict[str, Any]] = {
@@ -101,7 +103,7 @@ class Operation:
     path: str
     summary: str
     tag: str
-    security: Security | None = None
+    security: Security | tuple[Security, ...] | None = None
     request: Any = None
     #: status -> msgspec type of the JSON body, or None for a body that is not JSON/empty
     responses: dict[int, Any] = field(default_factory=dict)
@@ -125,7 +127,7 @@ def declare(
     summary: str,
     *,
     tag: str,
-    security: Security | None = None,
+    security: Security | tuple[Security, ...] | None = None,
     request: Any = None,
     responses: dict[int, Any] | None = None,
     query: Any = (),
@@ -141,6 +143,7 @@ def declare(
 
     `errors`: problem statuses beyond the derived ones; `location`: the 201 carries a
     `Location` header; `example`: the request body's example (else built from its schema);
+    `request`: the body's type, or a tuple of the types it may be (`anyOf`);
     `deprecated`: kept for a release, its successor named in the summary; `operation_id`:
     a name of its own (IO's, for the operations IO's document has).
     """
@@ -172,10 +175,15 @@ def _types() -> list[Any]:
     found: list[Any] = [Problem, *WEBHOOK_TYPES]
     for op in _REGISTRY.values():
         query = () if isinstance(op.query, tuple) else (op.query,)
-        for t in (op.request, *op.responses.values(), *query):
+        for t in (*_requests(op), *op.responses.values(), *query):
             if t is not None and t not in found:
                 found.append(t)
     return found
+
+
+def _requests(op: Operation) -> tuple[Any, ...]:
+    """The request body types: one, or a tuple of alternatives (`anyOf`)."""
+    return op.request if isinstance(op.request, tuple) else (op.request,)
 
 
 def _query(op: Operation, components: dict[str, Any]) -> list[dict[str, Any]]:
@@ -203,6 +211,14 @@ def _parameters(op: Operation, components: dict[str, Any]) -> list[dict[str, Any
     return params
 
 
+def schemes(op: Operation) -> tuple[str, ...]:
+    """The security schemes an operation accepts, any one of them (OpenAPI's list of
+    alternatives): `security` is one scheme or a tuple of them."""
+    if op.security is None:
+        return ()
+    return op.security if isinstance(op.security, tuple) else (op.security,)
+
+
 def error_statuses(op: Operation) -> list[int]:
     """The problem+json statuses of an operation: derived (module docstring) + its own."""
     found = set(op.errors)
@@ -226,8 +242,9 @@ def _problem(op: Operation, status: int, refs: dict[Any, dict[str, Any]]) -> dic
         "description": f"{title} (problem+json)",
         "content": {PROBLEM: {"schema": refs[Problem], "example": sample}},
     }
-    if status == 401 and op.security in BEARER_REALMS:
-        realm = BEARER_REALMS[op.security]
+    bearers = [scheme for scheme in schemes(op) if scheme in BEARER_REALMS]
+    if status == 401 and bearers:
+        realm = BEARER_REALMS[bearers[0]]
         answer["headers"] = {
             "WWW-Authenticate": {
                 "description": f'`Bearer realm="{realm}"` (RFC 6750)',
@@ -290,12 +307,13 @@ def _operation(
         "responses": responses,
     }
     if op.request is not None:
-        schema = refs[op.request]
+        alternatives = [refs[t] for t in _requests(op)]
+        schema = alternatives[0] if len(alternatives) == 1 else {"anyOf": alternatives}
         sample = op.example if op.example is not None else example(schema, components)
         content = {"application/json": {"schema": schema, "example": sample}}
         doc["requestBody"] = {"required": True, "content": content}
     if op.security is not None:
-        doc["security"] = [{op.security: []}]
+        doc["security"] = [{scheme: []} for scheme in schemes(op)]
     if op.deprecated:
         doc["deprecated"] = True
     return doc

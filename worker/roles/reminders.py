@@ -6,22 +6,39 @@ The others stand by, trying the lock every `standby_poll_seconds`; when the acti
 process stops (or dies, or loses its connection) one of them takes over. A round
 that two processes both ran around a takeover is harmless: reminder ids are
 deterministic and the rows are written ON CONFLICT DO NOTHING.
+
+After each round the active process also runs a pass of the content eraser
+(`worker.services.retention`): it is the one role with exactly one active process,
+so one eraser works at a time with no scheduler of its own, and its short batches
+(rows in use skipped) never hold up the writers. Once a day it also keeps the
+senders' counts of the day that just settled (`reports.settle_day`), so a report
+never waits for them. A failed pass is logged and taken up again after the next
+round; it never stops the reminders.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import date, datetime
 
 from worker import logs
 from worker.adapters.reminders_repo import AdvisoryLock
-from worker.bootstrap import Runtime, leader_lock, reminder_store, timer_pulse
+from worker.bootstrap import (
+    Runtime,
+    leader_lock,
+    reminder_store,
+    reports_store,
+    retention_store,
+    timer_pulse,
+)
 from worker.core.backoff import Backoff
-from worker.core.errors import RetryableError
+from worker.core.errors import PermanentError, RetryableError
 from worker.periodic import pause
 from worker.services.clock import Clock, utc_now
 from worker.services.reminders import RoundReport
 from worker.services.reminders import run_round as _run_round
+from worker.services.reports import just_settled, settle_day
+from worker.services.retention import erase_expired
 
 log = logs.get("postino.reminders")
 
@@ -37,6 +54,25 @@ async def run_round(runtime: Runtime, now: datetime) -> RoundReport:
     )
 
 
+async def erase_round(runtime: Runtime, now: datetime) -> int:
+    """One pass of the content eraser at `now`; the messages erased (0 when it failed)."""
+    try:
+        return await erase_expired(retention_store(runtime), runtime.settings.retention, now)
+    except (RetryableError, PermanentError) as exc:
+        log.warning("retention_pass_failed", error=logs.safe_error_text(exc, 200))
+        return 0
+
+
+async def settle_round(runtime: Runtime, now: datetime) -> int | None:
+    """Keep the counts of the day that just settled; the services counted (None when
+    it failed: the next round tries again)."""
+    try:
+        return await settle_day(reports_store(runtime), just_settled(now))
+    except (RetryableError, PermanentError) as exc:
+        log.warning("report_settle_failed", error=logs.safe_error_text(exc, 200))
+        return None
+
+
 class ReminderProcess:
     """Standby until it holds the lock, then rounds until stopped or the lock is lost."""
 
@@ -45,6 +81,8 @@ class ReminderProcess:
         self.clock = clock
         self.active = False
         self.rounds = 0
+        #: The last day whose senders' counts this process kept (once a day).
+        self._settled: date | None = None
         r = runtime.settings.reminders
         self._pulse = timer_pulse(
             runtime, "reminders", max(r.interval_seconds, r.standby_poll_seconds)
@@ -88,6 +126,11 @@ class ReminderProcess:
                 log.warning(
                     "reminders_round_failed", failures=failures, error=logs.safe_error_text(exc)
                 )
+            now = self.clock()
+            await erase_round(self.runtime, now)
+            if self._settled != just_settled(now):
+                counted = await settle_round(self.runtime, now)
+                self._settled = just_settled(now) if counted is not None else None
             self.rounds += 1
             self._pulse.beat()
             await pause(stop, wait)

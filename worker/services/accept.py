@@ -40,7 +40,10 @@ async def publish_message(
     signer: IdSigner,
     topics: Topics,
     idempotency_key: str | None = None,
+    template: tuple[str, int] | None = None,
 ) -> str:
+    """Publish the accepted message; its id once the broker acknowledged it.
+    `template`: (id, version) of the template its text was written from."""
     new_id = message_id(signer, service, fiscal_code, idempotency_key, message.feature_level_type)
     record = SubmittedMessage(
         id=new_id,
@@ -50,6 +53,8 @@ async def publish_message(
         time_to_live=message.time_to_live,
         feature_level_type=message.feature_level_type,
         content=message.content,
+        template_id=template[0] if template else None,
+        template_version=template[1] if template else None,
     )
     await publisher.publish(
         OutRecord(

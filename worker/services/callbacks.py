@@ -77,6 +77,11 @@ def _decode(
         except msgspec.DecodeError as exc:
             dead.append(DeadLetter(record, "invalid_status_event", str(exc)[:300]))
             continue
+        except RecursionError:
+            dead.append(
+                DeadLetter(record, "nested_too_deep", "nested deeper than the decoder goes")
+            )
+            continue
         good.append((record, event, event_key(event.sender_service_id, body)))
     return good, dead
 

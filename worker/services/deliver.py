@@ -102,6 +102,8 @@ def plan(item: Submitted, context: DeliveryContext) -> _Planned:
         # becomes "paid" nor gets payment reminders.
         rpt_id=rpt_id(content) if decision.status is MessageStatus.PROCESSED else None,
         due_date=content.due_date,
+        template_id=msg.template_id,
+        template_version=msg.template_version,
     )
     return _Planned(item, row, decision.channels)
 

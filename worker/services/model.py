@@ -59,6 +59,8 @@ class InboxRow(msgspec.Struct, frozen=True):
     failure_reason: FailureReason | None = None
     rpt_id: str | None = None
     due_date: datetime | None = None
+    template_id: str | None = None
+    template_version: int | None = None
 
 
 class StoredMessage(msgspec.Struct, frozen=True):

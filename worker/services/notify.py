@@ -94,6 +94,11 @@ def _decode(records: Sequence[Record]) -> tuple[list[NotificationRequest], list[
         except msgspec.DecodeError as exc:
             dead.append(DeadLetter(record, "invalid_notification_request", str(exc)[:300]))
             continue
+        except RecursionError:
+            dead.append(
+                DeadLetter(record, "nested_too_deep", "nested deeper than the decoder goes")
+            )
+            continue
         key = (request.notification_id, request.attempt)
         if key not in seen:  # the same attempt twice in one batch: once is enough
             seen.add(key)

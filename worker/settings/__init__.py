@@ -26,6 +26,7 @@ from worker.settings.sections import (
     LimitSettings,
     OpsSettings,
     ReminderSettings,
+    RetentionSettings,
     SenderApiSettings,
 )
 
@@ -44,6 +45,7 @@ __all__ = [
     "OpsSettings",
     "ReminderSettings",
     "RemoteContentSettings",
+    "RetentionSettings",
     "SenderApiSettings",
     "Settings",
     "check_production",

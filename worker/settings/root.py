@@ -24,6 +24,7 @@ from worker.settings.sections import (
     LimitSettings,
     OpsSettings,
     ReminderSettings,
+    RetentionSettings,
     SenderApiSettings,
 )
 
@@ -116,6 +117,7 @@ class Settings:
     )
     ops: OpsSettings = section(OpsSettings, "Ops listener")
     console: ConsoleSettings = section(ConsoleSettings, "Operator console")
+    retention: RetentionSettings = section(RetentionSettings, "Data retention")
     sender_api: SenderApiSettings = section(SenderApiSettings, "Sender API: logos and feed")
 
     def check(self) -> None:

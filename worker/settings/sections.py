@@ -184,3 +184,23 @@ class SenderApiSettings:
         integer(1),
         "days of subscriptions feed kept (a sender reads it every day); older ones are pruned",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionSettings:
+    """What Postino keeps, and for how long (the privacy page of the docs)."""
+
+    message_content_days: int = setting(
+        "POSTINO_MESSAGE_CONTENT_RETENTION_DAYS",
+        365,
+        integer(8, 36500),
+        "days a message's content and payment data are kept; then the eraser (run by the"
+        " active reminders process) clears them, keeping ids, dates and statuses; at least 8"
+        " (longer than the longest time to live)",
+    )
+    batch_size: int = setting(
+        "POSTINO_RETENTION_BATCH_SIZE",
+        1000,
+        integer(1, 50_000),
+        "messages the eraser clears per statement (one short transaction each)",
+    )

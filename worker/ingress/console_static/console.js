@@ -314,7 +314,8 @@
     const traces = t.trace_ids.length ? "Trace ids: " + t.trace_ids.join(", ") : "No trace id recorded (tracing off, or not propagated to these steps).";
     return el("article", { class: "found", "data-message-id": t.id },
       el("h3", {}, "Message ", el("code", {}, t.id)),
-      el("p", {}, `Service ${t.service_id || "unknown"} · ${t.feature_level_type || ""} · status ${t.status}`),
+      el("p", {}, `Service ${t.service_id || "unknown"} · ${t.feature_level_type || ""} · status ${t.status}` +
+        (t.template ? ` · template ${t.template.id} version ${t.template.version}` : "")),
       el("ol", { class: "timeline", "aria-label": "Timeline of message " + t.id }, ...items),
       el("p", { class: "hint" }, traces));
   }
