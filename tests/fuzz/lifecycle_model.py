@@ -1,4 +1,5 @@
-"""The model the lifecycle state machine checks Postino against: IO-RULES 5 written
+"""The model the lifecycle state machine checks Postino against: the service lifecycle
+rules (docs/integrators/services.md) written
 down once more, as plainly as possible, independently of `service_lifecycle`.
 
 A service has a working version (state, name) and maybe an approved copy (the name

@@ -1,4 +1,5 @@
-"""A hypothesis state machine over the service lifecycle (IO-RULES 5), driven through
+"""A hypothesis state machine over the service lifecycle (docs/integrators/services.md),
+driven through
 the HTTP API: create, edit, submit for review, abort, approve, reject, publish,
 unpublish, delete, key rotation, callback and remote-content changes, each by the
 platform's admin routes or IO's CMS routes with the body's manage key where both
