@@ -26,11 +26,6 @@ KNOWN: tuple[Known, ...] = (
         "CMS: GET /api/v1/manage/services?offset=<beyond int64> (manage key) is a 500:"
         " DataError from PostgreSQL, the query's offset has no upper bound",
     ),
-    Known(
-        r"^GET /api/v1/\S+ \(\w+\) -> 500: .*'params': \[.*\\x00",
-        "trust (issue 26 item 6): a NUL in a query parameter reaches PostgreSQL and answers"
-        " 500 (seen on GET /api/v1/status/messages?service_id=%00, admin token)",
-    ),
 )
 
 
