@@ -202,7 +202,7 @@ def machine(ctx: Context) -> type[RuleBasedStateMachine]:
         def delete(self, service: ServiceModel, route: str) -> None:
             status = ctx.call(lambda: api.delete(route, service.id))
             if self._expect(f"delete ({route})", status, service.delete_allowed(), OK[route]):
-                service.state = "deleted"
+                service.state, service.published = "deleted", False  # offline for good
 
         @rule(service=services, route=ROUTES, which=KEYS)
         def rotate_key(self, service: ServiceModel, route: str, which: str) -> None:
@@ -210,6 +210,27 @@ def machine(ctx: Context) -> type[RuleBasedStateMachine]:
             if self._expect(f"rotate {which} key ({route})", status, service.can_send, 200):
                 assert key, "no new key in the answer"
                 service.rotated(which, key)
+
+        # Steering: a uniform choice of rules seldom walks draft -> submitted ->
+        # approved -> published; these take a service one step along that walk.
+
+        @precondition(lambda self: any(s.submit_allowed() for s in self.models))
+        @rule(data=st.data(), route=ROUTES)
+        def submit_a_draft(self, data: st.DataObject, route: str) -> None:
+            drafts = [s for s in self.models if s.submit_allowed()]
+            self.submit(data.draw(st.sampled_from(drafts)), route, data.draw(st.booleans()))
+
+        @precondition(lambda self: any(s.review_allowed() for s in self.models))
+        @rule(data=st.data())
+        def approve_a_submitted(self, data: st.DataObject) -> None:
+            submitted = [s for s in self.models if s.review_allowed()]
+            self.review(data.draw(st.sampled_from(submitted)), "approve")
+
+        @precondition(lambda self: any(_unpublished_copy(s) for s in self.models))
+        @rule(data=st.data(), route=ROUTES)
+        def publish_an_approved(self, data: st.DataObject, route: str) -> None:
+            approved = [s for s in self.models if _unpublished_copy(s)]
+            self.publish(data.draw(st.sampled_from(approved)), route)
 
         @precondition(lambda self: any(s.pending for s in self.models))
         @rule()
@@ -228,6 +249,10 @@ def machine(ctx: Context) -> type[RuleBasedStateMachine]:
                 ctx.call(lambda s=service: _senders_see(ctx, s))  # type: ignore[misc]
 
     return ServiceLifecycle
+
+
+def _unpublished_copy(service: ServiceModel) -> bool:
+    return service.publish_allowed() and not service.published
 
 
 async def _senders_see(ctx: Context, service: ServiceModel) -> None:

@@ -123,6 +123,7 @@ async def test_fuzzed_payment_events_are_kept_or_dead_lettered_with_a_code(
     out = [
         OutRecord(topic, v, b"k", headers_of(tp)) for v, tp in examples(payment_records, RECORDS)
     ]
+    out.append(deepest(topic))
     canary = {
         "id": "canary-event",
         "debtorPosition": {"noticeNumber": "302000000000000042"},
