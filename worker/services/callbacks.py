@@ -11,8 +11,8 @@ first attempt has surely ended: `copy_grace`) and starts the first attempt in th
 background, at most `max_in_flight_per_service` POSTs per service at once. A first
 attempt that succeeds, or is refused for good, is settled in `callback_deliveries`
 and its copy is skipped; one that fails transiently (or a crash) leaves the copy to
-retry. So a hanging or dead
-receiver delays nobody else's callbacks, and nothing is lost.
+retry. So a hanging or dead receiver delays nobody else's callbacks, and nothing is
+lost.
 
 Retries: timeouts, connection errors, 408, 429 and 5xx go to the retry tiers with
 growing delays until `max_age_seconds` after the event; other answers end it.
