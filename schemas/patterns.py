@@ -51,6 +51,12 @@ FISCAL_CODE_LIKE_IN_TEXT = re.compile(FISCAL_CODE_LIKE)
 #: Personal data to redact from a log line or an operator's listing.
 PERSONAL_IN_TEXT = re.compile(f"{FISCAL_CODE_LIKE}|{EMAIL}", re.IGNORECASE)
 
+#: Unicode categories a single-line text (a subject, a name, a key) may not hold:
+#: format characters (bidi controls U+202A-U+202E and U+2066-U+2069, zero-width
+#: characters, U+FEFF, the soft hyphen...) and the line and paragraph separators
+#: U+2028/U+2029. They reorder, hide or break the text where it is shown.
+LOOKALIKE_CATEGORIES = frozenset({"Cf", "Zl", "Zp"})
+
 #: The fiscal code of the sandbox citizen: every service may write to it, published
 #: or not, as in IO.
 SANDBOX_FISCAL_CODE = "AAAAAA00A00A000A"

@@ -36,6 +36,7 @@ from worker.adapters.logos_repo import PostgresLogos
 from worker.adapters.notices_repo import PostgresNotices
 from worker.adapters.notifications_repo import PostgresNotifications
 from worker.adapters.organizations_repo import PostgresOrganizations
+from worker.adapters.pagopa_status import HttpPaymentStatus
 from worker.adapters.payments_repo import PostgresPayments
 from worker.adapters.postgres import Pool
 from worker.adapters.profiles_repo import PostgresProfiles
@@ -62,10 +63,17 @@ from worker.services.callback_send import CallbackStore, WebhookSender
 from worker.services.deliver import DeliverDeps
 from worker.services.notice_outbox import NoticeStores
 from worker.services.notify_ports import Channels, Mailer
+from worker.services.payment_status import NoLookup, PaymentStatusLookup
 from worker.services.payments import PaymentStore
 from worker.services.reminders import ReminderStore
 from worker.services.remote_content import SenderClient
-from worker.settings import CallbackSettings, ConfigError, NotifySettings, Settings
+from worker.settings import (
+    CallbackSettings,
+    ConfigError,
+    NotifySettings,
+    ReminderSettings,
+    Settings,
+)
 
 log = logs.get("postino.bootstrap")
 T = TypeVar("T")
@@ -320,6 +328,24 @@ async def notice_mailer(settings: NotifySettings) -> AsyncIterator[Mailer | None
     finally:
         if mailer is not None:
             await mailer.stop()
+
+
+@asynccontextmanager
+async def payment_status(settings: ReminderSettings) -> AsyncIterator[PaymentStatusLookup]:
+    """pagoPA's notice lookup when `payment_status_url` is set; else one that knows
+    nothing (payment reminders go as they would without it)."""
+    if settings.payment_status_url is None:
+        yield NoLookup()
+        return
+    lookup = HttpPaymentStatus(
+        settings.payment_status_url,
+        settings.payment_status_key,
+        settings.payment_status_timeout_seconds,
+    )
+    try:
+        yield lookup
+    finally:
+        await lookup.stop()
 
 
 @asynccontextmanager

@@ -123,3 +123,13 @@ def record_id(topic: str, partition: int, offset: int, timestamp_ms: int) -> str
 def notification_id(message_id: str, channel: str, kind: str) -> str:
     """Deterministic id of one notification of a message on one channel."""
     return f"{message_id}-{channel.lower()}-{kind.lower()}"
+
+
+def upstream_id(service_id: str, given: str) -> str:
+    """The message id of an upstream record that named its own id `given`: scoped to
+    its service, so two services may use the same correlation id and no producer can
+    take an id another service's message will get. A ULID whose 128 bits come from
+    a hash of (service, given): the same on every replay; never one the ingress
+    issued (those carry the ingress's signature)."""
+    digest = hashlib.sha256(b"upstream\x00%s\x00%s" % (service_id.encode(), given.encode()))
+    return encode_ulid(int.from_bytes(digest.digest()[:16], "big") >> 1)

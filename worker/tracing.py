@@ -16,6 +16,15 @@ them that record's context; an unmatched one gets the batch's. Outbound calls (p
 webhooks) find their message's context the same way and send `traceparent` on.
 Database work is one span per repository call (a statement group).
 
+Trace context from outside chooses nothing. A request to the public edge (a sender,
+a citizen, an operator) starts a new trace, sampled by Postino's own sampler; the
+caller's `traceparent`, when well formed, is kept as a link of the server span. A
+caller's `tracestate` is dropped: it would otherwise travel with the trace to other
+parties (a citizen's read reached the sender's webhook with it). A `traceparent`
+read from a Kafka record is used, and its trace id stored, only when it is well
+formed (W3C version 00: lower-case hex, ids not all zero); `tracestate` from a
+record is never read.
+
 Nothing personal goes into a span: routes are templates, topics and roles are
 names, message ids are opaque; fiscal codes, bodies and URLs' queries never.
 """
@@ -24,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
@@ -34,7 +44,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, get_current_span
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from worker.core.records import Headers, OutRecord, Record
@@ -43,7 +53,8 @@ ENABLED = False
 _provider: TracerProvider | None = None
 _tracer: trace.Tracer | None = None
 _PROPAGATOR = TraceContextTextMapPropagator()
-_HEADERS = ("traceparent", "tracestate")
+#: W3C trace context, version 00: `00-<32 hex trace id>-<16 hex span id>-<2 hex flags>`.
+_TRACEPARENT = re.compile(r"00-(?!0{32})([0-9a-f]{32})-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
 #: message id -> context of the span that last processed one of its records.
 _BY_MESSAGE: OrderedDict[str, Context] = OrderedDict()
 _BY_MESSAGE_MAX = 20_000
@@ -100,12 +111,15 @@ def span(
     kind: SpanKind = SpanKind.INTERNAL,
     parent: Context | None = None,
     attributes: Mapping[str, Any] | None = None,
+    links: Sequence[Link] = (),
 ) -> Iterator[Span | None]:
     """A span under `parent` (default: the current one); nothing when tracing is off."""
     if not ENABLED:
         yield None
         return
-    with _start(name, kind, parent, attributes=dict(attributes or {})) as current:
+    with _start(
+        name, kind, parent, attributes=dict(attributes or {}), links=list(links)
+    ) as current:
         yield current
 
 
@@ -117,8 +131,34 @@ def failed(current: Span | None, exc: BaseException) -> None:
 # -- W3C trace context in carriers: HTTP headers and Kafka record headers ---------------
 
 
-def extract_http(headers: Mapping[str, str]) -> Context | None:
-    return _PROPAGATOR.extract(headers) if ENABLED and "traceparent" in headers else None
+def trace_id_of(traceparent: str | None) -> str | None:
+    """The trace id of a well-formed `traceparent`; None for anything else."""
+    if traceparent is None:
+        return None
+    found = _TRACEPARENT.fullmatch(traceparent)
+    return found.group(1) if found else None
+
+
+def _parent(traceparent: str | None) -> Context | None:
+    """The context of a well-formed `traceparent`, without any `tracestate`."""
+    if trace_id_of(traceparent) is None:
+        return None
+    return _PROPAGATOR.extract({"traceparent": traceparent or ""})
+
+
+def edge_links(headers: Mapping[str, str]) -> list[Link]:
+    """The caller's span as a link of a new trace (never its parent), if well formed."""
+    if not ENABLED:
+        return []
+    context = _parent(headers.get("traceparent"))
+    if context is None:
+        return []
+    caller = get_current_span(context).get_span_context()
+    return [Link(caller)] if caller.is_valid else []
+
+
+#: An empty context: a span started under it begins a new trace.
+NEW_TRACE = Context()
 
 
 def inject_http(headers: MutableMapping[str, str], context: Context | None = None) -> None:
@@ -126,13 +166,17 @@ def inject_http(headers: MutableMapping[str, str], context: Context | None = Non
         _PROPAGATOR.inject(headers, context=context)
 
 
-def _carrier(headers: Headers) -> dict[str, str]:
-    return {k: v.decode("latin-1") for k, v in headers if k in _HEADERS}
+def record_traceparent(headers: Headers) -> str | None:
+    """The record's `traceparent` header when well formed (`tracestate` is never read)."""
+    for key, value in headers:
+        if key.lower() == "traceparent":
+            text = value.decode("latin-1")
+            return text if trace_id_of(text) is not None else None
+    return None
 
 
 def extract_record(record: Record) -> Context | None:
-    carrier = _carrier(record.headers)
-    return _PROPAGATOR.extract(carrier) if "traceparent" in carrier else None
+    return _parent(record_traceparent(record.headers))
 
 
 def with_context(record: OutRecord, context: Context | None = None) -> OutRecord:

@@ -14,7 +14,7 @@ from tests.integration.helpers import drain, read_topic
 from worker.adapters.inbox import PostgresInbox
 from worker.bootstrap import Runtime
 from worker.core.records import OutRecord, Record
-from worker.ids import record_id
+from worker.ids import record_id, upstream_id
 from worker.services.deliver import DeliverDeps, deliver_batch
 from worker.services.ports import INGRESS_ORIGIN
 
@@ -58,8 +58,8 @@ async def test_a_poison_record_between_two_valid_ones_delays_neither(runtime: Ru
     assert await drain(runtime) == 3
 
     assert {i: r["status"] for i, r in (await rows(runtime)).items()} == {
-        "up-1": "PROCESSED",
-        "up-2": "PROCESSED",
+        upstream_id(service_id, "up-1"): "PROCESSED",
+        upstream_id(service_id, "up-2"): "PROCESSED",
     }
     [dead] = await read_topic(runtime, Topic.SUBMITTED.dlq())
     assert dead.value == b"{not json"

@@ -14,6 +14,7 @@ from tests.integration.helpers import drain
 from worker.bootstrap import Runtime
 from worker.cli import dlq
 from worker.core.records import OutRecord
+from worker.ids import upstream_id
 
 CITIZEN = "RSSMRA80A01H501U"
 POISON_ID = "01JPOISON00000000000000000"
@@ -45,15 +46,15 @@ async def test_a_poison_record_is_listed_then_replayed_after_the_fix(runtime: Ru
     # fixes it (any non-transient failure of the handler ends the same way).
     await runtime.pool.execute(
         "ALTER TABLE messages ADD CONSTRAINT dlq_test_refuses"
-        f" CHECK (id <> '{POISON_ID}') NOT VALID"
+        f" CHECK (id <> '{upstream_id(service_id, POISON_ID)}') NOT VALID"
     )
     try:
         for message_id in ("01JGOOD0000000000000000001", POISON_ID, "01JGOOD0000000000000000002"):
             await _submit(runtime, service_id, message_id)
         await drain(runtime)
         assert await _statuses(runtime) == {
-            "01JGOOD0000000000000000001": "PROCESSED",
-            "01JGOOD0000000000000000002": "PROCESSED",
+            upstream_id(service_id, "01JGOOD0000000000000000001"): "PROCESSED",
+            upstream_id(service_id, "01JGOOD0000000000000000002"): "PROCESSED",
         }
 
         listing = await dlq.list_dlq(runtime.settings, "messages.submitted")
@@ -70,7 +71,7 @@ async def test_a_poison_record_is_listed_then_replayed_after_the_fix(runtime: Ru
     submitted = runtime.settings.kafka.topics.name(Topic.SUBMITTED)
     assert (replay.replayed, replay.to_topics, replay.refused) == (1, {submitted: 1}, [])
     assert await drain(runtime) == 1
-    assert (await _statuses(runtime))[POISON_ID] == "PROCESSED"
+    assert (await _statuses(runtime))[upstream_id(service_id, POISON_ID)] == "PROCESSED"
 
     after = await dlq.list_dlq(runtime.settings, "messages.submitted")
     assert (after.total, after.pending, after.records) == (1, 0, [])

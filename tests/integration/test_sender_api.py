@@ -158,7 +158,8 @@ async def test_the_status_shows_channels_read_and_payment_to_the_sender_only(
         CITIZEN,
     )
     await runtime.pool.execute(
-        "UPDATE messages SET is_read = true, paid_at = now() WHERE id = $1", message_id
+        "UPDATE messages SET is_read = true, read_consent = true, paid_at = now() WHERE id = $1",
+        message_id,
     )
     view = await (await client.get(location, headers=key(api_key))).json()
     assert view["notification"] == {"push": "SENT"}

@@ -57,7 +57,9 @@ def _message(**changes: Any) -> dict[str, Any]:
         "read_at": T0 + timedelta(hours=1),
         "paid_at": T0 + timedelta(hours=2),
         "has_payment": True,
-        "can_access_read_status": None,
+        "read_consent": True,
+        "preferences_mode": "AUTO",
+        "stored_consent": None,
     }
     return row | changes
 
@@ -82,7 +84,7 @@ def test_read_and_paid_show_for_an_advanced_message_with_consent() -> None:
 
 
 def test_read_is_unavailable_without_consent_and_absent_for_standard() -> None:
-    denied = timeline.build("m1", _story(_message(can_access_read_status=False)), [])
+    denied = timeline.build("m1", _story(_message(stored_consent=False)), [])
     assert denied is not None
     assert ("read", "Read status: UNAVAILABLE") in _kinds(denied)
     assert all(s["at"] is None for s in denied["steps"] if s["kind"] == "read")

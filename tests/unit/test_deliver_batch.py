@@ -14,7 +14,7 @@ from schemas.events import MessageStatusChanged
 from schemas.topics import Topics
 from tests.factories import MARKDOWN
 from worker.core.records import Record
-from worker.ids import IdSigner, record_id
+from worker.ids import IdSigner, record_id, upstream_id
 from worker.services.deliver import DeliverDeps, deliver_batch
 from worker.services.directory import Service
 from worker.services.model import DeliveryContext, InboxRow, Profile, StoredMessage
@@ -81,7 +81,7 @@ async def test_a_batch_is_one_context_load_and_one_write() -> None:
 async def test_the_same_id_twice_in_a_batch_is_handled_once() -> None:
     store = FakeStore()
     result = await deliver_batch([record(0, body(id="m")), record(1, body(id="m"))], deps(store))
-    assert store.writes == [["m"]]
+    assert store.writes == [[upstream_id(SERVICE.id, "m")]]
     assert len(result.out) == 2
 
 
@@ -100,8 +100,9 @@ async def test_a_replayed_record_keeps_the_id_of_its_original_position() -> None
 async def test_an_id_taken_by_another_message_is_dead_lettered_not_overwritten() -> None:
     store = FakeStore()
     await deliver_batch([record(0, body(id="taken"))], deps(store))
-    other = msgspec.structs.replace(store.rows["taken"], fiscal_code="VRDGPP80A01H501X")
-    store.rows["taken"] = other
+    taken = upstream_id(SERVICE.id, "taken")
+    other = msgspec.structs.replace(store.rows[taken], fiscal_code="VRDGPP80A01H501X")
+    store.rows[taken] = other
     result = await deliver_batch([record(1, body(id="taken"))], deps(store))
     assert [d.code for d in result.dead] == ["duplicate_id"]
     assert result.out == []

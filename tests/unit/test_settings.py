@@ -17,7 +17,9 @@ def test_defaults_need_no_environment() -> None:
 
 
 def test_the_production_profile_uses_groups_and_the_idempotent_producer() -> None:
-    settings = load_settings({"POSTINO_PROFILE": "production"})
+    settings = load_settings(
+        {"POSTINO_PROFILE": "production", "POSTINO_KAFKA_ALLOW_PLAINTEXT": "true"}
+    )
     assert settings.kafka.assignment == "group"
     assert settings.kafka.enable_idempotence
 

@@ -9,8 +9,12 @@ from devkit.dev import refuse_unsafe
 from worker.__main__ import main
 from worker.settings import ConfigError, load_settings
 
-STRONG = "x" * 32
-PRODUCTION = {"POSTINO_PROFILE": "production", "POSTINO_ID_SECRET": STRONG}
+STRONG = "q7Zp3Xk9Lm2Vb8Nc4Rt6Yw1Hs5Jd0FgA"
+PRODUCTION = {
+    "POSTINO_PROFILE": "production",
+    "POSTINO_ID_SECRET": STRONG,
+    "POSTINO_KAFKA_ALLOW_PLAINTEXT": "true",
+}
 
 
 @pytest.mark.parametrize(
@@ -37,7 +41,7 @@ def test_production_refuses_loopback_callbacks() -> None:
 
 
 def test_production_takes_strong_secrets_and_dev_takes_anything() -> None:
-    settings = load_settings({**PRODUCTION, "POSTINO_ADMIN_TOKEN": "t" * 40})
+    settings = load_settings({**PRODUCTION, "POSTINO_ADMIN_TOKEN": STRONG[::-1] + "e2Q"})
     assert settings.profile == "production"
     dev = load_settings({"POSTINO_ADMIN_TOKEN": "change-me", "POSTINO_ID_SECRET": "x"})
     assert dev.admin_token == "change-me"
@@ -58,5 +62,6 @@ def test_the_dev_command_refuses_the_production_profile(
 ) -> None:
     monkeypatch.setenv("POSTINO_PROFILE", "production")
     monkeypatch.setenv("POSTINO_ID_SECRET", STRONG)
+    monkeypatch.setenv("POSTINO_KAFKA_ALLOW_PLAINTEXT", "true")
     assert main(["dev"]) == 2
     assert "POSTINO_PROFILE=production" in capsys.readouterr().err

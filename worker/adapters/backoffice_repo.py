@@ -21,7 +21,8 @@ from worker.services.backoffice_model import (
 VIEW_COLUMNS = (
     "id, version, name, organization_name, organization_fiscal_code, state, published,"
     " reject_reason, premium, payments, max_allowed_payment_amount, authorized_recipients,"
-    " authorized_cidrs, require_secure_channels, eu_covid_cert, callback_url, callback_events,"
+    " authorized_cidrs, require_secure_channels, eu_covid_cert, payee_fiscal_codes, callback_url,"
+    " callback_events,"
     " rate_per_second, daily_quota, description, privacy_url, scope, email, pec, phone,"
     " support_url, topic_id, department_name, web_url, app_ios, app_android, tos_url,"
     " address, cta, auto_publish, remote_content_base_url, remote_content_header_key_name,"

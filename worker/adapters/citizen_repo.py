@@ -11,7 +11,7 @@ from worker.adapters.services_repo import LIVE_FROM, live_columns
 from worker.adapters.subscriptions_repo import record_change
 from worker.services.citizen import Cursor, MessageState, StatusChange
 from worker.services.model import Profile, ServicePreference
-from worker.services.sender_events import read_status_allowed
+from worker.services.read_status import read_status_allowed
 from worker.services.subscriptions import PROFILE
 
 _PROFILE_COLUMNS = tuple(f.name for f in fields(Profile))
@@ -145,7 +145,7 @@ class PostgresCitizens:
         async with self._pool.acquire() as conn, conn.transaction():
             if change.is_read:
                 consent = await conn.fetchrow(_CONSENT, fiscal_code, message_id)
-                allowed = consent is None or read_status_allowed(
+                allowed = consent is not None and read_status_allowed(
                     consent["preferences_mode"], consent["stored"]
                 )
                 await conn.execute(_MARK_READ, fiscal_code, message_id, allowed)

@@ -19,6 +19,7 @@ from opentelemetry.context import Context
 from worker import logs, tracing
 from worker.adapters.postgres import Pool
 from worker.services.attempts import Attempt
+from worker.services.read_status import READ_FACTS_SQL
 
 log = logs.get("postino.console")
 
@@ -53,13 +54,11 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::
                      $6::int[], $7::text[], $8::text[], $9::int[], $10::text[], $11::text[])
 ON CONFLICT (id) DO NOTHING
 """
-_MESSAGE = """
+_MESSAGE = f"""
 SELECT m.id, m.sender_service_id, m.created_at, m.processed_at, m.status, m.rejection_reason,
-       m.failure_reason, m.feature_level_type, m.is_read, m.read_at, m.paid_at,
+       m.failure_reason, m.feature_level_type, m.read_at, m.paid_at,
        m.content->'payment_data' IS NOT NULL AS has_payment, m.template_id, m.template_version,
-       (SELECT sp.can_access_message_read_status FROM service_preferences sp
-         WHERE sp.fiscal_code = m.fiscal_code AND sp.service_id = m.sender_service_id)
-         AS can_access_read_status
+       {READ_FACTS_SQL}
 FROM messages m WHERE m.id = $1
 """
 _NOTIFICATIONS = """

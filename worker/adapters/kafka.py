@@ -43,7 +43,16 @@ def record_from_consumer(rec: ConsumerRecord[bytes, bytes]) -> Record:
                 break
     else:
         headers = ()
-    return Record(rec.topic, rec.partition, rec.offset, rec.key, rec.value, rec.timestamp, headers)
+    return Record(
+        rec.topic,
+        rec.partition,
+        rec.offset,
+        rec.key,
+        rec.value,
+        rec.timestamp,
+        headers,
+        rec.timestamp_type,
+    )
 
 
 def producer(settings: KafkaSettings, bootstrap: str, role: str) -> AIOKafkaProducer:

@@ -29,6 +29,7 @@ from worker.services.notify_ports import (
     Recipient,
     SenderInfo,
 )
+from worker.services.sender_events import reports_notification
 
 _FINAL = ("SENT", "EXPIRED", "FAILED")
 _COLUMNS = (
@@ -255,6 +256,8 @@ async def _record_round(
 def _changes(previous: dict[str, asyncpg.Record], outcome: Outcome) -> bool:
     """Whether the outcome gets a status event (a new status, or a row without one)."""
     row = previous.get(outcome.request.notification_id)
+    if not reports_notification(outcome.request.kind):
+        return False
     return row is None or row["status_seq"] is None or row["status"] != outcome.status
 
 

@@ -18,6 +18,8 @@ from schemas.enums import Channel, NotificationKind
 from schemas.events import NotificationRequest
 from worker.adapters.postgres import Pool, repository
 from worker.core.errors import RetryableError
+from worker.services.decide import push_reachable
+from worker.services.model import Profile, ServicePreference
 from worker.services.reminders import (
     PAYMENT_KINDS,
     Candidate,
@@ -54,6 +56,16 @@ WHERE EXISTS (
 ORDER BY c.created_at, c.id
 LIMIT $7
 """
+# What decides whether a reminder push would reach the citizen now (decide.push_reachable).
+_SWITCHES = """
+SELECT p.fiscal_code, p.inbox_enabled, p.push_enabled, p.preferences_mode,
+       p.blocked_channels, sp.service_id, sp.is_inbox_enabled, sp.is_push_enabled,
+       sp.is_email_enabled, sp.can_access_message_read_status
+FROM profiles p
+LEFT JOIN service_preferences sp
+       ON sp.fiscal_code = p.fiscal_code AND sp.service_id = ANY($2::text[])
+WHERE p.fiscal_code = ANY($1::text[])
+"""
 _HISTORY = """
 SELECT message_id, rpt_id, kind, sent_at FROM reminders WHERE message_id = ANY($1::text[])
 UNION
@@ -87,8 +99,40 @@ def _bounds(now: datetime, rules: ReminderSettings) -> list[object]:
     ]
 
 
+Switches = tuple[dict[str, Profile], dict[tuple[str, str], ServicePreference]]
+
+
+def _switches(rows: Sequence[asyncpg.Record]) -> Switches:
+    profiles: dict[str, Profile] = {}
+    preferences: dict[tuple[str, str], ServicePreference] = {}
+    for r in rows:
+        profiles[r["fiscal_code"]] = Profile(
+            fiscal_code=r["fiscal_code"],
+            inbox_enabled=r["inbox_enabled"],
+            push_enabled=r["push_enabled"],
+            preferences_mode=r["preferences_mode"],
+            blocked_channels=r["blocked_channels"] or {},
+        )
+        if r["service_id"] is not None:
+            preferences[(r["fiscal_code"], r["service_id"])] = ServicePreference(
+                r["is_inbox_enabled"],
+                r["is_push_enabled"],
+                r["is_email_enabled"],
+                r["can_access_message_read_status"],
+            )
+    return profiles, preferences
+
+
+def _reachable(row: asyncpg.Record, switches: Switches) -> bool:
+    profiles, preferences = switches
+    fiscal_code, service_id = row["fiscal_code"], row["sender_service_id"]
+    profile = profiles.get(fiscal_code)
+    preference = preferences.get((fiscal_code, service_id))
+    return profile is not None and push_reachable(profile, service_id, preference)
+
+
 def _candidates(
-    rows: Sequence[asyncpg.Record], history: Sequence[asyncpg.Record]
+    rows: Sequence[asyncpg.Record], history: Sequence[asyncpg.Record], switches: Switches
 ) -> list[Candidate]:
     by_message: dict[str, list[SentReminder]] = defaultdict(list)
     by_rpt: dict[str, list[SentReminder]] = defaultdict(list)
@@ -100,7 +144,7 @@ def _candidates(
             by_message[h["message_id"]].append(sent)
     found = []
     for r in rows:
-        message = MessageState(**dict(r))
+        message = MessageState(**dict(r), push_reachable=_reachable(r, switches))
         past = by_message[message.id] + (by_rpt[message.rpt_id] if message.rpt_id else [])
         found.append(Candidate(message, tuple(past)))
     return found
@@ -121,7 +165,12 @@ class PostgresReminders:
                 [r["id"] for r in rows],
                 sorted({r["rpt_id"] for r in rows if r["rpt_id"] is not None}),
             )
-        return _candidates(rows, history)
+            switches = await conn.fetch(
+                _SWITCHES,
+                sorted({r["fiscal_code"] for r in rows}),
+                sorted({r["sender_service_id"] for r in rows}),
+            )
+        return _candidates(rows, history, _switches(switches))
 
     async def record(
         self, planned: Sequence[ReminderDue], now: datetime, deadline: datetime

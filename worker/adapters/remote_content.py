@@ -14,10 +14,18 @@ download is handed over open, its `chunks()` yield what arrives (nothing is
 buffered whole) and stop with `SenderFailed("too_large")` past
 `attachment_max_bytes`. A declared `Content-Length` above it, or a content type
 other than `application/pdf`, fail before the first byte is sent on.
+
+Time is bounded in total, not only per read (a sender that drips a byte at a time
+never trips a read timeout): a JSON call, from the address check to the last byte,
+within `deadline_seconds`; opening a download within the same, and the whole
+download within `attachment_deadline_seconds` (`SenderFailed("timeout")`). Each
+process opens at most `connections_per_host` connections to one sender's host; a
+call waiting for one waits within its deadline.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -45,15 +53,23 @@ class _Download:
     max_bytes: int
     content_type: str
     length: int | None
+    #: Event-loop time by which the last byte must have arrived.
+    deadline: float
 
     async def chunks(self) -> AsyncIterator[bytes]:
         seen = 0
-        with _transport_failures():
-            async for chunk in self.response.content.iter_chunked(_CHUNK):
-                seen += len(chunk)
-                if seen > self.max_bytes:
-                    raise SenderFailed("too_large")
-                yield chunk
+        pieces = self.response.content.iter_chunked(_CHUNK)
+        while True:
+            with _transport_failures():
+                try:
+                    async with asyncio.timeout_at(self.deadline):
+                        chunk = await anext(pieces)
+                except StopAsyncIteration:
+                    return
+            seen += len(chunk)
+            if seen > self.max_bytes:
+                raise SenderFailed("too_large")
+            yield chunk
 
 
 @contextmanager
@@ -88,7 +104,8 @@ class HttpSenderClient(HttpClient):
         self._allowed_ports = allowed_ports
 
     def _new_session(self) -> aiohttp.ClientSession:
-        return aiohttp.ClientSession(timeout=self._timeout, connector=pinned_connector())
+        connector = pinned_connector(limit_per_host=self._settings.connections_per_host)
+        return aiohttp.ClientSession(timeout=self._timeout, connector=connector)
 
     async def _checked(self, url: str) -> list[IPAddress]:
         try:
@@ -104,13 +121,12 @@ class HttpSenderClient(HttpClient):
     async def _get(
         self, url: str, headers: Mapping[str, str]
     ) -> AsyncIterator[aiohttp.ClientResponse]:
-        """The open 2xx answer. Only the sender's failures are classified here: an error
-        raised by the caller's own work on the answer passes through unchanged."""
-        addresses = await self._checked(url)
-        session = await self._ready()
-        # The connection is opened here, to the addresses the check passed.
-        with _transport_failures(), pinned(urlsplit(url).hostname or "", addresses):
-            resp = await session.get(url, headers=dict(headers), allow_redirects=False)
+        """The open 2xx answer, opened within `deadline_seconds`. Only the sender's
+        failures are classified here: an error raised by the caller's own work on the
+        answer passes through unchanged."""
+        with _transport_failures():
+            async with asyncio.timeout(self._settings.deadline_seconds):
+                resp = await self._open(url, headers)
         try:
             if resp.status == 404:
                 raise NotFound("the sender answered 404")
@@ -120,13 +136,21 @@ class HttpSenderClient(HttpClient):
         finally:
             resp.release()
 
+    async def _open(self, url: str, headers: Mapping[str, str]) -> aiohttp.ClientResponse:
+        addresses = await self._checked(url)
+        session = await self._ready()
+        # The connection is opened here, to the addresses the check passed.
+        with pinned(urlsplit(url).hostname or "", addresses):
+            return await session.get(url, headers=dict(headers), allow_redirects=False)
+
     async def get_json(self, url: str, headers: Mapping[str, str]) -> bytes:
         limit = self._settings.json_max_bytes
+        deadline = asyncio.get_running_loop().time() + self._settings.deadline_seconds
         async with self._get(url, headers) as resp:
             if resp.content_length is not None and resp.content_length > limit:
                 raise SenderFailed("too_large")
             body = bytearray()
-            async for chunk in _Download(resp, limit, "", None).chunks():
+            async for chunk in _Download(resp, limit, "", None, deadline).chunks():
                 body += chunk
             return bytes(body)
 
@@ -138,9 +162,10 @@ class HttpSenderClient(HttpClient):
     @asynccontextmanager
     async def _download(self, url: str, headers: Mapping[str, str]) -> AsyncIterator[Download]:
         limit = self._settings.attachment_max_bytes
+        deadline = asyncio.get_running_loop().time() + self._settings.attachment_deadline_seconds
         async with self._get(url, headers) as resp:
             if resp.content_type != PDF:
                 raise SenderFailed("not_pdf")
             if resp.content_length is not None and resp.content_length > limit:
                 raise SenderFailed("too_large")
-            yield _Download(resp, limit, PDF, resp.content_length)
+            yield _Download(resp, limit, PDF, resp.content_length, deadline)

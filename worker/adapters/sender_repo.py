@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from worker.adapters.postgres import Pool, repository
+from worker.services.read_status import READ_FACTS_SQL
 
-_MESSAGE = """
+_MESSAGE = f"""
 SELECT m.id, m.fiscal_code, m.sender_service_id, m.created_at, m.time_to_live,
-       m.feature_level_type, m.content, m.status, m.rejection_reason, m.is_read, m.paid_at,
-       (SELECT sp.can_access_message_read_status FROM service_preferences sp
-         WHERE sp.fiscal_code = m.fiscal_code AND sp.service_id = m.sender_service_id
-       ) AS can_access_read_status,
+       m.feature_level_type, m.content, m.status, m.rejection_reason, m.paid_at,
+       {READ_FACTS_SQL},
        (SELECT jsonb_object_agg(n.channel, n.status) FROM notifications n
          WHERE n.message_id = m.id AND n.kind = 'MESSAGE') AS notification
 FROM messages m WHERE m.id = $1
@@ -24,6 +23,6 @@ class PostgresSenderMessages:
         self._pool = pool
 
     async def status_row(self, message_id: str) -> dict[str, Any] | None:
-        """The message with its read-status permission and its channels' statuses."""
+        """The message with the facts of its read status and its channels' statuses."""
         row = await self._pool.fetchrow(_MESSAGE, message_id)
         return None if row is None else dict(row)

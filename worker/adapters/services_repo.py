@@ -23,6 +23,7 @@ CONTENT = (
     "authorized_recipients",
     "require_secure_channels",
     "eu_covid_cert",
+    "payee_fiscal_codes",
     "description",
     "privacy_url",
     "scope",
@@ -89,6 +90,7 @@ def service_from_row(row: dict[str, Any]) -> Service:
         values["secondary_key_hash"] = bytes(values["secondary_key_hash"])
     values["authorized_recipients"] = tuple(values["authorized_recipients"] or ())
     values["authorized_cidrs"] = tuple(values["authorized_cidrs"] or ())
+    values["payee_fiscal_codes"] = tuple(values.get("payee_fiscal_codes") or ())
     values["remote_configurations"] = tuple(values.get("remote_configurations") or ())
     return Service(**values)
 

@@ -24,12 +24,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.errors import MessageError
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, make_msgid, parseaddr
-from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 from aiosmtplib.typing import SMTPStatus
@@ -38,31 +37,7 @@ from worker.adapters import mail_mime
 from worker.adapters.mail_html import html_document
 from worker.core.errors import PermanentError, RetryableError
 from worker.settings import ConfigError, NotifySettings
-
-
-@dataclass(frozen=True, slots=True)
-class SmtpTarget:
-    host: str
-    port: int
-    use_tls: bool
-    start_tls: bool
-    username: str | None = None
-    password: str | None = None
-
-
-def parse_smtp_url(url: str, *, starttls: bool = False, tls: bool = False) -> SmtpTarget:
-    parts = urlsplit(url)
-    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-        raise ConfigError(f"POSTINO_SMTP_URL={url!r}: expected smtp://host:port")
-    use_tls = tls or parts.scheme == "smtps"
-    return SmtpTarget(
-        host=parts.hostname,
-        port=parts.port or (465 if use_tls else 25),
-        use_tls=use_tls,
-        start_tls=starttls and not use_tls,
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-    )
+from worker.settings.smtp_url import parse_smtp_url
 
 
 def _code_error(code: int, what: str) -> Exception:
@@ -146,7 +121,14 @@ class SmtpMailer:
         return self._envelope_from, to, data
 
     async def send(self, to: str, subject: str, body: str, *, key: str | None = None) -> None:
-        message = self.outgoing(to, subject, body, key)
+        """Raises `RetryableError` or `PermanentError`. An e-mail the mail library will
+        not build or encode (its `ValueError`: a header with a line break, say) is
+        permanent: the same data would be refused again."""
+        try:
+            message = self.outgoing(to, subject, body, key)
+        except (ValueError, LookupError, AttributeError, MessageError) as exc:
+            # AttributeError: the email package trips on some malformed addresses
+            raise PermanentError(f"e-mail not composed: {type(exc).__name__}") from exc
         try:
             async with self._slots:
                 await self._send_on_connection(message)
@@ -161,6 +143,8 @@ class SmtpMailer:
             raise RetryableError(f"SMTP connection lost: {type(exc).__name__}") from exc
         except aiosmtplib.SMTPException as exc:
             raise PermanentError(f"SMTP failed: {type(exc).__name__}") from exc
+        except ValueError as exc:  # the address or the text cannot be encoded as sent
+            raise PermanentError(f"e-mail not encoded: {type(exc).__name__}") from exc
 
     async def _send_on_connection(self, message: Outgoing) -> None:
         """On an idle connection (back to the idle ones after the send, unless it failed)."""

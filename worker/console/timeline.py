@@ -2,8 +2,9 @@
 
 Built from what is stored (the message row without content or fiscal code, its
 notifications, the attempts journal) and the dead letters the broker watch keeps.
-Read and paid appear as the sender may see them (docs/integrators/premium.md, callbacks.md): only
-for an ADVANCED message, read only with the citizen's consent for that service.
+Read and paid appear as the sender may see them (docs/integrators/premium.md,
+callbacks.md): only for an ADVANCED message, read by the same rule as the sender's
+status GET (`services.read_status`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from schemas.enums import ReadStatus
 from worker.console.broker import DeadLetterView
+from worker.services.read_status import read_facts, sender_read_status
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -39,10 +42,11 @@ def _sender_sees(m: dict[str, Any]) -> list[dict[str, Any]]:
         note = "read and paid are not reported to the sender of a STANDARD message"
         return [_step("note", None, "Read / paid not visible to the sender", reason=note)]
     steps: list[dict[str, Any]] = []
-    if m["can_access_read_status"] is False:
+    read = sender_read_status(read_facts(m))
+    if read == ReadStatus.UNAVAILABLE:
         note = "the citizen does not share read status with this service"
         steps.append(_step("read", None, "Read status: UNAVAILABLE", reason=note))
-    elif m["is_read"]:
+    elif read == ReadStatus.READ:
         steps.append(_step("read", m["read_at"], "Read by the citizen"))
     else:
         steps.append(_step("read", None, "Not read yet"))

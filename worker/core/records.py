@@ -22,6 +22,9 @@ class Record(msgspec.Struct, frozen=True):
     value: bytes | None
     timestamp_ms: int
     headers: Headers = ()
+    #: Kafka's timestamp type: 0 the producer's (CreateTime), 1 the broker's
+    #: (LogAppendTime, when the topic says `message.timestamp.type=LogAppendTime`).
+    timestamp_type: int = 0
 
     def header(self, name: str) -> bytes | None:
         for key, value in self.headers:

@@ -33,6 +33,8 @@ Quota = Annotated[int, Meta(ge=1, le=2_000_000_000)]
 Url = Annotated[str, Meta(min_length=1, max_length=2048)]
 Recipients = Annotated[list[FiscalCode], Meta(max_length=10_000)]
 Cidrs = Annotated[list[Cidr], Meta(max_length=1_000)]
+#: Other bodies a service may collect payments for (the sender is the creditor otherwise).
+Payees = Annotated[list[OrganizationFiscalCode], Meta(max_length=100)]
 Language = Annotated[str, Meta(pattern=r"^[a-z]{2}_[A-Z]{2}$")]
 Email = Annotated[str, Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
 CallbackEvents = Annotated[
@@ -88,6 +90,7 @@ class ServiceCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     premium: bool = False
     payments: bool = False
     max_allowed_payment_amount: Amount = 1_000_000
+    payee_fiscal_codes: Payees = msgspec.field(default_factory=list)
     authorized_recipients: Recipients = msgspec.field(default_factory=list)
     authorized_cidrs: Cidrs = msgspec.field(default_factory=list)
     require_secure_channels: bool = False
@@ -119,6 +122,7 @@ class ServicePatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     premium: bool | UnsetType = UNSET
     payments: bool | UnsetType = UNSET
     max_allowed_payment_amount: Amount | UnsetType = UNSET
+    payee_fiscal_codes: Payees | UnsetType = UNSET
     authorized_recipients: Recipients | UnsetType = UNSET
     authorized_cidrs: Cidrs | UnsetType = UNSET
     require_secure_channels: bool | UnsetType = UNSET
@@ -164,6 +168,7 @@ class PublicationView(msgspec.Struct, kw_only=True):
     authorized_recipients: list[str]
     require_secure_channels: bool
     eu_covid_cert: bool
+    payee_fiscal_codes: list[str] = msgspec.field(default_factory=list)
     description: str | None = None
     privacy_url: str | None = None
     scope: ServiceScope | None = None
@@ -201,6 +206,7 @@ class ServiceView(msgspec.Struct, kw_only=True):
     rate_per_second: int | None = None
     daily_quota: int | None = None
     eu_covid_cert: bool = False
+    payee_fiscal_codes: list[str] = msgspec.field(default_factory=list)
     description: str | None = None
     privacy_url: str | None = None
     scope: ServiceScope | None = None

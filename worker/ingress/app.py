@@ -28,7 +28,7 @@ from worker.ingress import (
     manage_openapi,  # noqa: F401 - declares the back office's routes
     manage_routes,
     messages,
-    openapi,
+    openapi_served,
     profiles,
     rc_configurations,
     reports,
@@ -36,12 +36,14 @@ from worker.ingress import (
     templates,
     third_party,
 )
-from worker.ingress.keys import DIRECTORY, RUNTIME, STORES, TEMPLATES
+from worker.ingress.keys import DIRECTORY, RUNTIME, STORES, TEMPLATES, UNKNOWN_TOKENS
 from worker.ingress.limits import limits_ctx
 from worker.ingress.problems import problem
+from worker.ingress.url_text import url_text
 from worker.periodic import running_every
 from worker.services.directory import ServiceDirectory
 from worker.services.templates import TemplateCache
+from worker.services.token_cache import UnknownTokens
 
 log = logs.get("postino.ingress")
 #: One line per request: method, route template (never the path: it may hold a fiscal
@@ -101,12 +103,13 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
 
 
 async def _traced(request: web.Request, handler: Handler, name: str) -> web.StreamResponse:
-    parent = tracing.extract_http(request.headers)
+    # A new trace at the edge: the caller's context is a link, never the parent.
     with tracing.span(
         f"{request.method} {name}",
         kind=SpanKind.SERVER,
-        parent=parent,
+        parent=tracing.NEW_TRACE,
         attributes={"http.request.method": request.method, "http.route": name},
+        links=tracing.edge_links(request.headers),
     ) as current:
         try:
             response = await handler(request)
@@ -171,12 +174,17 @@ async def _directory_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(runtime: Runtime) -> web.Application:
     app = web.Application(
-        client_max_size=runtime.settings.http.max_body_bytes, middlewares=[errors_and_metrics]
+        client_max_size=runtime.settings.http.max_body_bytes,
+        middlewares=[errors_and_metrics, url_text],
     )
     app[RUNTIME] = runtime
     app[STORES] = ingress_stores(runtime)
     app[DIRECTORY] = ServiceDirectory()
     app[TEMPLATES] = TemplateCache()
+    http = runtime.settings.http
+    app[UNKNOWN_TOKENS] = UnknownTokens(
+        http.unknown_token_cache_size, http.unknown_token_cache_seconds
+    )
     app.cleanup_ctx.append(_directory_ctx)
     app.cleanup_ctx.append(templates.templates_ctx)
     app.cleanup_ctx.append(limits_ctx)
@@ -185,7 +193,7 @@ def create_app(runtime: Runtime) -> web.Application:
     app.add_routes(messages.routes)
     app.add_routes(profiles.routes)
     app.add_routes(manage_routes.routes)
-    app.add_routes(openapi.routes)
+    app.add_routes(openapi_served.routes)
     app.add_routes(citizen.routes)
     app.add_routes(third_party.routes)
     app.add_routes(subscriptions_feed.routes)

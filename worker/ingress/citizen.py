@@ -32,7 +32,7 @@ from worker.ingress.citizen_views import (
     session_view,
     state_view,
 )
-from worker.ingress.keys import RUNTIME, STORES
+from worker.ingress.keys import RUNTIME, STORES, UNKNOWN_TOKENS
 from worker.ingress.problems import json_response, problem
 from worker.services import citizen
 from worker.services.model import Profile
@@ -59,7 +59,9 @@ def citizen_only(handler: CitizenHandler) -> Handler:
     """The handler, called with the session's fiscal code; 401 without a live session."""
 
     async def guarded(request: web.Request) -> web.Response:
-        fiscal_code = await citizen.authenticate(_store(request), bearer(request))
+        fiscal_code = await citizen.authenticate(
+            _store(request), bearer(request), request.app[UNKNOWN_TOKENS]
+        )
         if fiscal_code is None:
             detail = "missing, unknown or expired session token"
             return bearer_refusal(request, CITIZEN_REALM, detail)

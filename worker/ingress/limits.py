@@ -17,11 +17,12 @@ from worker.ingress.keys import DIRECTORY, RUNTIME, STORES
 from worker.ingress.problems import problem
 from worker.periodic import running_every
 from worker.services.directory import Service
-from worker.services.limits import Limiter, day_of
+from worker.services.limits import Limiter, LookupLimiter, day_of
 from worker.services.quota_watch import QuotaWatch, queue_quota_notices
 
 log = logs.get("postino.limits")
 LIMITER = web.AppKey("limiter", Limiter)
+LOOKUPS = web.AppKey("lookups", LookupLimiter)
 QUOTA_WATCH = web.AppKey("quota_watch", QuotaWatch)
 
 
@@ -57,6 +58,7 @@ def _quota_of(app: web.Application) -> Callable[[str], int | None]:
 
 async def limits_ctx(app: web.Application) -> AsyncIterator[None]:
     app[LIMITER] = Limiter()
+    app[LOOKUPS] = LookupLimiter()
     app[QUOTA_WATCH] = QuotaWatch()
     interval = app[RUNTIME].settings.limits.quota_sync_seconds
 
@@ -81,6 +83,23 @@ def limit_refusal(request: web.Request, service: Service) -> web.Response | None
     if limited is None:
         return None
     log.debug("request_limited", service_id=service.id, reason=limited.reason)
+    return problem(
+        429,
+        "Too many requests",
+        limited.reason,
+        code=limited.code,
+        headers={"Retry-After": str(limited.retry_after)},
+    )
+
+
+def lookup_refusal(request: web.Request, service: Service) -> web.Response | None:
+    """None when this key may look up once more now; else the 429 to answer. Profile
+    and status lookups share one rate per key, so no key can enumerate citizens."""
+    rate = request.app[RUNTIME].settings.limits.lookup_rate_per_second
+    limited = request.app[LOOKUPS].admit(service.id, rate=rate, clock=time.monotonic())
+    if limited is None:
+        return None
+    log.debug("lookup_limited", service_id=service.id)
     return problem(
         429,
         "Too many requests",

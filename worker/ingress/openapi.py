@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import msgspec
-from aiohttp import web
 
 from schemas.patterns import FISCAL_CODE_PATTERN
 from worker.ingress.auth import ADMIN_REALM, CITIZEN_REALM
@@ -340,14 +339,3 @@ def document(title: str = "Postino", version: str = "1") -> dict[str, Any]:
         "webhooks": webhooks(refs),
         "components": {"schemas": components, "securitySchemes": _SCHEMES},
     }
-
-
-routes = web.RouteTableDef()
-
-
-@routes.get("/api/v1/openapi.json")
-async def openapi_json(_: web.Request) -> web.Response:
-    return web.Response(body=msgspec.json.encode(document()), content_type="application/json")
-
-
-declare("GET", "/api/v1/openapi.json", "This OpenAPI document", tag="meta")

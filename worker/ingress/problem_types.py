@@ -159,6 +159,13 @@ SPECIFIC: tuple[ProblemType, ...] = (
         " says which check failed.",
     ),
     _p(
+        "payee_not_allowed",
+        403,
+        "Forbidden",
+        "`payment_data.payee` names another body than the sending organisation, and the"
+        " service is not entitled to collect for it (`payee_fiscal_codes`).",
+    ),
+    _p(
         "service_deleted",
         403,
         "Service deleted",

@@ -4,6 +4,8 @@
 the answer never reveals whether the citizen exists. 404 when there is no profile or
 its inbox is disabled. Otherwise `sender_allowed` is the inbox rule of the delivery
 decision (`worker.services.decide.inbox_allowed`), the same code deliver runs.
+Lookups (these and the message status) share a rate per key
+(`POSTINO_LOOKUP_RATE_PER_SECOND`): past it, 429 with `Retry-After`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from schemas.patterns import is_fiscal_code
 from worker.ingress import openapi
 from worker.ingress.bodies import read_body
 from worker.ingress.keys import STORES
+from worker.ingress.limits import lookup_refusal
 from worker.ingress.network import networked_sender
 from worker.ingress.problems import json_response, problem
 from worker.ingress.sender_views import FiscalCodeBody, LimitedProfile
@@ -46,6 +49,9 @@ async def get_profile(request: web.Request) -> web.Response:
     service = networked_sender(request)
     if isinstance(service, web.Response):
         return service
+    refused = lookup_refusal(request, service)
+    if refused is not None:
+        return refused
     return await _limited_profile(request, service, request.match_info["fiscal_code"])
 
 
@@ -54,6 +60,9 @@ async def post_profile(request: web.Request) -> web.Response:
     service = networked_sender(request)
     if isinstance(service, web.Response):
         return service
+    refused = lookup_refusal(request, service)
+    if refused is not None:
+        return refused
     decoded = await read_body(request, FiscalCodeBody)
     if isinstance(decoded, web.Response):
         return decoded

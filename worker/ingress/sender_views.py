@@ -18,6 +18,7 @@ from schemas.enums import (
 )
 from schemas.messages import FiscalCode, MessageContent
 from worker.ids import decode_ulid
+from worker.services.read_status import read_facts, sender_read_status
 
 
 class MessageCreated(msgspec.Struct):
@@ -78,11 +79,7 @@ def _notification(channels: dict[str, str] | None) -> NotificationView | None:
 def _premium(row: dict[str, Any]) -> dict[str, Any]:
     if row["feature_level_type"] != FeatureLevel.ADVANCED or row["status"] != "PROCESSED":
         return {}
-    extra: dict[str, Any] = {}
-    if row["can_access_read_status"] is False:
-        extra["read_status"] = ReadStatus.UNAVAILABLE
-    else:
-        extra["read_status"] = ReadStatus.READ if row["is_read"] else ReadStatus.UNREAD
+    extra: dict[str, Any] = {"read_status": sender_read_status(read_facts(row))}
     if (row["content"] or {}).get("payment_data") is not None:
         paid = row["paid_at"] is not None
         extra["payment_status"] = PaymentStatus.PAID if paid else PaymentStatus.NOT_PAID

@@ -6,7 +6,13 @@ an unknown) id answers 404, like a message without third-party data. The sender'
 errors become 404 (it answered 404) or 502 (anything else), never its body. Every
 call counts in `postino_remote_content_calls_total{kind, outcome}`. An attachment
 is streamed as it arrives; a failure after the first byte (too large, timeout)
-aborts the connection so the citizen never gets a silently truncated PDF.
+aborts the connection so the citizen never gets a silently truncated PDF; a citizen
+who leaves mid-PDF ends the request quietly (`client_gone`), not as a server error.
+
+Calls in flight are capped per sender (service) and per citizen, in each ingress
+process (`POSTINO_REMOTE_CONTENT_PER_SENDER`, `..._PER_CITIZEN`): past a cap the
+citizen gets 429 with `Retry-After` at once, so one slow sender or one citizen
+opening many attachments never holds the shared pool.
 """
 
 from __future__ import annotations
@@ -21,10 +27,11 @@ from worker.bootstrap import sender_client
 from worker.ingress import openapi
 from worker.ingress.auth import bearer
 from worker.ingress.citizen import citizen_only
-from worker.ingress.keys import RUNTIME, SENDERS, STORES
+from worker.ingress.keys import REMOTE_LIMITS, RUNTIME, SENDERS, STORES, UNKNOWN_TOKENS
 from worker.ingress.problems import json_response, problem
 from worker.services import citizen
 from worker.services import remote_content as rc
+from worker.services.concurrency import CallLimits
 from worker.services.rc_configurations import environment_for
 
 log = logs.get("postino.third_party")
@@ -35,9 +42,23 @@ _MAGIC = b"%PDF-"
 
 
 async def senders_ctx(app: web.Application) -> AsyncIterator[None]:
-    async with sender_client(app[RUNTIME].settings) as client:
+    settings = app[RUNTIME].settings
+    app[REMOTE_LIMITS] = CallLimits(
+        settings.remote_content.per_sender, settings.remote_content.per_citizen
+    )
+    async with sender_client(settings) as client:
         app[SENDERS] = client
         yield
+
+
+def _busy(kind: str) -> web.Response:
+    _count(kind, "busy")
+    return problem(
+        429,
+        "Too many requests",
+        "too many calls to this sender, or of this citizen, are in progress; retry shortly",
+        headers={"Retry-After": "1"},
+    )
 
 
 def _count(kind: str, outcome: str) -> None:
@@ -81,10 +102,13 @@ async def _json(request: web.Request, fiscal_code: str, kind: str) -> web.Respon
     try:
         message, config = await _target(request, fiscal_code)
         view: Any
-        if kind == "details":
-            view = await rc.remote_message(client, config, message)
-        else:
-            view = await rc.precondition(client, config, message)
+        with request.app[REMOTE_LIMITS].slot(message.sender_service_id, fiscal_code) as free:
+            if not free:
+                return _busy(kind)
+            if kind == "details":
+                view = await rc.remote_message(client, config, message)
+            else:
+                view = await rc.precondition(client, config, message)
     except (rc.NotFound, rc.SenderFailed) as exc:
         return _failed(kind, exc, request.match_info["id"])
     _count(kind, "ok")
@@ -116,41 +140,57 @@ async def _head(chunks: AsyncIterator[bytes]) -> bytes:
 @routes.get(f"{BASE}/attachments/{{attachment_url:.+}}")
 async def attachment(request: web.Request) -> web.StreamResponse:
     # `citizen_only` guards JSON handlers; this one streams.
-    fiscal_code = await citizen.authenticate(request.app[STORES].citizens, bearer(request))
+    fiscal_code = await citizen.authenticate(
+        request.app[STORES].citizens, bearer(request), request.app[UNKNOWN_TOKENS]
+    )
     if fiscal_code is None:
         return problem(401, "Unauthorized", "missing, unknown or expired session token")
     kind, message_id = "attachment", request.match_info["id"]
     try:
         message, config = await _target(request, fiscal_code)
-        opened = await rc.attachment(
-            request.app[SENDERS], config, message, request.match_info["attachment_url"]
-        )
-        async with opened as download:
-            chunks = download.chunks()
-            head = await _head(chunks)
-            if not head.startswith(_MAGIC):
-                raise rc.SenderFailed("not_pdf")
-            response = web.StreamResponse(headers={**_PRIVATE, "X-Content-Type-Options": "nosniff"})
-            response.content_type = rc.PDF
-            if download.length is not None:
-                response.content_length = download.length
-            await response.prepare(request)
-            await response.write(head)
-            try:
-                async for chunk in chunks:
-                    await response.write(chunk)
-            except rc.SenderFailed as exc:
-                _count(kind, exc.reason)
-                log.info(
-                    "remote_content_aborted", kind=kind, reason=exc.reason, message_id=message_id
-                )
-                if request.transport is not None:
-                    request.transport.abort()
-                return response
+        with request.app[REMOTE_LIMITS].slot(message.sender_service_id, fiscal_code) as free:
+            if not free:
+                return _busy(kind)
+            opened = await rc.attachment(
+                request.app[SENDERS], config, message, request.match_info["attachment_url"]
+            )
+            async with opened as download:
+                return await _stream(request, download, message_id)
     except (rc.NotFound, rc.SenderFailed) as exc:
         return _failed(kind, exc, message_id)
+
+
+async def _stream(
+    request: web.Request, download: rc.Download, message_id: str
+) -> web.StreamResponse:
+    """The PDF, as it arrives. A sender failure after the first byte aborts the
+    connection; a citizen who left ends the request as `client_gone`."""
+    kind = "attachment"
+    chunks = download.chunks()
+    head = await _head(chunks)
+    if not head.startswith(_MAGIC):
+        raise rc.SenderFailed("not_pdf")
+    response = web.StreamResponse(headers={**_PRIVATE, "X-Content-Type-Options": "nosniff"})
+    response.content_type = rc.PDF
+    if download.length is not None:
+        response.content_length = download.length
+    try:
+        await response.prepare(request)
+        await response.write(head)
+        async for chunk in chunks:
+            await response.write(chunk)
+        await response.write_eof()
+    except rc.SenderFailed as exc:
+        _count(kind, exc.reason)
+        log.info("remote_content_aborted", kind=kind, reason=exc.reason, message_id=message_id)
+        if request.transport is not None:
+            request.transport.abort()
+        return response
+    except ConnectionResetError:  # the citizen left (aiohttp's ClientConnectionResetError)
+        _count(kind, "client_gone")
+        log.info("remote_content_client_gone", kind=kind, message_id=message_id)
+        return response
     _count(kind, "ok")
-    await response.write_eof()
     return response
 
 

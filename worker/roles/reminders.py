@@ -26,6 +26,7 @@ from worker.adapters.reminders_repo import AdvisoryLock
 from worker.bootstrap import (
     Runtime,
     leader_lock,
+    payment_status,
     reminder_store,
     reports_store,
     retention_store,
@@ -35,6 +36,7 @@ from worker.core.backoff import Backoff
 from worker.core.errors import PermanentError, RetryableError
 from worker.periodic import pause
 from worker.services.clock import Clock, utc_now
+from worker.services.payment_status import PaymentStatusLookup
 from worker.services.reminders import RoundReport
 from worker.services.reminders import run_round as _run_round
 from worker.services.reports import just_settled, settle_day
@@ -46,11 +48,18 @@ log = logs.get("postino.reminders")
 LOCK_KEY = 0x72656D69
 
 
-async def run_round(runtime: Runtime, now: datetime) -> RoundReport:
+async def run_round(
+    runtime: Runtime, now: datetime, lookup: PaymentStatusLookup | None = None
+) -> RoundReport:
     """One reminders round at `now` (tests drive it with a settable clock's time)."""
     settings = runtime.settings
     return await _run_round(
-        reminder_store(runtime), runtime.publisher, settings.kafka.topics, settings.reminders, now
+        reminder_store(runtime),
+        runtime.publisher,
+        settings.kafka.topics,
+        settings.reminders,
+        now,
+        lookup=lookup,
     )
 
 
@@ -78,6 +87,7 @@ class ReminderProcess:
 
     def __init__(self, runtime: Runtime, clock: Clock = utc_now) -> None:
         self.runtime = runtime
+        self.lookup: PaymentStatusLookup | None = None
         self.clock = clock
         self.active = False
         self.rounds = 0
@@ -117,7 +127,7 @@ class ReminderProcess:
             await lock.check()  # the lock lives as long as its connection
             wait = settings.interval_seconds
             try:
-                await run_round(self.runtime, self.clock())
+                await run_round(self.runtime, self.clock(), self.lookup)
                 failures = 0
                 backoff.reset()
             except RetryableError as exc:
@@ -154,4 +164,6 @@ class ReminderProcess:
 
 
 async def run(runtime: Runtime, stop: asyncio.Event) -> None:
-    await ReminderProcess(runtime).run(stop)
+    process = ReminderProcess(runtime)
+    async with payment_status(runtime.settings.reminders) as process.lookup:
+        await process.run(stop)

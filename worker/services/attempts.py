@@ -23,11 +23,10 @@ from schemas.events import (
     NotificationStatusChanged,
     StatusEvent,
 )
-from worker import logs
+from worker import logs, tracing
 from worker.services.notify_ports import Outcome
 
 #: W3C trace context header, set when tracing is on (see the kafka/observability work).
-TRACEPARENT = "traceparent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +67,8 @@ def safe_detail(text: str | None) -> str | None:
 
 
 def trace_id(headers: Sequence[tuple[str, bytes]]) -> str | None:
-    """The trace id of a `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`), if any."""
-    for key, value in headers:
-        if key.lower() == TRACEPARENT:
-            parts = value.decode(errors="replace").split("-")
-            if len(parts) == 4 and len(parts[1]) == 32:
-                return parts[1]
-    return None
+    """The trace id of a well-formed `traceparent` header (`tracing.trace_id_of`)."""
+    return tracing.trace_id_of(tracing.record_traceparent(tuple(headers)))
 
 
 def notification_attempt(outcome: Outcome, at: datetime, trace: str | None = None) -> Attempt:

@@ -32,6 +32,8 @@ class PublicationRecord(msgspec.Struct, kw_only=True):
     authorized_recipients: list[str]
     require_secure_channels: bool
     eu_covid_cert: bool
+    #: Bodies besides its own whose payment notices the service may send.
+    payee_fiscal_codes: list[str] = msgspec.field(default_factory=list)
     description: str | None = None
     privacy_url: str | None = None
     scope: str | None = None
@@ -69,6 +71,7 @@ class ServiceRecord(msgspec.Struct, kw_only=True):
     eu_covid_cert: bool
     created_at: datetime
     updated_at: datetime
+    payee_fiscal_codes: list[str] = msgspec.field(default_factory=list)
     reject_reason: str | None = None
     callback_url: str | None = None
     callback_events: list[str] | None = None

@@ -30,6 +30,7 @@ from schemas.events import StatusEvent
 from schemas.topics import CALLBACK_RETRY_TIERS
 from worker.core.batch import DUE_HEADER, BatchResult, DeadLetter, due_header
 from worker.core.records import OutRecord, Record
+from worker.core.text_rules import body_problem
 from worker.services.callback_pool import FirstAttempts, copy_grace
 from worker.services.callback_send import (
     ATTEMPT_HEADER,
@@ -73,6 +74,12 @@ def _decode(
     decode = codecs.STATUS.decode
     for record in records:
         body = record.value or b""
+        # Text PostgreSQL cannot hold (a NUL in an id) would fail the whole batch at the
+        # `settled` lookup and split it record by record: refused here, with its code.
+        problem = body_problem(body, multiline=())
+        if problem is not None:
+            dead.append(DeadLetter(record, problem.code, problem.detail))
+            continue
         try:
             event = decode(body)
         except msgspec.DecodeError as exc:

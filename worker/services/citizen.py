@@ -32,7 +32,9 @@ from schemas.topics import Topic, Topics
 from worker.core.records import OutRecord
 from worker.services.model import Profile, ServicePreference
 from worker.services.ports import Publisher
+from worker.services.read_status import read_status_allowed
 from worker.services.sender_events import shares_read
+from worker.services.token_cache import UnknownTokens
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -160,11 +162,20 @@ async def issue_session(
     return Session(token, expires)
 
 
-async def authenticate(store: CitizenStore, token: str | None) -> str | None:
-    """The fiscal code whose session `token` is, or None (missing, unknown, expired)."""
+async def authenticate(
+    store: CitizenStore, token: str | None, unknown: UnknownTokens | None = None
+) -> str | None:
+    """The fiscal code whose session `token` is, or None (missing, unknown, expired).
+    A token found unknown is remembered in `unknown`, and answered from it."""
     if not token:
         return None
-    return await store.session_owner(token_hash(token))
+    hashed = token_hash(token)
+    if unknown is not None and unknown.known_unknown(hashed):
+        return None
+    owner = await store.session_owner(hashed)
+    if owner is None and unknown is not None:
+        unknown.remember(hashed)
+    return owner
 
 
 def page_size(raw: str | None) -> int:
@@ -239,8 +250,9 @@ def effective_preference(
 ) -> ServicePreference:
     """The preference in force for one service, by the profile's preferences mode.
 
-    LEGACY: derived from the profile's blocked channels. AUTO: stored, or everything
-    allowed. MANUAL: stored, or everything blocked until the citizen enables it.
+    LEGACY: derived from the profile's blocked channels, read status never shared
+    (`read_status.read_status_allowed`). AUTO: stored, or everything allowed.
+    MANUAL: stored, or everything blocked until the citizen enables it.
     """
     mode = profile.preferences_mode
     if mode == PreferencesMode.LEGACY:
@@ -249,7 +261,7 @@ def effective_preference(
             is_inbox_enabled=BlockedChannel.INBOX not in blocked,
             is_push_enabled=BlockedChannel.PUSH not in blocked,
             is_email_enabled=BlockedChannel.EMAIL not in blocked,
-            can_access_message_read_status=True,
+            can_access_message_read_status=read_status_allowed(mode, None),
         )
     if stored is not None:
         return stored

@@ -84,6 +84,14 @@ def inbox_allowed(profile: Profile, service_id: str, preference: ServicePreferen
     return preference is None or preference.is_inbox_enabled
 
 
+def push_reachable(profile: Profile, service_id: str, preference: ServicePreference | None) -> bool:
+    """May a push for `service_id` reach this citizen now (2.2, 2.3 and 2.5)? Asked
+    again for each premium reminder, so a later switch or opt-out holds."""
+    if not profile.inbox_enabled or not inbox_allowed(profile, service_id, preference):
+        return False
+    return Channel.PUSH in notification_channels(profile, service_id, preference, secure=True)
+
+
 def notification_channels(
     profile: Profile, service_id: str, preference: ServicePreference | None, *, secure: bool
 ) -> tuple[Channel, ...]:

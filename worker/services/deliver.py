@@ -195,7 +195,7 @@ async def _within_limits(
             upstream_limits.candidate(
                 p.row.id,
                 service.id,
-                p.item.record.timestamp_ms,
+                p.item.arrival_ms,
                 rate=service.rate_per_second or deps.limits.default_rate_per_second,
                 quota=service.daily_quota or deps.limits.default_daily_quota,
             )

@@ -13,6 +13,12 @@ Two kinds of producers write `messages.submitted`:
   `check_service` such as `recipient_forbidden`, or `duplicate_id`) and the detail.
   The rate and the daily quota are applied after these rules (`upstream_limits`).
 
+Upstream records are held to what Postino sees, not what they claim: their id is
+scoped to their service (`ids.upstream_id`: no producer takes another service's
+ids), their `created_at` is clamped to their arrival (`arrival_ms`: the broker's
+append time or the time deliver reads them, never the producer's timestamp), and the
+limits count them by that arrival.
+
 The header alone does not make a record "ingress": its id must also verify as issued
 by the ingress for that service and citizen (`IdSigner.issued`), so an upstream
 producer cannot skip the rules by copying the header.
@@ -24,6 +30,7 @@ original position (the `postino-original-*` headers), so a replay is idempotent.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -42,6 +49,12 @@ from worker.services.ports import INGRESS_ORIGIN
 ORIGIN_HEADER = INGRESS_ORIGIN[0]
 
 
+#: A record's `created_at` is never more than this much earlier than its arrival.
+CREATED_AT_MAX_AGE_MS = 24 * 3600 * 1000
+#: Kafka's timestamp type of a broker-stamped record (LogAppendTime).
+LOG_APPEND_TIME = 1
+
+
 class Submitted(msgspec.Struct, frozen=True):
     """One decoded `messages.submitted` record, with its final id and creation time."""
 
@@ -50,6 +63,25 @@ class Submitted(msgspec.Struct, frozen=True):
     id: str
     created_at: datetime
     from_ingress: bool
+    #: When the record reached Postino (unix ms): what the upstream limits count by.
+    arrival_ms: int = 0
+
+
+def arrival_ms(record: Record, now_ms: int) -> int:
+    """The broker's append time when the topic stamps records (never later than now),
+    else the time deliver reads the record; never the producer's own timestamp."""
+    if record.timestamp_type == LOG_APPEND_TIME and 0 < record.timestamp_ms <= now_ms:
+        return record.timestamp_ms
+    return now_ms
+
+
+def _clamped(created: datetime | None, arrival: int) -> datetime:
+    """An upstream `created_at` within [arrival - 1 day, arrival]; absent: the arrival."""
+    if created is None:
+        return datetime.fromtimestamp(arrival / 1000, UTC)
+    stamp = created.timestamp() * 1000
+    bounded = min(max(stamp, arrival - CREATED_AT_MAX_AGE_MS), arrival)
+    return created if bounded == stamp else datetime.fromtimestamp(bounded / 1000, UTC)
 
 
 def _position(record: Record) -> tuple[str, int, int, int]:
@@ -66,24 +98,35 @@ def _position(record: Record) -> tuple[str, int, int, int]:
     return record.topic, record.partition, record.offset, record.timestamp_ms
 
 
-def _submitted(record: Record, message: SubmittedMessage, signer: ids.IdSigner) -> Submitted:
-    message_id, created = message.id, message.created_at
-    if not message_id or created is None:  # the record's position fills them in
-        topic, partition, offset, stamp = _position(record)
-        message_id = message_id or ids.record_id(topic, partition, offset, stamp)
-        created = created or datetime.fromtimestamp(stamp / 1000, UTC)
+def _submitted(
+    record: Record, message: SubmittedMessage, signer: ids.IdSigner, now_ms: int
+) -> Submitted:
+    """The ingress's records keep the id and time it gave them. An upstream record's id
+    is scoped to its service (`ids.upstream_id`), or derived from its first position
+    when it has none, and its `created_at` is clamped to its arrival."""
+    arrival = arrival_ms(record, now_ms)
     from_ingress = (
         record.header(ORIGIN_HEADER) == INGRESS_ORIGIN[1]
         and message.id is not None
         and signer.issued(message.id, message.sender_service_id, message.fiscal_code)
     )
-    return Submitted(record, message, message_id, created, from_ingress)
+    if from_ingress and message.id is not None:
+        created = message.created_at or datetime.fromtimestamp(arrival / 1000, UTC)
+        return Submitted(record, message, message.id, created, True, arrival)
+    if message.id:
+        message_id = ids.upstream_id(message.sender_service_id, message.id)
+    else:
+        topic, partition, offset, stamp = _position(record)
+        message_id = ids.record_id(topic, partition, offset, stamp)
+    created = _clamped(message.created_at, arrival)
+    return Submitted(record, message, message_id, created, False, arrival)
 
 
 def decode(
-    records: Sequence[Record], signer: ids.IdSigner
+    records: Sequence[Record], signer: ids.IdSigner, now_ms: int | None = None
 ) -> tuple[list[Submitted], list[DeadLetter]]:
     """Decode a batch; an id seen twice in it is handled once (the first record)."""
+    now = int(time.time() * 1000) if now_ms is None else now_ms
     good: dict[str, Submitted] = {}
     dead: list[DeadLetter] = []
     for record in records:
@@ -93,7 +136,7 @@ def decode(
         if isinstance(message, DeadLetter):
             dead.append(message)
             continue
-        item = _submitted(record, message, signer)
+        item = _submitted(record, message, signer, now)
         good.setdefault(item.id, item)
     return list(good.values()), dead
 

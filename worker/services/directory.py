@@ -44,6 +44,8 @@ class Service:
     daily_quota: int | None = None
     secondary_key_hash: bytes | None = None
     eu_covid_cert: bool = False
+    #: Bodies besides its own whose payment notices it may send (it collects for them).
+    payee_fiscal_codes: tuple[str, ...] = ()
     remote_content_base_url: str | None = None
     #: Ids of the remote-content configurations of the service's body.
     remote_configurations: tuple[str, ...] = ()

@@ -110,6 +110,12 @@ def _check_extras(service: Service, content: MessageContent) -> Refusal | None:
     return None
 
 
+def _may_collect_for(service: Service, payee: str) -> bool:
+    """The sender is the creditor (pagoPA's `rpt_id` starts with the payee), unless
+    the service is entitled to collect for that other body."""
+    return payee == service.organization_fiscal_code or payee in service.payee_fiscal_codes
+
+
 def _check_payment(service: Service, content: MessageContent) -> Refusal | None:
     payment = content.payment_data
     if payment is None:
@@ -117,6 +123,15 @@ def _check_payment(service: Service, content: MessageContent) -> Refusal | None:
     if not service.payments:
         return Refusal(
             403, "Forbidden", "payment_data needs the payments entitlement", "payments_not_allowed"
+        )
+    payee = payment.payee
+    if payee is not None and not _may_collect_for(service, payee.fiscal_code):
+        return Refusal(
+            403,
+            "Forbidden",
+            "content.payment_data.payee: must be the sending organisation's fiscal code;"
+            " this service is not entitled to collect for another body",
+            "payee_not_allowed",
         )
     if payment.amount > service.max_allowed_payment_amount:
         return Refusal(

@@ -43,6 +43,34 @@ class _Bucket:
     updated: float
 
 
+def take_token(buckets: dict[str, _Bucket], key: str, rate: int, clock: float) -> float:
+    """0 when a token of `key`'s bucket was taken; else seconds until the next one."""
+    bucket = buckets.get(key)
+    if bucket is None:
+        bucket = buckets[key] = _Bucket(float(rate), clock)
+    bucket.tokens = min(float(rate), bucket.tokens + (clock - bucket.updated) * rate)
+    bucket.updated = clock
+    if bucket.tokens >= 1.0:
+        bucket.tokens -= 1.0
+        return 0.0
+    return (1.0 - bucket.tokens) / rate
+
+
+@dataclass(slots=True)
+class LookupLimiter:
+    """The lookups' rate per API key (profiles and message status): a token bucket per
+    service, per process, apart from its submit rate. Nothing is counted for a day:
+    a lookup writes nothing, it only must not let a key enumerate citizens."""
+
+    _buckets: dict[str, _Bucket] = field(default_factory=dict)
+
+    def admit(self, service_id: str, *, rate: int, clock: float) -> Limited | None:
+        wait = take_token(self._buckets, service_id, rate, clock)
+        if wait > 0:
+            return Limited("lookup rate exceeded", max(1, math.ceil(wait)))
+        return None
+
+
 def day_of(now: datetime) -> date:
     return now.astimezone(ROME).date()
 
@@ -64,16 +92,7 @@ class Limiter:
     _global: dict[tuple[str, date], int] = field(default_factory=dict)
 
     def _take_token(self, service_id: str, rate: int, clock: float) -> float:
-        """0 when a token was taken; else seconds until the next one."""
-        bucket = self._buckets.get(service_id)
-        if bucket is None:
-            bucket = self._buckets[service_id] = _Bucket(float(rate), clock)
-        bucket.tokens = min(float(rate), bucket.tokens + (clock - bucket.updated) * rate)
-        bucket.updated = clock
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
-            return 0.0
-        return (1.0 - bucket.tokens) / rate
+        return take_token(self._buckets, service_id, rate, clock)
 
     def admit(
         self, service_id: str, *, rate: int, quota: int, now: datetime, clock: float

@@ -5,11 +5,17 @@ patterns aim at no false positive on ordinary Italian subjects: dates, amounts,
 notice numbers, protocol numbers and "n. 12/2026" references are not personal data.
 So an IBAN must pass its mod-97 check, and a landline needs the shape people write
 (international prefix, a separator after the area code, or a "tel." label).
+
+The subject is read as a person sees it (`as_seen`): compatibility forms folded
+(full-width letters and digits are letters and digits) and invisible characters
+dropped (combining marks left alone, format characters, fillers), so a fiscal code
+with an invisible character inside, or written in full width, is still found.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from schemas.patterns import EMAIL_IN_TEXT, FISCAL_CODE_IN_TEXT
 
@@ -91,7 +97,26 @@ def personal_data_kind(subject: str) -> str | None:
     return kind
 
 
+#: Characters with no visible form that are letters or marks to Unicode (so neither
+#: Cf nor white space): the combining grapheme joiner and the Hangul fillers.
+_FILLERS = frozenset("\u034f\u115f\u1160\u3164\uffa0")
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Mn", "Me", "Cc"})
+
+
+def as_seen(text: str) -> str:
+    """`text` as a reader sees it: NFKC, then without invisible characters."""
+    if text.isascii():
+        return text
+    folded = unicodedata.normalize("NFKC", text)
+    return "".join(
+        c
+        for c in folded
+        if c not in _FILLERS and unicodedata.category(c) not in _INVISIBLE_CATEGORIES
+    )
+
+
 def _personal_data_kind(subject: str) -> str | None:
+    subject = as_seen(subject)
     if FISCAL_CODE_IN_TEXT.search(subject):
         return "fiscal code"
     if "@" in subject and EMAIL_IN_TEXT.search(subject):

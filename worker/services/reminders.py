@@ -15,6 +15,9 @@ they say which reminder is due, if any. All numbers come from `ReminderSettings`
   caught up once on a later day, never twice. None once paid or past the due date.
   Defaults give D-10, D-7, D-4 and D-1 (LAST). A notice without a due date is
   reminded like IO does: every period from arrival, at most `payment_max`.
+- Reminders are pushes: none for a citizen whom a push of this service would not
+  reach now (profile push or inbox off, the service's inbox or push blocked by the
+  citizen's preference, an opt-out made after delivery): `decide.push_reachable`.
 - History of payment reminders is per `rpt_id`, and a round sends at most one
   reminder per `rpt_id`, even when several messages carry it.
 
@@ -25,6 +28,7 @@ the ack, then marks it published; rows a crash left unpublished go out next roun
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -39,6 +43,7 @@ from schemas.events import NotificationRequest
 from schemas.topics import Topic, Topics
 from worker import ids, logs
 from worker.core.records import OutRecord
+from worker.services.payment_status import NoLookup, NoticeStatus, PaymentStatusLookup
 from worker.services.ports import Publisher
 from worker.settings import ReminderSettings
 
@@ -48,6 +53,8 @@ READ = NotificationKind.REMINDER_READ
 PAYMENT = NotificationKind.REMINDER_PAYMENT
 PAYMENT_LAST = NotificationKind.REMINDER_PAYMENT_LAST
 PAYMENT_KINDS = frozenset({PAYMENT, PAYMENT_LAST})
+#: Notice lookups in flight at once during a round.
+_LOOKUPS_AT_ONCE = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +67,8 @@ class MessageState:
     rpt_id: str | None = None
     due_date: datetime | None = None
     paid: bool = False
+    #: Would a push for this message reach the citizen now (`decide.push_reachable`)?
+    push_reachable: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +187,7 @@ def next_reminder(
     rules: ReminderSettings,
 ) -> ReminderDue | None:
     """The reminder due for this message now, if any (pure)."""
-    if message.paid or not in_send_window(now, rules):
+    if message.paid or not message.push_reachable or not in_send_window(now, rules):
         return None
     if message.rpt_id is None:
         return _unread(message, history, now, rules)
@@ -237,17 +246,42 @@ def request_record(request: NotificationRequest, topics: Topics) -> OutRecord:
     )
 
 
+async def _not_paid(planned: list[ReminderDue], lookup: PaymentStatusLookup) -> list[ReminderDue]:
+    """The planned reminders less the payment ones whose notice pagoPA reports paid
+    (`services.payment_status`): the payment event may never have reached Postino."""
+    rpt_ids = sorted(
+        {p.message.rpt_id for p in planned if p.kind in PAYMENT_KINDS and p.message.rpt_id}
+    )
+    if not rpt_ids:
+        return planned
+    gate = asyncio.Semaphore(_LOOKUPS_AT_ONCE)
+
+    async def ask(rpt_id: str) -> NoticeStatus:
+        async with gate:
+            return await lookup.notice_status(rpt_id)
+
+    answers = dict(zip(rpt_ids, await asyncio.gather(*(ask(r) for r in rpt_ids)), strict=True))
+    paid = {r for r, status in answers.items() if status is NoticeStatus.PAID}
+    if paid:
+        log.info("reminders_skipped_paid", count=len(paid))
+    return [p for p in planned if p.kind not in PAYMENT_KINDS or p.message.rpt_id not in paid]
+
+
 async def run_round(
     store: ReminderStore,
     publisher: Publisher,
     topics: Topics,
     rules: ReminderSettings,
     now: datetime,
+    *,
+    lookup: PaymentStatusLookup | None = None,
 ) -> RoundReport:
-    """One round at `now`: decide, record, publish and await acks, mark published."""
+    """One round at `now`: decide, ask pagoPA about the payment reminders' notices,
+    record, publish and await acks, mark published."""
     if not in_send_window(now, rules):
         return RoundReport(in_window=False)
     planned = plan_round(await store.candidates(now, rules), now, rules)
+    planned = await _not_paid(planned, lookup or NoLookup())
     if planned:
         await store.record(planned, now, now + timedelta(seconds=rules.notification_ttl_seconds))
     pending = await store.unpublished()

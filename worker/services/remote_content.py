@@ -27,6 +27,7 @@ import msgspec
 
 from schemas.enums import FeatureLevel, HasPrecondition
 from schemas.messages import ThirdPartyData
+from worker.core.text_rules import too_deep
 
 S = TypeVar("S")
 FISCAL_CODE_HEADER = "fiscal_code"
@@ -138,9 +139,14 @@ def _headers(config: RemoteConfig, message: ThirdPartyMessage) -> dict[str, str]
 
 
 def _decode(raw: bytes, shape: type[S]) -> S:
+    """The sender's answer in `shape`; `SenderFailed("malformed")` for anything else,
+    a body nested too deep included (checked before decoding: skipping an unknown
+    field of a deep answer would otherwise exhaust the decoder's recursion)."""
+    if too_deep(raw) is not None:
+        raise SenderFailed("malformed")
     try:
         return msgspec.json.decode(raw, type=shape)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError) as exc:
         raise SenderFailed("malformed") from exc
 
 

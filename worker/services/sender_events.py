@@ -6,8 +6,13 @@ Applied at the source of every sender-facing copy: the producers of `read` and
 and the callbacks role sends a service only the kinds it chose (`callback_events`).
 
 - `read`: only for an ADVANCED message whose citizen allowed read status for that
-  service at the time of reading (decided then, and kept with the message);
+  service at the time of reading (decided then by `read_status.read_status_allowed`,
+  and kept with the message);
 - `paid`: only for an ADVANCED message;
+- `notification` of an unread reminder (`REMINDER_READ`): never. Its very existence
+  says the message is still unread; the sender learns that from `read_status`, when
+  the citizen shares it. Such a notification gets no event and no sequence number,
+  so no gap in the numbers hints at it either;
 - every other kind (processed, rejected, failed, channel outcomes): always.
 """
 
@@ -15,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from schemas.enums import CallbackEventKind, FeatureLevel, PreferencesMode
+from schemas.enums import CallbackEventKind, FeatureLevel, NotificationKind
 from schemas.events import StatusEvent
 
 
@@ -24,19 +29,13 @@ def shares_read(feature_level: str, read_status_allowed: bool) -> bool:
     return feature_level == FeatureLevel.ADVANCED and read_status_allowed
 
 
+def reports_notification(kind: str) -> bool:
+    """Does a status change of a notification of this kind leave as an event?"""
+    return kind != NotificationKind.REMINDER_READ
+
+
 def shares_paid(feature_level: str) -> bool:
     return feature_level == FeatureLevel.ADVANCED
-
-
-def read_status_allowed(preferences_mode: str, stored: bool | None) -> bool:
-    """The citizen's read-status consent for one service, by preferences mode (as
-    `citizen.effective_preference`): LEGACY allows it; AUTO allows it unless the
-    stored preference denies it; MANUAL denies it unless the stored one allows it."""
-    if preferences_mode == PreferencesMode.LEGACY:
-        return True
-    if stored is not None:
-        return stored
-    return preferences_mode != PreferencesMode.MANUAL
 
 
 def kind_of(event: StatusEvent) -> CallbackEventKind:

@@ -5,9 +5,10 @@ rate and daily quota as HTTP submits, the quota in the same `service_usage` coun
 the ingress adds to. Deliver judges each batch's upstream records under a lock on
 those counts, so several deliver processes share the limits exactly:
 
-- time is the record's own timestamp: the rate is at most `rate` records per
-  calendar second of production, the quota counts per Europe/Rome day of production
-  (the ingress uses arrival time; for a record, production is its arrival);
+- time is the record's arrival (`delivery_rules.arrival_ms`: the broker's append
+  time, or the time deliver read it), never the timestamp its producer wrote: the
+  rate is at most `rate` records per second of arrival, the quota counts per
+  Europe/Rome day of arrival (as the ingress counts its requests);
 - a record already admitted (a redone batch) is admitted again without being
   counted, because each admission is kept per message id;
 - a refused record goes to the DLQ with `rate_exceeded` or `quota_exceeded`; a
@@ -34,7 +35,7 @@ QUOTA_EXCEEDED = "quota_exceeded"
 class Candidate(msgspec.Struct, frozen=True):
     message_id: str
     service_id: str
-    #: Unix second and Europe/Rome day of the record's timestamp.
+    #: Unix second and Europe/Rome day of the record's arrival.
     second: int
     day: date
     rate: int

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from worker.settings.declare import delays, flag, integer, number, ports, setting, text
+from worker.settings.smtp_url import parse_smtp_url
 
 _TIERS = (10.0, 60.0, 600.0, 3600.0)
 _TIERS_DOC = "delays of the retry tiers, comma-separated seconds (the last repeats)"
@@ -67,6 +68,12 @@ class NotifySettings:
         number(1.0),
         "how long other instances trust a claim (a send in progress); a crash delays by this",
     )
+
+    def check(self) -> None:
+        """A malformed relay URL stops the process at start (its password never shown)."""
+        if self.smtp_url is not None:
+            parse_smtp_url(self.smtp_url, starttls=self.smtp_starttls, tls=self.smtp_tls)
+
     call_attempts: int = setting(
         "POSTINO_NOTIFY_CALL_ATTEMPTS",
         2,
@@ -151,4 +158,34 @@ class RemoteContentSettings:
         1024 * 1024,
         integer(1024),
         "largest JSON answer (details, precondition) read from a sender",
+    )
+    deadline_seconds: float = setting(
+        "POSTINO_REMOTE_CONTENT_DEADLINE_SECONDS",
+        10.0,
+        number(0.1),
+        "total time of one JSON call to a sender (address check, connection, answer)",
+    )
+    attachment_deadline_seconds: float = setting(
+        "POSTINO_ATTACHMENT_DEADLINE_SECONDS",
+        120.0,
+        number(0.1),
+        "total time of one attachment download; past it the stream is cut",
+    )
+    connections_per_host: int = setting(
+        "POSTINO_REMOTE_CONTENT_CONNECTIONS_PER_HOST",
+        8,
+        integer(1),
+        "connections each ingress process opens at once to one sender's host",
+    )
+    per_sender: int = setting(
+        "POSTINO_REMOTE_CONTENT_PER_SENDER",
+        32,
+        integer(1),
+        "calls to one sender (service) in flight at once per ingress process; more: 429",
+    )
+    per_citizen: int = setting(
+        "POSTINO_REMOTE_CONTENT_PER_CITIZEN",
+        4,
+        integer(1),
+        "remote content calls of one citizen in flight at once per ingress process; more: 429",
     )

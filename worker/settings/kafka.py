@@ -225,6 +225,13 @@ class KafkaSettings:
         choice(*_PROTOCOLS),
         "Kafka's `security.protocol`",
     )
+    allow_plaintext: bool = setting(
+        "POSTINO_KAFKA_ALLOW_PLAINTEXT",
+        False,
+        flag(),
+        "production: accept `PLAINTEXT` or `SASL_PLAINTEXT` with `PLAIN` (records and"
+        " passwords in clear), for a broker on a private network only",
+    )
     sasl_mechanism: str | None = setting(
         "POSTINO_KAFKA_SASL_MECHANISM",
         None,

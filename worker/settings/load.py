@@ -49,12 +49,15 @@ def read(env: Mapping[str, str], decl: Setting, profile: str) -> Any:
         raw = _raw(env, decl.fallback)
     if raw is None:
         return decl.default_for(profile)
+    shown = "(a secret, not shown)" if decl.secret else repr(raw)
     try:
         return decl.parser(raw)
     except Refused as exc:
-        raise ConfigError(f"{decl.env}={raw!r}: {exc}") from exc
+        raise ConfigError(f"{decl.env}={shown}: {exc}") from None if decl.secret else exc
     except ValueError as exc:
-        raise ConfigError(f"{decl.env}={raw!r}: expected {decl.parser.what}") from exc
+        raise ConfigError(f"{decl.env}={shown}: expected {decl.parser.what}") from (
+            None if decl.secret else exc
+        )
 
 
 def _raw(env: Mapping[str, str], name: str) -> str | None:

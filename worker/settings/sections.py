@@ -25,6 +25,13 @@ class DatabaseSettings:
         secret=True,
         shown="unset (dev: the embedded PostgreSQL)",
     )
+    sslmode_reason: str | None = setting(
+        "POSTINO_DATABASE_SSLMODE_REASON",
+        None,
+        text(),
+        "production: why `sslmode=require` (no certificate check) is enough here;"
+        " without it the database URL needs `sslmode=verify-full`",
+    )
     pool_min: int = setting(
         "POSTINO_DATABASE_POOL_MIN", 1, integer(1), "connections kept open per process"
     )
@@ -50,6 +57,18 @@ class HttpSettings:
         (),
         names(),
         "CIDRs of the proxies whose `X-Forwarded-For` is believed; empty: the socket peer",
+    )
+    unknown_token_cache_size: int = setting(
+        "POSTINO_UNKNOWN_TOKEN_CACHE_SIZE",
+        10_000,
+        integer(0),
+        "citizen tokens found unknown, remembered per ingress process (0: none)",
+    )
+    unknown_token_cache_seconds: float = setting(
+        "POSTINO_UNKNOWN_TOKEN_CACHE_SECONDS",
+        60.0,
+        number(0.0),
+        "how long an unknown citizen token is answered 401 without a database lookup",
     )
 
 
@@ -94,6 +113,12 @@ class LimitSettings:
         2.0,
         number(0.05),
         "how often each ingress reloads services (keys, states, limits)",
+    )
+    lookup_rate_per_second: int = setting(
+        "POSTINO_LOOKUP_RATE_PER_SECOND",
+        50,
+        integer(1),
+        "profile and status lookups per second of one API key, per ingress process",
     )
 
 
@@ -143,6 +168,26 @@ class ReminderSettings:
     )
     round_limit: int = setting(
         "POSTINO_REMINDER_ROUND_LIMIT", 10_000, integer(1), "most candidates examined per round"
+    )
+    payment_status_url: str | None = setting(
+        "POSTINO_PAGOPA_STATUS_URL",
+        None,
+        text(),
+        "base URL of pagoPA's notice lookup (`GET <url>/payment-requests/<rpt_id>`), asked"
+        " before each payment reminder; unset: not asked",
+    )
+    payment_status_key: str | None = setting(
+        "POSTINO_PAGOPA_STATUS_KEY",
+        None,
+        text(),
+        "`Ocp-Apim-Subscription-Key` of the notice lookup",
+        secret=True,
+    )
+    payment_status_timeout_seconds: float = setting(
+        "POSTINO_PAGOPA_STATUS_TIMEOUT_SECONDS",
+        5.0,
+        number(0.1),
+        "timeout of one notice lookup (past it the reminder goes as without the lookup)",
     )
 
 
