@@ -6,12 +6,13 @@ and `paid` reach `messages.status` only when the sender may learn them
 (`sender_events`). A receiver may get an event more than once and orders events by `seq`.
 
 Isolation: the consumer of `messages.status` never waits for a receiver. For each
-event it publishes a copy to the first retry tier (the safety net, due after the
-first delay and the timeout) and starts the first attempt in the background, at
-most `max_in_flight_per_service` per service. A first attempt that succeeds, or is
-refused for good, is settled in `callback_deliveries` and its copy is skipped; one
-that fails transiently (or a crash) leaves the copy to retry. So a hanging or dead
-receiver delays nobody else's callbacks, and nothing is lost.
+event it publishes a copy to the first retry tier (the safety net, due once the
+first attempt has surely ended: `copy_grace`) and starts the first attempt in the
+background, at most `max_in_flight_per_service` POSTs per service at once. A first
+attempt that succeeds, or is refused for good, is settled in `callback_deliveries`
+and its copy is skipped; one that fails transiently (or a crash) leaves the copy to
+retry. So a hanging or dead receiver delays nobody else's callbacks, and nothing is
+lost.
 
 Retries: timeouts, connection errors, 408, 429 and 5xx go to the retry tiers with
 growing delays until `max_age_seconds` after the event; other answers end it.
