@@ -10,7 +10,7 @@ TOPIC ?= messages.submitted
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test chromium kcat screenshots bench-console bench-reports lint typecheck bench load chaos dlq-show dlq-replay schemas clean fuzz
-.PHONY: migrate topics lag docs reference
+.PHONY: migrate topics lag docs reference chaos-cluster soak
 
 help: ## list the targets
 	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -64,9 +64,11 @@ kcat: ## install Debian's kcat (librdkafka's CLI) for the upstream-producer test
 screenshots: install chromium ## regenerate the console screenshots in docs/ (the browser test, with more traffic)
 	POSTINO_SCREENSHOTS=docs $(BIN)/pytest -q tests/browser -k live_flow
 
-fuzz: install ## fuzz the API (schemathesis) and the consumers (hypothesis) longer; prints cases by route and outcome
-	POSTINO_FUZZ_EXAMPLES=$${POSTINO_FUZZ_EXAMPLES:-50} POSTINO_FUZZ_RANDOM=1 \
-		$(BIN)/pytest -q -s --timeout=3600 tests/fuzz
+fuzz: install ## fuzz at scale: 10,000 API cases, 10,000 records per consumed topic, the lifecycle state machine; prints counts by operation, topic and outcome
+	POSTINO_FUZZ_API_CASES=$${POSTINO_FUZZ_API_CASES:-10000} \
+	POSTINO_FUZZ_RECORDS=$${POSTINO_FUZZ_RECORDS:-10000} \
+	POSTINO_FUZZ_EXAMPLES=$${POSTINO_FUZZ_EXAMPLES:-25} POSTINO_FUZZ_RANDOM=1 \
+		$(BIN)/pytest -q -s -p no:randomly --timeout=3600 --durations=0 tests/fuzz
 
 lint: install ## ruff, and the layering contracts (import-linter)
 	$(BIN)/ruff check worker schemas devkit tests
@@ -91,6 +93,12 @@ load: install ## load tests against a running stack (make run in another shell)
 
 chaos: install ## kill -9 every role, the broker and PostgreSQL, break the network: 10,000 messages, all zeros or FAIL (~10 min)
 	$(BIN)/pytest -q -m chaos tests/chaos -s
+
+chaos-cluster: install ## three Kafka brokers: leader kill, rolling restarts, a broker cut off, controller kill, a deploy (CHAOS_RATE=20; ~20 min)
+	$(BIN)/python -m tests.chaos.cluster_main $(if $(CHAOS_RATE),--rate $(CHAOS_RATE))
+
+soak: install ## the full pipeline at a steady rate, sampled every 10 s; charts in var/soak (SOAK_RATE=300 SOAK_MINUTES=60)
+	$(BIN)/python -m tests.soak.main
 
 schemas: install ## regenerate schemas/generated (topic JSON Schemas, AsyncAPI, OpenAPI), then the reference pages
 	$(BIN)/postino contracts --write

@@ -6,7 +6,10 @@ Faults, switched at any time from the test:
   `heal()`;
 - `partition()`: nothing is forwarded either way (connections stay open, bytes wait,
   as TCP's retransmissions would make them), until `heal()`, when they flow again;
-- `close()` / `open()`: stop listening (connection refused) and listen again.
+- `close()` / `open()`: stop listening (connection refused) and listen again;
+- `shun(source)`: every connection whose client end `source(port)` claims (the
+  client's local port: a predicate that knows which process owns it) is reset, and
+  new ones are reset as they come, until `heal()`: one process cut off, others not.
 
 The target is `(host, port)` or the path of a Unix socket (PostgreSQL's).
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -33,9 +37,12 @@ class FaultProxy:
     latency: float = 0.0
     dropping: bool = False
     flowing: asyncio.Event = field(default_factory=asyncio.Event)
+    shunned: Callable[[int], bool] | None = None
     _server: asyncio.Server | None = None
     _pipes: set[asyncio.Task[None]] = field(default_factory=set)
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
+    #: The client's port of each accepted connection (its downstream writer).
+    _clients: dict[asyncio.StreamWriter, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.flowing.set()
@@ -69,9 +76,16 @@ class FaultProxy:
     def partition(self) -> None:
         self.flowing.clear()
 
+    def shun(self, source: Callable[[int], bool]) -> None:
+        self.shunned = source
+        for writer, port in list(self._clients.items()):
+            if source(port):
+                _reset(writer)
+
     def heal(self) -> None:
         self.latency = 0.0
         self.dropping = False
+        self.shunned = None
         self.flowing.set()
 
     def _reset_all(self) -> None:
@@ -84,7 +98,8 @@ class FaultProxy:
         return await asyncio.open_connection(*self.target)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.dropping:
+        client_port = int(writer.get_extra_info("peername")[1])
+        if self.dropping or (self.shunned is not None and self.shunned(client_port)):
             _reset(writer)
             return
         try:
@@ -93,6 +108,9 @@ class FaultProxy:
             _reset(writer)
             return
         self._writers |= {writer, up_writer}
+        self._clients[writer] = client_port
+        if self.shunned is not None and self.shunned(client_port):  # shunned meanwhile
+            _reset(writer)
         pipes = [
             asyncio.create_task(self._pipe(reader, up_writer)),
             asyncio.create_task(self._pipe(up_reader, writer)),
@@ -105,6 +123,7 @@ class FaultProxy:
                 task.cancel()
             await asyncio.gather(*pipes, return_exceptions=True)
             self._pipes.difference_update(pipes)
+            self._clients.pop(writer, None)
             for w in (writer, up_writer):
                 self._writers.discard(w)
                 with contextlib.suppress(Exception):

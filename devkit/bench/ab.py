@@ -48,7 +48,11 @@ HEADLINES = {
         "accept_to_push_sent.p50_ms",
         "accept_to_push_sent.p99_ms",
         "accept_to_push_sent.missing",
+        "accept_to_callback_push_sent.p50_ms",
         "accept_to_callback_push_sent.p99_ms",
+        "accept_to_callback_push_sent.max_ms",
+        "accept_to_callback_push_sent.missing",
+        "accept_to_callback_processed.p99_ms",
         "accept_to_processed.p99_ms",
         "cpu_us_per_message_total",
         "cpu_us_per_message.deliver",
@@ -61,6 +65,9 @@ HEADLINES = {
         "kafka_requests_per_message.callbacks.produce",
     ],
 }
+
+#: Figures printed whatever their last part (e.g. one per topic).
+GROUPED_HEADLINES = ("callback_attempts_by_topic.",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +126,8 @@ def table(scenario: str, figures: dict[str, Any], a: Side, b: Side) -> str:
         f"B: {b.describe()}",
         f"{'figure':<58} {'A median':>10} {'B median':>10} {'B/A':>6}  per round B/A",
     ]
-    for key in HEADLINES[scenario]:
+    grouped = [k for k in figures if k.startswith(GROUPED_HEADLINES)]
+    for key in HEADLINES[scenario] + grouped:
         fig = figures.get(key)
         if fig is None:
             continue

@@ -57,6 +57,42 @@ async def _phase_messages(bench: Bench, since: datetime, until: datetime) -> dic
     return {r["id"]: float(r["t"]) for r in rows}
 
 
+async def _transactions(bench: Bench) -> int:
+    """Transactions PostgreSQL has ended in the bench database so far: one per statement
+    sent outside a transaction, one per transaction block (the bench's own few queries
+    included)."""
+    rows = await bench.sql(
+        "SELECT xact_commit + xact_rollback AS n FROM pg_stat_database "
+        "WHERE datname = current_database()"
+    )
+    return int(rows[0]["n"])
+
+
+async def _rows_written(bench: Bench) -> dict[str, int]:
+    """Rows inserted, updated or deleted so far, by table (pg_stat_user_tables)."""
+    rows = await bench.sql(
+        "SELECT relname, n_tup_ins + n_tup_upd + n_tup_del AS n FROM pg_stat_user_tables"
+    )
+    return {str(r["relname"]): int(r["n"]) for r in rows}
+
+
+def _per_message(before: dict[str, int], after: dict[str, int], messages: int) -> dict[str, float]:
+    """The tables written during the phase, rows per message (busiest first)."""
+    found = {t: (n - before.get(t, 0)) / max(messages, 1) for t, n in after.items()}
+    return {t: round(v, 2) for t, v in sorted(found.items(), key=lambda kv: -kv[1]) if v >= 0.01}
+
+
+async def _callback_attempts(bench: Bench, since: datetime) -> dict[str, int]:
+    """The phase's callback attempts by the topic they came from (`messages.status`:
+    first attempts; a retry tier: copies, each at least the copy's grace late)."""
+    rows = await bench.sql(
+        "SELECT coalesce(tier, '-') AS tier, count(*) AS n FROM delivery_attempts "
+        "WHERE kind = 'callback' AND at >= $1 GROUP BY 1 ORDER BY 1",
+        since,
+    )
+    return {str(r["tier"]): int(r["n"]) for r in rows}
+
+
 def _latencies(created: dict[str, float], arrivals: list[list[Any]], gave_up: float) -> Any:
     """First arrival per message of the phase, minus its acceptance. A message that had
     none when the wait gave up counts as arriving then: its figure is a lower bound."""
@@ -78,6 +114,7 @@ async def _run_phase(bench: Bench, port: int, sink: str, meter: Meter, tag: str)
     since = datetime.now(UTC)
     recorder = profiler(bench, tag, meter)
     busy0 = procs.machine_busy()
+    xact0, written0 = await _transactions(bench), await _rows_written(bench)
     meter.start()
     result = await gen.run_open(float(opts.pipeline_rate), opts.pipeline_seconds)
     until = datetime.now(UTC)
@@ -91,6 +128,10 @@ async def _run_phase(bench: Bench, port: int, sink: str, meter: Meter, tag: str)
     )
     gave_up = time.time()
     costs = meter.figures(inbox["rows"])
+    # pg_stat_database is updated when a backend's transaction ends (at most every
+    # second for an idle one): read after the wait above, it has settled.
+    xacts = await _transactions(bench) - xact0
+    written = _per_message(written0, await _rows_written(bench), inbox["rows"])
     busy1 = procs.machine_busy()
     profile = recorder.stop() if recorder else None
     arrivals = await _get(f"{sink}{sinks.ARRIVALS_PATH}")
@@ -109,6 +150,9 @@ async def _run_phase(bench: Bench, port: int, sink: str, meter: Meter, tag: str)
         "accept_to_callback_push_sent": _latencies(
             created, [c for c in callbacks if c[1] == PUSH_SENT], gave_up
         ),
+        "callback_attempts_by_topic": await _callback_attempts(bench, since),
+        "postgres_transactions_per_message": round(xacts / max(inbox["rows"], 1), 2),
+        "postgres_rows_written_per_message": written,
         "mails": arrivals["mails"] - base["mails"],
         **costs,
         "generator_cpu_seconds": round(result.cpu_seconds, 2),
@@ -117,10 +161,29 @@ async def _run_phase(bench: Bench, port: int, sink: str, meter: Meter, tag: str)
     }
 
 
+def _processes(
+    bench: Bench, tag: str, env: dict[str, str], ceiling: bool
+) -> dict[str, procs.Service]:
+    """Our four roles, or the ceiling's four processes in their places."""
+    if not ceiling:
+        return {role: bench.role(f"{tag}-{role}", role, env) for role in ROLES}
+    return {
+        role: bench.process(f"{tag}-{role}", env, "devkit.bench.bare_ingress")
+        if role == "ingress"
+        else bench.process(f"{tag}-{role}", env, "devkit.bench.bare_pipeline", role)
+        for role in ROLES
+    }
+
+
 async def measure(
-    bench: Bench, tag: str = "full", extra_env: dict[str, str] | None = None
+    bench: Bench,
+    tag: str = "full",
+    extra_env: dict[str, str] | None = None,
+    *,
+    ceiling: bool = False,
 ) -> dict[str, Any]:
-    """The phase on fresh processes (`extra_env` added to their settings)."""
+    """The phase on fresh processes (`extra_env` added to their settings); `ceiling`:
+    on the ceiling's processes (`bare_ingress`, `bare_pipeline`) instead of ours."""
     port, sink_port, smtp_port = bench.port(), bench.port(), bench.port()
     prefix = bench.prefix(tag)
     await bench.settings(prefix)
@@ -138,6 +201,8 @@ async def measure(
         POSTINO_PUSH_URL=f"{sink}{sinks.PUSH_PATH}",
         POSTINO_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}",
         POSTINO_CALLBACK_ALLOW_LOOPBACK="true",
+        POSTINO_BENCH_CALLBACK_URL=f"{sink}{sinks.CALLBACK_PATH}",
+        POSTINO_BENCH_CITIZENS=str(bench.options.citizens),
         **(extra_env or {}),
     )
     sinks_argv = procs.sinks(sink_port, smtp_port)
@@ -145,7 +210,8 @@ async def measure(
     try:
         with sink_proc:
             await sink_proc.wait_http("127.0.0.1", sink_port)
-            return await _with_roles(bench, tag, env, (port, sink_proc.pid), sink)
+            services = _processes(bench, tag, env, ceiling)
+            return await _with_roles(bench, tag, services, (port, sink_proc.pid), sink)
     finally:
         await bench.sql(
             "UPDATE services SET callback_url = NULL, callback_secret = NULL WHERE id = $1",
@@ -154,10 +220,9 @@ async def measure(
 
 
 async def _with_roles(
-    bench: Bench, tag: str, env: dict[str, str], ports: tuple[int, int], sink: str
+    bench: Bench, tag: str, services: dict[str, procs.Service], ports: tuple[int, int], sink: str
 ) -> dict[str, Any]:
     port, sink_pid = ports
-    services = {role: bench.role(f"{tag}-{role}", role, env) for role in ROLES}
     try:
         for service in services.values():
             service.start()

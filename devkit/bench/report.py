@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devkit.bench import report_full
+
 
 @dataclass(frozen=True, slots=True)
 class Row:
@@ -245,6 +247,9 @@ def rows(results: dict[str, Any]) -> list[Row]:
     )
     if "full_pipeline" in results:
         found += _full_rows(results["full_pipeline"])
+    if "full_pipeline_ceiling" in results:
+        full, ceiling = results["full_pipeline"], results["full_pipeline_ceiling"]
+        found += [Row(*fields) for fields in report_full.ceiling_rows(full, ceiling)]
     if "broker" in results:
         found += _broker_rows(results["broker"])
     return found

@@ -48,6 +48,7 @@ async def run_bench(options: BenchOptions, out_dir: Path) -> dict[str, Any]:
             "pipeline": await deliver.measure(bench),
             "e2e": await e2e.measure(bench),
             "full_pipeline": await fullpipe.measure(bench),
+            "full_pipeline_ceiling": await fullpipe.measure(bench, "full-ceiling", ceiling=True),
             "broker": await broker.measure(bench),
         }
     document = report.document(

@@ -11,6 +11,7 @@ import asyncpg
 import msgspec
 
 from schemas import codecs
+from schemas.enums import Channel
 from schemas.messages import MessageContent, SubmittedMessage
 from worker.ids import IdSigner
 from worker.services.directory import hash_key
@@ -78,6 +79,19 @@ async def seed(conn: asyncpg.Connection, count: int) -> None:
         SERVICE_ID,
         [inbox for _, inbox in manual],
     )
+
+
+def channels(count: int) -> dict[str, tuple[Channel, ...]]:
+    """The channels our pipeline notifies per citizen under the rules `seed` sets up
+    (absent: the message is rejected, inbox off); for the full-pipeline ceiling."""
+    found: dict[str, tuple[Channel, ...]] = {}
+    for n, fc in enumerate(citizens(count)):
+        mode = _MODES[n % 3]
+        if mode == "LEGACY":
+            found[fc] = (Channel.PUSH,)
+        elif mode == "AUTO" or n % 30 != 2:
+            found[fc] = (Channel.PUSH, Channel.EMAIL)
+    return found
 
 
 def submit_bodies(count: int) -> list[bytes]:

@@ -66,12 +66,12 @@ class Plan:
 
 
 def _env(
-    folder: Path, url: str, proxy: FaultProxy, sinks: Sinks, *, http_port: int, plan: Plan
+    folder: Path, url: str, bootstrap: str, sinks: Sinks, *, http_port: int, plan: Plan
 ) -> dict[str, str]:
     return {
         "POSTINO_PROFILE": "dev",
         "POSTINO_DATABASE_URL": url,
-        "POSTINO_KAFKA_BOOTSTRAP": proxy.address,
+        "POSTINO_KAFKA_BOOTSTRAP": bootstrap,
         "POSTINO_KAFKA_ASSIGNMENT": "direct",
         "POSTINO_KAFKA_PARTITIONS": "4",
         "POSTINO_TOPIC_PREFIX": "chaos.",
@@ -132,7 +132,7 @@ async def chaos_stack(plan: Plan):  # type: ignore[no-untyped-def]
     broker = _durable_broker(folder / "broker", broker_port, proxy.port)
     sinks = Sinks(folder / "arrivals.jsonl")
     http_port = free_port()
-    env = _env(folder, url, proxy, sinks, http_port=http_port, plan=plan)
+    env = _env(folder, url, proxy.address, sinks, http_port=http_port, plan=plan)
     stack = Stack(folder, pg, broker, proxy, sinks, env, http_port)
     try:
         await asyncio.to_thread(broker.start)

@@ -1,254 +1,155 @@
-"""Fuzzing the consumers: hypothesis-generated records on `messages.submitted` and
-`payments.updates` (valid by schema, poisoned text, wrong shapes, deep nesting, bytes
-that are not JSON), through the real deliver and payments roles.
+"""Fuzzing the consumers: `RECORDS` hypothesis-generated records on each of
+`messages.submitted`, `payments.updates` and `messages.status`, produced in bulk by
+one producer and drained by the real deliver, payments and callbacks roles, with
+tracing on (an in-process OpenTelemetry SDK); among them a record nested 1,000 deep
+carrying a `traceparent` (`test_deep_record` also sends it alone through each role).
 
-Oracle: the loop neither crashes nor stalls (it drains every record produced); every
-record is accounted for (stored, or in the DLQ with an error code); every record the
-ingress accepted (a 201: a signed id) ends PROCESSED, REJECTED or FAILED.
+Oracle: the loop neither crashes nor stalls (it drains every record produced) and is
+alive afterwards (a valid record produced after the fuzz is handled by the same
+loop); every record is accounted for (stored, or in the DLQ with an error code);
+every record the ingress accepted (a 201: a signed id) ends PROCESSED, REJECTED or
+FAILED.
 """
 
 from __future__ import annotations
 
-import json
 import re
+import time
 from typing import Any
 
-from hypothesis import strategies as st
+import pytest
 
-from schemas.patterns import FISCAL_CODE_BODY, SANDBOX_FISCAL_CODE
+from schemas.patterns import FISCAL_CODE_BODY
 from schemas.topics import Topic
-from tests.factories import MARKDOWN, create_profile, create_service
-from tests.fuzz.generate import SCALE, Tally, deep, examples, poisoned
-from tests.integration.helpers import drain, read_topic
+from tests.factories import create_profile, create_service
+from tests.fuzz.generate import RECORDS, TIMEOUT, Tally, examples
+from tests.fuzz.loops import Traced, consume_then_canary, dead_offsets, field, id_of
+from tests.fuzz.records import (
+    CITIZEN,
+    deepest,
+    encode,
+    headers_of,
+    payment_records,
+    submitted_values,
+    upstream_records,
+)
+from tests.integration.helpers import read_topic
 from worker.adapters.services_repo import ServicesRepo
 from worker.bootstrap import Runtime
-from worker.core.records import OutRecord, Record
-from worker.ids import record_id
+from worker.core.records import OutRecord
 from worker.roles import deliver, payments
 from worker.services.ports import INGRESS_ORIGIN
 
-CITIZEN = "RSSMRA80A01H501U"
+pytestmark = pytest.mark.timeout(TIMEOUT)
+
 FINAL = {"PROCESSED", "REJECTED", "FAILED"}
-_FC = FISCAL_CODE_BODY
-
-fiscal_codes = st.one_of(
-    st.sampled_from([CITIZEN, SANDBOX_FISCAL_CODE]),
-    st.from_regex(_FC, fullmatch=True),
-    st.text(max_size=20),
-)
-json_leaves = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=30)
-)
-any_json = st.recursive(
-    json_leaves,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
-subjects = st.one_of(
-    st.just("Avviso di pagamento TARI"),
-    st.text(min_size=10, max_size=120),
-    poisoned(st.just("Promemoria TARI 2026")),
-    st.text(max_size=200),
-)
-markdowns = st.one_of(
-    st.just(MARKDOWN),
-    st.text(min_size=80, max_size=300),
-    poisoned(st.just(MARKDOWN)),
-)
 
 
-def _contents() -> st.SearchStrategy[dict[str, Any]]:
-    payment = st.fixed_dictionaries(
-        {
-            "amount": st.integers(-5, 10**11),
-            "notice_number": st.from_regex(r"[0123][0-9]{17}", fullmatch=True)
-            | st.text(max_size=20),
-        }
-    )
-    return st.fixed_dictionaries(
-        {"subject": subjects, "markdown": markdowns},
-        optional={
-            "due_date": st.datetimes().map(lambda d: d.isoformat()) | st.text(max_size=30),
-            "payment_data": payment,
-            "prescription_data": any_json | st.just(deep(40)),
-            "require_secure_channels": st.booleans(),
-            "third_party_data": st.fixed_dictionaries({"id": st.text(max_size=10)}),
-        },
-    )
+def _storable(fiscal_code: Any) -> bool:
+    return isinstance(fiscal_code, str) and re.fullmatch(FISCAL_CODE_BODY, fiscal_code) is not None
 
 
-def submitted_values(service_id: str) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries(
-        {
-            "sender_service_id": st.sampled_from([service_id, service_id, "svc-nobody"]),
-            "fiscal_code": fiscal_codes,
-            "content": _contents(),
-        },
-        optional={
-            "id": st.text(min_size=1, max_size=70),
-            "time_to_live": st.integers(0, 10**7),
-            "feature_level_type": st.sampled_from(["STANDARD", "ADVANCED", "PREMIUM"]),
-            "created_at": st.datetimes().map(lambda d: d.isoformat()) | st.text(max_size=10),
-        },
-    )
-
-
-def _encode(value: Any) -> bytes:
-    return json.dumps(value).encode()  # lone surrogates become \\udXXX escapes
-
-
-def upstream_records(service_id: str) -> st.SearchStrategy[bytes]:
-    return st.one_of(
-        submitted_values(service_id).map(_encode),
-        any_json.map(_encode),
-        st.binary(max_size=40),
-        st.just(_encode(deep(60))),
-    )
-
-
-payment_values = st.one_of(
-    st.fixed_dictionaries(
-        {
-            "id": st.text(min_size=1, max_size=40) | poisoned(st.just("evt")),
-            "debtorPosition": st.fixed_dictionaries(
-                {
-                    "noticeNumber": st.from_regex(r"[0123][0-9]{17}", fullmatch=True)
-                    | st.text(max_size=20)
-                }
-            ),
-            "creditor": st.fixed_dictionaries(
-                {"idPA": st.from_regex(r"[0-9]{11}", fullmatch=True) | st.text(max_size=12)}
-            ),
-        },
-        optional={
-            "paymentInfo": st.fixed_dictionaries(
-                {},
-                optional={
-                    "paymentDateTime": st.datetimes().map(lambda d: d.isoformat())
-                    | st.text(max_size=8),
-                    "amount": json_leaves,
-                },
-            ),
-            "extra": any_json,
-        },
-    ).map(_encode),
-    any_json.map(_encode),
-    st.binary(max_size=40),
-    st.just(_encode({"id": "deep", "x": deep(60)})),
-)
-
-
-def _dead_offsets(dead: list[Record]) -> dict[int, bytes]:
-    codes: dict[int, bytes] = {}
-    for record in dead:
-        offset = record.header("postino-original-offset")
-        code = record.header("postino-error-code")
-        assert code, "a DLQ record without an error code"
-        if offset is not None:
-            codes[int(offset)] = code
-    return codes
+async def _signed(runtime: Runtime, service_id: str, values: list[dict[str, Any]]) -> list[Any]:
+    """The values as the ingress writes them after a 201 (an older ingress: the
+    checks are deliver's again), each with a signed id."""
+    entry = await ServicesRepo(runtime.pool).directory_entry(service_id)
+    assert entry is not None
+    signed = []
+    for value in values:
+        fiscal_code = value["fiscal_code"] if _storable(value["fiscal_code"]) else CITIZEN
+        value |= {"sender_service_id": entry.id, "fiscal_code": fiscal_code}
+        value["id"] = runtime.signer.new(entry.id, fiscal_code)
+        signed.append(value)
+    return signed
 
 
 async def test_fuzzed_submitted_records_are_stored_or_dead_lettered_with_a_code(
-    runtime: Runtime,
+    runtime: Runtime, traced: Traced
 ) -> None:
-    service_id, _ = await create_service(runtime, premium=True, payments=True)
+    service_id, _ = await create_service(
+        runtime, premium=True, payments=True, rate_per_second=10**6, daily_quota=10**9
+    )
     await create_profile(runtime, CITIZEN)
-    service = await _service(runtime, service_id)
-    upstream = examples(upstream_records(service_id), SCALE * 6)
-    accepted = examples(submitted_values(service_id), SCALE * 3)
     topic = runtime.settings.kafka.topics.name(Topic.SUBMITTED)
-    signed: list[str] = []
-    out = [OutRecord(topic, value, b"k") for value in upstream]
-    for value in accepted:  # as the ingress writes them after a 201 (an older ingress)
-        fiscal_code = value["fiscal_code"] if isinstance(value["fiscal_code"], str) else CITIZEN
-        if not _storable(fiscal_code):
-            fiscal_code = CITIZEN
-        value |= {"sender_service_id": service.id, "fiscal_code": fiscal_code}
-        value["id"] = runtime.signer.new(service.id, fiscal_code)
-        signed.append(value["id"])
-        out.append(OutRecord(topic, _encode(value), b"k", (INGRESS_ORIGIN,)))
-    await runtime.publisher.publish_many(out)
+    started = time.perf_counter()
+    upstream = examples(upstream_records(service_id), RECORDS * 2 // 3)
+    accepted = await _signed(
+        runtime, service_id, examples(submitted_values(service_id), RECORDS - len(upstream))
+    )
+    canary = (await _signed(runtime, service_id, examples(submitted_values(service_id), 1)))[0]
+    canary["content"] = {"subject": "Avviso di pagamento TARI", "markdown": "x" * 90}
+    out = [OutRecord(topic, value, b"k", headers_of(tp)) for value, tp in upstream]
+    out += [OutRecord(topic, encode(v), b"k", (INGRESS_ORIGIN,)) for v in accepted]
+    out.append(deepest(topic))
+    drawn = time.perf_counter()
 
-    handled = await drain(runtime, deliver.build)  # raises if the loop crashed
+    last = OutRecord(topic, encode(canary), b"k", (INGRESS_ORIGIN,))
+    loop = await consume_then_canary(runtime, deliver.build, out, [last])
 
-    tally = Tally("messages.submitted records")
-    produced = await read_topic(runtime, Topic.SUBMITTED)
-    assert handled == len(produced) == len(out), "the deliver loop stalled"
-    dead = _dead_offsets(await read_topic(runtime, f"{Topic.SUBMITTED}.dlq"))
+    produced = [r for r in await read_topic(runtime, Topic.SUBMITTED) if r.value != last.value]
+    assert loop.handled == len(out) and loop.after == 1, "the deliver loop stalled or died"
+    dead = dead_offsets(await read_topic(runtime, f"{Topic.SUBMITTED}.dlq"))
     rows = {
         r["id"]: r["status"] for r in await runtime.pool.fetch("SELECT id, status FROM messages")
     }
-    lost = []
+    tally, lost = Tally("messages.submitted records (origin, outcome)"), []
     for record in produced:
-        from_ingress = record.header(INGRESS_ORIGIN[0]) is not None
-        what = "ingress (201)" if from_ingress else "upstream"
-        message_id = _id_of(record)
+        what = "ingress (201)" if record.header(INGRESS_ORIGIN[0]) is not None else "upstream"
+        message_id = id_of(record)
         if message_id in rows:
             tally.add(what, rows[message_id])
-        elif record.offset in dead:
-            tally.add(what, f"dlq {dead[record.offset].decode()}")
+        elif record.offset in dead.get(record.partition, {}):
+            tally.add(what, f"dlq {dead[record.partition][record.offset].decode()}")
         else:
-            lost.append(record.offset)
+            lost.append((record.partition, record.offset))
     print("\n" + tally.table())
-    assert lost == [], "records neither stored nor dead-lettered"
+    signed = [v["id"] for v in accepted]
     not_final = [i for i in signed if rows.get(i) not in FINAL]
-    print(f"accepted (201) records: {len(signed)}, not final: {len(not_final)}")
-    lost_values = [r.value for r in produced if _id_of(r) in not_final]
-    assert not_final == [], f"accepted but not final: {lost_values!r:.2000}"
+    print(
+        f"messages.submitted: {len(out)} records ({len(signed)} as accepted by the ingress),"
+        f" {len(not_final)} accepted but not final, {traced.spans} spans;"
+        f" drawn in {drawn - started:.1f} s, consumed in {loop.seconds:.1f} s"
+    )
+    assert rows.get(canary["id"]) in FINAL, "the canary after the fuzz was not handled"
+    assert lost == [], "records neither stored nor dead-lettered"
+    assert not_final == []
 
 
 async def test_fuzzed_payment_events_are_kept_or_dead_lettered_with_a_code(
-    runtime: Runtime,
+    runtime: Runtime, traced: Traced
 ) -> None:
-    values = examples(payment_values, SCALE * 6)
     topic = runtime.settings.kafka.topics.name(Topic.PAYMENTS)
-    await runtime.publisher.publish_many([OutRecord(topic, v, b"k") for v in values])
+    started = time.perf_counter()
+    out = [
+        OutRecord(topic, v, b"k", headers_of(tp)) for v, tp in examples(payment_records, RECORDS)
+    ]
+    out.append(deepest(topic))
+    canary = {
+        "id": "canary-event",
+        "debtorPosition": {"noticeNumber": "302000000000000042"},
+        "creditor": {"idPA": "12345678901"},
+    }
+    drawn = time.perf_counter()
 
-    handled = await drain(runtime, payments.build)
+    last = OutRecord(topic, encode(canary), b"k")
+    loop = await consume_then_canary(runtime, payments.build, out, [last])
 
-    produced = await read_topic(runtime, Topic.PAYMENTS)
-    assert handled == len(produced) == len(values), "the payments loop stalled"
-    dead = _dead_offsets(await read_topic(runtime, f"{Topic.PAYMENTS}.dlq"))
+    produced = [r for r in await read_topic(runtime, Topic.PAYMENTS) if r.value != last.value]
+    assert loop.handled == len(out) and loop.after == 1, "the payments loop stalled or died"
+    dead = dead_offsets(await read_topic(runtime, f"{Topic.PAYMENTS}.dlq"))
     kept = {r["event_id"] for r in await runtime.pool.fetch("SELECT event_id FROM payments")}
-    tally = Tally("payments.updates records")
-    lost = []
+    tally, lost = Tally("payments.updates records (outcome)"), []
     for record in produced:
-        event_id = _field(record.value, "id")
-        if record.offset in dead:
-            tally.add("payment", f"dlq {dead[record.offset].decode()}")
-        elif event_id in kept:
+        if record.offset in dead.get(record.partition, {}):
+            tally.add("payment", f"dlq {dead[record.partition][record.offset].decode()}")
+        elif field(record.value, "id") in kept:
             tally.add("payment", "kept")
         else:
-            lost.append(record.offset)
+            lost.append((record.partition, record.offset))
     print("\n" + tally.table())
+    print(
+        f"payments.updates: {len(out)} records, {traced.spans} spans;"
+        f" drawn in {drawn - started:.1f} s, consumed in {loop.seconds:.1f} s"
+    )
+    assert "canary-event" in kept, "the canary after the fuzz was not handled"
     assert lost == []
-
-
-async def _service(runtime: Runtime, service_id: str) -> Any:
-
-    entry = await ServicesRepo(runtime.pool).directory_entry(service_id)
-    assert entry is not None
-    return entry
-
-
-def _storable(fiscal_code: str) -> bool:
-
-    return re.fullmatch(_FC, fiscal_code) is not None
-
-
-def _field(value: bytes | None, name: str) -> Any:
-    try:
-        decoded = json.loads(value or b"")
-    except (ValueError, RecursionError):
-        return None
-    return decoded.get(name) if isinstance(decoded, dict) else None
-
-
-def _id_of(record: Record) -> str | None:
-    explicit = _field(record.value, "id")
-    if isinstance(explicit, str):
-        return explicit
-    return record_id(record.topic, record.partition, record.offset, record.timestamp_ms)

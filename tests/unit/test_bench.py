@@ -11,8 +11,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from devkit.bench import ab, loadgen, procs, report
+from devkit.bench import ab, loadgen, procs, report, workload
 from devkit.bench.stats import Latencies
+from schemas.enums import Channel
 
 
 @pytest.fixture
@@ -108,7 +109,7 @@ def test_report_table_shows_ratios_and_missed_targets() -> None:
 
 
 def _full_pipeline(push_p99: float) -> dict[str, object]:
-    latency = {"messages": 90, "missing": 0, "p50_ms": 40.0, "p99_ms": push_p99}
+    latency = {"messages": 90, "missing": 0, "p50_ms": 40.0, "p99_ms": push_p99, "max_ms": 400.0}
     return {
         "offered_per_second": 500,
         "accept_to_push_sent": latency,
@@ -132,6 +133,39 @@ def test_report_judges_the_full_pipeline_and_lists_costs_per_process() -> None:
     assert found["notify RSS peak (full)"].met is True
     slow = {**_results(800.0, 4000.0), "full_pipeline": _full_pipeline(400.0)}
     assert {r.figure: r.met for r in report.rows(slow)}["full p99 accept->push sent"] is False
+
+
+def test_the_full_pipeline_is_judged_by_its_cpu_per_message_against_its_ceiling() -> None:
+    ceiling = {
+        **_full_pipeline(50.0),
+        "cpu_us_per_message_total": 500.0,
+        "postgres_transactions_per_message": 0.5,
+    }
+    ours = {
+        **_full_pipeline(180.0),
+        "callback_attempts_by_topic": {"messages.status": 90},
+        "postgres_transactions_per_message": 2.0,
+        "postgres_rows_written_per_message": {"delivery_attempts": 4.3},
+    }
+    results = {**_results(800.0, 4000.0), "full_pipeline": ours, "full_pipeline_ceiling": ceiling}
+    found = {r.figure: r for r in report.rows(results)}
+    ratio = found["full CPU/msg vs ceiling (CPU ratio)"]
+    assert (ratio.ratio, ratio.met) == (1.8, True)
+    assert found["full CPU/msg notify vs ceiling"].ratio == 1.0
+    assert found["full callback attempts from messages.status"].value == 90
+    assert found["full PostgreSQL transactions/msg"].ratio == 4.0
+    assert found["full rows written/msg, delivery_attempts"].value == 4.3
+    assert found["full max accept->callback (sent)"].met is True
+    costly = {**results, "full_pipeline": {**ours, "cpu_us_per_message_total": 1100.0}}
+    assert {r.figure: r.met for r in report.rows(costly)}[ratio.figure] is False
+
+
+def test_the_ceiling_notifies_the_channels_our_rules_pick_for_the_workload() -> None:
+    channels = workload.channels(30)
+    assert channels[workload.fiscal_code(0)] == (Channel.PUSH,)  # e-mail blocked
+    assert channels[workload.fiscal_code(1)] == (Channel.PUSH, Channel.EMAIL)
+    assert workload.fiscal_code(2) not in channels  # inbox off: rejected
+    assert channels[workload.fiscal_code(5)] == (Channel.PUSH, Channel.EMAIL)
 
 
 def test_report_shows_the_previous_run_next_to_each_figure(tmp_path: Path) -> None:

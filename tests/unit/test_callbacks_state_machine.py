@@ -62,7 +62,7 @@ class Callbacks:
         return await (self.first if handle_first else self.retry)(records)
 
     async def settle_first_attempts(self) -> None:
-        for _ in range(1000):  # polls the background tasks: each ends in a few steps
+        for _ in range(100_000):  # polls the background tasks: each ends in a few steps
             if not self.first_attempts.in_flight:
                 return
             await asyncio.sleep(0)
@@ -265,3 +265,28 @@ async def test_a_copy_due_while_its_attempt_still_runs_is_copied_again_not_poste
     cb.clock.advance(10)
     assert (await cb.run(False, same)).out == []  # settled by then: nothing more
     assert len(sender.posts) == 1
+
+
+class HeldStore(FakeCallbacks):
+    """Settles wait until released (a slow database)."""
+
+    def __init__(self, receivers: dict[str, Receiver]) -> None:
+        super().__init__(receivers)
+        self.release = asyncio.Event()
+
+    async def settle(self, key: str, outcome: str) -> None:
+        await self.release.wait()
+        await super().settle(key, outcome)
+
+
+async def test_a_slow_settlement_does_not_hold_its_service_s_next_post() -> None:
+    cb = Callbacks(FakeWebhookSender(), per_service=1)
+    cb.store = HeldStore(cb.store.receivers_by_service)
+    cb.deps.store = cb.store
+    first, second = cb.event(1), cb.event(2)
+    await cb.run(True, first, second)
+    await posted(cb, 2)  # the second POST went out while the first still settles
+    assert cb.store.outcomes == {}
+    cb.store.release.set()
+    await cb.settle_first_attempts()
+    assert set(cb.store.outcomes) == {cb.key(first), cb.key(second)}

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from worker.adapters.postgres import Pool, repository, translated
+from worker.services.backoffice_model import IO_ONLY
 from worker.services.directory import Service
 from worker.services.remote_content import RemoteConfig
 
@@ -31,14 +32,7 @@ CONTENT = (
     "pec",
     "phone",
     "support_url",
-    "topic_id",
-    "department_name",
-    "web_url",
-    "app_ios",
-    "app_android",
-    "tos_url",
-    "address",
-    "cta",
+    *IO_ONLY,
 )
 #: Fields of a `Service` computed from other tables (not columns of `services`).
 COMPUTED = {

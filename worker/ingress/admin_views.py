@@ -23,7 +23,7 @@ from schemas.enums import (
     ServiceState,
 )
 from schemas.messages import Amount, FiscalCode, OrganizationFiscalCode
-from worker.services.backoffice_model import ServiceRecord, missing_card_fields
+from worker.services.backoffice_model import IO_ONLY, ServiceRecord, missing_card_fields
 from worker.services.model import Profile
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
@@ -238,7 +238,7 @@ def service_view(row: ServiceRecord, **secrets: str | None) -> ServiceView:
     values = msgspec.structs.asdict(row)
     values["state"] = ServiceState(row.state)
     values["card_missing"] = missing_card_fields(row)
-    for name in ("remote_content_key", "auto_publish", *_IO_ONLY):
+    for name in ("remote_content_key", "auto_publish", *IO_ONLY):
         values.pop(name, None)
     base_url = values.pop("remote_content_base_url", None)
     header = values.pop("remote_content_header_key_name", None)
@@ -247,7 +247,7 @@ def service_view(row: ServiceRecord, **secrets: str | None) -> ServiceView:
     copy = values.pop("publication", None)
     if copy is not None:
         published = msgspec.structs.asdict(copy)
-        for name in _IO_ONLY:
+        for name in IO_ONLY:
             published.pop(name, None)
         values["publication"] = PublicationView(**published)
     view = ServiceView(**values)
@@ -255,19 +255,6 @@ def service_view(row: ServiceRecord, **secrets: str | None) -> ServiceView:
         if value is not None:
             setattr(view, name, value)
     return view
-
-
-#: IO's metadata beyond the card: the CMS API shows them, section 6's payload does not.
-_IO_ONLY = (
-    "topic_id",
-    "department_name",
-    "web_url",
-    "app_ios",
-    "app_android",
-    "tos_url",
-    "address",
-    "cta",
-)
 
 
 class ProfileBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -14,10 +14,11 @@ from aiohttp import web
 
 from worker import logs
 from worker.ingress.keys import DIRECTORY, RUNTIME, STORES
+from worker.ingress.network import networked_sender
 from worker.ingress.problems import problem
 from worker.periodic import running_every
 from worker.services.directory import Service
-from worker.services.limits import Limiter, LookupLimiter, day_of
+from worker.services.limits import Limited, Limiter, LookupLimiter, day_of
 from worker.services.quota_watch import QuotaWatch, queue_quota_notices
 
 log = logs.get("postino.limits")
@@ -83,13 +84,7 @@ def limit_refusal(request: web.Request, service: Service) -> web.Response | None
     if limited is None:
         return None
     log.debug("request_limited", service_id=service.id, reason=limited.reason)
-    return problem(
-        429,
-        "Too many requests",
-        limited.reason,
-        code=limited.code,
-        headers={"Retry-After": str(limited.retry_after)},
-    )
+    return _too_many(limited)
 
 
 def lookup_refusal(request: web.Request, service: Service) -> web.Response | None:
@@ -100,6 +95,19 @@ def lookup_refusal(request: web.Request, service: Service) -> web.Response | Non
     if limited is None:
         return None
     log.debug("lookup_limited", service_id=service.id)
+    return _too_many(limited)
+
+
+def lookup_sender(request: web.Request) -> Service | web.Response:
+    """The sender of a lookup route (profile, message status), or the refusal: 401/403
+    from `networked_sender`, then 429 past the key's lookup rate."""
+    service = networked_sender(request)
+    if isinstance(service, web.Response):
+        return service
+    return lookup_refusal(request, service) or service
+
+
+def _too_many(limited: Limited) -> web.Response:
     return problem(
         429,
         "Too many requests",

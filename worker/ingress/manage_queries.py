@@ -28,7 +28,8 @@ class CmsPageQuery(msgspec.Struct):
     """IO's offset paging of `cmsGetServices`."""
 
     limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_PAGE)] = 20
-    offset: Annotated[int, msgspec.Meta(ge=0)] = 0
+    #: bounded so the database never sees an offset beyond its bigint (a 400, not a 500)
+    offset: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)] = 0
 
 
 class CmsHistoryQuery(msgspec.Struct):

@@ -22,8 +22,8 @@ from worker.ingress import openapi
 from worker.ingress.auth import sender
 from worker.ingress.bodies import BodyError, decode_body
 from worker.ingress.keys import RUNTIME, STORES, TEMPLATES
-from worker.ingress.limits import limit_refusal, lookup_refusal
-from worker.ingress.network import cidr_refusal, networked_sender
+from worker.ingress.limits import limit_refusal, lookup_sender
+from worker.ingress.network import cidr_refusal
 from worker.ingress.problems import invalid, json_response, problem
 from worker.ingress.sender_views import (
     MessageCreated,
@@ -144,12 +144,9 @@ async def submit_legacy(request: web.Request) -> web.Response:
 # and whether the citizen lets this service see read status (absent row: allowed).
 @routes.get("/api/v1/messages/{fiscal_code}/{id}")
 async def status(request: web.Request) -> web.Response:
-    service = networked_sender(request)
+    service = lookup_sender(request)
     if isinstance(service, web.Response):
         return service
-    refused = lookup_refusal(request, service)
-    if refused is not None:
-        return refused
     fiscal_code, message_id = request.match_info["fiscal_code"], request.match_info["id"]
     runtime = request.app[RUNTIME]
     row = await request.app[STORES].messages.status_row(message_id)

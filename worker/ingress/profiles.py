@@ -16,8 +16,7 @@ from schemas.patterns import is_fiscal_code
 from worker.ingress import openapi
 from worker.ingress.bodies import read_body
 from worker.ingress.keys import STORES
-from worker.ingress.limits import lookup_refusal
-from worker.ingress.network import networked_sender
+from worker.ingress.limits import lookup_sender
 from worker.ingress.problems import json_response, problem
 from worker.ingress.sender_views import FiscalCodeBody, LimitedProfile
 from worker.services.decide import inbox_allowed
@@ -46,23 +45,17 @@ async def _limited_profile(
 
 @routes.get("/api/v1/profiles/{fiscal_code}")
 async def get_profile(request: web.Request) -> web.Response:
-    service = networked_sender(request)
+    service = lookup_sender(request)
     if isinstance(service, web.Response):
         return service
-    refused = lookup_refusal(request, service)
-    if refused is not None:
-        return refused
     return await _limited_profile(request, service, request.match_info["fiscal_code"])
 
 
 @routes.post("/api/v1/profiles")
 async def post_profile(request: web.Request) -> web.Response:
-    service = networked_sender(request)
+    service = lookup_sender(request)
     if isinstance(service, web.Response):
         return service
-    refused = lookup_refusal(request, service)
-    if refused is not None:
-        return refused
     decoded = await read_body(request, FiscalCodeBody)
     if isinstance(decoded, web.Response):
         return decoded

@@ -16,6 +16,17 @@ import msgspec
 #: Completeness of a service card (IO's `ValidService`, docs/integrators/services.md).
 MIN_DESCRIPTION = 20
 CONTACTS = ("email", "pec", "phone", "support_url")
+#: IO's metadata beyond the card: the CMS API shows them, section 6's payload does not.
+IO_ONLY = (
+    "topic_id",
+    "department_name",
+    "web_url",
+    "app_ios",
+    "app_android",
+    "tos_url",
+    "address",
+    "cta",
+)
 
 
 class PublicationRecord(msgspec.Struct, kw_only=True):

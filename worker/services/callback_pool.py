@@ -9,16 +9,24 @@ import collections
 from datetime import datetime, timedelta
 
 from worker import logs
-from worker.services.callback_send import OUTCOMES, CallbackDeps, Job, given_up, send
+from worker.services.callback_send import OUTCOMES, CallbackDeps, Job, given_up, post, settle
+from worker.settings import CallbackSettings
 
 log = logs.get("postino.callbacks")
 
-#: An attempt over its service's bound waits in process at most this long for a slot
-#: (well within the copy's grace, `timeout_seconds * 2 + 1`); after that its copy
-#: retries it. Waiting attempts are bounded per service and in all.
-MAX_WAIT_SECONDS = 0.5
-MAX_WAITING_PER_SERVICE = 200
-MAX_WAITING = 5000
+#: An attempt over its service's bound waits in process at most this long for a slot;
+#: after that its copy retries it. The copy is due only after such a wait and the
+#: attempt itself have surely ended (`copy_grace`). Waiting attempts are bounded per
+#: service and in all; a poll batch of one busy sender (hundreds of its events) fits.
+MAX_WAIT_SECONDS = 5.0
+MAX_WAITING_PER_SERVICE = 2000
+MAX_WAITING = 10000
+
+
+def copy_grace(settings: CallbackSettings) -> float:
+    """How long after its attempt starts waiting a copy may come due: the longest wait
+    for a slot, then every in-process call of the attempt timing out, plus a second."""
+    return MAX_WAIT_SECONDS + settings.timeout_seconds * settings.call_attempts + 1
 
 
 class FirstAttempts:
@@ -110,18 +118,29 @@ class FirstAttempts:
             del self._waiting[service_id]
 
     async def _run(self, job: Job) -> None:
+        """The POST holds one of its service's slots; the settlement that follows does
+        not (it waits on the database, not on the receiver), so a busy sender's next
+        event starts as soon as a receiver has answered."""
         service_id = job.event.sender_service_id
+        holding = True
         try:
             async with self._gate:
-                outcome = await send(job, self._deps)
+                outcome = await post(job, self._deps)
+            holding = False
+            self._release(service_id)
+            await settle(job, outcome, self._deps)
             if outcome == "failed" and job.last:
                 given_up(job)
         except Exception as exc:  # settle failed (database): the copy will retry
             log.warning("callback_settle_failed", error=type(exc).__name__)
         finally:
             self._live.discard(job.key)
-            self._per_service[service_id] -= 1
-            self._next(service_id)
+            if holding:
+                self._release(service_id)
+
+    def _release(self, service_id: str) -> None:
+        self._per_service[service_id] -= 1
+        self._next(service_id)
 
     @property
     def in_flight(self) -> int:

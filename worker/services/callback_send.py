@@ -116,11 +116,26 @@ async def _post(job: Job, deps: CallbackDeps) -> None:
 
 
 async def send(job: Job, deps: CallbackDeps) -> str:
-    """One attempt: "delivered", "refused" (settled either way) or "failed" (retry),
-    its log lines bound to the event's message and service ids. Runs in a task of its
-    own (`FirstAttempts`), so the ids are bound for that task only."""
+    """One attempt, POST and settlement: "delivered", "refused" (settled either way) or
+    "failed" (retry)."""
+    outcome = await post(job, deps)
+    await settle(job, outcome, deps)
+    return outcome
+
+
+async def post(job: Job, deps: CallbackDeps) -> str:
+    """The POST of one attempt, its outcome counted and journaled, not yet settled; its
+    log lines bound to the event's message and service ids. Runs in a task of its own
+    (`FirstAttempts`), so the ids are bound for that task only."""
     logs.bind(message_id=job.event.message_id, service_id=job.event.sender_service_id)
     return await _attempt(job, deps)
+
+
+async def settle(job: Job, outcome: str, deps: CallbackDeps) -> None:
+    """Record a delivered or refused event in `callback_deliveries` (its copies then
+    send nothing); a failed one is left to its copy."""
+    if outcome != "failed":
+        await deps.store.settle(job.key, outcome)
 
 
 async def _attempt(job: Job, deps: CallbackDeps) -> str:
@@ -152,9 +167,6 @@ async def _attempt(job: Job, deps: CallbackDeps) -> str:
             trace=trace_id(job.record.headers),
         )
     )
-    if outcome == "failed":
-        return outcome
-    await deps.store.settle(job.key, outcome)
     return outcome
 
 

@@ -29,7 +29,8 @@ from schemas.events import StatusEvent
 from schemas.topics import CALLBACK_RETRY_TIERS
 from worker.core.batch import DUE_HEADER, BatchResult, DeadLetter, due_header
 from worker.core.records import OutRecord, Record
-from worker.services.callback_pool import FirstAttempts
+from worker.core.text_rules import body_problem
+from worker.services.callback_pool import FirstAttempts, copy_grace
 from worker.services.callback_send import (
     ATTEMPT_HEADER,
     OUTCOMES,
@@ -72,6 +73,12 @@ def _decode(
     decode = codecs.STATUS.decode
     for record in records:
         body = record.value or b""
+        # Text PostgreSQL cannot hold (a NUL in an id) would fail the whole batch at the
+        # `settled` lookup and split it record by record: refused here, with its code.
+        problem = body_problem(body, multiline=())
+        if problem is not None:
+            dead.append(DeadLetter(record, problem.code, problem.detail))
+            continue
         try:
             event = decode(body)
         except msgspec.DecodeError as exc:
@@ -120,8 +127,8 @@ async def first_attempts_batch(
     again what its first run delivered (each attempt is settled right after its POST,
     so a crash leaves at most the POSTs in flight in doubt)."""
     jobs, dead = await _jobs(records, deps)
-    # The copy is due only after the first attempt has surely ended (its timeout).
-    grace = deps.settings.timeout_seconds * 2 + 1
+    # The copy is due only after the first attempt has surely ended.
+    grace = copy_grace(deps.settings)
     out: list[OutRecord] = []
     for job in jobs:
         copy = _retry(job, 1, deps, min_delay=grace)
@@ -150,7 +157,7 @@ async def retry_batch(
     other service's retries; over its bound, an event waits briefly behind its own
     service's attempts, and its copy (counting no attempt) covers it."""
     jobs, dead = await _jobs(records, deps)
-    grace = deps.settings.timeout_seconds * 2 + 1
+    grace = copy_grace(deps.settings)
     out: list[OutRecord] = []
     for job in jobs:
         if attempts.running(job.key):

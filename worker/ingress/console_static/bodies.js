@@ -5,18 +5,7 @@
 (function () {
   const KEY = "postino-admin-token";
   const $ = (id) => document.getElementById(id);
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "text") node.textContent = v; else node.setAttribute(k, v === true ? "" : String(v));
-    }
-    for (const child of children) {
-      if (child === null || child === undefined) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
+  const el = window.Postino.el; // from console.js, loaded first
   const when = (iso) => (iso ? new Date(iso).toLocaleString() : "–");
   const time = (iso) => (iso ? el("time", { datetime: iso }, when(iso)) : "–");
   async function api(path) {

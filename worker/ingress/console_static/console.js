@@ -32,6 +32,8 @@
     }
     return node;
   }
+  // Shared with bodies.js, which index.html loads after this file.
+  window.Postino = Object.freeze({ el });
   function svg(tag, attrs) {
     const node = document.createElementNS(SVG, tag);
     for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
