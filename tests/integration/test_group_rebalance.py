@@ -17,11 +17,12 @@ from schemas.topics import Topic
 from tests.conftest import eventually
 from tests.factories import create_profile, create_service
 from tests.fakes import FakePushGateway
-from tests.integration.deliver_helpers import citizen, rows
+from tests.integration.deliver_helpers import citizen
 from tests.integration.test_deliver_upstream import body
 from worker.bootstrap import Runtime
 from worker.consumers.runner import ConsumerRunner
 from worker.core.records import OutRecord
+from worker.ids import upstream_id
 from worker.roles import deliver, notify
 from worker.services.notify_ports import Channels
 
@@ -66,6 +67,7 @@ class Running:
 
 
 async def submit(runtime: Runtime, service_id: str, ids: Sequence[str]) -> None:
+    _NAMED.update((upstream_id(service_id, i), i) for i in ids)
     topic = runtime.settings.kafka.topics.name(Topic.SUBMITTED)
     await runtime.publisher.publish_many(
         [
@@ -77,8 +79,14 @@ async def submit(runtime: Runtime, service_id: str, ids: Sequence[str]) -> None:
     )
 
 
+#: message id -> the id its record named (a message's id is scoped to its service)
+_NAMED: dict[str, str] = {}
+
+
 async def processed(runtime: Runtime) -> set[str]:
-    return {i for i, row in (await rows(runtime)).items() if row["status"] == "PROCESSED"}
+    """The records' own ids of the PROCESSED messages."""
+    found = await runtime.pool.fetch("SELECT id, sender_service_id, status FROM messages")
+    return {_NAMED.get(r["id"], r["id"]) for r in found if r["status"] == "PROCESSED"}
 
 
 async def counted(runner: ConsumerRunner) -> int:
