@@ -17,7 +17,14 @@ Series = Callable[[Sample], dict[str, float | None]]
 
 
 def _chart(
-    samples: Sequence[Sample], series: Series, *, title: str, unit: str, path: Path, warmup: float
+    samples: Sequence[Sample],
+    series: Series,
+    *,
+    title: str,
+    unit: str,
+    path: Path,
+    warmup: float,
+    log: bool = False,
 ) -> Path:
     minutes = [s.t / 60 for s in samples]
     names = sorted({name for s in samples for name in series(s)})
@@ -29,6 +36,8 @@ def _chart(
     ax.set_title(title)
     ax.set_xlabel("minutes")
     ax.set_ylabel(unit)
+    if log:
+        ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", ncol=2)
     fig.tight_layout()
@@ -84,9 +93,10 @@ def draw(samples: Sequence[Sample], folder: Path, warmup: float) -> list[Path]:
             samples,
             latency,
             title="p99 per 10 s",
-            unit="seconds",
+            unit="seconds (log scale)",
             path=folder / "latency.png",
             warmup=warmup,
+            log=True,
         ),
         _chart(
             samples,

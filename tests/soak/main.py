@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -25,7 +26,7 @@ import asyncpg
 from tests.soak import charts, verdict
 from tests.soak.load import Ledger, Load
 from tests.soak.sample import Sample, Sampler
-from tests.soak.stack import SoakStack, soak_stack
+from tests.soak.stack import soak_stack
 from worker.settings import load_settings
 
 INTERVAL = 10.0
@@ -85,8 +86,7 @@ async def soak(rate: float, minutes: float, warmup: float, out: Path) -> list[ve
             stuck = int(await conn.fetchval(STUCK_SQL))
         finally:
             await conn.close()
-        await _archive(stack)
-    missing = len(ledger.unpushed) + len(ledger.unmailed)
+    await asyncio.to_thread(_tidy, stack.folder)
     found = verdict.checks(
         [s for s in samples if s.t <= minutes * 60],
         warmup,
@@ -94,7 +94,8 @@ async def soak(rate: float, minutes: float, warmup: float, out: Path) -> list[ve
         offered=ledger.offered,
         accepted=ledger.accepted,
         lost=len(ledger.unprocessed),
-        stuck=stuck + missing,
+        stuck=stuck,
+        missing=(len(ledger.unpushed), len(ledger.unmailed)),
     )
     paths = charts.draw(samples, out, warmup)
     _write(
@@ -110,9 +111,16 @@ async def soak(rate: float, minutes: float, warmup: float, out: Path) -> list[ve
     return found
 
 
-async def _archive(stack: SoakStack) -> None:
-    """Role logs are kept beside the data folder for a look; nothing else."""
-    print(f"  role logs: {stack.folder / 'logs'}", flush=True)
+def _tidy(folder: Path) -> None:
+    """Drop the run's data (the database, the broker's logs, the arrivals' journal:
+    gigabytes after an hour), keep the roles' logs for a look."""
+    for entry in folder.iterdir():
+        if entry.name != "logs":
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+    print(f"  role logs: {folder / 'logs'}", flush=True)
 
 
 def _write(

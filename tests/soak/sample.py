@@ -49,9 +49,10 @@ def p99(values: Sequence[float]) -> float | None:
 
 def process_usage(pid: int, with_children: bool) -> tuple[float, int]:
     """(RSS in MiB, open descriptors) of a process; with its children (PostgreSQL's
-    backends), the sum of their proportional set sizes instead: each backend's RSS
-    counts the shared buffers it touched, so a sum of RSS would count them again and
-    again, and grow as backends touch more of them."""
+    backends), the sum of their unique set sizes instead (private memory): each
+    backend's RSS counts the shared buffers it touched, so a sum of RSS would count
+    them again and again, and grow as the buffers fill (bounded by `shared_buffers`:
+    no leak); a leak in a backend is private memory."""
     try:
         root = psutil.Process(pid)
         procs = [root, *(root.children(recursive=True) if with_children else [])]
@@ -60,7 +61,7 @@ def process_usage(pid: int, with_children: bool) -> tuple[float, int]:
     rss, fds = 0, 0
     for proc in procs:
         try:
-            rss += proc.memory_full_info().pss if with_children else proc.memory_info().rss
+            rss += proc.memory_full_info().uss if with_children else proc.memory_info().rss
             fds += proc.num_fds()
         except psutil.Error:
             continue
