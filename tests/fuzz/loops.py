@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from worker.bootstrap import Runtime
 from worker.consumers.runner import ConsumerRunner
 from worker.core.records import OutRecord, Record
-from worker.ids import record_id
+from worker.ids import record_id, upstream_id
 
 #: How long a loop may take to catch up with a fuzzed batch (10,000 records on a
 #: busy 2-core machine take well under a minute).
@@ -94,8 +94,13 @@ def field(value: bytes | None, name: str) -> Any:
     return decoded.get(name) if isinstance(decoded, dict) else None
 
 
-def id_of(record: Record) -> str | None:
-    explicit = field(record.value, "id")
+def ids_of(record: Record) -> set[str]:
+    """The ids deliver may have stored `record` under: the id the ingress signed, an
+    upstream id scoped to its service, or the one derived from the record's position."""
+    explicit, service = field(record.value, "id"), field(record.value, "sender_service_id")
+    found = {record_id(record.topic, record.partition, record.offset, record.timestamp_ms)}
     if isinstance(explicit, str):
-        return explicit
-    return record_id(record.topic, record.partition, record.offset, record.timestamp_ms)
+        found.add(explicit)
+        if isinstance(service, str):
+            found.add(upstream_id(service, explicit))
+    return found
