@@ -5,6 +5,7 @@ canary produced after the batch and handled by that same loop (it is alive)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -99,6 +100,13 @@ def ids_of(record: Record) -> set[str]:
     upstream id scoped to its service, or the one derived from the record's position."""
     explicit, service = field(record.value, "id"), field(record.value, "sender_service_id")
     found = {record_id(record.topic, record.partition, record.offset, record.timestamp_ms)}
+    topic, partition, offset, stamp = (
+        record.header(f"postino-original-{n}")
+        for n in ("topic", "partition", "offset", "timestamp")
+    )
+    if topic is not None and partition is not None and offset is not None and stamp is not None:
+        with contextlib.suppress(ValueError, UnicodeDecodeError):
+            found.add(record_id(topic.decode(), int(partition), int(offset), int(stamp)))
     if isinstance(explicit, str):
         found.add(explicit)
         if isinstance(service, str):
