@@ -24,7 +24,7 @@ from tests.chaos.books import Offer, books
 from tests.chaos.cluster_books import Report, recovery_rows
 from tests.chaos.cluster_faults import FULL, Step
 from tests.chaos.cluster_stack import ROLES, ClusterStack, cluster_stack
-from tests.chaos.run import API_KEY, CITIZENS, TEXT, Plan
+from tests.chaos.run import CITIZENS, Plan, offer_until_accepted
 
 
 @dataclass
@@ -48,36 +48,6 @@ class ClusterPlan:
         return Plan(messages=0, rate=self.rate, faults=(), drain_seconds=self.drain_seconds)
 
 
-async def _offer(
-    session: aiohttp.ClientSession, urls: list[str], offer: Offer, first: int, give_up: float
-) -> None:
-    body = {
-        "fiscal_code": offer.citizen,
-        "content": {
-            "subject": f"Avviso di prova {offer.token}",
-            "markdown": TEXT.format(token=offer.token),
-        },
-    }
-    headers = {"Ocp-Apim-Subscription-Key": API_KEY, "Idempotency-Key": offer.token}
-    pause = 0.2
-    for attempt in itertools.count(first):
-        if time.time() >= give_up:
-            return
-        offer.attempts += 1
-        try:
-            async with session.post(urls[attempt % len(urls)], json=body, headers=headers) as r:
-                if r.status == 201:
-                    offer.message_id = (await r.json())["id"]
-                    offer.accepted = time.time()
-                    return
-                if r.status < 500 and r.status not in (408, 429):
-                    raise AssertionError(f"{offer.token}: {r.status} {await r.text()}")
-        except (aiohttp.ClientError, TimeoutError):
-            pass
-        await asyncio.sleep(pause)
-        pause = min(pause * 2, 2.0)
-
-
 async def _load(
     stack: ClusterStack, rate: float, stop: asyncio.Event, offers: list[Offer], give_up: float
 ) -> None:
@@ -93,7 +63,8 @@ async def _load(
                 break
             offer = Offer(f"chaos-{n:06d}", CITIZENS[n % len(CITIZENS)], time.time())
             offers.append(offer)
-            tasks.append(asyncio.create_task(_offer(session, urls, offer, n, give_up)))
+            sending = offer_until_accepted(session, urls, offer, n, give_up)
+            tasks.append(asyncio.create_task(sending))
         await asyncio.gather(*tasks)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import shutil
 import tempfile
 import time
@@ -151,6 +152,16 @@ async def chaos_stack(plan: Plan):  # type: ignore[no-untyped-def]
 async def _offer(
     session: aiohttp.ClientSession, stack: Stack, offer: Offer, give_up: float
 ) -> None:
+    url = f"http://127.0.0.1:{stack.http_port}/api/v1/messages"
+    await offer_until_accepted(session, [url], offer, 0, give_up)
+
+
+async def offer_until_accepted(
+    session: aiohttp.ClientSession, urls: list[str], offer: Offer, first: int, give_up: float
+) -> None:
+    """POST `offer` until a 201, as a sender should: the same Idempotency-Key every
+    time, the next of `urls` on each try (a load balancer's choice), backing off to
+    2 s; any other 4xx is a test failure; past `give_up` the offer stays unaccepted."""
     body = {
         "fiscal_code": offer.citizen,
         "content": {
@@ -159,18 +170,19 @@ async def _offer(
         },
     }
     headers = {"Ocp-Apim-Subscription-Key": API_KEY, "Idempotency-Key": offer.token}
-    url = f"http://127.0.0.1:{stack.http_port}/api/v1/messages"
     pause = 0.2
-    while time.time() < give_up:
+    for attempt in itertools.count(first):
+        if time.time() >= give_up:
+            return
         offer.attempts += 1
         try:
-            async with session.post(url, json=body, headers=headers) as resp:
-                if resp.status == 201:
-                    offer.message_id = (await resp.json())["id"]
+            async with session.post(urls[attempt % len(urls)], json=body, headers=headers) as r:
+                if r.status == 201:
+                    offer.message_id = (await r.json())["id"]
                     offer.accepted = time.time()
                     return
-                if resp.status < 500 and resp.status not in (408, 429):
-                    raise AssertionError(f"{offer.token}: {resp.status} {await resp.text()}")
+                if r.status < 500 and r.status not in (408, 429):
+                    raise AssertionError(f"{offer.token}: {r.status} {await r.text()}")
         except (aiohttp.ClientError, TimeoutError):
             pass
         await asyncio.sleep(pause)
