@@ -3,21 +3,23 @@
 Guarantees: a notification is claimed by one sender at a time (a claim succeeds only
 on an unfinished row at the same attempt count that is unclaimed, claimed by the same
 owner, or whose lease expired); a final status (SENT, EXPIRED, FAILED) is never
-overwritten; a status change bumps `messages.status_seq` in the same transaction and
-stores it on the row, so a redone outcome re-emits the identical event. Connection
-failures surface as `RetryableError`.
+overwritten; a status change bumps `messages.status_seq` in the same statement and
+stores it on the row, so a redone outcome re-emits the identical event (one statement
+per group of outcomes: `notification_outcomes`). Connection failures surface as
+`RetryableError`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import Any
 
 import asyncpg
 
 from schemas.enums import NotificationKind, NotificationStatus
 from schemas.events import NotificationRequest
+from worker.adapters.notification_outcomes import COLUMNS, Connection, record_group
 from worker.adapters.postgres import Pool, repository
 from worker.adapters.services_repo import LIVE_FROM, live_columns
 from worker.services.notify_ports import (
@@ -29,14 +31,8 @@ from worker.services.notify_ports import (
     Recipient,
     SenderInfo,
 )
-from worker.services.sender_events import reports_notification
 
-_FINAL = ("SENT", "EXPIRED", "FAILED")
-_COLUMNS = (
-    "id, message_id, fiscal_code, COALESCE(sender_service_id, '') AS sender_service_id,"
-    " channel, kind, status, attempts, deadline, updated_at, status_seq, due_at, claimed_at,"
-    " claimed_by, lease_until"
-)
+_COLUMNS = COLUMNS
 _ROWS = f"SELECT {_COLUMNS} FROM notifications WHERE id = ANY($1::text[])"
 _PROFILES = """
 SELECT fiscal_code, email, email_validated, preferred_languages
@@ -66,29 +62,6 @@ WHERE (notifications.claimed_at IS NULL
   AND notifications.attempts = EXCLUDED.attempts
   AND notifications.status NOT IN ('SENT', 'EXPIRED', 'FAILED')
 RETURNING id
-"""
-# One outcome group is one transaction of four statements, whatever its size: lock the
-# rows (in id order), lock the messages that get an event (in id order: no deadlock
-# between two groups), bump their `status_seq` by the number of events each gets, and
-# write every row.
-_LOCK = f"SELECT {_COLUMNS} FROM notifications WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
-_LOCK_MESSAGES = "SELECT id FROM messages WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
-_BUMP = """
-UPDATE messages m SET status_seq = m.status_seq + u.n
-FROM unnest($1::text[], $2::int[]) AS u(id, n) WHERE m.id = u.id
-RETURNING m.id, m.status_seq
-"""
-_UPSERT = f"""
-INSERT INTO notifications (id, message_id, fiscal_code, sender_service_id, channel, kind,
-                           status, attempts, last_error, deadline, due_at, status_seq)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                     $7::text[], $8::int[], $9::text[], $10::timestamptz[],
-                     $11::timestamptz[], $12::int[])
-ON CONFLICT (id) DO UPDATE SET
-    status = EXCLUDED.status, attempts = EXCLUDED.attempts, last_error = EXCLUDED.last_error,
-    due_at = EXCLUDED.due_at, status_seq = EXCLUDED.status_seq, claimed_at = NULL,
-    claimed_by = NULL, lease_until = NULL, updated_at = now()
-RETURNING {_COLUMNS}
 """
 # Stuck: a claim whose lease expired (its owner died), a claim from before leases
 # older than the grace, or an unclaimed retry due longer than the grace ago (its
@@ -120,6 +93,7 @@ WHERE claimed_by = $1 AND status = 'THROTTLED' AND lease_until > $2
 
 def _row(record: asyncpg.Record) -> NotificationRow:
     values: dict[str, Any] = dict(record)
+    values.pop("changed", None)
     values["kind"] = NotificationKind(values["kind"])
     values["status"] = NotificationStatus(values["status"])
     return NotificationRow(**values)
@@ -169,10 +143,18 @@ class PostgresNotifications:
     async def record_outcomes(
         self, outcomes: Sequence[Outcome]
     ) -> list[tuple[NotificationRow, bool]]:
+        """One statement per group (`notification_outcomes.RECORD`); a notification's
+        second outcome in the same call, rare, goes in a second statement of the same
+        transaction."""
+        rounds = _rounds([o.request.notification_id for o in outcomes])
         stored: dict[int, tuple[NotificationRow, bool]] = {}
-        async with self._pool.acquire() as conn, conn.transaction():
-            for indexes in _rounds([o.request.notification_id for o in outcomes]):
-                stored.update(await _record_round(conn, [(i, outcomes[i]) for i in indexes]))
+        async with self._pool.acquire() as conn:
+            if len(rounds) == 1:
+                stored.update(await _record_round(conn, outcomes, rounds[0]))
+            else:
+                async with conn.transaction():
+                    for indexes in rounds:
+                        stored.update(await _record_round(conn, outcomes, indexes))
         return [stored[i] for i in range(len(outcomes))]
 
     async def stuck(self, now: datetime, older_than: datetime, limit: int) -> list[NotificationRow]:
@@ -188,10 +170,6 @@ class PostgresNotifications:
         many, for the sweeper to re-drive at once."""
         status = await self._pool.execute(_EXPIRE_LEASES, owner, now)
         return int(status.split()[-1])
-
-
-Connection: TypeAlias = "asyncpg.Connection | asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
-Indexed: TypeAlias = list[tuple[int, Outcome]]
 
 
 def _rounds(keys: Sequence[str]) -> list[list[int]]:
@@ -230,73 +208,11 @@ def _claim_columns(requests: Sequence[NotificationRequest]) -> tuple[list[Any], 
 
 
 async def _record_round(
-    conn: Connection, outcomes: Indexed
+    conn: Connection, outcomes: Sequence[Outcome], indexes: list[int]
 ) -> dict[int, tuple[NotificationRow, bool]]:
-    ids = [o.request.notification_id for _, o in outcomes]
-    previous = {r["id"]: r for r in await conn.fetch(_LOCK, ids)}
+    records = await record_group(conn, [outcomes[i] for i in indexes])
     stored: dict[int, tuple[NotificationRow, bool]] = {}
-    writes: Indexed = []
-    for index, outcome in outcomes:
-        row = previous.get(outcome.request.notification_id)
-        if row is not None and row["status"] in _FINAL:
-            stored[index] = (_row(row), False)  # never over a final row
-        else:
-            writes.append((index, outcome))
-    if not writes:
-        return stored
-    seqs = await _bump(conn, [o for _, o in writes if _changes(previous, o)])
-    records = await conn.fetch(_UPSERT, *_upsert_columns(writes, previous, seqs))
-    rows = {r["id"]: _row(r) for r in records}
-    for index, outcome in writes:
-        key = outcome.request.notification_id
-        stored[index] = (rows[key], key in seqs)
+    for index in indexes:
+        record = records[outcomes[index].request.notification_id]
+        stored[index] = (_row(record), record["changed"])
     return stored
-
-
-def _changes(previous: dict[str, asyncpg.Record], outcome: Outcome) -> bool:
-    """Whether the outcome gets a status event (a new status, or a row without one)."""
-    row = previous.get(outcome.request.notification_id)
-    if not reports_notification(outcome.request.kind):
-        return False
-    return row is None or row["status_seq"] is None or row["status"] != outcome.status
-
-
-async def _bump(conn: Connection, changed: Sequence[Outcome]) -> dict[str, int]:
-    """The `status_seq` of each changed outcome's event (by notification id): each
-    message's counter moves by the number of its events, numbered in notification id
-    order. An outcome whose message row is missing gets none."""
-    if not changed:
-        return {}
-    by_message: dict[str, list[str]] = {}
-    for outcome in sorted(changed, key=lambda o: o.request.notification_id):
-        by_message.setdefault(outcome.request.message_id, []).append(
-            outcome.request.notification_id
-        )
-    messages = sorted(by_message)
-    await conn.fetch(_LOCK_MESSAGES, messages)
-    counts = [len(by_message[m]) for m in messages]
-    seqs: dict[str, int] = {}
-    for record in await conn.fetch(_BUMP, messages, counts):
-        keys = by_message[record["id"]]
-        first = record["status_seq"] - len(keys) + 1
-        seqs.update((key, first + n) for n, key in enumerate(keys))
-    return seqs
-
-
-def _upsert_columns(
-    writes: Indexed, previous: dict[str, asyncpg.Record], seqs: dict[str, int]
-) -> tuple[list[Any], ...]:
-    requests = [o.request for _, o in writes]
-    kept = [previous.get(r.notification_id) for r in requests]
-    return (
-        *_request_columns(requests),
-        [o.status.value for _, o in writes],
-        [o.attempts for _, o in writes],
-        [o.error for _, o in writes],
-        [r.deadline for r in requests],
-        [o.due_at for _, o in writes],
-        [
-            seqs.get(r.notification_id, row["status_seq"] if row is not None else None)
-            for r, row in zip(requests, kept, strict=True)
-        ],
-    )
