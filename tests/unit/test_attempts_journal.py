@@ -1,5 +1,6 @@
 """The attempts journal (`PostgresJournal`): entries added within its linger go out in
-one INSERT, a failed write is dropped without raising, and `close()` writes the rest."""
+one COPY (a batch holding an id already stored goes again as an INSERT that skips it),
+a failed write is dropped without raising, and `close()` writes the rest."""
 
 from __future__ import annotations
 
@@ -7,22 +8,36 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import asyncpg
+
 from worker.adapters.console_repo import PostgresJournal
 from worker.adapters.postgres import Pool
 from worker.services.attempts import Attempt
 
 
 class RecordingPool:
-    """Stands in for the pool: each `execute` is one statement; its first column, ids."""
+    """Stands in for the pool: each COPY or `execute` is one statement, recorded as its
+    ids; an id in `stored` makes a COPY fail as the primary key does."""
 
     def __init__(self) -> None:
         self.statements: list[list[str]] = []
+        self.inserts: list[list[str]] = []
+        self.stored: set[str] = set()
         self.failing = False
 
-    async def execute(self, query: str, *columns: Any) -> str:
+    async def copy_records_to_table(
+        self, table: str, *, records: list[tuple[Any, ...]], columns: tuple[str, ...]
+    ) -> str:
         if self.failing:
             raise ConnectionError("database gone")
-        self.statements.append(list(columns[0]))
+        ids = [r[columns.index("id")] for r in records]
+        if self.stored & set(ids):
+            raise asyncpg.UniqueViolationError("duplicate key value")
+        self.statements.append(ids)
+        return f"COPY {len(ids)}"
+
+    async def execute(self, query: str, *columns: Any) -> str:
+        self.inserts.append(list(columns[0]))
         return "INSERT 0"
 
 
@@ -67,3 +82,14 @@ async def test_a_failed_write_is_dropped_and_the_journal_goes_on() -> None:
     writer.add(attempt(2))
     await writer.close()
     assert pool.statements == [["a2"]]
+
+
+async def test_a_batch_with_an_id_already_stored_goes_again_as_an_insert_that_skips_it() -> None:
+    pool = RecordingPool()
+    pool.stored = {"a1"}
+    writer = journal(pool, linger=0.0)
+    writer.add(attempt(1))
+    writer.add(attempt(2))
+    await writer.close()
+    assert pool.statements == []
+    assert pool.inserts == [["a1", "a2"]]

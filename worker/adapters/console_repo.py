@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 from opentelemetry import trace
 from opentelemetry.context import Context
 
@@ -90,25 +91,49 @@ async def prune(pool: Pool, attempts_before: datetime) -> None:
     await pool.execute(_PRUNE_ATTEMPTS, attempts_before)
 
 
+_ATTEMPT_COLUMNS = (
+    "id",
+    "message_id",
+    "at",
+    "kind",
+    "channel",
+    "attempt",
+    "outcome",
+    "tier",
+    "status_code",
+    "detail",
+    "trace_id",
+)
+
+
+def _attempt_row(a: Attempt) -> tuple[Any, ...]:
+    return (
+        a.id,
+        a.message_id,
+        a.at,
+        a.kind,
+        a.channel,
+        a.attempt,
+        a.outcome,
+        a.tier,
+        a.status_code,
+        a.detail,
+        a.trace_id,
+    )
+
+
 async def add_attempts(pool: Pool, attempts: Sequence[Attempt]) -> None:
-    columns: tuple[list[Any], ...] = tuple([] for _ in range(11))
-    for a in attempts:
-        values = (
-            a.id,
-            a.message_id,
-            a.at,
-            a.kind,
-            a.channel,
-            a.attempt,
-            a.outcome,
-            a.tier,
-            a.status_code,
-            a.detail,
-            a.trace_id,
+    """`COPY` the entries in (about half the client and two thirds of the server CPU
+    of the INSERT per row); a batch holding an id already stored (a redone batch) fails
+    whole under the primary key, and goes again through `INSERT ... ON CONFLICT DO
+    NOTHING`: each id is stored once, as readers expect."""
+    rows = [_attempt_row(a) for a in attempts]
+    try:
+        await pool.copy_records_to_table(
+            "delivery_attempts", records=rows, columns=_ATTEMPT_COLUMNS
         )
-        for column, value in zip(columns, values, strict=True):
-            column.append(value)
-    await pool.execute(_ADD_ATTEMPTS, *columns)
+    except asyncpg.UniqueViolationError:
+        await pool.execute(_ADD_ATTEMPTS, *(list(column) for column in zip(*rows, strict=True)))
 
 
 async def message_story(pool: Pool, message_id: str) -> dict[str, Any]:
@@ -135,11 +160,10 @@ class PostgresJournal:
     """The attempts journal over PostgreSQL: `add()` queues, one task writes.
 
     The task waits `linger` seconds after the first entry it finds, then writes all
-    that came meanwhile in one multi-row INSERT, off every batch path: a busy role
-    costs a statement per `linger`, not one per round trip (a one-row INSERT costs the
-    client ~200 us, a row in a group of 100 ~17). A failed write is logged and dropped
-    (the attempts are an observation; the notification and callback state live
-    elsewhere). `close()` writes what is queued.
+    that came meanwhile in one `COPY` (`add_attempts`), off every batch path: a busy
+    role costs a statement per `linger`, not one per round trip. A failed write is
+    logged and dropped (the attempts are an observation; the notification and callback
+    state live elsewhere). `close()` writes what is queued.
     """
 
     _MAX_QUEUED = 50_000
