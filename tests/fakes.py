@@ -59,13 +59,12 @@ class FakeNotifications:
         if method in self.down:
             raise RetryableError(f"database unavailable ({method})")
 
-    async def load_rows(self, ids: Sequence[str]) -> dict[str, NotificationRow]:
-        self._check("load_rows")
-        return {i: self.rows[i] for i in ids if i in self.rows}
-
-    async def load_context(self, requests: Sequence[NotificationRequest]) -> NotifyContext:
-        self._check("load_context")
-        return self.context
+    async def load_batch(
+        self, requests: Sequence[NotificationRequest]
+    ) -> tuple[dict[str, NotificationRow], NotifyContext]:
+        self._check("load_batch")
+        ids = {r.notification_id for r in requests}
+        return {i: self.rows[i] for i in ids if i in self.rows}, self.context
 
     async def claim(self, requests: Sequence[NotificationRequest], lease: Lease) -> set[str]:
         self._check("claim")

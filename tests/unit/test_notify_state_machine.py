@@ -216,7 +216,7 @@ async def test_an_undecodable_request_is_dead_lettered_alone() -> None:
 
 async def test_a_database_outage_fails_the_batch_as_retryable() -> None:
     notify = Notify(push=FakePushGateway())
-    notify.store.down.add("load_rows")
+    notify.store.down.add("load_batch")
     with pytest.raises(RetryableError):
         await notify.run(notify.request())
     assert notify.push is not None and notify.push.sent == []

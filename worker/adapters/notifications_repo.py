@@ -11,7 +11,8 @@ per group of outcomes: `notification_outcomes`). Connection failures surface as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -33,20 +34,29 @@ from worker.services.notify_ports import (
 )
 
 _COLUMNS = COLUMNS
-_ROWS = f"SELECT {_COLUMNS} FROM notifications WHERE id = ANY($1::text[])"
 _PROFILES = """
 SELECT fiscal_code, email, email_validated, preferred_languages
-FROM profiles WHERE fiscal_code = ANY($1::text[])
+FROM profiles WHERE fiscal_code = ANY($2::text[])
 """
 _MESSAGES = """
-SELECT id, content->>'subject' AS subject, content->>'markdown' AS markdown,
+SELECT id, COALESCE(content->>'subject', '') AS subject,
+       COALESCE(content->>'markdown', '') AS markdown,
        (content->>'require_secure_channels')::boolean AS secure
-FROM messages WHERE id = ANY($1::text[])
+FROM messages WHERE id = ANY($3::text[])
 """
 # As served: a published service's organisation is its approved copy's.
 _SERVICES = f"""
 SELECT {live_columns(("id", "organization_name", "require_secure_channels"))}
-FROM {LIVE_FROM} WHERE s.id = ANY($1::text[])
+FROM {LIVE_FROM} WHERE s.id = ANY($4::text[])
+"""
+# A batch's rows and context in one round trip: each part an array of anonymous
+# records (asyncpg decodes each as a typed tuple).
+_LOAD = f"""
+SELECT ARRAY(SELECT ROW(x.*) FROM (SELECT {_COLUMNS} FROM notifications
+                                   WHERE id = ANY($1::text[])) x) AS rows,
+       ARRAY(SELECT ROW(x.*) FROM ({_PROFILES}) x) AS profiles,
+       ARRAY(SELECT ROW(x.*) FROM ({_MESSAGES}) x) AS messages,
+       ARRAY(SELECT ROW(x.*) FROM ({_SERVICES}) x) AS services
 """
 _CLAIM = """
 INSERT INTO notifications (id, message_id, fiscal_code, sender_service_id, channel, kind,
@@ -91,7 +101,10 @@ WHERE claimed_by = $1 AND status = 'THROTTLED' AND lease_until > $2
 """
 
 
-def _row(record: asyncpg.Record) -> NotificationRow:
+_FIELDS = tuple(f.name for f in fields(NotificationRow))
+
+
+def _row(record: Mapping[str, Any] | asyncpg.Record) -> NotificationRow:
     values: dict[str, Any] = dict(record)
     values.pop("changed", None)
     values["kind"] = NotificationKind(values["kind"])
@@ -99,35 +112,37 @@ def _row(record: asyncpg.Record) -> NotificationRow:
     return NotificationRow(**values)
 
 
+def _row_of(values: tuple[Any, ...]) -> NotificationRow:
+    """A row from its `_COLUMNS`, in that order (the fields' order)."""
+    return _row(dict(zip(_FIELDS, values, strict=True)))
+
+
 @repository
 class PostgresNotifications:
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
 
-    async def load_rows(self, ids: Sequence[str]) -> dict[str, NotificationRow]:
-        records = await self._pool.fetch(_ROWS, list(ids))
-        return {r["id"]: _row(r) for r in records}
-
-    async def load_context(self, requests: Sequence[NotificationRequest]) -> NotifyContext:
+    async def load_batch(
+        self, requests: Sequence[NotificationRequest]
+    ) -> tuple[dict[str, NotificationRow], NotifyContext]:
+        found = await self._pool.fetchrow(
+            _LOAD,
+            sorted({r.notification_id for r in requests}),
+            sorted({r.fiscal_code for r in requests}),
+            sorted({r.message_id for r in requests}),
+            sorted({r.sender_service_id for r in requests}),
+        )
+        if found is None:  # one row, always
+            raise RuntimeError("the batch query returned no row")
+        rows = {t[0]: _row_of(t) for t in found["rows"]}
         context = NotifyContext()
-        async with self._pool.acquire() as conn:
-            profiles = await conn.fetch(_PROFILES, sorted({r.fiscal_code for r in requests}))
-            messages = await conn.fetch(_MESSAGES, sorted({r.message_id for r in requests}))
-            services = await conn.fetch(_SERVICES, sorted({r.sender_service_id for r in requests}))
-        for p in profiles:
-            languages = tuple(p["preferred_languages"] or ())
-            context.recipients[p["fiscal_code"]] = Recipient(
-                p["email"], p["email_validated"], languages
-            )
-        for m in messages:
-            context.messages[m["id"]] = MessageInfo(
-                m["subject"] or "", m["markdown"] or "", m["secure"]
-            )
-        for s in services:
-            context.senders[s["id"]] = SenderInfo(
-                s["organization_name"], s["require_secure_channels"]
-            )
-        return context
+        for fiscal_code, email, validated, languages in found["profiles"]:
+            context.recipients[fiscal_code] = Recipient(email, validated, tuple(languages or ()))
+        for message_id, subject, markdown, secure in found["messages"]:
+            context.messages[message_id] = MessageInfo(subject, markdown, secure)
+        for service_id, organization, secure in found["services"]:
+            context.senders[service_id] = SenderInfo(organization, secure)
+        return rows, context
 
     async def claim(self, requests: Sequence[NotificationRequest], lease: Lease) -> set[str]:
         claimed: set[str] = set()

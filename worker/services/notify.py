@@ -275,10 +275,11 @@ async def _claim_send_record(
             return outcome, await outcomes((outcome, lease))
 
 
-async def _send_all(requests: Sequence[NotificationRequest], deps: NotifyDeps) -> list[Stored]:
+async def _send_all(
+    requests: Sequence[NotificationRequest], context: NotifyContext, deps: NotifyDeps
+) -> list[Stored]:
     """Every send runs to its recorded end before a failure is raised, so a redone batch
     finds each outcome in the rows (and nothing still in flight)."""
-    context = await deps.store.load_context(requests)
     gate = asyncio.Semaphore(_MAX_CONCURRENT_SENDS)
     claims: Claims = GroupCommit(lambda group: _claim_group(group, deps), "notify-claims")
     outcomes: Outcomes = GroupCommit(lambda group: _record_group(group, deps), "notify-outcomes")
@@ -296,7 +297,7 @@ async def notify_batch(records: Sequence[Record], deps: NotifyDeps) -> BatchResu
     requests, dead = _decode(records)
     if not requests:
         return BatchResult(dead=dead)
-    rows = await deps.store.load_rows(sorted({r.notification_id for r in requests}))
+    rows, context = await deps.store.load_batch(requests)
     plan = _plan(requests, rows, deps.clock(), deps.owner)
     expired = [
         Outcome(r, NotificationStatus.EXPIRED, r.attempt, "deadline passed") for r in plan.expire
@@ -305,7 +306,7 @@ async def notify_batch(records: Sequence[Record], deps: NotifyDeps) -> BatchResu
     if expired:
         results += zip(expired, await deps.store.record_outcomes(expired), strict=True)
     if plan.send:
-        results += await _send_all(plan.send, deps)
+        results += await _send_all(plan.send, context, deps)
     out = [rec for request, row in plan.replay for rec in _replayed(request, row, deps.topics)]
     for outcome, (row, changed) in results:
         metrics.NOTIFICATIONS.labels(channel=row.channel, status=outcome.status).inc()

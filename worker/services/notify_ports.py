@@ -89,10 +89,11 @@ class Outcome:
 
 
 class NotifyStore(Protocol):
-    async def load_rows(self, ids: Sequence[str]) -> dict[str, NotificationRow]: ...
-
-    async def load_context(self, requests: Sequence[NotificationRequest]) -> NotifyContext:
-        """Profiles, messages and services of the requests, one round trip each."""
+    async def load_batch(
+        self, requests: Sequence[NotificationRequest]
+    ) -> tuple[dict[str, NotificationRow], NotifyContext]:
+        """The stored rows of the requests (by notification id) and their context
+        (profiles, messages, services), in one round trip."""
         ...
 
     async def claim(self, requests: Sequence[NotificationRequest], lease: Lease) -> set[str]:
@@ -106,7 +107,8 @@ class NotifyStore(Protocol):
         self, outcomes: Sequence[Outcome]
     ) -> list[tuple[NotificationRow, bool]]:
         """Write each outcome (never over a final row) and release its claim; a status
-        change bumps `messages.status_seq` in the same transaction. Returns, in order,
+        change bumps `messages.status_seq` in the same transaction (one statement per
+        group); an outcome equal to its stored row writes nothing. Returns, in order,
         the stored row and whether it got a new status event. Raises `RetryableError`
         when the database is unreachable (nothing written)."""
         ...
