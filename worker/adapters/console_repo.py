@@ -91,7 +91,7 @@ async def prune(pool: Pool, attempts_before: datetime) -> None:
     await pool.execute(_PRUNE_ATTEMPTS, attempts_before)
 
 
-_ATTEMPT_COLUMNS = (
+ATTEMPT_COLUMNS = (
     "id",
     "message_id",
     "at",
@@ -106,7 +106,7 @@ _ATTEMPT_COLUMNS = (
 )
 
 
-def _attempt_row(a: Attempt) -> tuple[Any, ...]:
+def attempt_row(a: Attempt) -> tuple[Any, ...]:
     return (
         a.id,
         a.message_id,
@@ -127,13 +127,16 @@ async def add_attempts(pool: Pool, attempts: Sequence[Attempt]) -> None:
     of the INSERT per row); a batch holding an id already stored (a redone batch) fails
     whole under the primary key, and goes again through `INSERT ... ON CONFLICT DO
     NOTHING`: each id is stored once, as readers expect."""
-    rows = [_attempt_row(a) for a in attempts]
+    rows = [attempt_row(a) for a in attempts]
     try:
-        await pool.copy_records_to_table(
-            "delivery_attempts", records=rows, columns=_ATTEMPT_COLUMNS
-        )
+        await pool.copy_records_to_table("delivery_attempts", records=rows, columns=ATTEMPT_COLUMNS)
     except asyncpg.UniqueViolationError:
-        await pool.execute(_ADD_ATTEMPTS, *(list(column) for column in zip(*rows, strict=True)))
+        await insert_attempts(pool, rows)
+
+
+async def insert_attempts(pool: Pool, rows: Sequence[tuple[Any, ...]]) -> None:
+    """The rows (`attempt_row`) by `INSERT ... ON CONFLICT DO NOTHING`: ids stored skipped."""
+    await pool.execute(_ADD_ATTEMPTS, *(list(column) for column in zip(*rows, strict=True)))
 
 
 async def message_story(pool: Pool, message_id: str) -> dict[str, Any]:

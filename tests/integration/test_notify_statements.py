@@ -1,5 +1,6 @@
-"""notify's outcome statement on the real PostgreSQL: one round trip records a group,
-numbers its events once per change, and does nothing the second time."""
+"""notify's statements on the real PostgreSQL: one round trip loads a batch's rows and
+context, one records a group of outcomes, numbering its events once per change and doing
+nothing the second time."""
 
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ import asyncpg
 
 from schemas.enums import Channel, NotificationKind, NotificationStatus
 from schemas.events import NotificationRequest
-from tests.factories import create_service
-from tests.integration.notify_helpers import request, seed_message
+from tests.factories import MARKDOWN, create_profile, create_service
+from tests.integration.notify_helpers import CITIZEN, request, seed_message
 from worker.adapters.notifications_repo import PostgresNotifications
 from worker.adapters.postgres import create_pool
 from worker.bootstrap import Runtime
-from worker.services.notify_ports import Lease, Outcome
+from worker.services.notify_ports import Lease, MessageInfo, Outcome, Recipient, SenderInfo
 
 MESSAGE = "01J0000000000000000000000A"
 KINDS = (NotificationKind.MESSAGE, NotificationKind.REMINDER_PAYMENT)
@@ -68,6 +69,31 @@ async def _one_connection_store(runtime: Runtime) -> AsyncIterator[tuple[Any, An
         yield PostgresNotifications(pool), raw
     finally:
         await pool.close()
+
+
+async def test_one_round_trip_loads_a_batchs_rows_and_context(runtime: Runtime) -> None:
+    requests = await _requests(runtime)
+    await create_profile(
+        runtime, CITIZEN, email="mario@example.org", email_validated=True,
+        preferred_languages=["it_IT"],
+    )  # fmt: skip
+    async with _one_connection_store(runtime) as (store, conn):
+        [(sent, _)] = await store.record_outcomes(
+            [Outcome(requests[0], NotificationStatus.SENT, 1)]
+        )
+
+        await store.load_batch(requests[1:])  # prepared (and its types looked up) once
+
+        with _statements(conn) as sent_statements:
+            rows, context = await store.load_batch(requests)
+
+    assert len(sent_statements) == 1
+    assert rows == {sent.id: sent}
+    assert context.recipients == {CITIZEN: Recipient("mario@example.org", True, ("it_IT",))}
+    assert context.messages[MESSAGE] == MessageInfo("Avviso di pagamento TARI", MARKDOWN, None)
+    assert context.senders == {
+        requests[0].sender_service_id: SenderInfo("Comune di Esempio", False)
+    }
 
 
 async def test_one_round_trip_records_a_group_of_outcomes_and_numbers_their_events(
