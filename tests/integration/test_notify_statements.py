@@ -12,14 +12,27 @@ from typing import Any
 
 import asyncpg
 
+from schemas import codecs
 from schemas.enums import Channel, NotificationKind, NotificationStatus
 from schemas.events import NotificationRequest
+from schemas.topics import Topic
 from tests.factories import MARKDOWN, create_profile, create_service
+from tests.fakes import FakePushGateway
 from tests.integration.notify_helpers import CITIZEN, request, seed_message
 from worker.adapters.notifications_repo import PostgresNotifications
 from worker.adapters.postgres import create_pool
 from worker.bootstrap import Runtime
-from worker.services.notify_ports import Lease, MessageInfo, Outcome, Recipient, SenderInfo
+from worker.core.records import Record
+from worker.services.clock import utc_now
+from worker.services.notify import NotifyDeps, notify_batch
+from worker.services.notify_ports import (
+    Channels,
+    Lease,
+    MessageInfo,
+    Outcome,
+    Recipient,
+    SenderInfo,
+)
 
 MESSAGE = "01J0000000000000000000000A"
 KINDS = (NotificationKind.MESSAGE, NotificationKind.REMINDER_PAYMENT)
@@ -192,3 +205,57 @@ async def test_concurrent_groups_of_one_message_take_distinct_seqs(runtime: Runt
     seqs = sorted(row.status_seq or 0 for group in groups for row, _ in group)
     assert seqs == [seq + 1, seq + 2, seq + 3, seq + 4]
     assert await _message_seq(runtime) == seq + 4
+
+
+async def test_concurrent_groups_over_the_same_messages_in_any_order_never_deadlock(
+    runtime: Runtime,
+) -> None:
+    first = await _requests(runtime)
+    other = "01J0000000000000000000000B"
+    await seed_message(runtime, first[0].sender_service_id, other)
+    second = [request(other, r.sender_service_id, r.channel, kind=r.kind) for r in first]
+    store = PostgresNotifications(runtime.pool)
+    pairs = list(zip(first, second, strict=True))  # each group: one of each message
+
+    groups = await asyncio.gather(
+        *(
+            store.record_outcomes(
+                [Outcome(r, NotificationStatus.SENT, 1) for r in (pair if n % 2 else pair[::-1])]
+            )
+            for n, pair in enumerate(pairs)
+        )
+    )
+
+    for message_id in (MESSAGE, other):
+        seqs = sorted(
+            row.status_seq or 0 for g in groups for row, _ in g if row.message_id == message_id
+        )
+        assert seqs == list(range(seqs[0], seqs[0] + 4))
+
+
+async def test_a_redone_batch_re_emits_byte_identical_status_events(runtime: Runtime) -> None:
+    requests = await _requests(runtime)
+    await create_profile(runtime, CITIZEN, email="mario@example.org", email_validated=True)
+    records = [
+        Record("t", 0, n, r.fiscal_code.encode(), codecs.NOTIFICATION.encode(r), 0)
+        for n, r in enumerate(requests)
+        if r.channel is Channel.PUSH
+    ]
+    push = FakePushGateway()
+    settings = runtime.settings
+    deps = NotifyDeps(
+        PostgresNotifications(runtime.pool),
+        Channels(push, None),
+        settings.kafka.topics,
+        settings.notify,
+        utc_now,
+    )
+    status = settings.kafka.topics.name(Topic.STATUS)
+
+    first = await notify_batch(records, deps)
+    again = await notify_batch(records, deps)  # the crash came before the commit
+
+    assert len(push.sent) == len(records) == 2
+    events = sorted(r.value for r in first.out if r.topic == status)
+    assert len(events) == 2
+    assert sorted(r.value for r in again.out if r.topic == status) == events
