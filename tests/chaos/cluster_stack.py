@@ -28,7 +28,7 @@ import psutil
 
 from devkit.kafka_cluster import KafkaCluster
 from tests.chaos.cluster_admin import wait_isr_full
-from tests.chaos.run import API_KEY, CITIZENS, Plan, _env, _seed
+from tests.chaos.run import API_KEY, CITIZENS, Plan, _env, seed
 from tests.chaos.stack import Postgres, Role, Sinks
 from tests.faultproxy import FaultProxy, free_port
 
@@ -203,7 +203,7 @@ async def cluster_stack(
         await sinks.start()
         base = _env(folder, url, cluster.bootstrap, sinks, http_port=http_ports[0], plan=plan)
         stack.base_env = cluster_env(base, cluster.bootstrap)
-        await _seed(stack.base_env, sinks)
+        await seed(stack.base_env, sinks)
         await stack.wait_isr_full()
         stack.start_roles(roles)
         await asyncio.gather(*(stack.wait_ready(r) for r in stack.roles.values()))

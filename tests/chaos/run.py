@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -93,18 +94,29 @@ def _env(
     }
 
 
-async def _seed(env: dict[str, str], sinks: Sinks) -> None:
+async def seed(
+    env: dict[str, str],
+    sinks: Sinks,
+    *,
+    service_id: str = "chaos-service",
+    api_key: str = API_KEY,
+    citizens: Sequence[str] = CITIZENS,
+    **service: Any,
+) -> None:
+    """Migrations, one sender service calling the sinks' receiver, and every test
+    citizen with a validated e-mail address (the chaos runs, the cluster run, the soak)."""
     settings = load_settings(env)
     await prepare(settings)
     async with open_runtime(settings) as runtime:
         await create_service(
             runtime,
-            id="chaos-service",
-            api_key=API_KEY,
+            id=service_id,
+            api_key=api_key,
             callback_url=f"http://127.0.0.1:{sinks.callback_port}/hook",
-            callback_secret="chaos-callback-secret",
+            callback_secret=f"{service_id}-callback-secret",
+            **service,
         )
-        for citizen in CITIZENS:
+        for citizen in citizens:
             await create_profile(
                 runtime, citizen, email=f"{citizen.lower()}@example.org", email_validated=True
             )
@@ -138,7 +150,7 @@ async def chaos_stack(plan: Plan):  # type: ignore[no-untyped-def]
     try:
         await asyncio.to_thread(broker.start)
         await sinks.start()
-        await _seed(env, sinks)
+        await seed(env, sinks)
         for name, role in plan.roles:
             stack.role(name, role)
         await stack.wait_ingress()

@@ -12,13 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devkit.kafka import KafkaBroker
-from tests.chaos.run import Plan, _env
+from tests.chaos.run import Plan, _env, seed
 from tests.chaos.stack import Postgres, Role, Sinks, _listening
-from tests.factories import create_profile, create_service
 from tests.faultproxy import free_port
-from worker.bootstrap import open_runtime
-from worker.lifecycle import prepare
-from worker.settings import load_settings
 
 ROLES = ("ingress", "deliver", "notify", "callbacks", "payments", "reminders")
 API_KEY = "soak-key"
@@ -76,26 +72,6 @@ def soak_env(base: dict[str, str]) -> dict[str, str]:
     }
 
 
-async def _seed(env: dict[str, str], sinks: Sinks) -> None:
-    settings = load_settings(env)
-    await prepare(settings)
-    async with open_runtime(settings) as runtime:
-        await create_service(
-            runtime,
-            id="soak-service",
-            api_key=API_KEY,
-            organization_fiscal_code=ORGANIZATION,
-            premium=True,
-            payments=True,
-            callback_url=f"http://127.0.0.1:{sinks.callback_port}/hook",
-            callback_secret="soak-callback-secret",
-        )
-        for citizen in CITIZENS:
-            await create_profile(
-                runtime, citizen, email=f"{citizen.lower()}@example.org", email_validated=True
-            )
-
-
 @contextlib.asynccontextmanager
 async def soak_stack() -> AsyncIterator[SoakStack]:
     folder = Path(tempfile.mkdtemp(prefix="postino-soak-"))
@@ -111,7 +87,16 @@ async def soak_stack() -> AsyncIterator[SoakStack]:
         plan = Plan(messages=0, rate=1.0, faults=())
         base = _env(folder, url, broker.bootstrap, sinks, http_port=http_port, plan=plan)
         stack.env = soak_env(base)
-        await _seed(stack.env, sinks)
+        await seed(
+            stack.env,
+            sinks,
+            service_id="soak-service",
+            api_key=API_KEY,
+            citizens=CITIZENS,
+            organization_fiscal_code=ORGANIZATION,
+            premium=True,
+            payments=True,
+        )
         for role in ROLES:
             env = {**stack.env, "POSTINO_INSTANCE_ID": role, "POSTINO_OPS_PORT": str(free_port())}
             stack.roles[role] = Role(role, role, env, folder / "logs")

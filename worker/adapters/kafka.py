@@ -13,16 +13,25 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 from murmurhash2 import murmurhash2
 from opentelemetry.trace import SpanKind
 
 from worker import logs, tracing
 from worker.adapters.kafka_client import client_options
 from worker.adapters.kafka_security import refusal
-from worker.core.errors import RetryableError
+from worker.core.errors import RetryableError, UnpublishableError
 from worker.core.records import OutRecord, Record
 from worker.settings import KafkaSettings
+
+#: The broker's answers (and aiokafka's own check) for a record over a size limit:
+#: the same bytes are refused again on every try.
+_TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError)
 
 log = logs.get("postino.kafka")
 
@@ -192,6 +201,8 @@ class Publisher:
                 partition=self._partition(record.topic, record.key, partitions),
                 headers=list(record.headers),
             )
+        except _TOO_LARGE as exc:
+            raise UnpublishableError(f"a record for {record.topic}: {exc}") from exc
         except KafkaError as exc:
             raise RetryableError(f"publish to {record.topic} failed: {exc}") from exc
         return meta.partition, meta.offset
@@ -225,6 +236,8 @@ class Publisher:
             for (topic, partition), group in groups.items():
                 futures += await self._send_batches(topic, partition, group)
             await asyncio.gather(*futures)
+        except _TOO_LARGE as exc:
+            raise UnpublishableError(f"a record among {len(records)}: {exc}") from exc
         except KafkaError as exc:
             raise RetryableError(f"publish of {len(records)} records failed: {exc}") from exc
 
@@ -266,7 +279,9 @@ class Publisher:
             futures.append(await self._producer.send_batch(batch, topic, partition=partition))
             batch = self._producer.create_batch()
             if not _append(batch, r):
-                raise KafkaError(f"record of {len(r.value)} bytes refused by an empty batch")
+                raise UnpublishableError(
+                    f"record of {len(r.value)} bytes refused by an empty batch"
+                )
         futures.append(await self._producer.send_batch(batch, topic, partition=partition))
         return futures
 

@@ -30,13 +30,20 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from worker import logs, metrics, tracing
 from worker.adapters.kafka import Publisher, all_partitions
 from worker.adapters.kafka_batches import undecodable
-from worker.consumers import observe
+from worker.consumers import observe, oversize
 from worker.consumers import undecodable as undecodable_batches
 from worker.consumers.commits import BoundedCommits, CommitBound, timed_commit
 from worker.consumers.failures import Retrier, process
 from worker.consumers.not_due import NotDue
-from worker.core.batch import BatchHandler, BatchResult, DeadLetter, dead_letter_record, dlq_topic
-from worker.core.errors import RetryableError
+from worker.core.batch import (
+    BatchHandler,
+    BatchResult,
+    DeadLetter,
+    dead_letter_record,
+    dead_letter_stub,
+    dlq_topic,
+)
+from worker.core.errors import RetryableError, UnpublishableError
 from worker.core.records import OutRecord, Record
 from worker.health import Pulse
 
@@ -335,10 +342,34 @@ class ConsumerRunner:
         out += [dead_letter_record(d, dlq_topic(d.record.topic)) for d in result.dead]
         if spans is not None:
             out = spans.follow(out)
-        await self._retry(lambda: self._publisher.publish_many(out), what="publish")
+        try:
+            await self._retry(lambda: self._publisher.publish_many(out), what="publish")
+        except UnpublishableError as exc:
+            await self._split_unpublishable(
+                records, refused, result.dead, logs.safe_error_text(exc)
+            )
+            return
         self.dead_lettered += len(result.dead)
         observe.dead_lettered(self.role, result.dead)
         observe.batch_done(self.role, len(records), len(out), started)
+
+    async def _split_unpublishable(
+        self,
+        records: list[Record],
+        refused: Sequence[DeadLetter],
+        dead: Sequence[DeadLetter],
+        error: str,
+    ) -> None:
+        async def handle(batch: list[Record], dead: Sequence[DeadLetter]) -> None:
+            await self._handle_batch(batch, None, dead)
+
+        async def stub(dead: DeadLetter) -> None:
+            record = dead_letter_stub(dead, dlq_topic(dead.record.topic))
+            await self._retry(lambda: self._publisher.publish_many([record]), what="publish")
+            self.dead_lettered += 1
+            observe.dead_lettered(self.role, [dead])
+
+        await oversize.split(self.role, records, refused, dead, error, handle=handle, stub=stub)
 
     async def _settle_dead(self, dead: list[DeadLetter]) -> list[OutRecord]:
         """The hook's follow-up records for this batch's dead letters (before the offset

@@ -82,11 +82,9 @@ def dlq_topic(topic: str) -> str:
     return f"{topic}{DLQ_SUFFIX}"
 
 
-def dead_letter_record(dead: DeadLetter, dlq: str) -> OutRecord:
-    """The DLQ copy: original key and bytes, the error and the origin in headers."""
+def _origin(dead: DeadLetter) -> tuple[tuple[str, bytes], ...]:
     rec = dead.record
-    headers = (
-        *rec.headers,
+    return (
         ("postino-error-code", dead.code.encode()),
         ("postino-error-detail", dead.detail.encode()[:2000]),
         ("postino-original-topic", rec.topic.encode()),
@@ -94,4 +92,17 @@ def dead_letter_record(dead: DeadLetter, dlq: str) -> OutRecord:
         ("postino-original-offset", str(rec.offset).encode()),
         ("postino-original-timestamp", str(rec.timestamp_ms).encode()),
     )
-    return OutRecord(dlq, rec.value or b"", rec.key, headers)
+
+
+def dead_letter_record(dead: DeadLetter, dlq: str) -> OutRecord:
+    """The DLQ copy: original key and bytes, the error and the origin in headers."""
+    rec = dead.record
+    return OutRecord(dlq, rec.value or b"", rec.key, (*rec.headers, *_origin(dead)))
+
+
+def dead_letter_stub(dead: DeadLetter, dlq: str) -> OutRecord:
+    """The DLQ entry of a record whose full copy is over the broker's size limit: the
+    error and the origin, without the record's bytes or headers (the original stays in
+    its source topic, at the offset given, until that topic's retention)."""
+    omitted = ("postino-value-omitted", b"over the broker's size limit")
+    return OutRecord(dlq, b"", None, (*_origin(dead), omitted))

@@ -9,3 +9,8 @@ class RetryableError(Exception):
 
 class PermanentError(Exception):
     """Trying again cannot help: other 4xx, SMTP 5xx, a refused address."""
+
+
+class UnpublishableError(PermanentError):
+    """A record the broker will never take (over its size limit): publishing the same
+    bytes again cannot succeed, whatever the wait."""

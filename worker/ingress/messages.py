@@ -16,7 +16,7 @@ from aiohttp import web
 from schemas.messages import NewMessage, TemplatedMessage
 from schemas.patterns import is_fiscal_code
 from worker import logs
-from worker.core.errors import RetryableError
+from worker.core.errors import RetryableError, UnpublishableError
 from worker.core.text_rules import MESSAGE_MULTILINE
 from worker.ingress import openapi
 from worker.ingress.auth import sender
@@ -39,6 +39,8 @@ from worker.services.gating import check_content, check_service
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 routes = web.RouteTableDef()
+
+log = logs.get("postino.ingress")
 
 
 def decode_message(
@@ -113,6 +115,10 @@ async def _submit(request: web.Request, path_fiscal_code: str | None) -> web.Res
         )
     except RetryableError:
         return problem(503, "Service unavailable", "the message could not be accepted; retry")
+    except UnpublishableError:
+        # The broker's record size limit is below the body limit: an operator's mismatch.
+        log.error("message_over_broker_limit")
+        return problem(413, "Payload too large", "the message exceeds the broker's size limit")
     logs.bind(message_id=new_id)
     return created(new_id, fiscal_code)
 
