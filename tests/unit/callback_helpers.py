@@ -12,7 +12,7 @@ from schemas.events import MessageStatusChanged
 from schemas.topics import Topic, Topics
 from tests.fakes import Clock, FakeCallbacks, FakePublisher, FakeWebhookSender
 from worker.core.batch import BatchResult
-from worker.core.errors import RetryableError
+from worker.core.errors import RetryableError, UnpublishableError
 from worker.core.records import OutRecord, Record
 from worker.roles.callbacks import handlers
 from worker.services.callback_pool import FirstAttempts
@@ -26,16 +26,21 @@ COPY_AFTER = 2.0
 
 
 class Publisher(FakePublisher):
-    """Acknowledges every record, or fails the next `failures` publishes."""
+    """Acknowledges every record, or fails the next `failures` publishes, or refuses
+    for good a batch holding one of `too_large`."""
 
     def __init__(self) -> None:
         super().__init__()
         self.failures = 0
+        #: Records the broker will never take (over its size limit), by value.
+        self.too_large: set[bytes] = set()
 
     async def publish_many(self, records: Sequence[OutRecord]) -> None:
         if self.failures:
             self.failures -= 1
             raise RetryableError("broker down")
+        if any(r.value in self.too_large for r in records):
+            raise UnpublishableError("MessageSizeTooLargeError")
         await super().publish_many(records)
 
 

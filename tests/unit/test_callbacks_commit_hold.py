@@ -79,6 +79,21 @@ async def test_a_transient_failure_is_copied_with_the_first_tier_s_delay_then_re
     assert cb.held_from() is None
 
 
+async def test_a_copy_the_broker_never_takes_holds_no_commit_for_ever() -> None:
+    sender = HeldSender(URL)
+    cb = Callbacks(sender)
+    too_large, fine = cb.event(1), cb.event(2)
+    cb.publisher.too_large.add(too_large.value)
+    await cb.run(True, too_large, fine)
+    await posted(cb, 2)
+    cb.clock.advance(COPY_AFTER)
+    assert await cb.first_attempts.copy_overdue() == 2
+    assert [c.value for c in cb.copies] == [fine.value]  # the other one's copy still went
+    assert cb.held_from() is None  # released, logged as callback_copy_unpublishable
+    sender.release.set()
+    await cb.settle_first_attempts()
+
+
 async def test_a_full_service_queue_copies_the_event_at_once_and_holds_nothing_for_it() -> None:
     sender = HeldSender(URL)
     cb = Callbacks(sender, per_service=1)

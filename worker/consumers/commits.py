@@ -95,6 +95,18 @@ class BoundedCommits:
     def committed(self, offsets: dict[TopicPartition, int]) -> None:
         self._committed.update(offsets)
 
+    async def commit_moved(
+        self,
+        consumer: AIOKafkaConsumer,
+        partitions: Iterable[TopicPartition],
+        role: str,
+        timeout: float,
+    ) -> None:
+        """Commit what `moved` says for these partitions (see `timed_commit`)."""
+        offsets = self.moved(partitions)
+        if offsets and await timed_commit(consumer, offsets, role, timeout):
+            self.committed(offsets)
+
     def forget(self, partitions: Iterable[TopicPartition]) -> None:
         """Assigned anew or revoked: this process's view of them no longer holds."""
         for tp in partitions:

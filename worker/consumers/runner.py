@@ -27,7 +27,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
-from worker import logs, metrics, tracing
+from worker import logs, tracing
 from worker.adapters.kafka import Publisher, all_partitions
 from worker.adapters.kafka_batches import undecodable
 from worker.consumers import observe, oversize
@@ -222,7 +222,7 @@ class ConsumerRunner:
             self.due.pause(not_due)
             self._next.update({tp: offset for tp, (offset, _) in not_due.items()})
         self.processed += len(records)
-        observe.quietly(lambda: self._record_lag(offsets))
+        observe.quietly(lambda: observe.lag(self._consumer, self.role, self._lag, offsets))
         return len(records)
 
     async def _fetch(self, timeout_ms: int) -> tuple[dict[TopicPartition, list[Any]], int]:
@@ -251,12 +251,10 @@ class ConsumerRunner:
     async def revoked(self, partitions: Sequence[TopicPartition]) -> None:
         """Before a rebalance takes `partitions` away (under the batch lock): commit them
         up to the bound as it stands now; the next owner redoes what is still held."""
-        if self._bounded is None:
-            return
-        offsets = self._bounded.moved(partitions)
-        if offsets and await timed_commit(self._consumer, offsets, self.role, self._commit_timeout):
-            self._bounded.committed(offsets)
-        self._bounded.forget(partitions)
+        if self._bounded is not None:
+            timeout = self._commit_timeout
+            await self._bounded.commit_moved(self._consumer, partitions, self.role, timeout)
+            self._bounded.forget(partitions)
 
     async def resume_positions(self) -> dict[TopicPartition, int]:
         """Where each assigned partition not paused stands for this process: after the
@@ -284,20 +282,8 @@ class ConsumerRunner:
             await timed_commit(self._consumer, offsets, self.role, self._commit_timeout)
             return
         bounded.consumed(offsets)
-        offsets = bounded.moved(self._consumer.assignment())
-        if offsets and await timed_commit(self._consumer, offsets, self.role, self._commit_timeout):
-            bounded.committed(offsets)
-
-    def _record_lag(self, positions: dict[TopicPartition, int]) -> None:
-        """Lag from the fetch high watermark, as Kafka's own consumers compute it (and
-        Tansu's end_offsets() under-reports)."""
-        for tp, position in positions.items():
-            highwater = self._consumer.highwater(tp)
-            if highwater is not None:
-                self._lag[tp] = max(highwater - position, 0)
-        for topic in {tp.topic for tp in positions}:
-            total = sum(lag for tp, lag in self._lag.items() if tp.topic == topic)
-            metrics.LAG.labels(role=self.role, topic=topic).set(total)
+        assigned = self._consumer.assignment()
+        await bounded.commit_moved(self._consumer, assigned, self.role, self._commit_timeout)
 
     async def handle(self, records: list[Record], refused: Sequence[DeadLetter] = ()) -> None:
         """Process records (the handler, then follow-ups and dead letters, acknowledged);

@@ -9,10 +9,14 @@ from datetime import timedelta
 from typing import Protocol
 
 from schemas.topics import CALLBACK_RETRY_TIERS
+from worker import logs
 from worker.core.batch import DUE_HEADER, due_header
+from worker.core.errors import UnpublishableError
 from worker.core.records import OutRecord
 from worker.services.callback_send import ATTEMPT_HEADER, CallbackDeps, Job
 from worker.services.retry import next_retry
+
+log = logs.get("postino.callbacks")
 
 
 class CopyPublisher(Protocol):
@@ -40,3 +44,23 @@ def retry_copy(
         due_header(due_at.timestamp()),
     )
     return OutRecord(deps.topics.name(retry.tier), job.record.value or b"", job.record.key, headers)
+
+
+async def publish_copies(publisher: CopyPublisher, copies: Sequence[tuple[Job, OutRecord]]) -> None:
+    """Publish the jobs' copies and wait for the broker's acknowledgement. A copy the
+    broker will never take (over its size limit) is left out, one at a time, so that it
+    holds nobody's commit for ever: its job is marked `last` (nothing follows its
+    attempt) and the loss is logged. Any other failure is raised, nothing settled."""
+    try:
+        await publisher.publish_many([copy for _, copy in copies])
+    except UnpublishableError:
+        for job, copy in copies:
+            try:
+                await publisher.publish_many([copy])
+            except UnpublishableError as exc:
+                job.last = True
+                log.error(
+                    "callback_copy_unpublishable",
+                    message_id=job.event.message_id,
+                    error=logs.safe_error_text(exc, 200),
+                )

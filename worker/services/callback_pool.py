@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from worker import logs
 from worker.core.records import OutRecord
-from worker.services.callback_copy import CopyPublisher, retry_copy
+from worker.services.callback_copy import CopyPublisher, publish_copies, retry_copy
 from worker.services.callback_held import Held
 from worker.services.callback_send import OUTCOMES, CallbackDeps, Job, given_up, post, settle
 from worker.settings import CallbackSettings
@@ -130,15 +130,15 @@ class FirstAttempts:
         jobs = self.held.overdue(now - timedelta(seconds=settings.copy_after_seconds))
         if not jobs:
             return 0
-        copies: list[OutRecord] = []
+        copies: list[tuple[Job, OutRecord]] = []
         for job in jobs:
             copy = retry_copy(job, job.attempt + 1, self._deps, min_delay=copy_grace(settings))
             if copy is None:
                 job.last = True  # past `max_age_seconds`: nothing follows this attempt
             else:
-                copies.append(copy)
+                copies.append((job, copy))
         try:
-            await self._publisher.publish_many(copies)
+            await publish_copies(self._publisher, copies)
         except BaseException:
             self.held.unclaim(jobs)
             raise
@@ -221,15 +221,15 @@ class FirstAttempts:
                 given_up(job)
             return
         copy = retry_copy(job, job.attempt + 1, self._deps)
-        if copy is None:
-            given_up(job)
-        else:
+        if copy is not None:
             try:
-                await self._publisher.publish_many([copy])
+                await publish_copies(self._publisher, [(job, copy)])
             except Exception as exc:  # still held: the watchdog copies it
                 self.held.unclaim([job])
                 log.warning("callback_copy_failed", error=logs.safe_error_text(exc, 200))
                 return
+        if copy is None or job.last:
+            given_up(job)  # past `max_age_seconds`, or a copy the broker never takes
         self.held.release(job)
 
     def _release(self, service_id: str) -> None:
