@@ -18,11 +18,12 @@ from worker.settings import CallbackSettings
 
 log = logs.get("postino.callbacks")
 
-#: An attempt over its service's bound that has a copy (a retry, or a first attempt
-#: the watchdog copied) waits in process at most this long for a slot; after that its
-#: copy retries it. The copy is due only after such a wait and the attempt itself have
-#: surely ended (`copy_grace`). Waiting attempts are bounded per service and in all; a
-#: poll batch of one busy sender (hundreds of its events) fits.
+#: A retry over its service's bound waits in process at most this long for a slot;
+#: after that its copy retries it (a first attempt waits until it runs). A copy is due
+#: once such a wait and the attempt itself have surely ended (`copy_grace`); one that
+#: comes due while its attempt still waits or runs here is copied again, never posted
+#: twice at once. Waiting attempts are bounded per service and in all; a poll batch of
+#: one busy sender (hundreds of its events) fits.
 MAX_WAIT_SECONDS = 5.0
 MAX_WAITING_PER_SERVICE = 2000
 MAX_WAITING = 10000
@@ -43,8 +44,8 @@ class FirstAttempts:
     An attempt over its service's bound waits behind that service's attempts (not
     behind anyone else's), so a burst of one service's events is sent as its attempts
     end rather than a retry delay later. A full queue refuses it (`wait` says False):
-    the caller copies it at once. A waiting attempt that already has a copy is dropped
-    after `MAX_WAIT_SECONDS`, and its copy retries it.
+    the caller copies it at once. A waiting retry is dropped after `MAX_WAIT_SECONDS`,
+    and its copy retries it; a waiting first attempt is never dropped by time.
 
     First attempts of `messages.status` are *held* (`hold=True`): the consumer commits
     below the first held offset of each partition (`commit_bound`). A held event is
@@ -158,10 +159,11 @@ class FirstAttempts:
         return size < MAX_WAITING_PER_SERVICE and self._waiting_count < MAX_WAITING
 
     def _drop_stale(self, queue: collections.deque[tuple[datetime, Job]]) -> None:
-        """Drop waiting attempts past `MAX_WAIT_SECONDS` that have a copy (a held one
-        waits for the watchdog to copy it first)."""
+        """Drop waiting retries past `MAX_WAIT_SECONDS` (their copies retry them). A
+        first attempt is never dropped by time: it runs when a slot frees, however long
+        that takes (its hold, or the watchdog's copy, covers it meanwhile)."""
         oldest = self._deps.clock() - timedelta(seconds=MAX_WAIT_SECONDS)
-        while queue and queue[0][0] < oldest and not self.held.holds(queue[0][1]):
+        while queue and queue[0][0] < oldest and queue[0][1].attempt > 0:
             self._live.discard(queue.popleft()[1].key)
             self._waiting_count -= 1
             OUTCOMES["deferred"].inc()
