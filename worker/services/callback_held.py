@@ -51,10 +51,10 @@ class Held:
 
     def release(self, job: Job) -> None:
         """Settled, or copied: the commit may pass it."""
-        where = _where(job)
         if self.holds(job):
+            where = _where(job)
             del self._jobs[where]
-        self._claimed.discard(where)
+            self._claimed.discard(where)
 
     def first(self, topic: str, partition: int, since: int = 0) -> int | None:
         """The first offset held in the partition at or after `since`, or None. Offsets
