@@ -1,7 +1,8 @@
 """callbacks on the real broker and PostgreSQL: a status event is copied to the retry
 tier only when its first attempt is still unsettled after the watchdog's bound
 (`POSTINO_CALLBACK_COPY_AFTER_SECONDS`); the offset commit of `messages.status` waits
-for the others instead, and passes every event once it is settled or copied."""
+for the others instead, and passes every event once it is settled or copied. After a
+crash, what was neither is read again."""
 
 from __future__ import annotations
 
@@ -126,3 +127,32 @@ async def test_a_receiver_hanging_past_the_bound_gets_its_event_copied_and_deliv
     assert copy.value == value
     assert [body for _, body in hook.calls] == [value]
     assert len(await read_topic(runtime, Topic.CALLBACKS_RETRY_1)) == 1  # no copy after it
+
+
+async def test_an_event_neither_settled_nor_copied_is_read_again_after_a_crash(
+    runtime: Runtime,
+) -> None:
+    # The watchdog would copy it only after a minute: the crash comes first.
+    held = with_settings(runtime, "callbacks", copy_after_seconds=60.0, timeout_seconds=30.0)
+    hang = asyncio.Event()
+    async with serving(Receiver(hang=hang)) as hook:
+        service_id, _ = await create_service(runtime, callback_url=hook.url, callback_secret="s")
+        (value,) = await _publish(runtime, service_id, 1)
+        ((partition, offset),) = [
+            (r.partition, r.offset) for r in await read_topic(runtime, Topic.STATUS)
+        ]
+        async with _role(held):
+            await eventually(lambda: asyncio.sleep(0, hook.calls), lambda c: len(c) == 1)
+        # Stopped with its POST in flight (as a kill would leave it): never committed past.
+        assert (await _committed(runtime)).get(partition, 0) <= offset
+        hang.set()
+        async with _role(held):
+            await eventually(
+                lambda: runtime.pool.fetchval("SELECT outcome FROM callback_deliveries"),
+                lambda outcome: outcome == "delivered",
+            )
+            await eventually(lambda: _committed(runtime), lambda c: c == {partition: offset + 1})
+    # the POST in flight at the crash is the one repeat (same Idempotency-Key)
+    assert [body for _, body in hook.calls] == [value, value]
+    assert hook.calls[0][0]["Idempotency-Key"] == hook.calls[1][0]["Idempotency-Key"]
+    assert await read_topic(runtime, Topic.CALLBACKS_RETRY_1) == []
