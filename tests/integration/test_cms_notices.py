@@ -83,7 +83,7 @@ async def test_an_hour_of_failing_callbacks_sends_one_notice_then_one_when_they_
     deps = CallbackDeps(
         callback_store(runtime), receiver, settings.kafka.topics, settings.callbacks, clock
     )
-    attempts = FirstAttempts(deps)
+    attempts = FirstAttempts(deps, runtime.publisher, watch=False)
     first, _ = handlers(deps, attempts)
     stores = notice_stores(runtime)
     topic = settings.kafka.topics.name(Topic.STATUS)

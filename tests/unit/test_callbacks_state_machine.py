@@ -1,107 +1,44 @@
-"""callbacks' first attempt, retry copy and settlement, on in-memory fakes of its ports.
+"""callbacks' first attempt, retry copies and settlement, on in-memory fakes of its ports.
 
-The role's own handlers over fakes: no broker, no database, no receiver.
+The role's own handlers over fakes: no broker, no database, no receiver. How the first
+attempts hold the offset commit is specified in `test_callbacks_commit_hold`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 
-from schemas import codecs
-from schemas.enums import MessageStatus
-from schemas.events import MessageStatusChanged
-from schemas.topics import Topic, Topics
-from tests.fakes import Clock, FakeCallbacks, FakeWebhookSender
-from worker.core.batch import BatchResult
+from schemas.topics import Topic
+from tests.fakes import FakeCallbacks, FakeWebhookSender
+from tests.unit.callback_helpers import COPY_AFTER, URL, Callbacks, HeldSender, posted
 from worker.core.errors import PermanentError, RetryableError
-from worker.core.records import OutRecord, Record
-from worker.roles.callbacks import handlers
-from worker.services.callback_pool import MAX_WAIT_SECONDS, MAX_WAITING_PER_SERVICE, FirstAttempts
-from worker.services.callback_send import ATTEMPT_HEADER, CallbackDeps, Receiver, event_key
-from worker.settings import CallbackSettings
-
-SERVICE = "svc-1"
-URL = "https://sender.example.org/hook"
+from worker.core.records import OutRecord
+from worker.services.callback_pool import MAX_WAIT_SECONDS, MAX_WAITING_PER_SERVICE
+from worker.services.callback_send import ATTEMPT_HEADER, Receiver
 
 
-class Callbacks:
-    def __init__(self, sender: FakeWebhookSender, per_service: int = 10) -> None:
-        self.clock = Clock()
-        self.store = FakeCallbacks({SERVICE: Receiver(URL, "s3cret")})
-        self.sender = sender
-        settings = CallbackSettings(
-            timeout_seconds=1.0,
-            retry_delays=(10, 60),
-            call_attempts=1,
-            max_in_flight_per_service=per_service,
-        )
-        self.deps = CallbackDeps(self.store, sender, Topics(), settings, self.clock)
-        self.first_attempts = FirstAttempts(self.deps)
-        self.first, self.retry = handlers(self.deps, self.first_attempts)
-        self.offset = 0
-
-    def event(self, n: int = 1, service: str = SERVICE) -> OutRecord:
-        event = MessageStatusChanged(
-            message_id=f"01J0000000000000000000000{n}",
-            sender_service_id=service,
-            seq=1,
-            at=self.clock(),
-            status=MessageStatus.PROCESSED,
-        )
-        return OutRecord(Topic.STATUS, codecs.STATUS.encode(event))
-
-    async def run(self, handle_first: bool, *items: OutRecord) -> BatchResult:
-        records = []
-        for item in items:
-            self.offset += 1
-            records.append(
-                Record(item.topic, 0, self.offset, item.key, item.value, 0, item.headers)
-            )
-        return await (self.first if handle_first else self.retry)(records)
-
-    async def settle_first_attempts(self) -> None:
-        for _ in range(100_000):  # polls the background tasks: each ends in a few steps
-            if not self.first_attempts.in_flight:
-                return
-            await asyncio.sleep(0)
-        raise AssertionError("first attempts still in flight")
-
-    def key(self, record: OutRecord) -> str:
-        return event_key(SERVICE, record.value)
-
-
-async def test_a_first_attempt_delivers_and_its_retry_copy_then_sends_nothing() -> None:
+async def test_a_first_attempt_that_delivers_is_settled_and_copied_nowhere() -> None:
     cb = Callbacks(FakeWebhookSender())
     event = cb.event()
     first = await cb.run(True, event)
     await cb.settle_first_attempts()
-    (copy,) = first.out
-    assert copy.topic == Topic.CALLBACKS_RETRY_1
+    assert first.out == [] and cb.copies == []
     assert cb.store.outcomes == {cb.key(event): "delivered"}
-    cb.clock.advance(10)
-    assert (await cb.run(False, copy)).out == []
     assert len(cb.sender.posts) == 1
     url, body, headers = cb.sender.posts[0]
     assert url == URL and body == event.value and headers["Postino-Signature"].startswith("t=")
 
 
-async def test_the_copy_waits_until_the_first_attempt_has_surely_ended() -> None:
-    cb = Callbacks(FakeWebhookSender())
-    (copy,) = (await cb.run(True, cb.event())).out
-    await cb.settle_first_attempts()
-    due_ms = int(dict(copy.headers)["postino-due-at"])
-    # the first tier (10 s) here outlasts the grace of twice the timeout plus one second
-    assert due_ms == int((cb.clock() + timedelta(seconds=10)).timestamp() * 1000)
-
-
-async def test_a_transient_failure_leaves_the_event_to_its_copy_which_retries() -> None:
+async def test_a_transient_failure_is_copied_to_the_first_tier_which_retries_it() -> None:
     cb = Callbacks(FakeWebhookSender(errors={URL: [RetryableError("503")]}))
     event = cb.event()
-    (copy,) = (await cb.run(True, event)).out
+    assert (await cb.run(True, event)).out == []
     await cb.settle_first_attempts()
     assert cb.store.outcomes == {}
+    (copy,) = cb.copies
+    assert copy.topic == Topic.CALLBACKS_RETRY_1
     cb.clock.advance(10)
     retried = await cb.run(False, copy)
     await cb.settle_first_attempts()
@@ -113,20 +50,22 @@ async def test_a_transient_failure_leaves_the_event_to_its_copy_which_retries() 
 
 async def test_a_failed_retry_goes_to_the_next_tier_with_its_attempt_count() -> None:
     cb = Callbacks(FakeWebhookSender(errors={URL: [RetryableError("503")] * 2}))
-    (copy,) = (await cb.run(True, cb.event())).out
+    await cb.run(True, cb.event())
     await cb.settle_first_attempts()
+    (copy,) = cb.copies
+    assert dict(copy.headers)[ATTEMPT_HEADER] == b"1"
     (again,) = (await cb.run(False, copy)).out
     assert again.topic == Topic.CALLBACKS_RETRY_2
-    assert dict(again.headers)["postino-attempt"] == b"2"
+    assert dict(again.headers)[ATTEMPT_HEADER] == b"2"
 
 
 async def test_a_refusal_is_settled_and_never_retried() -> None:
     cb = Callbacks(FakeWebhookSender(errors={URL: [PermanentError("404")]}))
     event = cb.event()
-    (copy,) = (await cb.run(True, event)).out
+    assert (await cb.run(True, event)).out == []
     await cb.settle_first_attempts()
     assert cb.store.outcomes == {cb.key(event): "refused"}
-    assert (await cb.run(False, copy)).out == []
+    assert cb.copies == []
     assert len(cb.sender.posts) == 1
 
 
@@ -134,45 +73,48 @@ async def test_beyond_the_per_service_bound_an_event_waits_in_process_for_a_slot
     cb = Callbacks(FakeWebhookSender(), per_service=1)
     events = [cb.event(n) for n in (1, 2, 3)]
     first = await cb.run(True, *events)
-    assert len(first.out) == 3  # each has its copy all the same
+    assert first.out == []  # no copy: each waits for a slot, holding the commit
     await cb.settle_first_attempts()
     # One at a time, each as the one before ended: none waits a retry delay.
     assert [body for _, body, _ in cb.sender.posts] == [e.value for e in events]
     assert cb.store.outcomes == {cb.key(e): "delivered" for e in events}
-    for copy in first.out:
-        assert (await cb.run(False, copy)).out == []
-    assert len(cb.sender.posts) == 3
+    assert cb.copies == [] and cb.held_from() is None
 
 
-class HeldSender(FakeWebhookSender):
-    """Holds every POST to `held` until released."""
-
-    def __init__(self, held: str) -> None:
-        super().__init__()
-        self.held = held
-        self.release = asyncio.Event()
-
-    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> None:
-        await super().post(url, body, headers)
-        if url == self.held:
-            await self.release.wait()
-
-
-async def test_a_waiting_event_that_goes_stale_is_left_to_its_copy() -> None:
+async def test_a_waiting_first_attempt_is_never_dropped_by_time() -> None:
     sender = HeldSender(URL)
     cb = Callbacks(sender, per_service=1)
     hanging, waiting = cb.event(1), cb.event(2)
-    first = await cb.run(True, hanging, waiting)
-    await asyncio.sleep(0)
+    await cb.run(True, hanging, waiting)
+    await posted(cb, 1)
+    cb.clock.advance(COPY_AFTER)
+    assert await cb.first_attempts.copy_overdue() == 2  # both copied, both released
+    cb.clock.advance(MAX_WAIT_SECONDS + 60)
+    await cb.run(True, cb.event(3))  # makes room in the queue: drops stale retries only
+    sender.release.set()
+    await cb.settle_first_attempts()
+    # sent as soon as a slot freed, not a retry delay later; its copy then sends nothing
+    assert cb.store.outcomes[cb.key(waiting)] == "delivered"
+    for copy in cb.copies:
+        assert (await cb.run(False, copy)).out == []
+    assert [body for _, body, _ in sender.posts].count(waiting.value) == 1
+
+
+async def test_a_waiting_retry_that_goes_stale_is_left_to_its_copy() -> None:
+    sender = HeldSender(URL)
+    cb = Callbacks(sender, per_service=1)
+    hanging, retried = cb.event(1), cb.event(2)
+    await cb.run(True, hanging)
+    await posted(cb, 1)
+    copy = OutRecord(Topic.CALLBACKS_RETRY_1, retried.value, headers=((ATTEMPT_HEADER, b"1"),))
+    (next_copy,) = (await cb.run(False, copy)).out  # no slot: it waits, with its copy
     cb.clock.advance(MAX_WAIT_SECONDS + 0.1)
     sender.release.set()
     await cb.settle_first_attempts()
-    assert len(sender.posts) == 1  # the waiting one was dropped, not sent late
-    assert cb.key(waiting) not in cb.store.outcomes
-    for copy in first.out:
-        await cb.run(False, copy)
+    assert len(sender.posts) == 1  # the waiting retry was dropped, not sent late
+    await cb.run(False, next_copy)
     await cb.settle_first_attempts()
-    assert [body for _, body, _ in sender.posts] == [hanging.value, waiting.value]
+    assert cb.store.outcomes[cb.key(retried)] == "delivered"
 
 
 async def test_a_hanging_receiver_holds_its_own_service_s_events_only() -> None:
@@ -189,25 +131,11 @@ async def test_a_hanging_receiver_holds_its_own_service_s_events_only() -> None:
     assert len(sender.posts) == 3
 
 
-async def test_beyond_the_waiting_bound_an_event_waits_for_its_copy() -> None:
-    sender = HeldSender(URL)
-    cb = Callbacks(sender, per_service=1)
-    events = [cb.event(n) for n in range(MAX_WAITING_PER_SERVICE + 2)]
-    first = await cb.run(True, *events)
-    sender.release.set()
-    await cb.settle_first_attempts()
-    assert len(sender.posts) == MAX_WAITING_PER_SERVICE + 1  # one sent, the rest waited
-    assert cb.key(events[-1]) not in cb.store.outcomes
-    await cb.run(False, first.out[-1])
-    await cb.settle_first_attempts()
-    assert cb.store.outcomes[cb.key(events[-1])] == "delivered"
-
-
 async def test_an_event_of_a_service_without_a_callback_url_produces_nothing() -> None:
     cb = Callbacks(FakeWebhookSender())
     result = await cb.run(True, cb.event(service="svc-without-hook"))
     await cb.settle_first_attempts()
-    assert result.out == [] and cb.sender.posts == []
+    assert result.out == [] and cb.sender.posts == [] and cb.held_from() is None
 
 
 async def test_a_retry_over_the_bound_keeps_its_tier_and_may_still_run_from_the_queue() -> None:
@@ -226,14 +154,6 @@ async def test_a_retry_over_the_bound_keeps_its_tier_and_may_still_run_from_the_
     assert (await cb.run(False, next_copy)).out == []
 
 
-async def posted(cb: Callbacks, count: int) -> None:
-    for _ in range(1000):
-        if len(cb.sender.posts) >= count:
-            return
-        await asyncio.sleep(0)
-    raise AssertionError(f"{len(cb.sender.posts)} posts, not {count}")
-
-
 async def test_a_batch_consumed_again_while_its_attempt_runs_posts_nothing_twice() -> None:
     sender = HeldSender(URL)
     cb = Callbacks(sender)
@@ -243,7 +163,8 @@ async def test_a_batch_consumed_again_while_its_attempt_runs_posts_nothing_twice
     again = await cb.run(True, event)  # a rebalance or a lost commit: the batch again
     await asyncio.sleep(0)
     assert len(sender.posts) == 1
-    assert [o.topic for o in again.out] == [Topic.CALLBACKS_RETRY_1]  # its copy all the same
+    # a copy instead, in the batch's output (acknowledged before the commit)
+    assert [o.topic for o in again.out] == [Topic.CALLBACKS_RETRY_1]
     sender.release.set()
     await cb.settle_first_attempts()
     assert cb.store.outcomes == {cb.key(event): "delivered"}
@@ -253,18 +174,39 @@ async def test_a_batch_consumed_again_while_its_attempt_runs_posts_nothing_twice
 async def test_a_copy_due_while_its_attempt_still_runs_is_copied_again_not_posted() -> None:
     sender = HeldSender(URL)
     cb = Callbacks(sender)
-    (copy,) = (await cb.run(True, cb.event())).out
+    await cb.run(True, cb.event())
     await posted(cb, 1)
-    cb.clock.advance(10)
+    cb.clock.advance(COPY_AFTER)
+    await cb.first_attempts.copy_overdue()
+    (copy,) = cb.copies
+    cb.clock.advance(30)
     (same,) = (await cb.run(False, copy)).out
     assert len(sender.posts) == 1
     assert same.topic == Topic.CALLBACKS_RETRY_1
-    assert dict(same.headers)["postino-attempt"] == dict(copy.headers)["postino-attempt"]
+    assert dict(same.headers)[ATTEMPT_HEADER] == dict(copy.headers)[ATTEMPT_HEADER]
     sender.release.set()
     await cb.settle_first_attempts()
-    cb.clock.advance(10)
+    cb.clock.advance(30)
     assert (await cb.run(False, same)).out == []  # settled by then: nothing more
     assert len(sender.posts) == 1
+
+
+async def test_the_watchdog_s_copy_waits_until_the_attempt_has_surely_ended() -> None:
+    sender = HeldSender(URL)
+    cb = Callbacks(sender)
+    cb.deps.settings = replace(cb.deps.settings, timeout_seconds=30.0)
+    await cb.run(True, cb.event())
+    await posted(cb, 1)
+    cb.clock.advance(COPY_AFTER)
+    await cb.first_attempts.copy_overdue()
+    (copy,) = cb.copies
+    due_ms = int(dict(copy.headers)["postino-due-at"])
+    # a wait for a slot, then every call timing out (1 x 30 s), plus a second: more
+    # than the first tier's own delay (10 s)
+    grace = timedelta(seconds=MAX_WAIT_SECONDS + 30.0 + 1)
+    assert due_ms == int((cb.clock() + grace).timestamp() * 1000)
+    sender.release.set()
+    await cb.settle_first_attempts()
 
 
 class HeldStore(FakeCallbacks):
@@ -290,3 +232,19 @@ async def test_a_slow_settlement_does_not_hold_its_service_s_next_post() -> None
     cb.store.release.set()
     await cb.settle_first_attempts()
     assert set(cb.store.outcomes) == {cb.key(first), cb.key(second)}
+
+
+async def test_beyond_the_waiting_bound_an_event_is_copied_at_once() -> None:
+    sender = HeldSender(URL)
+    cb = Callbacks(sender, per_service=1)
+    events = [cb.event(n) for n in range(MAX_WAITING_PER_SERVICE + 2)]
+    first = await cb.run(True, *events)
+    (copy,) = first.out  # one sent, the rest waiting, the last copied in the batch
+    assert copy.value == events[-1].value
+    sender.release.set()
+    await cb.settle_first_attempts()
+    assert len(sender.posts) == MAX_WAITING_PER_SERVICE + 1
+    assert cb.key(events[-1]) not in cb.store.outcomes
+    await cb.run(False, copy)
+    await cb.settle_first_attempts()
+    assert cb.store.outcomes[cb.key(events[-1])] == "delivered"

@@ -54,6 +54,8 @@ def test_the_ingress_producer_lingers_5_ms_and_the_others_not_unless_set() -> No
         ("POSTINO_QUOTA_SYNC_SECONDS", "0", ">="),
         ("POSTINO_REMINDER_TIMEZONE", "Europe/Nowhere", "IANA time zone"),
         ("POSTINO_KAFKA_LINGER_MS", "-1", "0..1000"),
+        ("POSTINO_CALLBACK_COPY_AFTER_SECONDS", "0", ">= 0.1"),
+        ("POSTINO_CALLBACK_COPY_AFTER_SECONDS", "soon", ">= 0.1"),
     ],
 )
 def test_a_bad_value_names_the_variable(name: str, value: str, fragment: str) -> None:

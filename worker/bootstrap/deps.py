@@ -26,6 +26,7 @@ from worker.adapters.smtp import SmtpMailer
 from worker.adapters.upstream_admissions import PostgresAdmissions
 from worker.adapters.webhook import HttpWebhookSender, PostgresCallbacks
 from worker.bootstrap.runtime import Runtime, require_endpoints
+from worker.consumers.commits import CommitBound
 from worker.consumers.runner import ConsumerRunner, DeadLetterHook
 from worker.core.batch import BatchHandler, due_from_header
 from worker.health import Pulse
@@ -55,10 +56,12 @@ def consumer_runner(
     *,
     scheduled: bool = False,
     on_dead_letters: DeadLetterHook | None = None,
+    commit_bound: CommitBound | None = None,
     **consumer_overrides: Any,
 ) -> ConsumerRunner:
     """A runner for consumer group `group` over its topics (`GROUP_TOPICS`).
-    `scheduled`: retry-tier records wait, partition by partition, until due."""
+    `scheduled`: retry-tier records wait, partition by partition, until due.
+    `commit_bound`: offsets are committed only below the handler's held records."""
     ks = runtime.settings.kafka
     return ConsumerRunner(
         role=group,
@@ -71,6 +74,7 @@ def consumer_runner(
         resume_slack=ks.retry_resume_slack_ms / 1000,
         linger=ks.consumer_linger_ms / 1000,
         on_dead_letters=on_dead_letters,
+        commit_bound=commit_bound,
         pulse=runtime.health.pulse(f"consumer.{group}", runtime.settings.ops.liveness_seconds),
     )
 

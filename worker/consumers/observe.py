@@ -11,6 +11,8 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
 from worker import logs, metrics
 from worker.core.batch import DeadLetter
 
@@ -50,3 +52,20 @@ def _dead_lettered(role: str, dead: DeadLetter) -> None:
         offset=dead.record.offset,
         code=dead.code,
     )
+
+
+def lag(
+    consumer: AIOKafkaConsumer,
+    role: str,
+    lags: dict[TopicPartition, int],
+    positions: dict[TopicPartition, int],
+) -> None:
+    """Lag from the fetch high watermark, as Kafka's own consumers compute it (and
+    Tansu's end_offsets() under-reports); `lags` keeps each partition's last figure."""
+    for tp, position in positions.items():
+        highwater = consumer.highwater(tp)
+        if highwater is not None:
+            lags[tp] = max(highwater - position, 0)
+    for topic in {tp.topic for tp in positions}:
+        total = sum(n for tp, n in lags.items() if tp.topic == topic)
+        metrics.LAG.labels(role=role, topic=topic).set(total)

@@ -4,7 +4,9 @@ For each poll batch: the handler does its work and commits the database, then th
 loop produces the handler's follow-up records and the batch's dead letters and awaits
 every acknowledgement, and only then commits offsets (`offset + 1` per partition).
 A crash anywhere before the offset commit redoes the batch; handlers are idempotent,
-so redoing it is harmless.
+so redoing it is harmless. A handler that keeps working on records after their batch
+(callbacks' background attempts) may hold the commit below them (`commit_bound`, see
+`commits`): every commit the loop makes is then bounded by it.
 
 Failures never stop a partition and never crash the loop (see `failures`).
 
@@ -24,13 +26,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError
 
-from worker import logs, metrics, tracing
+from worker import logs, tracing
 from worker.adapters.kafka import Publisher, all_partitions
 from worker.adapters.kafka_batches import undecodable
 from worker.consumers import observe, oversize
 from worker.consumers import undecodable as undecodable_batches
+from worker.consumers.commits import BoundedCommits, CommitBound, timed_commit
 from worker.consumers.failures import Retrier, process
 from worker.consumers.not_due import NotDue
 from worker.core.batch import (
@@ -56,13 +58,15 @@ DeadLetterHook = Callable[[Sequence[DeadLetter]], Awaitable[list[OutRecord]]]
 
 
 class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Lets a rebalance wait until the batch in hand is processed and committed."""
+    """Lets a rebalance wait until the batch in hand is processed and committed (with a
+    commit bound, up to the bound as it stands then)."""
 
     def __init__(self, runner: ConsumerRunner) -> None:
         self._runner = runner
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         async with self._runner.batch_lock:
+            await self._runner.revoked(revoked)
             log.info("partitions_revoked", role=self._runner.role, count=len(revoked))
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
@@ -90,8 +94,11 @@ class ConsumerRunner:
         resume_slack: float = 0.0,
         linger: float = 0.0,
         commit_timeout: float = COMMIT_TIMEOUT_SECONDS,
+        commit_bound: CommitBound | None = None,
     ) -> None:
         self.role = role
+        #: With a commit bound, what was consumed and what may be committed per partition.
+        self._bounded = BoundedCommits(commit_bound) if commit_bound is not None else None
         self._commit_timeout = commit_timeout
         #: Liveness: beats on every poll and every retry; ended by `stop()`.
         self._pulse = pulse
@@ -192,7 +199,14 @@ class ConsumerRunner:
         if not records:
             self.due.pause(not_due)
             self._next.update({tp: offset for tp, (offset, _) in not_due.items()})
+            if self._bounded is not None:
+                async with self.batch_lock:
+                    await self.commit({})  # the bound may have moved since the last commit
             return skipped
+        if self._bounded is not None:
+            for tp, recs in batches.items():
+                if recs:
+                    self._bounded.started(tp, recs[0].offset)
         async with self.batch_lock:
             try:
                 await self.handle(records)
@@ -208,7 +222,7 @@ class ConsumerRunner:
             self.due.pause(not_due)
             self._next.update({tp: offset for tp, (offset, _) in not_due.items()})
         self.processed += len(records)
-        observe.quietly(lambda: self._record_lag(offsets))
+        observe.quietly(lambda: observe.lag(self._consumer, self.role, self._lag, offsets))
         return len(records)
 
     async def _fetch(self, timeout_ms: int) -> tuple[dict[TopicPartition, list[Any]], int]:
@@ -231,6 +245,16 @@ class ConsumerRunner:
         """Assigned anew: where this process left them is no longer where they are."""
         for tp in partitions:
             self._next.pop(tp, None)
+        if self._bounded is not None:
+            self._bounded.forget(partitions)
+
+    async def revoked(self, partitions: Sequence[TopicPartition]) -> None:
+        """Before a rebalance takes `partitions` away (under the batch lock): commit them
+        up to the bound as it stands now; the next owner redoes what is still held."""
+        if self._bounded is not None:
+            timeout = self._commit_timeout
+            await self._bounded.commit_moved(self._consumer, partitions, self.role, timeout)
+            self._bounded.forget(partitions)
 
     async def resume_positions(self) -> dict[TopicPartition, int]:
         """Where each assigned partition not paused stands for this process: after the
@@ -248,36 +272,18 @@ class ConsumerRunner:
         return positions
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
-        """Commit, for at most `commit_timeout` seconds. aiokafka retries a retriable
-        commit error for ever (a coordinator that keeps dropping the connection), which
-        would hold the loop, and its stop, with it. Left uncommitted, these offsets are
-        covered by the next batch's commit, or the batch is redone after a restart."""
+        """Commit records below `offsets` as handled, for at most `commit_timeout` seconds
+        (see `commits.timed_commit`). With a commit bound, what is committed is each
+        assigned partition's bounded offset, where it moved (this batch's partitions or
+        any other whose held records were released since)."""
         self._next.update(offsets)
-        try:
-            await asyncio.wait_for(self._consumer.commit(offsets), self._commit_timeout)
-        except TimeoutError:
-            log.warning(
-                "offset_commit_timed_out",
-                role=self.role,
-                partitions=len(offsets),
-                seconds=self._commit_timeout,
-            )
-        except CommitFailedError:
-            # The group rebalanced under this batch (this member missed a heartbeat or
-            # the poll interval, or another joined): its partitions may be someone
-            # else's now, and that owner redoes the batch. The next poll rejoins.
-            log.warning("offset_commit_lost_to_rebalance", role=self.role, partitions=len(offsets))
-
-    def _record_lag(self, positions: dict[TopicPartition, int]) -> None:
-        """Lag from the fetch high watermark, as Kafka's own consumers compute it (and
-        Tansu's end_offsets() under-reports)."""
-        for tp, position in positions.items():
-            highwater = self._consumer.highwater(tp)
-            if highwater is not None:
-                self._lag[tp] = max(highwater - position, 0)
-        for topic in {tp.topic for tp in positions}:
-            total = sum(lag for tp, lag in self._lag.items() if tp.topic == topic)
-            metrics.LAG.labels(role=self.role, topic=topic).set(total)
+        bounded = self._bounded
+        if bounded is None:
+            await timed_commit(self._consumer, offsets, self.role, self._commit_timeout)
+            return
+        bounded.consumed(offsets)
+        assigned = self._consumer.assignment()
+        await bounded.commit_moved(self._consumer, assigned, self.role, self._commit_timeout)
 
     async def handle(self, records: list[Record], refused: Sequence[DeadLetter] = ()) -> None:
         """Process records (the handler, then follow-ups and dead letters, acknowledged);

@@ -1,8 +1,10 @@
 """The callbacks role: status events -> signed POSTs to the senders' webhooks.
 
-Two consumers: `callbacks` reads `messages.status`, publishes each event's retry-tier
-copy and starts its first attempt in the background (it never waits for a
-receiver); `callbacks-retry` reads the retry tiers, each record waiting until due.
+Two consumers: `callbacks` reads `messages.status` and starts each event's first
+attempt in the background (it never waits for a receiver); its offsets are committed
+only below the events whose attempt is neither settled nor copied to a retry tier
+(`FirstAttempts.commit_bound`). `callbacks-retry` reads the retry tiers, each record
+waiting until due.
 Settled events older than `max_age_seconds` are forgotten every hour. Every
 `NOTICES_EVERY_SECONDS` the outcomes counted per service are merged into the
 database and the notices to public bodies are queued and sent (`notice_outbox`).
@@ -68,9 +70,15 @@ class CallbacksRole:
             clock,
             journal or NoJournal(),
         )
-        self.first_attempts = FirstAttempts(self.deps)
+        self.first_attempts = FirstAttempts(self.deps, runtime.publisher)
         handle_first, handle_retry = handlers(self.deps, self.first_attempts)
-        self.main = consumer_runner(runtime, ConsumerGroup.CALLBACKS, handle_first, scheduled=True)
+        self.main = consumer_runner(
+            runtime,
+            ConsumerGroup.CALLBACKS,
+            handle_first,
+            scheduled=True,
+            commit_bound=self.first_attempts.commit_bound,
+        )
         self.retry = consumer_runner(
             runtime,
             ConsumerGroup.CALLBACKS_RETRY,

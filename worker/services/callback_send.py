@@ -172,4 +172,4 @@ async def _attempt(job: Job, deps: CallbackDeps) -> str:
 
 def given_up(job: Job) -> None:
     OUTCOMES["given_up"].inc()
-    log.warning("callbackgiven_up", message_id=job.event.message_id)
+    log.warning("callback_given_up", message_id=job.event.message_id)

@@ -5,14 +5,18 @@ Only the kinds the service chose (`callback_events`, default all) are sent; `rea
 and `paid` reach `messages.status` only when the sender may learn them
 (`sender_events`). A receiver may get an event more than once and orders events by `seq`.
 
-Isolation: the consumer of `messages.status` never waits for a receiver. For each
-event it publishes a copy to the first retry tier (the safety net, due once the
-first attempt has surely ended: `copy_grace`) and starts the first attempt in the
-background, at most `max_in_flight_per_service` POSTs per service at once. A first
-attempt that succeeds, or is refused for good, is settled in `callback_deliveries`
-and its copy is skipped; one that fails transiently (or a crash) leaves the copy to
-retry. So a hanging or dead receiver delays nobody else's callbacks, and nothing is
-lost.
+Isolation: the consumer of `messages.status` never waits for a receiver. It starts
+each event's first attempt in the background (at most `max_in_flight_per_service`
+POSTs per service at once, the rest queued behind their own service's), and the
+offset commit waits instead: it stays below every event whose attempt is neither
+settled nor copied to a retry tier (`FirstAttempts`, `callback_held`). A first
+attempt that succeeds, or is refused for good, is settled in `callback_deliveries`;
+one that fails transiently is copied to the first retry tier; one still waiting or
+running `copy_after_seconds` after it was read is copied by a watchdog (due once the
+attempt has surely ended: `copy_grace`), and so is one whose service's queue is full,
+at once. So a hanging or dead receiver delays nobody else's callbacks, a partition's
+commit waits at most the watchdog's bound, and nothing is lost: after a crash the
+consumer restarts below every event not yet settled or copied.
 
 Retries: timeouts, connection errors, 408, 429 and 5xx go to the retry tiers with
 growing delays until `max_age_seconds` after the event; other answers end it.
@@ -21,19 +25,17 @@ growing delays until `max_age_seconds` after the event; other answers end it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 
 import msgspec
 
 from schemas import codecs
 from schemas.events import StatusEvent
-from schemas.topics import CALLBACK_RETRY_TIERS
-from worker.core.batch import DUE_HEADER, BatchResult, DeadLetter, due_header
+from worker.core.batch import BatchResult, DeadLetter
 from worker.core.records import OutRecord, Record
 from worker.core.text_rules import body_problem
+from worker.services.callback_copy import retry_copy
 from worker.services.callback_pool import FirstAttempts, copy_grace
 from worker.services.callback_send import (
-    ATTEMPT_HEADER,
     OUTCOMES,
     CallbackDeps,
     Job,
@@ -41,28 +43,7 @@ from worker.services.callback_send import (
     event_key,
     given_up,
 )
-from worker.services.retry import next_retry
 from worker.services.sender_events import wanted
-
-
-def _retry(
-    job: Job, attempts_made: int, deps: CallbackDeps, min_delay: float = 0
-) -> OutRecord | None:
-    """The retry-tier copy for attempt `attempts_made + 1`, or None past `max_age_seconds`."""
-    deadline = job.event.at + timedelta(seconds=deps.settings.max_age_seconds)
-    now = deps.clock()
-    retry = next_retry(
-        attempts_made, now, deadline, deps.settings.retry_delays, CALLBACK_RETRY_TIERS
-    )
-    if retry is None:
-        return None
-    due_at = max(retry.due_at, now + timedelta(seconds=min_delay))
-    headers = (
-        *((k, v) for k, v in job.record.headers if k not in (ATTEMPT_HEADER, DUE_HEADER)),
-        (ATTEMPT_HEADER, str(attempts_made).encode()),
-        due_header(due_at.timestamp()),
-    )
-    return OutRecord(deps.topics.name(retry.tier), job.record.value or b"", job.record.key, headers)
 
 
 def _decode(
@@ -122,30 +103,32 @@ async def _jobs(
 async def first_attempts_batch(
     records: Sequence[Record], deps: CallbackDeps, attempts: FirstAttempts
 ) -> BatchResult:
-    """`messages.status`: a retry-tier copy of each event, and a background first attempt.
+    """`messages.status`: each event's first attempt in the background, holding its
+    offset's commit until it is settled or copied; a copy at once (in the batch's
+    output, acknowledged before the commit) for an event being attempted here already
+    and for one whose service's queue is full.
 
     Events already settled are skipped: a batch redone after a crash does not post
     again what its first run delivered (each attempt is settled right after its POST,
     so a crash leaves at most the POSTs in flight in doubt)."""
     jobs, dead = await _jobs(records, deps)
-    # The copy is due only after the first attempt has surely ended.
-    grace = copy_grace(deps.settings)
     out: list[OutRecord] = []
     for job in jobs:
-        copy = _retry(job, 1, deps, min_delay=grace)
-        job.last = copy is None
-        if attempts.running(job.key):  # consumed again while attempted: the copy alone
-            OUTCOMES["deferred"].inc()
-            out += [copy] if copy is not None else []
-        elif attempts.start(job):
-            if copy is not None:
-                out.append(copy)
-        elif copy is None:
-            given_up(job)  # past `max_age_seconds` and no slot: nothing follows
-        else:
-            out.append(copy)
-            attempts.wait(job)
+        if attempts.running(job.key):  # consumed again while attempted: a copy, no POST
+            _copy_now(job, deps, out)
+        elif not attempts.start(job, hold=True) and not attempts.wait(job, hold=True):
+            _copy_now(job, deps, out)  # its service's queue is full
     return BatchResult(out=out, dead=dead)
+
+
+def _copy_now(job: Job, deps: CallbackDeps, out: list[OutRecord]) -> None:
+    """The event's copy, due once any attempt of it here has surely ended."""
+    copy = retry_copy(job, job.attempt + 1, deps, min_delay=copy_grace(deps.settings))
+    if copy is None:
+        given_up(job)  # past `max_age_seconds`: nothing follows
+        return
+    OUTCOMES["deferred"].inc()
+    out.append(copy)
 
 
 async def retry_batch(
@@ -165,9 +148,10 @@ async def retry_batch(
             # Still being attempted here (this copy came due first): a copy of the same
             # attempt instead, so that attempt failing still has one after it.
             OUTCOMES["deferred"].inc()
-            out += [same] if (same := _retry(job, job.attempt, deps, min_delay=grace)) else []
+            same = retry_copy(job, job.attempt, deps, min_delay=grace)
+            out += [same] if same is not None else []
             continue
-        copy = _retry(job, job.attempt + 1, deps, min_delay=grace)
+        copy = retry_copy(job, job.attempt + 1, deps, min_delay=grace)
         job.last = copy is None
         if attempts.start(job):
             if copy is not None:
@@ -175,11 +159,12 @@ async def retry_batch(
             continue
         # No slot: the copy counts no attempt (same tier again), then the attempt may
         # still run from the service's queue before it (the copy then finds it settled).
-        deferred = _retry(job, job.attempt, deps, min_delay=grace)
+        deferred = retry_copy(job, job.attempt, deps, min_delay=grace)
         if deferred is None:
             given_up(job)
             continue
         out.append(deferred)
         job.last = False
-        attempts.wait(job)
+        if not attempts.wait(job):
+            OUTCOMES["deferred"].inc()
     return BatchResult(out=out, dead=dead)

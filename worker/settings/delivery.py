@@ -96,7 +96,7 @@ class CallbackSettings:
     retry_delays: tuple[float, ...] = setting(
         "POSTINO_CALLBACK_RETRY_DELAYS", _TIERS, delays(), f"callbacks: {_TIERS_DOC}"
     )
-    #: Beyond it, that service's events wait briefly in process, then for their copy.
+    #: Beyond it, that service's events wait in process (a full queue: their copy).
     max_in_flight_per_service: int = setting(
         "POSTINO_CALLBACK_MAX_IN_FLIGHT_PER_SERVICE",
         10,
@@ -126,6 +126,13 @@ class CallbackSettings:
         2,
         integer(1, 5),
         "in-process attempts of one webhook POST before a retry tier",
+    )
+    copy_after_seconds: float = setting(
+        "POSTINO_CALLBACK_COPY_AFTER_SECONDS",
+        2.0,
+        number(0.1),
+        "a first attempt still unsettled this long after its event was read gets a retry "
+        "copy, and the event's offset may then be committed",
     )
     dns_cache_seconds: float = setting(
         "POSTINO_CALLBACK_DNS_CACHE_SECONDS",
