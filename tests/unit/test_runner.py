@@ -41,6 +41,9 @@ class FakeConsumer:
     def highwater(self, tp: TopicPartition) -> int | None:
         return self.end
 
+    def assignment(self) -> set[TopicPartition]:
+        return {TP}
+
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         self.log.append("commit")
         self.commits.append(offsets)

@@ -75,6 +75,7 @@ def consumer_runner(
         linger=ks.consumer_linger_ms / 1000,
         on_dead_letters=on_dead_letters,
         commit_bound=commit_bound,
+        commit_interval=ks.commit_interval_ms / 1000,
         pulse=runtime.health.pulse(f"consumer.{group}", runtime.settings.ops.liveness_seconds),
     )
 

@@ -5,7 +5,8 @@ keeps dropping the connection), which would hold the poll loop, and its stop, wi
 so a commit gives up after a timeout. Left uncommitted, the offsets go with the next
 commit, or the batch is redone after a restart.
 
-`BoundedCommits` (`ConsumerRunner(commit_bound=...)`):
+`Commits` paces the commits (`POSTINO_KAFKA_COMMIT_INTERVAL_MS`) and, with a bound
+(`ConsumerRunner(commit_bound=...)`), holds them:
 A handler that keeps working on some records after their batch is done (callbacks'
 first attempts run in the background) says, per partition, the offset of the first
 record it still holds. The loop then commits per partition `min(first held offset,
@@ -54,17 +55,34 @@ async def timed_commit(
     return True
 
 
-class BoundedCommits:
-    """Per partition of one consumer: what was consumed, and what may be committed."""
+class Commits:
+    """Per partition of one consumer: what was consumed, and what may be committed.
 
-    def __init__(self, bound: CommitBound) -> None:
+    `bound` (optional) holds the commit below a handler's unfinished records.
+    `interval` paces the commits after batches: at most one per `interval` seconds
+    (0: after every batch), the rest going with the next one, with an idle poll, a
+    revocation or the stop. A crash redoes at most that much more; handlers are
+    idempotent, and a commit is a write to the broker's offsets log for every batch
+    otherwise (at a few records per fetch, one per few records)."""
+
+    def __init__(self, bound: CommitBound | None = None, interval: float = 0.0) -> None:
         self._bound = bound
+        self._interval = interval
+        self._next_at = 0.0
         #: Last consumed offset + 1: what the loop would commit without a bound.
         self._consumed: dict[TopicPartition, int] = {}
         #: The first offset consumed since the partition was assigned.
         self._floor: dict[TopicPartition, int] = {}
         #: The last offset committed.
         self._committed: dict[TopicPartition, int] = {}
+
+    def due(self, now: float) -> bool:
+        """Whether a commit after a batch goes now (and if so, the next not before
+        `interval` from now)."""
+        if now < self._next_at:
+            return False
+        self._next_at = now + self._interval
+        return True
 
     def started(self, tp: TopicPartition, first_offset: int) -> None:
         """A batch of `tp` begins at `first_offset` (notes the floor once per assignment)."""
@@ -85,9 +103,10 @@ class BoundedCommits:
             if consumed is None:
                 continue
             offset = consumed
-            held = self._bound(tp.topic, tp.partition, self._floor.get(tp, 0))
-            if held is not None and held < offset:
-                offset = held
+            if self._bound is not None:
+                held = self._bound(tp.topic, tp.partition, self._floor.get(tp, 0))
+                if held is not None and held < offset:
+                    offset = held
             if offset > self._committed.get(tp, -1):
                 due[tp] = offset
         return due

@@ -32,7 +32,7 @@ from worker.adapters.kafka import Publisher, all_partitions
 from worker.adapters.kafka_batches import undecodable
 from worker.consumers import observe, oversize
 from worker.consumers import undecodable as undecodable_batches
-from worker.consumers.commits import BoundedCommits, CommitBound, timed_commit
+from worker.consumers.commits import CommitBound, Commits
 from worker.consumers.failures import Retrier, process
 from worker.consumers.not_due import NotDue
 from worker.core.batch import (
@@ -95,10 +95,11 @@ class ConsumerRunner:
         linger: float = 0.0,
         commit_timeout: float = COMMIT_TIMEOUT_SECONDS,
         commit_bound: CommitBound | None = None,
+        commit_interval: float = 0.0,
     ) -> None:
         self.role = role
-        #: With a commit bound, what was consumed and what may be committed per partition.
-        self._bounded = BoundedCommits(commit_bound) if commit_bound is not None else None
+        #: What was consumed and what may be committed per partition (paced, bounded).
+        self._commits = Commits(commit_bound, commit_interval)
         self._commit_timeout = commit_timeout
         #: Liveness: beats on every poll and every retry; ended by `stop()`.
         self._pulse = pulse
@@ -146,6 +147,7 @@ class ConsumerRunner:
             self._pulse.end()
         if self._started:
             self._started = False
+            await self._flush_on_stop()
             await self._consumer.stop()
             log.info(
                 "consumer_stopped",
@@ -153,6 +155,15 @@ class ConsumerRunner:
                 processed=self.processed,
                 dead_lettered=self.dead_lettered,
             )
+
+    async def _flush_on_stop(self) -> None:
+        """What waited for the commit interval goes before the group is left (after
+        the batch in hand: under the batch lock)."""
+        try:
+            async with self.batch_lock:
+                await self.flush()
+        except Exception as exc:  # leaving it uncommitted only means a redo
+            log.warning("offset_commit_on_stop_failed", role=self.role, error=type(exc).__name__)
 
     async def run(self) -> None:
         """Consume until `request_stop()`; the batch in hand is always finished."""
@@ -199,14 +210,12 @@ class ConsumerRunner:
         if not records:
             self.due.pause(not_due)
             self._next.update({tp: offset for tp, (offset, _) in not_due.items()})
-            if self._bounded is not None:
-                async with self.batch_lock:
-                    await self.commit({})  # the bound may have moved since the last commit
+            async with self.batch_lock:
+                await self.flush()  # idle: what waited for the interval, or a moved bound
             return skipped
-        if self._bounded is not None:
-            for tp, recs in batches.items():
-                if recs:
-                    self._bounded.started(tp, recs[0].offset)
+        for tp, recs in batches.items():
+            if recs:
+                self._commits.started(tp, recs[0].offset)
         async with self.batch_lock:
             try:
                 await self.handle(records)
@@ -245,16 +254,14 @@ class ConsumerRunner:
         """Assigned anew: where this process left them is no longer where they are."""
         for tp in partitions:
             self._next.pop(tp, None)
-        if self._bounded is not None:
-            self._bounded.forget(partitions)
+        self._commits.forget(partitions)
 
     async def revoked(self, partitions: Sequence[TopicPartition]) -> None:
         """Before a rebalance takes `partitions` away (under the batch lock): commit them
-        up to the bound as it stands now; the next owner redoes what is still held."""
-        if self._bounded is not None:
-            timeout = self._commit_timeout
-            await self._bounded.commit_moved(self._consumer, partitions, self.role, timeout)
-            self._bounded.forget(partitions)
+        (up to the bound as it stands now); the next owner redoes what is still held."""
+        timeout = self._commit_timeout
+        await self._commits.commit_moved(self._consumer, partitions, self.role, timeout)
+        self._commits.forget(partitions)
 
     async def resume_positions(self) -> dict[TopicPartition, int]:
         """Where each assigned partition not paused stands for this process: after the
@@ -272,18 +279,18 @@ class ConsumerRunner:
         return positions
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
-        """Commit records below `offsets` as handled, for at most `commit_timeout` seconds
-        (see `commits.timed_commit`). With a commit bound, what is committed is each
-        assigned partition's bounded offset, where it moved (this batch's partitions or
-        any other whose held records were released since)."""
+        """Records below `offsets` are handled: commit them now, or with the next commit
+        if one went less than the commit interval ago (see `commits.Commits`)."""
         self._next.update(offsets)
-        bounded = self._bounded
-        if bounded is None:
-            await timed_commit(self._consumer, offsets, self.role, self._commit_timeout)
-            return
-        bounded.consumed(offsets)
+        self._commits.consumed(offsets)
+        if self._commits.due(time.monotonic()):
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Commit every assigned partition's committable offset, where it moved, for at
+        most `commit_timeout` seconds (see `commits.timed_commit`)."""
         assigned = self._consumer.assignment()
-        await bounded.commit_moved(self._consumer, assigned, self.role, self._commit_timeout)
+        await self._commits.commit_moved(self._consumer, assigned, self.role, self._commit_timeout)
 
     async def handle(self, records: list[Record], refused: Sequence[DeadLetter] = ()) -> None:
         """Process records (the handler, then follow-ups and dead letters, acknowledged);

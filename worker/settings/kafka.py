@@ -173,6 +173,16 @@ class KafkaSettings:
     fetch_min_bytes: int = setting(
         "POSTINO_KAFKA_FETCH_MIN_BYTES", 1, integer(1), "the least data a fetch waits for"
     )
+    #: A consumer commits its offsets at most this often after batches (what waits goes
+    #: with the next commit, an idle poll, a rebalance or the stop): at a few records
+    #: per fetch, a commit per batch is a write to the broker's offsets log per few
+    #: records. A crash redoes up to this much more; every handler is idempotent.
+    commit_interval_ms: int = setting(
+        "POSTINO_KAFKA_COMMIT_INTERVAL_MS",
+        1000,
+        integer(0, 60_000),
+        "consumers commit offsets at most this often while busy (0: after every batch)",
+    )
     max_poll_records: int = setting(
         "POSTINO_KAFKA_MAX_POLL_RECORDS", 500, integer(1), "most records per batch given a role"
     )
