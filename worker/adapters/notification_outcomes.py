@@ -31,6 +31,7 @@ from typing import Any, TypeAlias
 
 import asyncpg
 
+from schemas.events import NotificationRequest
 from worker.core.errors import RetryableError
 from worker.services.notify_ports import Outcome
 from worker.services.sender_events import reports_notification
@@ -103,10 +104,9 @@ SELECT {COLUMNS}, false FROM prev WHERE id NOT IN (SELECT id FROM written)
 """
 
 
-def record_arguments(outcomes: Sequence[Outcome]) -> tuple[list[Any], ...]:
-    """`RECORD`'s twelve columns, in notification id order (the insert's lock order)."""
-    ordered = sorted(outcomes, key=lambda o: o.request.notification_id)
-    requests = [o.request for o in ordered]
+def request_columns(requests: Sequence[NotificationRequest]) -> tuple[list[Any], ...]:
+    """What identifies each notification, one column each: id, message, fiscal code,
+    service, channel, kind."""
     return (
         [r.notification_id for r in requests],
         [r.message_id for r in requests],
@@ -114,6 +114,15 @@ def record_arguments(outcomes: Sequence[Outcome]) -> tuple[list[Any], ...]:
         [r.sender_service_id for r in requests],
         [r.channel.value for r in requests],
         [r.kind.value for r in requests],
+    )
+
+
+def record_arguments(outcomes: Sequence[Outcome]) -> tuple[list[Any], ...]:
+    """`RECORD`'s twelve columns, in notification id order (the insert's lock order)."""
+    ordered = sorted(outcomes, key=lambda o: o.request.notification_id)
+    requests = [o.request for o in ordered]
+    return (
+        *request_columns(requests),
         [o.status.value for o in ordered],
         [o.attempts for o in ordered],
         [o.error for o in ordered],

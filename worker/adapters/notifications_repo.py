@@ -20,7 +20,12 @@ import asyncpg
 
 from schemas.enums import NotificationKind, NotificationStatus
 from schemas.events import NotificationRequest
-from worker.adapters.notification_outcomes import COLUMNS, Connection, record_group
+from worker.adapters.notification_outcomes import (
+    COLUMNS,
+    Connection,
+    record_group,
+    request_columns,
+)
 from worker.adapters.postgres import Pool, repository
 from worker.adapters.services_repo import LIVE_FROM, live_columns
 from worker.services.notify_ports import (
@@ -201,22 +206,9 @@ def _rounds(keys: Sequence[str]) -> list[list[int]]:
     return rounds
 
 
-def _request_columns(requests: Sequence[NotificationRequest]) -> tuple[list[Any], ...]:
-    """What identifies each notification, one column each: id, message, fiscal code,
-    service, channel, kind."""
-    return (
-        [r.notification_id for r in requests],
-        [r.message_id for r in requests],
-        [r.fiscal_code for r in requests],
-        [r.sender_service_id for r in requests],
-        [r.channel.value for r in requests],
-        [r.kind.value for r in requests],
-    )
-
-
 def _claim_columns(requests: Sequence[NotificationRequest]) -> tuple[list[Any], ...]:
     return (
-        *_request_columns(requests),
+        *request_columns(requests),
         [r.attempt for r in requests],
         [r.deadline for r in requests],
     )
