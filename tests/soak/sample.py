@@ -152,11 +152,16 @@ class Sampler:
         latencies = []
         for entry in self.tail.lines():
             kind, key, at = entry["k"], str(entry["id"]), float(entry["t"])  # type: ignore[arg-type]
-            if kind == "push" and key in self.ledger.unpushed:
-                latencies.append(max(at - self.ledger.unpushed.pop(key), 0.0))
+            if kind == "push":
+                sent = self.ledger.unpushed.pop(key, None)
+                if sent is None:  # before its acceptance was recorded, or again
+                    self.ledger.early.add((kind, key))
+                else:
+                    latencies.append(max(at - sent, 0.0))
                 self.pushed += 1
-            elif kind == "mail" and key in self.ledger.unmailed:
-                del self.ledger.unmailed[key]
+            elif kind == "mail":
+                if self.ledger.unmailed.pop(key, None) is None:
+                    self.ledger.early.add((kind, key))
                 self.mailed += 1
             elif kind == "cb":
                 self.callbacks += 1
