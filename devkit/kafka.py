@@ -107,6 +107,7 @@ class KafkaBroker:
         cluster_id: str | None = None,
         quorum: Mapping[int, int] | None = None,
         heap_mb: int = DEFAULT_HEAP_MB,
+        fixed_heap: bool = False,
     ) -> None:
         self.node_id = node_id
         self.home = data_dir / "kafka" / f"node-{node_id}"
@@ -125,6 +126,10 @@ class KafkaBroker:
         self.format_args = list(format_args)
         self.cluster_id = cluster_id or _formatted_cluster_id(self.log_dirs) or new_cluster_id()
         self.heap_mb = heap_mb
+        #: The heap taken whole at start (-Xms = -Xmx, as Kafka's own start script sets
+        #: it, and touched up front), so the process's RSS no longer grows as the heap
+        #: fills toward its cap: what the soak judges is then what grows outside it.
+        self.fixed_heap = fixed_heap
         self._spawned = 0.0
         # Orphaned (its parent killed), it gets SIGKILL: its clean shutdown flushes every
         # partition and can outlast whoever would wait for it. The logs recover at start.
@@ -203,7 +208,7 @@ class KafkaBroker:
         return [
             java,
             f"-Xmx{self.heap_mb}m",
-            "-Xms64m",
+            *((f"-Xms{self.heap_mb}m", "-XX:+AlwaysPreTouch") if self.fixed_heap else ("-Xms64m",)),
             # One GC thread pauses a heap this size for milliseconds; G1's concurrent
             # threads would compete with the tests for the machine's cores.
             "-XX:+UseSerialGC",

@@ -76,7 +76,7 @@ def soak_env(base: dict[str, str]) -> dict[str, str]:
 async def soak_stack() -> AsyncIterator[SoakStack]:
     folder = Path(tempfile.mkdtemp(prefix="postino-soak-"))
     pg = Postgres(folder / "pg")
-    broker = KafkaBroker(folder / "broker")
+    broker = KafkaBroker(folder / "broker", fixed_heap=True)
     sinks = QuietSinks(folder / "arrivals.jsonl")
     http_port = free_port()
     stack = SoakStack(folder, pg, broker, sinks, {}, http_port)
