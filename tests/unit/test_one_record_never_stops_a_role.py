@@ -64,6 +64,9 @@ class TopicConsumer:
     def highwater(self, tp: TopicPartition) -> int | None:
         return None
 
+    def assignment(self) -> set[TopicPartition]:
+        return {self.tp}
+
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         self.commits.update(offsets)
 
