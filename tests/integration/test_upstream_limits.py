@@ -17,25 +17,15 @@ from tests.integration.helpers import drain, read_topic
 from tests.integration.sender_helpers import key
 from tests.integration.test_deliver_upstream import body, encoded, header, produce
 from worker.adapters import upstream_admissions
-from worker.adapters.inbox import PostgresInbox
 from worker.adapters.upstream_admissions import PostgresAdmissions
 from worker.bootstrap import Runtime
+from worker.bootstrap.deps import deliver_deps
 from worker.cli import dlq
 from worker.ids import upstream_id
 from worker.ingress.app import reload_services
 from worker.ingress.limits import flush_now
 from worker.services import upstream_limits
-from worker.services.deliver import DeliverDeps, deliver_batch
-
-
-def _deps(runtime: Runtime) -> DeliverDeps:
-    return DeliverDeps(
-        PostgresInbox(runtime.pool),
-        runtime.settings.kafka.topics,
-        runtime.signer,
-        admissions=PostgresAdmissions(runtime.pool),
-        limits=runtime.settings.limits,
-    )
+from worker.services.deliver import deliver_batch
 
 
 async def _dead_codes(runtime: Runtime) -> list[str]:
@@ -64,7 +54,7 @@ async def test_upstream_records_over_the_daily_quota_are_dead_lettered_then_repl
     assert delivered == {0, 1}
     assert await _dead_codes(runtime) == ["quota_exceeded", "quota_exceeded"]
     # redoing the batch changes nothing: admissions are kept per message id
-    redo = await deliver_batch(await read_topic(runtime, Topic.SUBMITTED), _deps(runtime))
+    redo = await deliver_batch(await read_topic(runtime, Topic.SUBMITTED), deliver_deps(runtime))
     assert sorted(d.code for d in redo.dead) == ["quota_exceeded", "quota_exceeded"]
     used = await runtime.pool.fetchval(
         "SELECT count FROM service_usage WHERE service_id = $1", service_id
