@@ -40,7 +40,7 @@ test: install chromium kcat ## lint, contracts, type-check, the strict docs buil
 	$(BIN)/ruff format --check worker schemas devkit tests
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
-	$(BIN)/pytest -q --durations=20
+	$(BIN)/pytest -q --durations=20 -n 2 --dist loadgroup
 	@missing="$$($(KAFKA_MISSING))"; \
 	if [ -z "$$missing" ]; then \
 		echo "== Tansu smoke run (the embedded broker of \`make run\` without Java)"; \

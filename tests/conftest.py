@@ -120,12 +120,31 @@ def _with_deadline(test: Callable[..., Awaitable[Any]], seconds: float) -> Calla
     return bounded
 
 
+def _worker_group(item: pytest.Item) -> str | None:
+    """The pytest-xdist group (`make test` runs `--dist loadgroup`) of `item`: the soak
+    and chaos short runs share one worker, one after the other (each starts its own
+    brokers and role processes, and mostly waits on its fixed rate); the tests of a
+    module sharing a module-scoped fixture (a broker, a browser) stay on one worker,
+    which sets it up once."""
+    if item.get_closest_marker("chaos_short") is not None:
+        return "long"
+    info = getattr(item, "_fixtureinfo", None)
+    for definitions in getattr(info, "name2fixturedefs", {}).values():
+        if definitions and definitions[-1].scope == "module":
+            return item.nodeid.split("::")[0]
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         test = getattr(item, "obj", None)
         seconds = _timeout(item) - _DEADLINE_MARGIN
         if inspect.iscoroutinefunction(test) and seconds > 0:
             item.obj = _with_deadline(test, seconds)  # type: ignore[attr-defined]
+        group = _worker_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 _used_fixtures: set[str] = set()
@@ -160,8 +179,9 @@ def pytest_report_header() -> list[str]:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """The broker again at the end (`-q` hides the header)."""
-    if "services" in _used_fixtures:
+    """The broker again at the end (`-q` hides the header; with pytest-xdist the
+    workers, not this process, start the brokers)."""
+    if "services" in _used_fixtures or terminalreporter.config.getoption("numprocesses", None):
         for line in _broker_lines():
             terminalreporter.write_line(line)
 
