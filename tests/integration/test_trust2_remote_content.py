@@ -32,6 +32,12 @@ from worker.ingress.app import create_app
 
 Client = TestClient[Any, Any]
 CITIZENS = [f"BNCMRA{n:02d}A01H501U" for n in range(1, 7)]
+
+# `make test` runs this module on one pytest-xdist worker, in file order, as a single
+# process would: test_a_citizen_who_leaves_mid_pdf_is_not_a_server_error reads the
+# process-wide request counter, which the earlier tests of the module feed too.
+pytestmark = pytest.mark.xdist_group("trust2_remote_content")
+
 PDF_PIECE = b"%PDF-1.7\n" + b"0" * 65_536
 LISTING = {
     "details": {"subject": "Referto disponibile", "markdown": "Il referto " * 10},
