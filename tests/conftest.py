@@ -25,6 +25,7 @@ from typing import Any, TextIO, TypeVar
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from aiokafka.protocol.offset import OffsetRequest
 
 from devkit.brokers import Choice, Services, choose, embedded_services
 from devkit.kafka_dist import kafka_version
@@ -256,12 +257,39 @@ async def create_topics(settings: Settings) -> None:
         current, overrides = await describe(admin, names)
         await apply(admin, plan(specs, current), overrides)
         deadline = asyncio.get_running_loop().time() + SETTLE_SECONDS
-        while not plan(specs, (await describe(admin, names))[0]).empty:
+        while not (
+            plan(specs, (await describe(admin, names))[0]).empty and await _led(admin, names)
+        ):
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"topics {kafka.topic_prefix}* not settled")
             await asyncio.sleep(0.02)
     finally:
         await admin.close()
+
+
+async def _led(admin: Any, names: list[str]) -> bool:
+    """Whether each partition's leader already serves it. A new partition is in the
+    metadata a moment before its leader takes requests: a test's first produce would
+    meet NOT_LEADER_OR_FOLLOWER and retry 100 ms later, inside whatever it measures.
+    Asked with ListOffsets, which only the leader answers, and which writes nothing."""
+    wanted: dict[int, dict[str, list[tuple[int, int]]]] = {}
+    for topic in await admin.describe_topics(names):
+        if topic["error_code"] or not topic["partitions"]:
+            return False
+        for part in topic["partitions"]:
+            if part["error_code"] or part["leader"] < 0:
+                return False
+            at = wanted.setdefault(part["leader"], {}).setdefault(topic["topic"], [])
+            at.append((part["partition"], _LATEST))
+    for leader, topics in wanted.items():
+        response = await admin._client.send(leader, OffsetRequest(-1, 0, list(topics.items())))
+        if any(error for _, parts in response.topics for _, error, *_ in parts):
+            return False
+    return True
+
+
+#: ListOffsets' timestamp for "the log end".
+_LATEST = -1
 
 
 @functools.cache
