@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import fields
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -51,17 +52,20 @@ _STORED_COLUMNS = (
     " created_at, time_to_live, processed_at, rpt_id, paid_at, paid_seq, feature_level_type"
 )
 # One statement: insert the batch, paying on arrival the rows whose rpt_id already has
-# a kept payment (the seq after the status event's: 2), and return the rows it
-# inserted. An id it did not insert was already stored (a redone batch, or another
-# writer's row): `_STORED` reads those after, only when there are any.
-_SAVE = f"""
+# a kept payment (the seq after the status event's: 2), and return what the database
+# set on the rows it inserted (the rest of a stored row is what was sent). An id it
+# did not insert was already stored (a redone batch, or another writer's row):
+# `_STORED` reads those after, only when there are any.
+# The rows go as one JSON array of `InboxRow` objects (msgspec encodes the batch in
+# one call; per-row binary arrays cost asyncpg a type check per value), with every
+# timestamp carrying its UTC offset, so the session's time zone never applies.
+_SAVE = """
 WITH v AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int[],
-                         $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                         $11::text[], $12::timestamptz[], $13::text[], $14::int[])
-        AS v(id, fiscal_code, sender_service_id, created_at, time_to_live,
-             feature_level_type, content, status, rejection_reason, failure_reason,
-             rpt_id, due_date, template_id, template_version)
+    SELECT * FROM json_to_recordset($1::json)
+        AS v(id text, fiscal_code text, sender_service_id text, created_at timestamptz,
+             time_to_live int, feature_level_type text, content jsonb, status text,
+             rejection_reason text, failure_reason text, rpt_id text,
+             due_date timestamptz, template_id text, template_version int)
 ), paid AS (
     SELECT rpt_id, COALESCE(min(paid_at), min(received_at)) AS paid_at
     FROM payments WHERE rpt_id IN (SELECT rpt_id FROM v WHERE rpt_id IS NOT NULL)
@@ -72,14 +76,14 @@ INSERT INTO messages (id, fiscal_code, sender_service_id, created_at, time_to_li
                       failure_reason, rpt_id, due_date, paid_at, status_seq, paid_seq,
                       template_id, template_version)
 SELECT v.id, v.fiscal_code, v.sender_service_id, v.created_at, v.time_to_live,
-       v.feature_level_type, v.content::jsonb, v.status, v.rejection_reason,
-       v.failure_reason, v.rpt_id, v.due_date, paid.paid_at,
+       v.feature_level_type, COALESCE(v.content, '{}'::jsonb), v.status,
+       v.rejection_reason, v.failure_reason, v.rpt_id, v.due_date, paid.paid_at,
        CASE WHEN paid.paid_at IS NULL THEN 1 ELSE 2 END,
        CASE WHEN paid.paid_at IS NULL THEN NULL ELSE 2 END,
        v.template_id, v.template_version
 FROM v LEFT JOIN paid ON paid.rpt_id = v.rpt_id
 ON CONFLICT (id) DO NOTHING
-RETURNING {_STORED_COLUMNS}
+RETURNING id, processed_at, paid_at, paid_seq
 """
 _STORED = f"SELECT {_STORED_COLUMNS} FROM messages WHERE id = ANY($1::text[])"
 
@@ -119,29 +123,50 @@ class PostgresInbox:
     async def save_messages(self, rows: Sequence[InboxRow]) -> list[StoredMessage]:
         if not rows:
             return []
-        ids = [r.id for r in rows]
-        columns = (
-            ids,
-            [r.fiscal_code for r in rows],
-            [r.sender_service_id for r in rows],
-            [r.created_at for r in rows],
-            [r.time_to_live for r in rows],
-            [r.feature_level_type for r in rows],
-            ["{}" if r.content is None else _json.encode(r.content).decode() for r in rows],
-            [r.status.value for r in rows],
-            [r.rejection_reason.value if r.rejection_reason else None for r in rows],
-            [r.failure_reason.value if r.failure_reason else None for r in rows],
-            [r.rpt_id for r in rows],
-            [r.due_date for r in rows],
-            [r.template_id for r in rows],
-            [r.template_version for r in rows],
-        )
+        sent = [_utc(r) for r in rows]
         async with self._pool.acquire() as conn:
-            stored = [StoredMessage(*s) for s in await conn.fetch(_SAVE, *columns)]
-            if len(stored) < len(set(ids)):
+            inserted = await conn.fetch(_SAVE, _json.encode(sent).decode())
+            by_id = {r.id: r for r in sent}
+            stored = [_stored(by_id[s[0]], s[1], s[2], s[3]) for s in inserted]
+            if len(stored) < len(by_id):
                 # Ids stored before (a redone batch) or by another writer meanwhile
                 # (committed by now: the insert waited for it): read their rows.
                 seen = {s.id for s in stored}
-                missing = [i for i in ids if i not in seen]
+                missing = [i for i in by_id if i not in seen]
                 stored += [StoredMessage(*s) for s in await conn.fetch(_STORED, missing)]
         return stored
+
+
+def _utc(row: InboxRow) -> InboxRow:
+    """The row with offset-aware timestamps (the schemas make them UTC on decoding;
+    a naive one from elsewhere is read as UTC, as the binary protocol would)."""
+    if row.created_at.tzinfo is not None and (row.due_date is None or row.due_date.tzinfo):
+        return row
+    due = row.due_date
+    return msgspec.structs.replace(
+        row,
+        created_at=row.created_at.replace(tzinfo=row.created_at.tzinfo or UTC),
+        due_date=None if due is None else due.replace(tzinfo=due.tzinfo or UTC),
+    )
+
+
+def _stored(
+    row: InboxRow, processed_at: datetime, paid_at: datetime | None, paid_seq: int | None
+) -> StoredMessage:
+    """The stored state of a row this write inserted: what was sent, plus what the
+    database set."""
+    return StoredMessage(
+        row.id,
+        row.fiscal_code,
+        row.sender_service_id,
+        row.status.value,
+        row.rejection_reason.value if row.rejection_reason else None,
+        row.failure_reason.value if row.failure_reason else None,
+        row.created_at,
+        row.time_to_live,
+        processed_at,
+        row.rpt_id,
+        paid_at,
+        paid_seq,
+        row.feature_level_type,
+    )
