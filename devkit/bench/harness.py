@@ -152,7 +152,12 @@ class Bench:
             await conn.close()
 
     async def reset_inbox(self) -> None:
-        await self.sql("TRUNCATE messages, notifications")
+        """The inbox as each phase finds it: a history, analyzed (`workload.reset_history`)."""
+        conn = await asyncpg.connect(self.url)
+        try:
+            await workload.reset_history(conn)
+        finally:
+            await conn.close()
 
     def counts(self, name: str) -> Path:
         """Where process `name` counts its Kafka requests (see `kafkacount`)."""

@@ -81,6 +81,41 @@ async def seed(conn: asyncpg.Connection, count: int) -> None:
     )
 
 
+#: The sender of the history rows (`reset_history`): outside every phase's figures.
+HISTORY_SERVICE_ID = "bench-history"
+#: Messages already in the inbox when a phase starts, each with its two notifications.
+HISTORY_MESSAGES = 20_000
+
+_HISTORY = """
+WITH m AS (
+    INSERT INTO messages (id, fiscal_code, sender_service_id, created_at, time_to_live,
+                          feature_level_type, content, status, status_seq, processed_at)
+    SELECT 'H' || lpad(n::text, 25, '0'), 'HSTCTZ' || lpad((n % 5000)::text, 10, '0'),
+           $2, t, 3600, 'STANDARD', $3::jsonb, 'PROCESSED', 3, t
+    FROM generate_series(1, $1::int) AS n,
+         LATERAL (SELECT now() - interval '2 days' + n * interval '1 second' AS t) AS at
+    RETURNING id, fiscal_code, created_at
+)
+INSERT INTO notifications (id, message_id, fiscal_code, sender_service_id, channel, kind,
+                           status, attempts, deadline, status_seq, created_at, updated_at)
+SELECT m.id || '-' || lower(c) || '-message', m.id, m.fiscal_code, $2, c, 'MESSAGE',
+       'SENT', 1, m.created_at + interval '1 hour', s, m.created_at, m.created_at
+FROM m, unnest(ARRAY['PUSH', 'EMAIL'], ARRAY[2, 3]) AS ch(c, s)
+"""
+
+
+async def reset_history(conn: asyncpg.Connection, count: int = HISTORY_MESSAGES) -> None:
+    """Empty inbox and notifications, then `count` delivered messages of two days ago
+    (another sender), analyzed: each phase starts on tables that have a history and
+    statistics, as in production. On tables emptied just before, the planner's first
+    plans see one page and scan it; a prepared statement keeps such a generic plan
+    while its table grows through the phase, which no production table does."""
+    content = msgspec.json.encode({"subject": SUBJECT, "markdown": MARKDOWN}).decode()
+    await conn.execute("TRUNCATE messages, notifications")
+    await conn.execute(_HISTORY, count, HISTORY_SERVICE_ID, content)
+    await conn.execute("ANALYZE messages, notifications, profiles, service_preferences, services")
+
+
 def channels(count: int) -> dict[str, tuple[Channel, ...]]:
     """The channels our pipeline notifies per citizen under the rules `seed` sets up
     (absent: the message is rejected, inbox off); for the full-pipeline ceiling."""

@@ -46,3 +46,14 @@ def test_the_document_escapes_its_title() -> None:
 
     assert "<title>Tassa &lt;rifiuti&gt; &amp; altro</title>" in doc
     assert doc.startswith("<!DOCTYPE html>")
+
+
+def test_a_text_sent_to_many_citizens_is_rendered_once_and_alike() -> None:
+    text = "# Avviso TARI\n\nScade il **30 novembre**: [paga](https://example.org/pay)\n"
+    before = sanitized_fragment.cache_info()
+    first = sanitized_fragment(text)
+    again = [sanitized_fragment(str(text)) for _ in range(3)]
+    after = sanitized_fragment.cache_info()
+    assert again == [first] * 3
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 3)
+    assert sanitized_fragment(text + "altro") != first  # another text, its own rendering
