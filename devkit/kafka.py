@@ -15,7 +15,7 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -73,9 +73,14 @@ logger.started.level = info
 """
 
 
-def new_cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+def new_cluster_id(random_bytes: Callable[[], bytes] = lambda: uuid.uuid4().bytes) -> str:
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding, never
+    starting with `-` (as Kafka's own `Uuid.randomUuid` does): the storage tool would
+    read such an id as an option ("--cluster-id: expected one argument"), 1 start in 64."""
+    while True:
+        found = base64.urlsafe_b64encode(random_bytes()).decode().rstrip("=")
+        if not found.startswith("-"):
+            return found
 
 
 class KafkaBroker:
@@ -225,7 +230,7 @@ class KafkaBroker:
         """`kafka-storage format`, once: a restart finds meta.properties and reuses the logs."""
         if (self.log_dirs / "meta.properties").exists():
             return
-        args = ["format", "--config", str(config), "--cluster-id", self.cluster_id]
+        args = ["format", "--config", str(config), f"--cluster-id={self.cluster_id}"]
         for user, password in self.scram_users.items():
             args += ["--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]"]
         argv = self._java(libs, "kafka.tools.StorageTool", *args, *self.format_args)

@@ -23,6 +23,10 @@ CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _CANONICAL = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")  # 26 Crockford characters, <= 128 bits
 _AS_BASE32_DIGITS = str.maketrans(CROCKFORD, "0123456789abcdefghijklmnopqrstuv")
 _RANDOM_BYTES = 10
+#: HMAC-SHA256 (RFC 2104) by hand: SHA-256's block, and the key's inner and outer pads.
+_BLOCK = 64
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
 #: Feature levels an id can be signed with (IO's `FeatureLevelType`), most common first.
 STANDARD, ADVANCED = "STANDARD", "ADVANCED"
 LEVELS = (STANDARD, ADVANCED)
@@ -64,13 +68,24 @@ class IdSigner:
     """Issues and recognises signed message ids. Shared secret across processes."""
 
     def __init__(self, secret: str) -> None:
-        # Keyed once: each MAC copies it rather than hashing the key again.
-        self._keyed = hmac.new(secret.encode(), digestmod=hashlib.sha256)
+        # Keyed once: each MAC copies the padded key's two hashes rather than hashing
+        # the key again. HMAC written out on hashlib's objects, whose copy, update and
+        # digest are C calls: `hmac.HMAC.copy()` and its wrapper cost three times as
+        # much (3.7 against 1.1 us), once per accepted message.
+        key = secret.encode()
+        if len(key) > _BLOCK:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(_BLOCK, b"\0")
+        self._inner = hashlib.sha256(key.translate(_IPAD))
+        self._outer = hashlib.sha256(key.translate(_OPAD))
 
     def _mac(self, msg: bytes) -> bytes:
-        mac = self._keyed.copy()
-        mac.update(msg)
-        return mac.digest()
+        """HMAC-SHA256 of `msg` under the secret (the same bytes as `hmac.digest`)."""
+        inner = self._inner.copy()
+        inner.update(msg)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
 
     def _tag(self, time_ms: int, service_id: str, fiscal_code: str, level: str) -> int:
         msg = b"%d\x00%s\x00%s" % (time_ms, service_id.encode(), fiscal_code.encode())

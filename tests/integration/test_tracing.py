@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import structlog
 from aiohttp.test_utils import TestClient
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -18,7 +17,7 @@ from tests.conftest import eventually
 from tests.factories import create_profile, create_service, message_body
 from tests.integration.helpers import drain
 from tests.integration.notify_helpers import CITIZEN, Receiver, running, serving, with_settings
-from worker import tracing
+from worker import logs, tracing
 from worker.bootstrap import Runtime, notify_channels, webhook_sender
 from worker.ingress import app as app_module
 from worker.ingress.app import reload_services
@@ -112,11 +111,13 @@ async def test_one_submitted_message_is_one_trace_from_ingress_to_the_callback(
 
 
 class AccessLines:
+    enabled = True
+
     def __init__(self) -> None:
         self.lines: list[tuple[str, dict[str, Any]]] = []
 
     def info(self, event: str, **fields: Any) -> None:
-        self.lines.append((event, fields | structlog.contextvars.get_contextvars()))
+        self.lines.append((event, fields | logs.context()))
 
 
 async def test_without_an_endpoint_tracing_stays_off_and_records_carry_no_header(

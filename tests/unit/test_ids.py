@@ -63,6 +63,16 @@ def test_the_tag_is_the_hmac_sha256_of_time_service_and_citizen() -> None:
     assert value >> 80 == 1_764_520_000_000
 
 
+def test_the_tag_is_the_standard_hmac_for_secrets_of_any_length() -> None:
+    import hmac
+
+    for secret in ("", "k" * 63, "k" * 64, "k" * 65, "è" * 200):  # past 64 bytes: hashed first
+        value = decode_ulid(IdSigner(secret).new("svc", "RSSMRA80A01H501U", now_ms=1))
+        assert value is not None
+        digest = hmac.digest(secret.encode(), b"1\x00svc\x00RSSMRA80A01H501U", "sha256")
+        assert value & ((1 << 80) - 1) == int.from_bytes(digest[:10], "big")
+
+
 def test_an_id_tells_the_feature_level_it_was_issued_with() -> None:
     standard = SIGNER.new("svc", FC, now_ms=1_795_000_000_000)
     advanced = SIGNER.new("svc", FC, now_ms=1_795_000_000_000, level="ADVANCED")

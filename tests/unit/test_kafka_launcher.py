@@ -59,6 +59,13 @@ def test_a_restart_keeps_the_cluster_id_it_was_formatted_with(tmp_path: Path) ->
     assert KafkaBroker(tmp_path).cluster_id == "abcDEF123"
 
 
+def test_a_new_cluster_id_never_starts_with_a_dash() -> None:
+    """Kafka's storage tool would read such an id as an option (1 random id in 64)."""
+    draws = iter([b"\xfb" + bytes(15), b"\x00" * 16])  # base64 of 0xfb starts with "-"
+    assert new_cluster_id(lambda: next(draws)) == "AAAAAAAAAAAAAAAAAAAAAA"
+    assert all(not new_cluster_id().startswith("-") for _ in range(500))
+
+
 def test_without_java_auto_is_tansu_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(kafka_dist.shutil, "which", lambda name: None)
     reason = kafka_dist.java_available()

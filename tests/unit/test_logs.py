@@ -84,3 +84,28 @@ def test_the_access_line_is_json_at_info_and_not_written_above_it() -> None:
 
 def test_generated_request_ids_differ() -> None:
     assert len({request_id(None) for _ in range(1000)}) == 1000
+
+
+SCOPED = """
+import logging
+from worker import logs
+logs.configure("info", "json", role="ingress", version="1.2.3")
+log = logs.get("postino.ingress")
+scope = logs.open_scope(request_id="req-7")
+logs.bind(service_id="svc-2", message_id=None)
+log.info("inside", service_id="given")
+logging.getLogger("aiohttp.server").warning("library line")
+logs.close_scope(scope)
+log.info("after")
+"""
+
+
+def test_a_request_scope_puts_its_ids_on_every_line_of_the_request_and_no_later_one() -> None:
+    done = subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
+        [sys.executable, "-c", SCOPED], capture_output=True, text=True, check=True, timeout=60
+    )
+    inside, library, after = (json.loads(line) for line in done.stderr.splitlines())
+    assert (inside["request_id"], inside["service_id"]) == ("req-7", "given")  # fields win
+    assert "message_id" not in inside  # None is not bound
+    assert (library["request_id"], library["service_id"]) == ("req-7", "svc-2")
+    assert "request_id" not in after and "service_id" not in after

@@ -191,9 +191,10 @@ class Publisher:
                 raise
 
     async def _publish(self, record: OutRecord) -> tuple[int, int]:
-        await self._live()
+        if self._restart is not None and _sender_died(self._producer):
+            await self._live()
         try:
-            partitions = await self._partitions(record.topic)
+            partitions = self._sorted.get(record.topic) or await self._partitions(record.topic)
             meta = await self._producer.send_and_wait(
                 record.topic,
                 record.value,
@@ -229,7 +230,8 @@ class Publisher:
                 raise
 
     async def _publish_many(self, records: Sequence[OutRecord]) -> None:
-        await self._live()
+        if self._restart is not None and _sender_died(self._producer):
+            await self._live()
         try:
             groups = await self._by_partition(records)
             futures: list[asyncio.Future[Any]] = []

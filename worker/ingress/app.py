@@ -39,7 +39,7 @@ from worker.ingress import (
 from worker.ingress.keys import DIRECTORY, RUNTIME, STORES, TEMPLATES, UNKNOWN_TOKENS
 from worker.ingress.limits import limits_ctx
 from worker.ingress.problems import problem
-from worker.ingress.url_text import url_text
+from worker.ingress.url_text import url_refusal
 from worker.periodic import running_every
 from worker.services.directory import ServiceDirectory
 from worker.services.templates import TemplateCache
@@ -69,37 +69,46 @@ def request_id(given: str | None) -> str:
 
 
 @web.middleware
-async def errors_and_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Errors as problems, metrics, the request id (bound to every log line of the
-    request, echoed back), the access log line, and the request's server span."""
+async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Everything every request goes through, in one middleware (each layer costs a
+    coroutine and aiohttp's wrappers per request): the request id (bound to every log
+    line of the request, echoed back), the URL text rules, errors as problems, the
+    server span, metrics and the access log line."""
     started = time.perf_counter()
     route = request.match_info.route.resource
     name = route.canonical if route is not None else "unmatched"
     rid = request_id(request.headers.get(REQUEST_ID))
-    logs.clear()  # one connection's task serves its requests one after the other
-    logs.bind(request_id=rid)
-    if tracing.ENABLED:
-        response = await _traced(request, handler, name)
-    else:
-        try:
-            response = await handler(request)
-        except Exception as exc:
-            response = _error_response(exc, request, name)
-    if not response.prepared:
-        response.headers[REQUEST_ID] = rid
-    elapsed = time.perf_counter() - started
-    counter, latency = _metric_children(name, request.method, response.status)
-    counter.inc()
-    latency.observe(elapsed)
-    access.info(
-        "http_request",
-        method=request.method,
-        route=name,
-        status=response.status,
-        duration_ms=round(elapsed * 1000, 2),
-    )
-    logs.clear()
+    scope = logs.open_scope(request_id=rid)
+    try:
+        if tracing.ENABLED:
+            response = await _traced(request, handler, name)
+        else:
+            response = await _answer(request, handler, name)
+        if not response.prepared:
+            response.headers[REQUEST_ID] = rid
+        elapsed = time.perf_counter() - started
+        counter, latency = _metric_children(name, request.method, response.status)
+        counter.inc()
+        latency.observe(elapsed)
+        if access.enabled:
+            access.info(
+                "http_request",
+                method=request.method,
+                route=name,
+                status=response.status,
+                duration_ms=round(elapsed * 1000, 2),
+            )
+    finally:
+        logs.close_scope(scope)
     return response
+
+
+async def _answer(request: web.Request, handler: Handler, name: str) -> web.StreamResponse:
+    """The handler's response, a refused URL's 400, or an error's problem."""
+    try:
+        return url_refusal(request) or await handler(request)
+    except Exception as exc:
+        return _error_response(exc, request, name)
 
 
 async def _traced(request: web.Request, handler: Handler, name: str) -> web.StreamResponse:
@@ -111,10 +120,7 @@ async def _traced(request: web.Request, handler: Handler, name: str) -> web.Stre
         attributes={"http.request.method": request.method, "http.route": name},
         links=tracing.edge_links(request.headers),
     ) as current:
-        try:
-            response = await handler(request)
-        except Exception as exc:
-            response = _error_response(exc, request, name)
+        response = await _answer(request, handler, name)
         if current is not None:
             current.set_attribute("http.response.status_code", response.status)
             if response.status >= 500:
@@ -175,7 +181,7 @@ async def _directory_ctx(app: web.Application) -> AsyncIterator[None]:
 def create_app(runtime: Runtime) -> web.Application:
     app = web.Application(
         client_max_size=runtime.settings.http.max_body_bytes,
-        middlewares=[errors_and_metrics, url_text],
+        middlewares=[edge],
     )
     app[RUNTIME] = runtime
     app[STORES] = ingress_stores(runtime)

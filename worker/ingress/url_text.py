@@ -8,14 +8,12 @@ text never reaches a query (PostgreSQL refuses a NUL with an error, which was a 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 
 from aiohttp import web
 
 from worker.core.text_rules import TextProblem, value_problem
 from worker.ingress.problems import problem
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _values(request: web.Request) -> Iterator[tuple[str, str]]:
@@ -28,6 +26,8 @@ def _values(request: web.Request) -> Iterator[tuple[str, str]]:
 
 def url_problem(request: web.Request) -> TextProblem | None:
     """The first problem of the request's path segments and query, or None."""
+    if not request.match_info and not request.rel_url.raw_query_string:
+        return None  # nothing to check (a submit): no generator, no query parsed
     for name, value in _values(request):
         found = value_problem(name, value)
         if found is not None:
@@ -35,9 +35,9 @@ def url_problem(request: web.Request) -> TextProblem | None:
     return None
 
 
-@web.middleware
-async def url_text(request: web.Request, handler: Handler) -> web.StreamResponse:
+def url_refusal(request: web.Request) -> web.Response | None:
+    """The 400 to answer before any handler runs, or None (the edge middleware calls it)."""
     found = url_problem(request)
     if found is not None:
         return problem(400, "Bad request", found.detail)
-    return await handler(request)
+    return None
