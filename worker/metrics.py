@@ -7,7 +7,9 @@ from collections.abc import Iterable, Mapping
 from prometheus_client import Counter, Gauge, Histogram
 
 HTTP_REQUESTS = Counter(
-    "postino_http_requests_total", "HTTP requests answered", ["route", "method", "status"]
+    "postino_http_requests_total",
+    "HTTP requests answered (status 499: the handler was cancelled before its answer)",
+    ["route", "method", "status"],
 )
 HTTP_SECONDS = Histogram(
     "postino_http_request_seconds",

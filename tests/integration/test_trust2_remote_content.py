@@ -33,11 +33,6 @@ from worker.ingress.app import create_app
 Client = TestClient[Any, Any]
 CITIZENS = [f"BNCMRA{n:02d}A01H501U" for n in range(1, 7)]
 
-# `make test` runs this module on one pytest-xdist worker, in file order, as a single
-# process would: test_a_citizen_who_leaves_mid_pdf_is_not_a_server_error reads the
-# process-wide request counter, which the earlier tests of the module feed too.
-pytestmark = pytest.mark.xdist_group("trust2_remote_content")
-
 PDF_PIECE = b"%PDF-1.7\n" + b"0" * 65_536
 LISTING = {
     "details": {"subject": "Referto disponibile", "markdown": "Il referto " * 10},
@@ -118,7 +113,7 @@ async def sender() -> AsyncIterator[tuple[Sender, str]]:
     await server.close()
 
 
-async def _client(runtime: Runtime, **remote: Any) -> Client:
+async def _client(runtime: Runtime, *, cancelling: bool = True, **remote: Any) -> Client:
     settings = runtime.settings
     options = {
         "timeout_seconds": 0.5,
@@ -128,9 +123,18 @@ async def _client(runtime: Runtime, **remote: Any) -> Client:
         **remote,
     }
     changed = replace(settings, remote_content=replace(settings.remote_content, **options))
-    client = TestClient(TestServer(create_app(replace(runtime, settings=changed))))
+    server = TestServer if cancelling else _Server
+    client = TestClient(server(create_app(replace(runtime, settings=changed))))
     await client.start_server()
     return client
+
+
+class _Server(TestServer):
+    """aiohttp's test server, but leaving handlers running when a client leaves, as
+    `postino ingress` does (aiohttp's default); its test server cancels them."""
+
+    async def _make_runner(self, handler_cancellation: bool = False, **kwargs: Any) -> Any:
+        return await super()._make_runner(handler_cancellation=False, **kwargs)
 
 
 async def _two_messages(
@@ -303,12 +307,30 @@ class _Errors:
         return None
 
 
+def _client_gone() -> float:
+    return sum(
+        sample.value
+        for family in metrics.REMOTE_CONTENT.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total") and sample.labels.get("outcome") == "client_gone"
+    )
+
+
+@pytest.mark.parametrize("cancelling", [False, True], ids=["handler-runs-on", "handler-cancelled"])
 async def test_a_citizen_who_leaves_mid_pdf_is_not_a_server_error(
-    runtime: Runtime, sender: tuple[Sender, str], monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime,
+    sender: tuple[Sender, str],
+    monkeypatch: pytest.MonkeyPatch,
+    cancelling: bool,
 ) -> None:
+    """As `postino ingress` runs, the next write finds the citizen gone and the stream
+    ends as `client_gone` (a 200 already sent); under a server that cancels a handler
+    whose client left, the request is still counted, as 499. Never a 500."""
     errors = _Errors()
     monkeypatch.setattr(app_module, "log", errors)
-    client = await _client(runtime, attachment_deadline_seconds=30.0)
+    gone = _client_gone()
+    before = await _attachment_statuses()
+    client = await _client(runtime, cancelling=cancelling, attachment_deadline_seconds=30.0)
     try:
         [message_id, *_] = await _messages(runtime, client, sender[1], "plain")
         headers = await session(client, CITIZENS[0])
@@ -319,12 +341,18 @@ async def test_a_citizen_who_leaves_mid_pdf_is_not_a_server_error(
             await resp.content.readexactly(100_000)
             resp.connection.transport.abort()  # type: ignore[union-attr]
             resp.close()
-        # the ingress notices on its next write, and ends the request
-        statuses = await eventually(_attachment_statuses, lambda found: bool(found))
+        # the ingress notices on its next write (or its handler is cancelled) and ends
+        # the request
+        statuses = await eventually(_attachment_statuses, lambda found: found != before)
     finally:
         await client.close()
     assert "request_failed" not in errors.events
-    assert 500 not in statuses
+    new = {status: n - before.get(status, 0) for status, n in statuses.items()}
+    if cancelling:
+        assert {s: n for s, n in new.items() if n} == {499: 1}
+    else:
+        assert {s: n for s, n in new.items() if n} == {200: 1}
+        assert _client_gone() == gone + 1
 
 
 async def test_sender_json_nested_too_deep_is_a_bad_gateway(

@@ -6,6 +6,7 @@ the service directory and the task that keeps it fresh.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import secrets
@@ -86,21 +87,36 @@ async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
             response = await _answer(request, handler, name)
         if not response.prepared:
             response.headers[REQUEST_ID] = rid
-        elapsed = time.perf_counter() - started
-        counter, latency = _metric_children(name, request.method, response.status)
-        counter.inc()
-        latency.observe(elapsed)
-        if access.enabled:
-            access.info(
-                "http_request",
-                method=request.method,
-                route=name,
-                status=response.status,
-                duration_ms=round(elapsed * 1000, 2),
-            )
+        _counted(request, name, response.status, started)
+    except asyncio.CancelledError:
+        # The handler was cancelled: the client left under a server that cancels
+        # handlers on a lost connection, or the process is stopping. Still counted.
+        _counted(request, name, CLIENT_CLOSED, started)
+        raise
     finally:
         logs.close_scope(scope)
     return response
+
+
+#: The status a request cancelled before its answer is counted with (nginx's "client
+#: closed request"); it never goes on the wire.
+CLIENT_CLOSED = 499
+
+
+def _counted(request: web.Request, name: str, status: int, started: float) -> None:
+    """The request in the metrics and, when info logging is on, the access line."""
+    elapsed = time.perf_counter() - started
+    counter, latency = _metric_children(name, request.method, status)
+    counter.inc()
+    latency.observe(elapsed)
+    if access.enabled:
+        access.info(
+            "http_request",
+            method=request.method,
+            route=name,
+            status=status,
+            duration_ms=round(elapsed * 1000, 2),
+        )
 
 
 async def _answer(request: web.Request, handler: Handler, name: str) -> web.StreamResponse:
