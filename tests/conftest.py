@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 import pytest
+import structlog
 from aiohttp.test_utils import TestClient, TestServer
 from aiokafka.protocol.offset import OffsetRequest
 
@@ -49,7 +50,26 @@ T = TypeVar("T")
 ADMIN_TOKEN = "test-admin-token"
 _prefixes = itertools.count()
 
-logs.configure("warning", "console")
+
+def configure_logs(level: str) -> None:
+    """Postino's logging on console lines at `level`."""
+    logs.configure(level, "console")
+
+
+def _never_cached(**settings: Any) -> None:
+    """structlog's `configure`, with no logger ever cached on first use in the tests: a
+    cached logger keeps the processors of the configuration it first met, so after a
+    test that reconfigures (the fuzz tests go quiet, the CLI tests run `main`), loggers
+    used meanwhile escape `structlog.testing.capture_logs`, depending on the order the
+    tests ran in."""
+    _configure(**{**settings, "cache_logger_on_first_use": False})
+
+
+_configure = structlog.configure
+structlog.configure = _never_cached
+
+
+configure_logs("warning")
 
 
 def _awaiting(awaitable: object) -> Iterator[str]:

@@ -7,17 +7,18 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.conftest import configure_logs
 from tests.fuzz.loops import Traced
-from worker import logs, tracing
+from worker import tracing
 
 
 @pytest.fixture(autouse=True)
 def quiet_logs() -> Iterator[None]:
-    logs.configure("error", "console")
+    configure_logs("error")
     try:
         yield
     finally:
-        logs.configure("warning", "console")
+        configure_logs("warning")
 
 
 @pytest.fixture
