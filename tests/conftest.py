@@ -26,22 +26,13 @@ from typing import Any, TextIO, TypeVar
 import pytest
 import structlog
 from aiohttp.test_utils import TestClient, TestServer
-from aiokafka.protocol.offset import OffsetRequest
 
 from devkit.brokers import Choice, Services, choose, embedded_services
 from devkit.kafka_dist import kafka_version
 from worker import logs
 from worker.adapters.kafka import admin_client
-from worker.adapters.kafka_topics import (
-    SETTLE_SECONDS,
-    apply,
-    default_replication,
-    describe,
-    desired,
-    load_inventory,
-)
+from worker.adapters.kafka_topics import load_inventory, sync_topics
 from worker.bootstrap import Runtime, open_runtime
-from worker.core.topic_plan import plan
 from worker.ingress.app import create_app
 from worker.lifecycle import prepare
 from worker.settings import Settings, load_settings
@@ -49,11 +40,6 @@ from worker.settings import Settings, load_settings
 T = TypeVar("T")
 ADMIN_TOKEN = "test-admin-token"
 _prefixes = itertools.count()
-
-
-def configure_logs(level: str) -> None:
-    """Postino's logging on console lines at `level`."""
-    logs.configure(level, "console")
 
 
 def _never_cached(**settings: Any) -> None:
@@ -69,7 +55,7 @@ _configure = structlog.configure
 structlog.configure = _never_cached
 
 
-configure_logs("warning")
+logs.configure("warning", "console")
 
 
 def _awaiting(awaitable: object) -> Iterator[str]:
@@ -262,54 +248,8 @@ _EMPTY_TABLES = "; ".join(f"DELETE FROM {table.strip()}" for table in _TABLES.sp
 
 async def create_topics(settings: Settings) -> None:
     """The inventory's topics under the settings' (fresh) prefix, as `postino topics`
-    creates them (`sync_topics`), then waited for until the broker describes them as
-    planned, polled every 20 ms (`sync_topics` polls every 0.2 s, which most setups
-    waited once: a tenth of a second per test)."""
-    kafka = settings.kafka
-    admin = admin_client(kafka, kafka.bootstrap or "", "tests")
-    await admin.start()
-    try:
-        replication = kafka.replication_factor
-        if replication == -1:
-            replication = await default_replication(admin)
-        specs = desired(kafka, _inventory(), replication)
-        names = [spec.name for spec in specs]
-        current, overrides = await describe(admin, names)
-        await apply(admin, plan(specs, current), overrides)
-        deadline = asyncio.get_running_loop().time() + SETTLE_SECONDS
-        while not (
-            plan(specs, (await describe(admin, names))[0]).empty and await _led(admin, names)
-        ):
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"topics {kafka.topic_prefix}* not settled")
-            await asyncio.sleep(0.02)
-    finally:
-        await admin.close()
-
-
-async def _led(admin: Any, names: list[str]) -> bool:
-    """Whether each partition's leader already serves it. A new partition is in the
-    metadata a moment before its leader takes requests: a test's first produce would
-    meet NOT_LEADER_OR_FOLLOWER and retry 100 ms later, inside whatever it measures.
-    Asked with ListOffsets, which only the leader answers, and which writes nothing."""
-    wanted: dict[int, dict[str, list[tuple[int, int]]]] = {}
-    for topic in await admin.describe_topics(names):
-        if topic["error_code"] or not topic["partitions"]:
-            return False
-        for part in topic["partitions"]:
-            if part["error_code"] or part["leader"] < 0:
-                return False
-            at = wanted.setdefault(part["leader"], {}).setdefault(topic["topic"], [])
-            at.append((part["partition"], _LATEST))
-    for leader, topics in wanted.items():
-        response = await admin._client.send(leader, OffsetRequest(-1, 0, list(topics.items())))
-        if any(error for _, parts in response.topics for _, error, *_ in parts):
-            return False
-    return True
-
-
-#: ListOffsets' timestamp for "the log end".
-_LATEST = -1
+    creates them, ready when it returns (the database was migrated once per session)."""
+    await sync_topics(settings.kafka, settings.kafka.bootstrap or "", inventory=_inventory())
 
 
 @functools.cache

@@ -7,18 +7,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import configure_logs
 from tests.fuzz.loops import Traced
-from worker import tracing
+from worker import logs, tracing
 
 
 @pytest.fixture(autouse=True)
 def quiet_logs() -> Iterator[None]:
-    configure_logs("error")
+    logs.configure("error", "console")
     try:
         yield
     finally:
-        configure_logs("warning")
+        logs.configure("warning", "console")
 
 
 @pytest.fixture

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 import msgspec
 
+from schemas.messages import to_utc
 from worker.adapters.postgres import Pool, repository
 from worker.adapters.services_repo import DIRECTORY_SELECT, service_from_row
 from worker.services.model import (
@@ -144,9 +145,7 @@ def _utc(row: InboxRow) -> InboxRow:
         return row
     due = row.due_date
     return msgspec.structs.replace(
-        row,
-        created_at=row.created_at.replace(tzinfo=row.created_at.tzinfo or UTC),
-        due_date=None if due is None else due.replace(tzinfo=due.tzinfo or UTC),
+        row, created_at=to_utc(row.created_at), due_date=None if due is None else to_utc(due)
     )
 
 

@@ -145,17 +145,19 @@ class Publisher:
         kafka_producer.client.cluster.add_listener(lambda _: self._sorted.clear())
         return kafka_producer
 
-    async def _live(self) -> None:
-        """Replace the producer when its background sender has died. aiokafka ends that
-        task for good on an unexpected error (seen under uvloop: a write on a connection
-        the broker or the network had just reset), and every send after it fails: the
-        process would stay up and refuse everything. With `restart`, a new producer
-        takes over; the records of the dead one's batches were never acknowledged, so
-        their callers retry them."""
-        if self._restart is None or not _sender_died(self._producer):
-            return
+    def _replaceable(self) -> bool:
+        """Whether the producer's background sender has died and `restart` can replace
+        it. aiokafka ends that task for good on an unexpected error (seen under uvloop: a
+        write on a connection the broker or the network had just reset), and every send
+        after it fails: the process would stay up and refuse everything. Checked without
+        an await: it is asked before every publish."""
+        return self._restart is not None and _sender_died(self._producer)
+
+    async def _replace(self) -> None:
+        """A new producer takes over from the dead one (`_replaceable`); the records of
+        the dead one's batches were never acknowledged, so their callers retry them."""
         async with self._restarting:
-            if not _sender_died(self._producer):
+            if self._restart is None or not _sender_died(self._producer):
                 return  # another caller replaced it meanwhile
             log.error("producer_sender_died", replacing=True)
             dead = self._producer
@@ -191,8 +193,8 @@ class Publisher:
                 raise
 
     async def _publish(self, record: OutRecord) -> tuple[int, int]:
-        if self._restart is not None and _sender_died(self._producer):
-            await self._live()
+        if self._replaceable():
+            await self._replace()
         try:
             partitions = self._sorted.get(record.topic) or await self._partitions(record.topic)
             meta = await self._producer.send_and_wait(
@@ -230,8 +232,8 @@ class Publisher:
                 raise
 
     async def _publish_many(self, records: Sequence[OutRecord]) -> None:
-        if self._restart is not None and _sender_died(self._producer):
-            await self._live()
+        if self._replaceable():
+            await self._replace()
         try:
             groups = await self._by_partition(records)
             futures: list[asyncio.Future[Any]] = []

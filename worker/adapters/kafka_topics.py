@@ -17,6 +17,7 @@ import yaml
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.protocol.offset import OffsetRequest
 
 from worker import logs
 from worker.adapters.kafka import admin_client
@@ -159,22 +160,50 @@ async def apply(
 
 #: How long `postino topics` waits for the brokers to show what it changed.
 SETTLE_SECONDS = 30.0
+#: How often it looks meanwhile.
+SETTLE_POLL_SECONDS = 0.02
+#: ListOffsets' timestamp for "the log end".
+_LATEST = -1
 
 
 async def _settled(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> None:
-    """Wait until the brokers describe the cluster as planned: Kafka's controller takes
-    a change at once, and each broker's metadata and configs follow a moment later, so
-    a role (or the next `postino topics`) started right after sees the topics."""
+    """Wait until the brokers describe the cluster as planned and every partition's
+    leader serves it: Kafka's controller takes a change at once, and each broker's
+    metadata and configs follow a moment later, so a role (or the next `postino
+    topics`) started right after sees the topics, and its first produce does not meet
+    NOT_LEADER_OR_FOLLOWER and retry 100 ms later."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SETTLE_SECONDS
+    names = [s.name for s in specs]
     while True:
-        current, _ = await describe(admin, [s.name for s in specs])
-        if plan(specs, current).empty:
+        current, _ = await describe(admin, names)
+        if plan(specs, current).empty and await _leaders_serve(admin, names):
             return
         if loop.time() > deadline:
             log.warning("topics_not_settled", seconds=SETTLE_SECONDS)
             return
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(SETTLE_POLL_SECONDS)
+
+
+async def _leaders_serve(admin: AIOKafkaAdminClient, names: list[str]) -> bool:
+    """Whether each partition's leader already serves it: a new partition is in the
+    metadata a moment before its leader takes requests. Asked with ListOffsets, which
+    only the leader answers and which writes nothing."""
+    wanted: dict[int, dict[str, list[tuple[int, int]]]] = {}
+    for topic in await admin.describe_topics(names):
+        if topic["error_code"] or not topic["partitions"]:
+            return False
+        for part in topic["partitions"]:
+            if part["error_code"] or part["leader"] < 0:
+                return False
+            at = wanted.setdefault(part["leader"], {}).setdefault(topic["topic"], [])
+            at.append((part["partition"], _LATEST))
+    for leader, topics in wanted.items():
+        request = OffsetRequest(-1, 0, list(topics.items()))
+        response = await admin._client.send(leader, request)
+        if any(error for _, parts in response.topics for _, error, *_ in parts):
+            return False
+    return True
 
 
 async def sync_topics(
